@@ -1,0 +1,3 @@
+using Vireo.Cli;
+
+return await VireoCommandLine.Build().Parse(args).InvokeAsync();

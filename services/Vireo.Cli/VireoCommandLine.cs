@@ -1,0 +1,15 @@
+using System.CommandLine;
+
+namespace Vireo.Cli;
+
+/// <summary>The `vireo` command tree; each command lives in its own file under Commands/.</summary>
+public static class VireoCommandLine
+{
+    public static RootCommand Build()
+    {
+        var root = new RootCommand("Vireo: distributed video analysis with a vision-language model and a visual resolution router.");
+        var bench = new Command("bench", "Benchmarks that print their numbers and end with a line of name=value pairs.");
+        root.Subcommands.Add(bench);
+        return root;
+    }
+}
