@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# The local stack: PostgreSQL, Redis and the Kafka-protocol dev broker, on loopback, with state under .state/.
+#   stack.sh up      start whatever is not running (idempotent)
+#   stack.sh down    stop everything this checkout started
+#   stack.sh status  say what runs where
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+pg_data=$VIREO_STATE/postgres/data
+redis_dir=$VIREO_STATE/redis
+kafka_pid=$VIREO_STATE/kafka/devkafka.pid
+
+as_postgres() { runuser -u postgres -- "$@"; }
+
+# PostgreSQL refuses to run as root; its data must be reachable by the postgres user. When the checkout lies
+# under a folder that user cannot enter (a home folder of mode 700, say), the data lives in /var/lib/vireo
+# and the state folder links to it.
+prepare_pg_data() {
+  mkdir -p -m 755 "$VIREO_STATE/postgres"
+  [[ -e $pg_data ]] && return
+  if as_postgres test -x "$VIREO_STATE/postgres" 2>/dev/null; then
+    mkdir -p "$pg_data"
+  else
+    local outside
+    outside=/var/lib/vireo/$(printf '%s' "$VIREO_STATE" | sha1sum | cut -c1-12)/data
+    mkdir -p "$outside"
+    ln -s "$outside" "$pg_data"
+  fi
+  chown postgres:postgres "$(readlink -f "$pg_data")"
+  chmod 700 "$(readlink -f "$pg_data")"
+}
+
+pg_running() { [[ -f $pg_data/postmaster.pid ]] && as_postgres "$VIREO_PG_BIN/pg_ctl" -D "$pg_data" status >/dev/null 2>&1; }
+pg_ready() { PGPASSWORD=$VIREO_PG_PASSWORD psql -h 127.0.0.1 -p "$VIREO_PG_PORT" -U vireo -d vireo -tAc 'select 1' | grep -q 1; }
+
+start_postgres() {
+  if pg_running; then say "postgres already running on 127.0.0.1:$VIREO_PG_PORT"; return; fi
+  port_in_use "$VIREO_PG_PORT" && fail "port $VIREO_PG_PORT is taken by $(port_owner "$VIREO_PG_PORT"); set VIREO_PG_PORT to a free port"
+  prepare_pg_data
+  local log=$VIREO_LOGS/postgres.log
+  touch "$log"; chown postgres:postgres "$log"
+  if [[ ! -f $pg_data/PG_VERSION ]]; then
+    say "initialising PostgreSQL in $pg_data"
+    local pwfile
+    pwfile=$(mktemp); printf '%s\n' "$VIREO_PG_PASSWORD" >"$pwfile"; chown postgres "$pwfile"
+    as_postgres "$VIREO_PG_BIN/initdb" -D "$pg_data" -U vireo --pwfile="$pwfile" --auth=scram-sha-256 \
+      --encoding=UTF8 --locale=C.UTF-8 >>"$log" 2>&1 || { rm -f "$pwfile"; tail -n 20 "$log" >&2; fail "initdb failed (log: $log)"; }
+    rm -f "$pwfile"
+    cat >>"$pg_data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+unix_socket_directories = ''
+max_connections = 200
+shared_buffers = 128MB
+fsync = on
+CONF
+  fi
+  as_postgres "$VIREO_PG_BIN/pg_ctl" -D "$pg_data" -o "-p $VIREO_PG_PORT" -l "$log" -w -t "$VIREO_START_TIMEOUT" start >/dev/null \
+    || { tail -n 20 "$log" >&2; fail "postgres did not start (log: $log)"; }
+  if ! PGPASSWORD=$VIREO_PG_PASSWORD psql -h 127.0.0.1 -p "$VIREO_PG_PORT" -U vireo -d postgres -tAc "select 1 from pg_database where datname='vireo'" | grep -q 1; then
+    PGPASSWORD=$VIREO_PG_PASSWORD psql -h 127.0.0.1 -p "$VIREO_PG_PORT" -U vireo -d postgres -qc 'create database vireo' >/dev/null
+  fi
+  wait_for postgres "$log" pg_ready
+  say "postgres on 127.0.0.1:$VIREO_PG_PORT (user vireo, database vireo)"
+}
+
+stop_postgres() {
+  if pg_running; then
+    as_postgres "$VIREO_PG_BIN/pg_ctl" -D "$pg_data" -m fast -w stop >/dev/null && say "postgres stopped"
+  fi
+}
+
+redis_ready() { redis-cli -h 127.0.0.1 -p "$VIREO_REDIS_PORT" --no-auth-warning -a "$VIREO_REDIS_PASSWORD" ping | grep -q PONG; }
+
+start_redis() {
+  if pid_alive "$redis_dir/redis.pid"; then say "redis already running on 127.0.0.1:$VIREO_REDIS_PORT"; return; fi
+  port_in_use "$VIREO_REDIS_PORT" && fail "port $VIREO_REDIS_PORT is taken by $(port_owner "$VIREO_REDIS_PORT"); set VIREO_REDIS_PORT to a free port"
+  mkdir -p -m 700 "$redis_dir"
+  local conf=$redis_dir/redis.conf log=$VIREO_LOGS/redis.log
+  cat >"$conf" <<CONF
+bind 127.0.0.1
+port $VIREO_REDIS_PORT
+protected-mode yes
+requirepass $VIREO_REDIS_PASSWORD
+daemonize yes
+pidfile $redis_dir/redis.pid
+logfile $log
+dir $redis_dir
+appendonly yes
+CONF
+  chmod 600 "$conf"
+  redis-server "$conf" || fail "redis-server did not start (log: $log)"
+  wait_for redis "$log" redis_ready
+  say "redis on 127.0.0.1:$VIREO_REDIS_PORT"
+}
+
+stop_redis() {
+  if pid_alive "$redis_dir/redis.pid"; then
+    redis-cli -h 127.0.0.1 -p "$VIREO_REDIS_PORT" --no-auth-warning -a "$VIREO_REDIS_PASSWORD" shutdown nosave >/dev/null 2>&1 || kill "$(cat "$redis_dir/redis.pid")"
+    say "redis stopped"
+  fi
+}
+
+kafka_ready() { [[ -s $VIREO_BOOTSTRAP_FILE ]] && exec 3<>"/dev/tcp/${1%:*}/${1##*:}"; }
+
+start_kafka() {
+  if pid_alive "$kafka_pid"; then say "kafka dev broker already running at $(cat "$VIREO_BOOTSTRAP_FILE" 2>/dev/null)"; return; fi
+  local dll=$VIREO_ROOT/infra/Vireo.DevKafka/bin/$VIREO_CONFIGURATION/net10.0/Vireo.DevKafka.dll
+  [[ -f $dll ]] || fail "$dll is missing: build the solution first (./vireo build)"
+  mkdir -p "$(dirname "$kafka_pid")"
+  rm -f "$VIREO_BOOTSTRAP_FILE"
+  local log=$VIREO_LOGS/devkafka.log
+  (cd "$VIREO_STATE" && setsid nohup dotnet "$dll" --DevKafka:BootstrapFile="$VIREO_BOOTSTRAP_FILE" >"$log" 2>&1 & echo $! >"$kafka_pid")
+  wait_for "kafka dev broker" "$log" test -s "$VIREO_BOOTSTRAP_FILE"
+  local address
+  address=$(cut -d, -f1 "$VIREO_BOOTSTRAP_FILE")
+  wait_for "kafka dev broker" "$log" kafka_ready "$address"
+  say "kafka dev broker at $(cat "$VIREO_BOOTSTRAP_FILE")"
+}
+
+stop_kafka() {
+  if pid_alive "$kafka_pid"; then
+    local pid; pid=$(cat "$kafka_pid")
+    kill "$pid"
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    say "kafka dev broker stopped"
+  fi
+  rm -f "$kafka_pid" "$VIREO_BOOTSTRAP_FILE"
+}
+
+status() {
+  local state
+  if pg_running; then state="running on 127.0.0.1:$VIREO_PG_PORT, data $pg_data"; else state="stopped"; fi
+  printf '%-12s %s\n' postgres "$state"
+  if pid_alive "$redis_dir/redis.pid"; then state="running on 127.0.0.1:$VIREO_REDIS_PORT (pid $(cat "$redis_dir/redis.pid"))"; else state="stopped"; fi
+  printf '%-12s %s\n' redis "$state"
+  if pid_alive "$kafka_pid"; then state="running at $(cat "$VIREO_BOOTSTRAP_FILE" 2>/dev/null) (pid $(cat "$kafka_pid"))"; else state="stopped"; fi
+  printf '%-12s %s\n' kafka "$state"
+  printf '%-12s %s\n' logs "$VIREO_LOGS"
+  printf '%-12s %s\n' environment "$VIREO_STATE/stack.env"
+}
+
+load_secrets
+mkdir -p "$VIREO_LOGS"
+case ${1:-status} in
+  up) start_postgres; start_redis; start_kafka; write_stack_env; say "stack is up; endpoints in $VIREO_STATE/stack.env" ;;
+  down) stop_kafka; stop_redis; stop_postgres ;;
+  status) status ;;
+  *) fail "usage: stack.sh up|down|status" ;;
+esac
