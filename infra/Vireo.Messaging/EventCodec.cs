@@ -1,0 +1,123 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using System.Text.RegularExpressions;
+
+namespace Vireo.Messaging;
+
+/// <summary>The outcome of reading an event: the event, or why it was refused.</summary>
+public readonly record struct Decoded<T>(T? Event, string? Error) where T : class
+{
+    public bool Ok => Event is not null;
+}
+
+/// <summary>Writes and reads the pipeline's events as versioned JSON with source-generated serializers.</summary>
+public static partial class EventCodec
+{
+    public static byte[] Serialize<T>(T value) where T : class =>
+        JsonSerializer.SerializeToUtf8Bytes(value, (JsonTypeInfo<T>)VireoJsonContext.Default.GetTypeInfo(typeof(T))!);
+
+    /// <summary>Reads an event written by Vireo itself; malformed input yields an error, never an exception.</summary>
+    public static Decoded<T> Deserialize<T>(ReadOnlySpan<byte> utf8, int currentVersion, Func<T, int> version) where T : class
+    {
+        T? value;
+        try
+        {
+            value = JsonSerializer.Deserialize(utf8, (JsonTypeInfo<T>)VireoJsonContext.Default.GetTypeInfo(typeof(T))!);
+        }
+        catch (JsonException e)
+        {
+            return new(null, $"malformed JSON: {e.Message}");
+        }
+        if (value is null)
+            return new(null, "the payload is JSON null");
+        var v = version(value);
+        return v == currentVersion ? new(value, null) : new(null, $"unsupported version {v} (this build reads version {currentVersion})");
+    }
+
+    /// <summary>Reads and validates an upload event from outside Vireo.</summary>
+    public static Decoded<VideoUploaded> DecodeUpload(ReadOnlySpan<byte> utf8, int maxBytes)
+    {
+        if (utf8.IsEmpty)
+            return new(null, "empty payload");
+        if (utf8.Length > maxBytes)
+            return new(null, $"payload of {utf8.Length} bytes exceeds the limit of {maxBytes}");
+        if (!HasSupportedVersion(utf8, VideoUploaded.CurrentVersion, out var versionError))
+            return new(null, versionError);
+        var decoded = Deserialize<VideoUploaded>(utf8, VideoUploaded.CurrentVersion, e => e.Version);
+        if (!decoded.Ok)
+            return decoded;
+        var problem = Validate(decoded.Event!);
+        return problem is null ? decoded : new(null, problem);
+    }
+
+    /// <summary>Shortens a payload for a dead-letter record, replacing invalid UTF-8.</summary>
+    public static string Preview(ReadOnlySpan<byte> payload, int maxChars = 2048)
+    {
+        var text = Encoding.UTF8.GetString(payload.Length > maxChars * 4 ? payload[..(maxChars * 4)] : payload);
+        return text.Length > maxChars ? text[..maxChars] + "…" : text;
+    }
+
+    // The version is checked before binding, so that a future version with a different shape is reported as
+    // an unknown version rather than as a malformed payload.
+    private static bool HasSupportedVersion(ReadOnlySpan<byte> utf8, int current, out string? error)
+    {
+        error = null;
+        try
+        {
+            var reader = new Utf8JsonReader(utf8);
+            using var document = JsonDocument.ParseValue(ref reader);
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                error = "malformed event: the payload is not a JSON object";
+                return false;
+            }
+            if (!document.RootElement.TryGetProperty("version", out var version))
+                return true;
+            if (version.ValueKind != JsonValueKind.Number || !version.TryGetInt32(out var v))
+            {
+                error = "malformed event: version is not an integer";
+                return false;
+            }
+            if (v != current)
+            {
+                error = $"unsupported version {v} (this build reads version {current})";
+                return false;
+            }
+            return true;
+        }
+        catch (JsonException e)
+        {
+            error = $"malformed JSON: {e.Message}";
+            return false;
+        }
+    }
+
+    private static string? Validate(VideoUploaded e)
+    {
+        if (string.IsNullOrEmpty(e.VideoId) || !IdPattern().IsMatch(e.VideoId))
+            return "videoId must be 1–128 characters of letters, digits, '.', '_' or '-'";
+        if (string.IsNullOrEmpty(e.TenantId) || !IdPattern().IsMatch(e.TenantId))
+            return "tenantId must be 1–128 characters of letters, digits, '.', '_' or '-'";
+        if (string.IsNullOrWhiteSpace(e.Source) || e.Source.Length > 4096 || e.Source.Contains('\0'))
+            return "source must be a non-empty path or URL of at most 4096 characters";
+        var o = e.Options;
+        if (o is null)
+            return null;
+        if (o.Sampling is { } s)
+        {
+            if (s.Fps is < 0 or > 60) return "options.sampling.fps must be between 0 and 60";
+            if (s.SceneThreshold is < 0 or > 1) return "options.sampling.sceneThreshold must be between 0 and 1";
+            if (s.DedupDistance is < 0 or > 64) return "options.sampling.dedupDistance must be between 0 and 64";
+            if (s.MaxFrames is < 1 or > 100_000) return "options.sampling.maxFrames must be between 1 and 100000";
+        }
+        if (o.MinTiles is < 1 or > 40) return "options.minTiles must be between 1 and 40";
+        if (o.MaxTiles is < 1 or > 40) return "options.maxTiles must be between 1 and 40";
+        if (o.MinTiles > o.MaxTiles) return "options.minTiles must not exceed options.maxTiles";
+        if (o.RouterThreshold is < 0 or > 1) return "options.routerThreshold must be between 0 and 1";
+        return null;
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9._-]{1,128}$")]
+    private static partial Regex IdPattern();
+}

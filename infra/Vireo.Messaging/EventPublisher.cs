@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Vireo.Messaging;
+
+/// <summary>
+/// Publishes the pipeline's events. One idempotent producer per process; records are keyed by video id so that
+/// a video's events stay in one partition and in order.
+/// </summary>
+public sealed class EventPublisher : IDisposable
+{
+    private readonly IProducer<string, byte[]> _producer;
+
+    public EventPublisher(IOptions<KafkaOptions> options, ILogger<EventPublisher> logger)
+    {
+        var config = new ProducerConfig
+        {
+            BootstrapServers = options.Value.ResolveBootstrapServers(),
+            ClientId = $"vireo-{Environment.ProcessId}",
+            EnableIdempotence = true,
+            Acks = Acks.All,
+            LingerMs = 2,
+            MessageTimeoutMs = 120_000,
+        };
+        _producer = new ProducerBuilder<string, byte[]>(config)
+            .SetErrorHandler((_, error) => logger.LogWarning("Kafka producer error {Code}: {Reason}", error.Code, error.Reason))
+            .SetLogHandler((_, message) => logger.LogDebug("librdkafka {Facility}: {Message}", message.Facility, message.Message))
+            .Build();
+    }
+
+    /// <summary>Publishes an event and waits until the broker has it.</summary>
+    public async Task PublishAsync<T>(string topic, string key, T value, CancellationToken cancellationToken = default) where T : class
+    {
+        var message = new Message<string, byte[]> { Key = key, Value = EventCodec.Serialize(value), Headers = [] };
+        Tracing.Inject(message.Headers, Activity.Current);
+        await _producer.ProduceAsync(topic, message, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Publishes raw bytes (for dead letters and tools that send what they were given).</summary>
+    public async Task PublishRawAsync(string topic, string? key, byte[] value, Headers? headers = null, CancellationToken cancellationToken = default)
+    {
+        var message = new Message<string, byte[]> { Key = key!, Value = value, Headers = headers ?? [] };
+        await _producer.ProduceAsync(topic, message, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Records a record that cannot be processed, with the reason.</summary>
+    public Task DeadLetterAsync(ConsumeResult<string, byte[]> record, string reason, CancellationToken cancellationToken = default)
+    {
+        var letter = new DeadLetter
+        {
+            SourceTopic = record.Topic,
+            Partition = record.Partition.Value,
+            Offset = record.Offset.Value,
+            Key = record.Message.Key,
+            Reason = reason,
+            Payload = EventCodec.Preview(record.Message.Value ?? []),
+            At = DateTimeOffset.UtcNow,
+        };
+        return PublishAsync(VireoTopics.DeadLetter, record.Message.Key ?? "", letter, cancellationToken);
+    }
+
+    public void Dispose()
+    {
+        _producer.Flush(TimeSpan.FromSeconds(10));
+        _producer.Dispose();
+    }
+}

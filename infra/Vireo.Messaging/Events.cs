@@ -1,0 +1,163 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Vireo.Messaging;
+
+/// <summary>How frames are chosen from a video. Unset fields take the service's defaults.</summary>
+public sealed record SamplingRequest
+{
+    /// <summary>Frames per second to keep at fixed intervals; 0 turns fixed-rate sampling off.</summary>
+    public double? Fps { get; init; }
+
+    /// <summary>Keep a frame where ffmpeg's scene score exceeds this value (0–1); unset turns scene detection off.</summary>
+    public double? SceneThreshold { get; init; }
+
+    /// <summary>Keep keyframes.</summary>
+    public bool? Keyframes { get; init; }
+
+    /// <summary>Drop a frame whose perceptual hash is within this Hamming distance of the last kept one.</summary>
+    public int? DedupDistance { get; init; }
+
+    /// <summary>Upper bound on kept frames.</summary>
+    public int? MaxFrames { get; init; }
+}
+
+/// <summary>Which connector a tile goes through.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<RoutingMode>))]
+public enum RoutingMode
+{
+    /// <summary>The router decides per tile.</summary>
+    [JsonStringEnumMemberName("auto")] Auto,
+    /// <summary>Every tile at full resolution (256 tokens).</summary>
+    [JsonStringEnumMemberName("off")] Off,
+    /// <summary>Every tile compressed (64 tokens).</summary>
+    [JsonStringEnumMemberName("all-compressed")] AllCompressed,
+}
+
+/// <summary>Options a client can set for one video.</summary>
+public sealed record AnalysisRequestOptions
+{
+    public SamplingRequest? Sampling { get; init; }
+    public int? MinTiles { get; init; }
+    public int? MaxTiles { get; init; }
+    public RoutingMode? Routing { get; init; }
+
+    /// <summary>Router threshold: a tile is compressed when its probability of "compress" is at least this.</summary>
+    public double? RouterThreshold { get; init; }
+}
+
+/// <summary>A video was uploaded and should be analysed. Topic <see cref="VireoTopics.VideoUploaded"/>, key videoId.</summary>
+public sealed record VideoUploaded
+{
+    public const int CurrentVersion = 1;
+
+    public int Version { get; init; } = CurrentVersion;
+    public required string VideoId { get; init; }
+    public required string TenantId { get; init; }
+
+    /// <summary>A path under the configured media root, or an http(s) URL where configuration allows URLs.</summary>
+    public required string Source { get; init; }
+
+    public AnalysisRequestOptions? Options { get; init; }
+    public DateTimeOffset? SubmittedAt { get; init; }
+}
+
+/// <summary>The router's decision for one tile.</summary>
+public sealed record TileRouting(int Tile, bool Compressed, double Probability, int Tokens);
+
+/// <summary>Milliseconds spent on a frame per stage.</summary>
+public sealed record StageTimings(double DecodeMs, double VisionMs, double LanguageMs);
+
+/// <summary>One analysed frame. Topic <see cref="VireoTopics.FramesAnalyzed"/>, key videoId; unique by (videoId, frameIndex).</summary>
+public sealed record FrameAnalyzed
+{
+    public const int CurrentVersion = 1;
+
+    public int Version { get; init; } = CurrentVersion;
+    public required string VideoId { get; init; }
+    public required string TenantId { get; init; }
+    public required int FrameIndex { get; init; }
+    public required double TimestampSeconds { get; init; }
+
+    /// <summary>Why the sampler kept the frame (interval, scene change, keyframe...).</summary>
+    public required string Reasons { get; init; }
+
+    public required string Caption { get; init; }
+    public required string Text { get; init; }
+    public required IReadOnlyList<TileRouting> Tiles { get; init; }
+    public required int TokensBefore { get; init; }
+    public required int TokensAfter { get; init; }
+    public required StageTimings Timings { get; init; }
+}
+
+/// <summary>Lifecycle of a video's analysis.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<VideoState>))]
+public enum VideoState
+{
+    [JsonStringEnumMemberName("accepted")] Accepted,
+    [JsonStringEnumMemberName("processing")] Processing,
+    [JsonStringEnumMemberName("completed")] Completed,
+    [JsonStringEnumMemberName("failed")] Failed,
+}
+
+/// <summary>A run of consecutive frames with the same content.</summary>
+public sealed record TimelineSegment(double StartSeconds, double EndSeconds, int FirstFrame, int LastFrame, string Caption, IReadOnlyList<string> Texts);
+
+/// <summary>The video-level result, produced after the last frame.</summary>
+public sealed record VideoResult
+{
+    public required IReadOnlyList<TimelineSegment> Segments { get; init; }
+    public required IReadOnlyList<string> Texts { get; init; }
+    public required int Frames { get; init; }
+    public required long TokensBefore { get; init; }
+    public required long TokensAfter { get; init; }
+    public required double DurationSeconds { get; init; }
+}
+
+/// <summary>
+/// A video's state changed. Topic <see cref="VireoTopics.VideoStatus"/>, key videoId. <see cref="Sequence"/> grows with
+/// every event of a video, so a consumer that sees an older or repeated event can ignore it.
+/// </summary>
+public sealed record VideoStatusChanged
+{
+    public const int CurrentVersion = 1;
+
+    public int Version { get; init; } = CurrentVersion;
+    public required string VideoId { get; init; }
+    public required string TenantId { get; init; }
+    public required VideoState State { get; init; }
+    public required long Sequence { get; init; }
+    public string? Source { get; init; }
+    public int FramesDone { get; init; }
+    public int? FramesExpected { get; init; }
+    public double Progress { get; init; }
+
+    /// <summary>Why the video failed, for <see cref="VideoState.Failed"/>.</summary>
+    public string? Reason { get; init; }
+
+    public VideoResult? Result { get; init; }
+    public DateTimeOffset At { get; init; }
+}
+
+/// <summary>A record that could not be processed, with the reason and where it came from. Topic <see cref="VireoTopics.DeadLetter"/>.</summary>
+public sealed record DeadLetter
+{
+    public required string SourceTopic { get; init; }
+    public required int Partition { get; init; }
+    public required long Offset { get; init; }
+    public string? Key { get; init; }
+    public required string Reason { get; init; }
+
+    /// <summary>The start of the payload as text, for inspection.</summary>
+    public required string Payload { get; init; }
+    public DateTimeOffset At { get; init; }
+}
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(VideoUploaded))]
+[JsonSerializable(typeof(FrameAnalyzed))]
+[JsonSerializable(typeof(VideoStatusChanged))]
+[JsonSerializable(typeof(DeadLetter))]
+[JsonSerializable(typeof(VideoResult))]
+[JsonSerializable(typeof(IReadOnlyList<TileRouting>))]
+public sealed partial class VireoJsonContext : JsonSerializerContext;

@@ -1,0 +1,69 @@
+using System.Text;
+
+namespace Vireo.Messaging.Tests;
+
+public sealed class EventCodecTests
+{
+    private static Decoded<VideoUploaded> Decode(string json, int maxBytes = 64 * 1024) =>
+        EventCodec.DecodeUpload(Encoding.UTF8.GetBytes(json), maxBytes);
+
+    [Fact]
+    public void UploadRoundTripsWithItsOptions()
+    {
+        var upload = new VideoUploaded
+        {
+            VideoId = "v-1",
+            TenantId = "acme",
+            Source = "clips/a.mp4",
+            Options = new AnalysisRequestOptions
+            {
+                Sampling = new SamplingRequest { Fps = 2, SceneThreshold = 0.3, MaxFrames = 100 },
+                Routing = RoutingMode.AllCompressed,
+                RouterThreshold = 0.6,
+                MaxTiles = 4,
+            },
+        };
+        var bytes = EventCodec.Serialize(upload);
+        Assert.Contains("\"routing\":\"all-compressed\"", Encoding.UTF8.GetString(bytes));
+        var decoded = EventCodec.DecodeUpload(bytes, 64 * 1024);
+        Assert.True(decoded.Ok, decoded.Error);
+        Assert.Equal(upload with { Options = null }, decoded.Event! with { Options = null });
+        Assert.Equal(upload.Options.Sampling, decoded.Event!.Options!.Sampling);
+        Assert.Equal(RoutingMode.AllCompressed, decoded.Event.Options.Routing);
+    }
+
+    [Theory]
+    [InlineData("{not json", "malformed JSON")]
+    [InlineData("[1,2,3]", "not a JSON object")]
+    [InlineData("null", "not a JSON object")]
+    [InlineData("{\"version\":2,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"x\"}", "unsupported version 2")]
+    [InlineData("{\"version\":\"one\",\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"x\"}", "version is not an integer")]
+    [InlineData("{\"version\":1,\"tenantId\":\"t\",\"source\":\"x\"}", "malformed JSON")]
+    [InlineData("{\"version\":1,\"videoId\":\"../etc\",\"tenantId\":\"t\",\"source\":\"x\"}", "videoId must be")]
+    [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"\"}", "source must be")]
+    [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"x\",\"options\":{\"sampling\":{\"fps\":1000}}}", "fps must be between")]
+    [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"x\",\"options\":{\"minTiles\":5,\"maxTiles\":2}}", "minTiles must not exceed")]
+    [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"x\",\"options\":{\"routing\":\"sideways\"}}", "malformed JSON")]
+    public void RefusesBadUploadsWithAReason(string json, string expected)
+    {
+        var decoded = Decode(json);
+        Assert.False(decoded.Ok);
+        Assert.Contains(expected, decoded.Error);
+    }
+
+    [Fact]
+    public void RefusesOversizedAndEmptyPayloads()
+    {
+        var big = "{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"" + new string('x', 5000) + "\"}";
+        Assert.Contains("exceeds the limit", Decode(big, maxBytes: 1024).Error);
+        Assert.Equal("empty payload", EventCodec.DecodeUpload([], 1024).Error);
+    }
+
+    [Fact]
+    public void PreviewSurvivesInvalidUtf8AndTruncates()
+    {
+        var preview = EventCodec.Preview([0xff, 0xfe, (byte)'a', .. Encoding.UTF8.GetBytes(new string('b', 5000))], maxChars: 100);
+        Assert.Equal(101, preview.Length);
+        Assert.EndsWith("…", preview);
+    }
+}
