@@ -1,0 +1,129 @@
+using Npgsql;
+using NpgsqlTypes;
+using Vireo.Messaging;
+
+namespace Vireo.Storage;
+
+/// <summary>
+/// Writes the pipeline's results. Every write is an idempotent upsert: frames are unique by (video, frame index),
+/// and a status only replaces one with a lower sequence number, so replayed records change nothing.
+/// </summary>
+public sealed class ResultStore(NpgsqlDataSource dataSource)
+{
+    /// <summary>Writes a batch of frames and status changes in one transaction.</summary>
+    public async Task WriteAsync(IReadOnlyList<FrameAnalyzed> frames, IReadOnlyList<VideoStatusChanged> statuses, CancellationToken cancellationToken = default)
+    {
+        if (frames.Count == 0 && statuses.Count == 0)
+            return;
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await EnsureVideosAsync(connection, transaction,
+            frames.Select(f => (f.VideoId, f.TenantId, (string?)null)).Concat(statuses.Select(s => (s.VideoId, s.TenantId, s.Source))), cancellationToken);
+        if (frames.Count > 0)
+            await InsertFramesAsync(connection, transaction, frames, cancellationToken);
+        foreach (var status in statuses.OrderBy(s => s.Sequence))
+            await ApplyStatusAsync(connection, transaction, status, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    private static async Task EnsureVideosAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
+        IEnumerable<(string VideoId, string TenantId, string? Source)> videos, CancellationToken cancellationToken)
+    {
+        var distinct = videos.DistinctBy(v => v.VideoId).ToArray();
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        batch.BatchCommands.Add(Command("""
+            insert into tenants (tenant_id) select distinct unnest($1::text[]) on conflict do nothing
+            """, [distinct.Select(v => v.TenantId).ToArray()]));
+        batch.BatchCommands.Add(Command("""
+            insert into videos (video_id, tenant_id, source, state)
+            select v, t, s, 'accepted' from unnest($1::text[], $2::text[], $3::text[]) as x(v, t, s)
+            on conflict (video_id) do nothing
+            """, [distinct.Select(v => v.VideoId).ToArray(), distinct.Select(v => v.TenantId).ToArray(), distinct.Select(v => v.Source).ToArray()]));
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static async Task InsertFramesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
+        IReadOnlyList<FrameAnalyzed> frames, CancellationToken cancellationToken)
+    {
+        var unique = frames.DistinctBy(f => (f.VideoId, f.FrameIndex)).ToArray();
+        var tiles = unique.SelectMany(f => f.Tiles.Select(t => (f.VideoId, f.FrameIndex, Tile: t))).ToArray();
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        batch.BatchCommands.Add(Command("""
+            insert into frames (video_id, frame_index, tenant_id, timestamp_s, reasons, caption, text_found,
+                                tokens_before, tokens_after, decode_ms, vision_ms, language_ms)
+            select * from unnest($1::text[], $2::int[], $3::text[], $4::float8[], $5::text[], $6::text[], $7::text[],
+                                 $8::int[], $9::int[], $10::real[], $11::real[], $12::real[])
+            on conflict (video_id, frame_index) do nothing
+            """, [unique.Select(f => f.VideoId).ToArray(), unique.Select(f => f.FrameIndex).ToArray(), unique.Select(f => f.TenantId).ToArray(),
+            unique.Select(f => f.TimestampSeconds).ToArray(), unique.Select(f => f.Reasons).ToArray(), unique.Select(f => f.Caption).ToArray(),
+            unique.Select(f => f.Text).ToArray(), unique.Select(f => f.TokensBefore).ToArray(), unique.Select(f => f.TokensAfter).ToArray(),
+            unique.Select(f => (float)f.Timings.DecodeMs).ToArray(), unique.Select(f => (float)f.Timings.VisionMs).ToArray(),
+            unique.Select(f => (float)f.Timings.LanguageMs).ToArray()]));
+        batch.BatchCommands.Add(Command("""
+            insert into frame_tiles (video_id, frame_index, tile, compressed, probability, tokens)
+            select * from unnest($1::text[], $2::int[], $3::int[], $4::bool[], $5::real[], $6::int[])
+            on conflict do nothing
+            """, [tiles.Select(t => t.VideoId).ToArray(), tiles.Select(t => t.FrameIndex).ToArray(), tiles.Select(t => t.Tile.Tile).ToArray(),
+            tiles.Select(t => t.Tile.Compressed).ToArray(), tiles.Select(t => (float)t.Tile.Probability).ToArray(), tiles.Select(t => t.Tile.Tokens).ToArray()]));
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static async Task ApplyStatusAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, VideoStatusChanged s, CancellationToken cancellationToken)
+    {
+        var state = s.State switch
+        {
+            VideoState.Accepted => "accepted",
+            VideoState.Processing => "processing",
+            VideoState.Completed => "completed",
+            _ => "failed",
+        };
+        var result = s.Result;
+        await using var update = new NpgsqlCommand("""
+            update videos set state = $2, status_sequence = $3, source = coalesce($4, source), frames_done = $5,
+                frames_expected = $6, progress = $7, reason = $8, updated_at = $9,
+                completed_at = case when $2 in ('completed', 'failed') then $9 else completed_at end,
+                frames = coalesce($10, frames), tokens_before = coalesce($11, tokens_before),
+                tokens_after = coalesce($12, tokens_after), duration_s = coalesce($13, duration_s), texts = coalesce($14, texts)
+            where video_id = $1 and status_sequence < $3
+            """, connection, transaction);
+        update.Parameters.Add(new() { Value = s.VideoId });
+        update.Parameters.Add(new() { Value = state });
+        update.Parameters.Add(new() { Value = s.Sequence });
+        update.Parameters.Add(new() { Value = (object?)s.Source ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        update.Parameters.Add(new() { Value = s.FramesDone });
+        update.Parameters.Add(new() { Value = (object?)s.FramesExpected ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer });
+        update.Parameters.Add(new() { Value = (float)s.Progress });
+        update.Parameters.Add(new() { Value = (object?)s.Reason ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        update.Parameters.Add(new() { Value = s.At == default ? DateTimeOffset.UtcNow : s.At.ToUniversalTime() });
+        update.Parameters.Add(new() { Value = (object?)result?.Frames ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer });
+        update.Parameters.Add(new() { Value = (object?)result?.TokensBefore ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint });
+        update.Parameters.Add(new() { Value = (object?)result?.TokensAfter ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint });
+        update.Parameters.Add(new() { Value = (object?)result?.DurationSeconds ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Double });
+        update.Parameters.Add(new() { Value = (object?)result?.Texts.ToArray() ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        var changed = await update.ExecuteNonQueryAsync(cancellationToken);
+        if (changed == 0 || result is null)
+            return;
+
+        var segments = result.Segments;
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        batch.BatchCommands.Add(Command("delete from segments where video_id = $1", [s.VideoId]));
+        var rows = Enumerable.Range(0, segments.Count).ToArray();
+        batch.BatchCommands.Add(Command("""
+            insert into segments (video_id, segment_index, start_s, end_s, first_frame, last_frame, caption, texts)
+            select $1, i, st, en, ff, lf, c, string_to_array(tx, E'\x1f')
+            from unnest($2::int[], $3::float8[], $4::float8[], $5::int[], $6::int[], $7::text[], $8::text[]) as x(i, st, en, ff, lf, c, tx)
+            """, [s.VideoId, rows, segments.Select(g => g.StartSeconds).ToArray(), segments.Select(g => g.EndSeconds).ToArray(),
+            segments.Select(g => g.FirstFrame).ToArray(), segments.Select(g => g.LastFrame).ToArray(),
+            segments.Select(g => g.Caption).ToArray(), segments.Select(g => string.Join('\x1f', g.Texts)).ToArray()]));
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    // Takes the values as one array, never as params: a lone string[] would otherwise bind as the whole list.
+    private static NpgsqlBatchCommand Command(string sql, object?[] values)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var value in values)
+            command.Parameters.Add(new NpgsqlParameter { Value = value ?? DBNull.Value });
+        return command;
+    }
+}

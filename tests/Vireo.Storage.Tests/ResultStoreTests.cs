@@ -1,0 +1,95 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Vireo.Messaging;
+using Vireo.Testing;
+
+namespace Vireo.Storage.Tests;
+
+public sealed class ResultStoreTests : IAsyncLifetime
+{
+    private TemporaryDatabase _db = null!;
+    private ResultStore _store = null!;
+
+    public async Task InitializeAsync()
+    {
+        _db = await TemporaryDatabase.CreateAsync();
+        await new Migrator(_db.DataSource, NullLogger<Migrator>.Instance).MigrateAsync();
+        _store = new ResultStore(_db.DataSource);
+    }
+
+    public async Task DisposeAsync() => await _db.DisposeAsync();
+
+    [Fact]
+    public async Task MigrationsApplyOnceAndConcurrentRunsWait()
+    {
+        var migrator = new Migrator(_db.DataSource, NullLogger<Migrator>.Instance);
+        var again = await Task.WhenAll(migrator.MigrateAsync(), migrator.MigrateAsync());
+        Assert.All(again, applied => Assert.Empty(applied));
+        Assert.Equal(Migrator.Embedded[^1].Version, await migrator.CurrentVersionAsync());
+        Assert.Equal((long)Migrator.Embedded.Count, await _db.ScalarAsync<long>("select count(*) from schema_migrations"));
+    }
+
+    [Fact]
+    public async Task ReplayedFramesInsertNothing()
+    {
+        var frames = Enumerable.Range(0, 5).Select(i => Frame("v1", i)).ToArray();
+        await _store.WriteAsync(frames, []);
+        await _store.WriteAsync([frames[2], frames[4], frames[2]], []);
+        await _store.WriteAsync(frames, []);
+        Assert.Equal(5L, await _db.ScalarAsync<long>("select count(*) from frames where video_id = 'v1'"));
+        Assert.Equal(10L, await _db.ScalarAsync<long>("select count(*) from frame_tiles where video_id = 'v1'"));
+        Assert.Equal("acme", await _db.ScalarAsync<string>("select tenant_id from videos where video_id = 'v1'"));
+    }
+
+    [Fact]
+    public async Task OlderOrRepeatedStatusesNeverMoveAVideoBack()
+    {
+        var result = new VideoResult
+        {
+            Segments = [new TimelineSegment(0, 1.5, 0, 3, "red circle", ["AB12"]), new TimelineSegment(2, 3, 4, 5, "blue square", [])],
+            Texts = ["AB12"],
+            Frames = 6,
+            TokensBefore = 6 * 512,
+            TokensAfter = 6 * 320,
+            DurationSeconds = 3,
+        };
+        await _store.WriteAsync([], [Status("v2", VideoState.Accepted, 1), Status("v2", VideoState.Processing, 2)]);
+        await _store.WriteAsync([], [Status("v2", VideoState.Completed, 9) with { Result = result }]);
+        await _store.WriteAsync([], [Status("v2", VideoState.Processing, 5), Status("v2", VideoState.Accepted, 1)]);
+        Assert.Equal("completed", await _db.ScalarAsync<string>("select state from videos where video_id = 'v2'"));
+        Assert.Equal(2L, await _db.ScalarAsync<long>("select count(*) from segments where video_id = 'v2'"));
+        Assert.Equal("AB12", await _db.ScalarAsync<string>("select texts[1] from segments where video_id = 'v2' and segment_index = 0"));
+        Assert.Equal(3072L, await _db.ScalarAsync<long>("select tokens_before from videos where video_id = 'v2'"));
+    }
+
+    [Fact]
+    public async Task TextFoundInFramesIsSearchable()
+    {
+        await _store.WriteAsync([Frame("v3", 0) with { Text = "EXIT 42" }, Frame("v3", 1) with { Text = "" }], []);
+        Assert.Equal(0, await _db.ScalarAsync<int>(
+            "select frame_index from frames where search @@ plainto_tsquery('simple', 'exit') and tenant_id = 'acme'"));
+    }
+
+    private static FrameAnalyzed Frame(string video, int index) => new()
+    {
+        VideoId = video,
+        TenantId = "acme",
+        FrameIndex = index,
+        TimestampSeconds = index * 0.5,
+        Reasons = "interval",
+        Caption = "red circle top-left",
+        Text = "AB12",
+        Tiles = [new TileRouting(0, true, 0.9, 64), new TileRouting(1, false, 0.1, 256)],
+        TokensBefore = 512,
+        TokensAfter = 320,
+        Timings = new StageTimings(1, 2, 3),
+    };
+
+    private static VideoStatusChanged Status(string video, VideoState state, long sequence) => new()
+    {
+        VideoId = video,
+        TenantId = "acme",
+        State = state,
+        Sequence = sequence,
+        At = DateTimeOffset.UtcNow,
+    };
+}
