@@ -1,0 +1,6 @@
+using Microsoft.Extensions.Hosting;
+using Vireo.Sink;
+
+var builder = Host.CreateApplicationBuilder(args);
+builder.AddVireoSink();
+await builder.Build().RunAsync();

@@ -1,0 +1,27 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Vireo.Sink;
+
+/// <summary>Settings of the Kafka → Postgres sink (section "Sink").</summary>
+public sealed class SinkOptions
+{
+    public const string Section = "Sink";
+
+    [Required]
+    public string GroupId { get; set; } = "vireo-sink";
+
+    /// <summary>Most records written in one transaction.</summary>
+    [Range(1, 10_000)]
+    public int MaxBatch { get; set; } = 500;
+
+    /// <summary>Longest a record waits for its batch to fill, in milliseconds.</summary>
+    [Range(1, 10_000)]
+    public int MaxWaitMs { get; set; } = 100;
+
+    /// <summary>First delay before retrying a failed write; doubles up to <see cref="MaxRetryDelayMs"/>.</summary>
+    [Range(10, 60_000)]
+    public int RetryDelayMs { get; set; } = 250;
+
+    [Range(10, 600_000)]
+    public int MaxRetryDelayMs { get; set; } = 5_000;
+}

@@ -1,0 +1,127 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using Vireo.Messaging;
+using Vireo.Storage;
+using Vireo.Testing;
+
+namespace Vireo.Sink.Tests;
+
+/// <summary>The sink against the real dev broker and a real Postgres server.</summary>
+public sealed class SinkTests
+{
+    private readonly string _video = "sink-" + Guid.NewGuid().ToString("N")[..10];
+
+    [Fact]
+    public async Task DuplicatedRecordsEndAsOneRowEachAndTheLatestStatus()
+    {
+        await using var db = await TemporaryDatabase.CreateAsync();
+        await new Migrator(db.DataSource, NullLogger<Migrator>.Instance).MigrateAsync();
+        using var host = await StartSinkAsync(db.ConnectionString, new CapturingLoggerProvider());
+        var publisher = host.Services.GetRequiredService<EventPublisher>();
+
+        await publisher.PublishAsync(VireoTopics.VideoStatus, _video, Status(VideoState.Accepted, 1));
+        for (var round = 0; round < 2; round++)
+            foreach (var i in Enumerable.Range(0, 20))
+                await publisher.PublishAsync(VireoTopics.FramesAnalyzed, _video, Frame(i));
+        await publisher.PublishAsync(VireoTopics.VideoStatus, _video, Status(VideoState.Completed, 30));
+        await publisher.PublishAsync(VireoTopics.VideoStatus, _video, Status(VideoState.Processing, 12));
+
+        await Eventually.WaitAsync(() => CountFrames(db.DataSource), n => n == 20, TimeSpan.FromSeconds(60), "20 frames in Postgres");
+        await Eventually.WaitAsync(() => db.ScalarAsync<string>("select state from videos where video_id = $1", _video),
+            s => s == "completed", TimeSpan.FromSeconds(30), "the video completed");
+        await host.StopAsync();
+        Assert.Equal(20L, await CountFrames(db.DataSource));
+        Assert.Equal(30L, await db.ScalarAsync<long>("select status_sequence from videos where video_id = $1", _video));
+    }
+
+    [Fact]
+    public async Task NothingIsLostWhilePostgresRestarts()
+    {
+        await using var server = await PrivatePostgres.StartAsync();
+        await using var dataSource = NpgsqlDataSource.Create(server.ConnectionString);
+        await new Migrator(dataSource, NullLogger<Migrator>.Instance).MigrateAsync();
+        var logs = new CapturingLoggerProvider();
+        using var host = await StartSinkAsync(server.ConnectionString, logs);
+        var publisher = host.Services.GetRequiredService<EventPublisher>();
+
+        foreach (var i in Enumerable.Range(0, 10))
+            await publisher.PublishAsync(VireoTopics.FramesAnalyzed, _video, Frame(i));
+        await Eventually.WaitAsync(() => CountFrames(dataSource), n => n == 10, TimeSpan.FromSeconds(60), "the first 10 frames in Postgres");
+
+        server.Stop();
+        foreach (var i in Enumerable.Range(10, 15))
+            await publisher.PublishAsync(VireoTopics.FramesAnalyzed, _video, Frame(i));
+        await publisher.PublishAsync(VireoTopics.VideoStatus, _video, Status(VideoState.Completed, 5));
+        await Eventually.WaitAsync(() => Task.FromResult(logs.Lines.Count(l => l.Contains("retrying in"))), n => n >= 2,
+            TimeSpan.FromSeconds(60), "the sink retrying against the stopped server");
+
+        await server.StartAgainAsync();
+        await Eventually.WaitAsync(() => CountFrames(dataSource), n => n == 25, TimeSpan.FromSeconds(60), "all 25 frames in Postgres");
+        await Eventually.WaitAsync(async () =>
+        {
+            await using var c = dataSource.CreateCommand($"select state from videos where video_id = '{_video}'");
+            return (string?)await c.ExecuteScalarAsync();
+        }, s => s == "completed", TimeSpan.FromSeconds(30), "the completion written");
+        await host.StopAsync();
+    }
+
+    private async Task<long> CountFrames(NpgsqlDataSource dataSource)
+    {
+        try
+        {
+            await using var command = dataSource.CreateCommand("select count(*) from frames where video_id = $1");
+            command.Parameters.Add(new NpgsqlParameter { Value = _video });
+            return (long)(await command.ExecuteScalarAsync())!;
+        }
+        catch (NpgsqlException)
+        {
+            return -1;
+        }
+    }
+
+    private static async Task<IHost> StartSinkAsync(string connectionString, CapturingLoggerProvider logs)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Kafka:BootstrapServers"] = LocalStack.KafkaBootstrapServers,
+            ["ConnectionStrings:Postgres"] = connectionString,
+            ["Sink:GroupId"] = "sink-test-" + Guid.NewGuid().ToString("N"),
+            ["Sink:RetryDelayMs"] = "100",
+            ["Sink:MaxRetryDelayMs"] = "500",
+        });
+        builder.Logging.ClearProviders().AddProvider(logs);
+        builder.AddVireoSink();
+        var host = builder.Build();
+        await host.StartAsync();
+        return host;
+    }
+
+    private FrameAnalyzed Frame(int index) => new()
+    {
+        VideoId = _video,
+        TenantId = "acme",
+        FrameIndex = index,
+        TimestampSeconds = index / 2.0,
+        Reasons = "interval",
+        Caption = "green square",
+        Text = "",
+        Tiles = [new TileRouting(0, true, 0.8, 64)],
+        TokensBefore = 256,
+        TokensAfter = 64,
+        Timings = new StageTimings(1, 1, 1),
+    };
+
+    private VideoStatusChanged Status(VideoState state, long sequence) => new()
+    {
+        VideoId = _video,
+        TenantId = "acme",
+        State = state,
+        Sequence = sequence,
+        At = DateTimeOffset.UtcNow,
+    };
+}
