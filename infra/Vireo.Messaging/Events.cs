@@ -68,6 +68,9 @@ public sealed record TileRouting(int Tile, bool Compressed, double Probability, 
 /// <summary>Milliseconds spent on a frame per stage.</summary>
 public sealed record StageTimings(double DecodeMs, double VisionMs, double LanguageMs);
 
+/// <summary>Which silo did each part of a frame's work.</summary>
+public sealed record WorkPlacement(string Media, string Vision, string Language);
+
 /// <summary>One analysed frame. Topic <see cref="VireoTopics.FramesAnalyzed"/>, key videoId; unique by (videoId, frameIndex).</summary>
 public sealed record FrameAnalyzed
 {
@@ -88,6 +91,7 @@ public sealed record FrameAnalyzed
     public required int TokensBefore { get; init; }
     public required int TokensAfter { get; init; }
     public required StageTimings Timings { get; init; }
+    public WorkPlacement? Placement { get; init; }
 }
 
 /// <summary>Lifecycle of a video's analysis.</summary>

@@ -42,6 +42,9 @@ create table frames (
     decode_ms     real not null,
     vision_ms     real not null,
     language_ms   real not null,
+    media_silo    text,
+    vision_silo   text,
+    language_silo text,
     written_at    timestamptz not null default now(),
     search        tsvector generated always as (to_tsvector('simple', caption || ' ' || text_found)) stored,
     primary key (video_id, frame_index)
