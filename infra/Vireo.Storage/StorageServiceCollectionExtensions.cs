@@ -16,6 +16,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton(sp => new NpgsqlDataSourceBuilder(sp.GetRequiredService<IOptions<StorageOptions>>().Value.ConnectionString).Build());
         services.AddSingleton<Migrator>();
         services.AddSingleton<ResultStore>();
+        services.AddSingleton<ResultQueries>();
         return services;
     }
 }

@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using Confluent.Kafka;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Vireo.Messaging;
+using Vireo.Storage;
+
+namespace Vireo.Cli.Commands;
+
+/// <summary>
+/// Submits one video to the running pipeline the way any producer would (an upload event on Kafka) and follows it:
+/// status events as they come, then the stored result once it is queryable in Postgres.
+/// </summary>
+internal sealed class AnalysisSession : IDisposable
+{
+    private readonly ServiceProvider _services;
+    private readonly IConsumer<string, byte[]> _status;
+
+    private AnalysisSession(ServiceProvider services, IConsumer<string, byte[]> status)
+    {
+        _services = services;
+        _status = status;
+    }
+
+    public ResultQueries Queries => _services.GetRequiredService<ResultQueries>();
+
+    /// <summary>Connects and positions a status reader at the end of the topic, so no event of a new video is missed.</summary>
+    public static AnalysisSession Open()
+    {
+        var services = CliServices.Build(s => s.AddVireoMessaging().AddVireoStorage());
+        var bootstrap = services.GetRequiredService<IOptions<KafkaOptions>>().Value.ResolveBootstrapServers();
+        var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = bootstrap,
+            GroupId = "vireo-cli-" + Guid.NewGuid().ToString("N"),
+            EnableAutoCommit = false,
+        }).Build();
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap }).Build();
+        var topic = admin.GetMetadata(VireoTopics.VideoStatus, TimeSpan.FromSeconds(10)).Topics.Single();
+        consumer.Assign(topic.Partitions.Select(p =>
+        {
+            var partition = new TopicPartition(VireoTopics.VideoStatus, p.PartitionId);
+            return new TopicPartitionOffset(partition, consumer.QueryWatermarkOffsets(partition, TimeSpan.FromSeconds(10)).High);
+        }));
+        return new AnalysisSession(services, consumer);
+    }
+
+    /// <summary>Puts a file under the media root (a hard link where possible, else a copy) and returns its relative path.</summary>
+    public string Stage(string file, string videoId)
+    {
+        var root = Path.GetFullPath(_services.GetRequiredService<Microsoft.Extensions.Configuration.IConfiguration>()["Pipeline:MediaRoot"]
+            ?? CliServices.StateFolder("media")).TrimEnd('/') + "/";
+        var full = Path.GetFullPath(file);
+        if (full.StartsWith(root, StringComparison.Ordinal))
+            return full[root.Length..];
+        var relative = Path.Combine("uploads", videoId + Path.GetExtension(full).ToLowerInvariant());
+        var target = Path.Combine(root, relative);
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        if (!HardLink(full, target))
+            File.Copy(full, target, overwrite: true);
+        return relative;
+    }
+
+    public Task PublishAsync(VideoUploaded upload, CancellationToken cancellationToken) =>
+        _services.GetRequiredService<EventPublisher>().PublishAsync(VireoTopics.VideoUploaded, upload.VideoId, upload, cancellationToken);
+
+    /// <summary>Follows a video's status events until it completes or fails.</summary>
+    public VideoStatusChanged Follow(string videoId, Action<VideoStatusChanged> onStatus, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        long seen = 0;
+        while (clock.Elapsed < timeout)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var record = _status.Consume(TimeSpan.FromMilliseconds(250));
+            if (record?.Message is null || record.Message.Key != videoId)
+                continue;
+            var decoded = EventCodec.Deserialize<VideoStatusChanged>(record.Message.Value, VideoStatusChanged.CurrentVersion, s => s.Version);
+            if (!decoded.Ok || decoded.Event!.Sequence <= seen)
+                continue;
+            seen = decoded.Event.Sequence;
+            onStatus(decoded.Event);
+            if (decoded.Event.State is VideoState.Completed or VideoState.Failed)
+                return decoded.Event;
+        }
+        throw new TimeoutException($"video {videoId} did not finish within {timeout.TotalSeconds:0} s");
+    }
+
+    /// <summary>Waits until Postgres holds the video's final state and all its frames.</summary>
+    public async Task<StoredVideo> WaitStoredAsync(string videoId, int frames, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var video = await Queries.GetVideoAsync(videoId, cancellationToken);
+            if (video is { State: "completed" or "failed" } && video.FramesStored >= frames)
+                return video;
+            if (clock.Elapsed > timeout)
+                throw new TimeoutException($"video {videoId} was not fully stored in Postgres within {timeout.TotalSeconds:0} s");
+            await Task.Delay(50, cancellationToken);
+        }
+    }
+
+    public void Dispose()
+    {
+        _status.Close();
+        _status.Dispose();
+        _services.Dispose();
+    }
+
+    private static bool HardLink(string source, string target)
+    {
+        if (File.Exists(target)) File.Delete(target);
+        try
+        {
+            using var process = Process.Start(new ProcessStartInfo("ln", [source, target]) { RedirectStandardError = true })!;
+            process.WaitForExit();
+            return process.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,105 @@
+using System.CommandLine;
+using System.Globalization;
+using Vireo.Messaging;
+
+namespace Vireo.Cli.Commands;
+
+/// <summary>`vireo analyze FILE`: runs a video through the pipeline and prints its timeline, text and token savings.</summary>
+public static class AnalyzeCommand
+{
+    public static Command Create()
+    {
+        var file = new Argument<FileInfo>("file") { Description = "A video file (any format ffmpeg reads)." };
+        var fps = new Option<double?>("--fps") { Description = "Frames per second to sample (default: the pipeline's, 2)." };
+        var scene = new Option<double?>("--scene") { Description = "Also keep frames at scene changes whose score exceeds this (0..1)." };
+        var maxFrames = new Option<int?>("--max-frames") { Description = "Most frames to analyse." };
+        var routing = new Option<RoutingMode>("--routing") { Description = "auto (ViR decides), off (all 256 tokens), all-compressed (all 64).", DefaultValueFactory = _ => RoutingMode.Auto };
+        var tenant = new Option<string>("--tenant") { Description = "Tenant the video belongs to.", DefaultValueFactory = _ => "local" };
+        var timeout = new Option<int>("--timeout") { Description = "Seconds to wait for the result.", DefaultValueFactory = _ => 1800 };
+        var command = new Command("analyze", "Analyse a video with the running pipeline and print the result.")
+        {
+            file, fps, scene, maxFrames, routing, tenant, timeout,
+        };
+        command.SetAction(async (ParseResult r, CancellationToken ct) =>
+        {
+            var video = r.GetValue(file)!;
+            if (!video.Exists)
+            {
+                await Console.Error.WriteLineAsync($"{video.FullName} does not exist");
+                return 2;
+            }
+            using var session = AnalysisSession.Open();
+            var videoId = $"{Slug(Path.GetFileNameWithoutExtension(video.Name))}-{DateTime.UtcNow:yyyyMMddHHmmss}-{Random.Shared.Next(0x10000):x4}";
+            var source = session.Stage(video.FullName, videoId);
+            var started = DateTime.UtcNow;
+            await session.PublishAsync(new VideoUploaded
+            {
+                VideoId = videoId,
+                TenantId = r.GetValue(tenant)!,
+                Source = source,
+                SubmittedAt = DateTimeOffset.UtcNow,
+                Options = new AnalysisRequestOptions
+                {
+                    Sampling = new SamplingRequest { Fps = r.GetValue(fps), SceneThreshold = r.GetValue(scene), MaxFrames = r.GetValue(maxFrames) },
+                    Routing = r.GetValue(routing),
+                },
+            }, ct);
+            Console.WriteLine($"submitted {video.Name} as {videoId}");
+            var progress = new ProgressBar();
+            var final = session.Follow(videoId, progress.Show, TimeSpan.FromSeconds(r.GetValue(timeout)), ct);
+            progress.Finish();
+            if (final.State == VideoState.Failed)
+            {
+                await Console.Error.WriteLineAsync($"video {videoId} failed: {final.Reason}");
+                return 1;
+            }
+            var stored = await session.WaitStoredAsync(videoId, final.Result?.Frames ?? 0, TimeSpan.FromSeconds(60), ct);
+            var segments = await session.Queries.GetSegmentsAsync(videoId, ct);
+            var elapsed = DateTime.UtcNow - started;
+            Console.WriteLine($"video {videoId} completed in {elapsed.TotalSeconds:0.0} s: {stored.FramesStored} frames over {stored.DurationSeconds:0.0} s");
+            Console.WriteLine("timeline:");
+            foreach (var s in segments)
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  {s.StartSeconds,7:0.00} – {s.EndSeconds,7:0.00} s  frames {s.FirstFrame}–{s.LastFrame}  {s.Caption}{(s.Texts.Count > 0 ? $"  [text: {string.Join(" | ", s.Texts)}]" : "")}"));
+            Console.WriteLine(stored.Texts.Count > 0 ? $"text found: {string.Join(" | ", stored.Texts)}" : "text found: none");
+            if (stored.TokensBefore is { } before && before > 0 && stored.TokensAfter is { } after)
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"visual tokens: {before} → {after} ({1 - (double)after / before:P1} removed by the visual resolution router)"));
+            return 0;
+        });
+        return command;
+    }
+
+    private static string Slug(string name)
+    {
+        var slug = new string(name.Select(c => char.IsAsciiLetterOrDigit(c) ? char.ToLowerInvariant(c) : '-').ToArray()).Trim('-');
+        return slug.Length == 0 ? "video" : slug[..Math.Min(slug.Length, 40)];
+    }
+
+    /// <summary>A one-line progress bar on stderr when it is a terminal; periodic lines otherwise.</summary>
+    private sealed class ProgressBar
+    {
+        private readonly bool _interactive = !Console.IsErrorRedirected;
+        private int _lastDecile = -1;
+
+        public void Show(VideoStatusChanged status)
+        {
+            var fraction = Math.Clamp(status.Progress, 0, 1);
+            var total = status.FramesExpected is { } expected ? expected.ToString(CultureInfo.InvariantCulture) : "?";
+            var text = string.Create(CultureInfo.InvariantCulture,
+                $"{status.State.ToString().ToLowerInvariant(),-10} [{new string('#', (int)(fraction * 30)),-30}] {status.FramesDone}/{total} frames {fraction,4:P0}");
+            if (_interactive)
+                Console.Error.Write("\r" + text);
+            else if ((int)(fraction * 10) != _lastDecile || status.State is VideoState.Completed or VideoState.Failed)
+            {
+                _lastDecile = (int)(fraction * 10);
+                Console.Error.WriteLine(text);
+            }
+        }
+
+        public void Finish()
+        {
+            if (_interactive) Console.Error.WriteLine();
+        }
+    }
+}
