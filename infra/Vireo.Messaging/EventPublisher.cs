@@ -12,9 +12,11 @@ namespace Vireo.Messaging;
 public sealed class EventPublisher : IDisposable
 {
     private readonly IProducer<string, byte[]> _producer;
+    private readonly KafkaOptions _options;
 
     public EventPublisher(IOptions<KafkaOptions> options, ILogger<EventPublisher> logger)
     {
+        _options = options.Value;
         var config = new ProducerConfig
         {
             BootstrapServers = options.Value.ResolveBootstrapServers(),
@@ -30,19 +32,19 @@ public sealed class EventPublisher : IDisposable
             .Build();
     }
 
-    /// <summary>Publishes an event and waits until the broker has it.</summary>
+    /// <summary>Publishes an event to a pipeline topic (its logical name) and waits until the broker has it.</summary>
     public async Task PublishAsync<T>(string topic, string key, T value, CancellationToken cancellationToken = default) where T : class
     {
         var message = new Message<string, byte[]> { Key = key, Value = EventCodec.Serialize(value), Headers = [] };
         Tracing.Inject(message.Headers, Activity.Current);
-        await _producer.ProduceAsync(topic, message, cancellationToken).ConfigureAwait(false);
+        await _producer.ProduceAsync(_options.Topic(topic), message, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Publishes raw bytes (for dead letters and tools that send what they were given).</summary>
     public async Task PublishRawAsync(string topic, string? key, byte[] value, Headers? headers = null, CancellationToken cancellationToken = default)
     {
         var message = new Message<string, byte[]> { Key = key!, Value = value, Headers = headers ?? [] };
-        await _producer.ProduceAsync(topic, message, cancellationToken).ConfigureAwait(false);
+        await _producer.ProduceAsync(_options.Topic(topic), message, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Records a record that cannot be processed, with the reason.</summary>
@@ -50,7 +52,7 @@ public sealed class EventPublisher : IDisposable
     {
         var letter = new DeadLetter
         {
-            SourceTopic = record.Topic,
+            SourceTopic = _options.Logical(record.Topic),
             Partition = record.Partition.Value,
             Offset = record.Offset.Value,
             Key = record.Message.Key,

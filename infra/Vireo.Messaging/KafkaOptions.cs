@@ -17,6 +17,20 @@ public sealed class KafkaOptions : IValidatableObject
     [Range(1024, 16 * 1024 * 1024)]
     public int MaxEventBytes { get; set; } = 64 * 1024;
 
+    /// <summary>
+    /// Put before every topic name, so that separate environments (or test runs) can share one cluster without
+    /// seeing each other's records. Empty in production.
+    /// </summary>
+    [RegularExpression("^[A-Za-z0-9._-]*$")]
+    public string TopicPrefix { get; set; } = "";
+
+    /// <summary>The physical name of a pipeline topic.</summary>
+    public string Topic(string logicalName) => TopicPrefix + logicalName;
+
+    /// <summary>The pipeline topic a physical name stands for.</summary>
+    public string Logical(string physicalName) =>
+        physicalName.StartsWith(TopicPrefix, StringComparison.Ordinal) ? physicalName[TopicPrefix.Length..] : physicalName;
+
     public string ResolveBootstrapServers()
     {
         if (!string.IsNullOrWhiteSpace(BootstrapServers))

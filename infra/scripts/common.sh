@@ -11,6 +11,7 @@ VIREO_CONFIGURATION=${VIREO_CONFIGURATION:-Release}
 VIREO_START_TIMEOUT=${VIREO_START_TIMEOUT:-60}
 VIREO_PG_BIN=${VIREO_PG_BIN:-/usr/lib/postgresql/15/bin}
 VIREO_BOOTSTRAP_FILE=$VIREO_STATE/kafka/bootstrap
+VIREO_MODEL=${VIREO_MODEL:-$VIREO_ROOT/grains/Vireo.Model/checkpoints/vireo-small}
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
@@ -65,6 +66,8 @@ export ConnectionStrings__Postgres='Host=127.0.0.1;Port=$VIREO_PG_PORT;Username=
 export ConnectionStrings__Redis='127.0.0.1:$VIREO_REDIS_PORT,password=$VIREO_REDIS_PASSWORD'
 export Kafka__BootstrapServers='$bootstrap'
 export Kafka__BootstrapFile='$VIREO_BOOTSTRAP_FILE'
+export Pipeline__MediaRoot='$VIREO_STATE/media'
+export Workers__ModelPath='$VIREO_MODEL'
 export VIREO_STATE='$VIREO_STATE'
 ENV
 }

@@ -18,6 +18,7 @@ public sealed class SinkWorker(
     EventPublisher publisher,
     ResultStore store,
     IOptions<SinkOptions> options,
+    IOptions<KafkaOptions> kafka,
     ILogger<SinkWorker> logger) : BackgroundService
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
@@ -26,8 +27,7 @@ public sealed class SinkWorker(
     private async Task Run(CancellationToken stoppingToken)
     {
         var settings = options.Value;
-        using var consumer = consumers.Create(settings.GroupId, "vireo-sink");
-        consumer.Subscribe([VireoTopics.FramesAnalyzed, VireoTopics.VideoStatus]);
+        using var consumer = consumers.Create(settings.GroupId, "vireo-sink", VireoTopics.FramesAnalyzed, VireoTopics.VideoStatus);
         logger.LogInformation("Sink consuming {Frames} and {Status} as group {Group}", VireoTopics.FramesAnalyzed, VireoTopics.VideoStatus, settings.GroupId);
         var batch = new List<ConsumeResult<string, byte[]>>(settings.MaxBatch);
         try
@@ -54,9 +54,9 @@ public sealed class SinkWorker(
         }
     }
 
-    private static void Fill(IConsumer<string, byte[]> consumer, List<ConsumeResult<string, byte[]>> batch, SinkOptions settings, CancellationToken stoppingToken)
+    private void Fill(IConsumer<string, byte[]> consumer, List<ConsumeResult<string, byte[]>> batch, SinkOptions settings, CancellationToken stoppingToken)
     {
-        var first = consumer.Consume(stoppingToken);
+        var first = consumer.ConsumeOrNull(TimeSpan.FromMilliseconds(500), logger, stoppingToken);
         if (first?.Message is null)
             return;
         batch.Add(first);
@@ -66,7 +66,7 @@ public sealed class SinkWorker(
             var left = TimeSpan.FromTicks(Math.Max(0, (deadline - Stopwatch.GetTimestamp()) * TimeSpan.TicksPerSecond / Stopwatch.Frequency));
             if (left == TimeSpan.Zero)
                 break;
-            var next = consumer.Consume(left);
+            var next = consumer.ConsumeOrNull(left, logger, stoppingToken);
             if (next?.Message is null)
                 break;
             batch.Add(next);
@@ -114,7 +114,7 @@ public sealed class SinkWorker(
                 var until = DateTime.UtcNow.AddMilliseconds(delay);
                 // Polling while paused keeps the consumer in its group without fetching anything new.
                 while (DateTime.UtcNow < until)
-                    consumer.Consume(TimeSpan.FromMilliseconds(Math.Min(100, delay)));
+                    consumer.ConsumeOrNull(TimeSpan.FromMilliseconds(Math.Min(100, delay)), logger, stoppingToken);
                 delay = Math.Min(delay * 2, settings.MaxRetryDelayMs);
             }
         }
@@ -156,10 +156,10 @@ public sealed class SinkWorker(
         }
     }
 
-    private static string? Decode(ConsumeResult<string, byte[]> record, List<FrameAnalyzed> frames, List<VideoStatusChanged> statuses)
+    private string? Decode(ConsumeResult<string, byte[]> record, List<FrameAnalyzed> frames, List<VideoStatusChanged> statuses)
     {
         var payload = record.Message.Value ?? [];
-        if (record.Topic == VireoTopics.FramesAnalyzed)
+        if (kafka.Value.Logical(record.Topic) == VireoTopics.FramesAnalyzed)
         {
             var frame = EventCodec.Deserialize<FrameAnalyzed>(payload, FrameAnalyzed.CurrentVersion, f => f.Version);
             if (frame.Ok) frames.Add(frame.Event!);

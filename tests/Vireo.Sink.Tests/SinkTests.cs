@@ -89,6 +89,7 @@ public sealed class SinkTests
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Kafka:BootstrapServers"] = LocalStack.KafkaBootstrapServers,
+            ["Kafka:TopicPrefix"] = $"test-{Guid.NewGuid():N}.",
             ["ConnectionStrings:Postgres"] = connectionString,
             ["Sink:GroupId"] = "sink-test-" + Guid.NewGuid().ToString("N"),
             ["Sink:RetryDelayMs"] = "100",

@@ -28,7 +28,9 @@ internal sealed class AnalysisSession : IDisposable
     public static AnalysisSession Open()
     {
         var services = CliServices.Build(s => s.AddVireoMessaging().AddVireoStorage());
-        var bootstrap = services.GetRequiredService<IOptions<KafkaOptions>>().Value.ResolveBootstrapServers();
+        var kafka = services.GetRequiredService<IOptions<KafkaOptions>>().Value;
+        var bootstrap = kafka.ResolveBootstrapServers();
+        var statusTopic = kafka.Topic(VireoTopics.VideoStatus);
         var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
         {
             BootstrapServers = bootstrap,
@@ -36,10 +38,10 @@ internal sealed class AnalysisSession : IDisposable
             EnableAutoCommit = false,
         }).Build();
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap }).Build();
-        var topic = admin.GetMetadata(VireoTopics.VideoStatus, TimeSpan.FromSeconds(10)).Topics.Single();
+        var topic = admin.GetMetadata(statusTopic, TimeSpan.FromSeconds(10)).Topics.Single();
         consumer.Assign(topic.Partitions.Select(p =>
         {
-            var partition = new TopicPartition(VireoTopics.VideoStatus, p.PartitionId);
+            var partition = new TopicPartition(statusTopic, p.PartitionId);
             return new TopicPartitionOffset(partition, consumer.QueryWatermarkOffsets(partition, TimeSpan.FromSeconds(10)).High);
         }));
         return new AnalysisSession(services, consumer);

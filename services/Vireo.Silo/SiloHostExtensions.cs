@@ -1,0 +1,85 @@
+using System.ComponentModel.DataAnnotations;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Orleans.Configuration;
+using Orleans.Runtime.MembershipService.SiloMetadata;
+using StackExchange.Redis;
+using Vireo.Grains;
+using Vireo.Grains.Ingest;
+using Vireo.Grains.Placement;
+using Vireo.Grains.Videos;
+using Vireo.Grains.Workers;
+using Vireo.Media;
+using Vireo.Messaging;
+
+namespace Vireo.Silo;
+
+public static class SiloHostExtensions
+{
+    /// <summary>An Orleans silo with Redis membership, state and reminders, and the services of its configured roles.</summary>
+    public static IHostApplicationBuilder AddVireoSilo(this IHostApplicationBuilder builder)
+    {
+        var silo = builder.Configuration.GetSection(SiloOptions.Section).Get<SiloOptions>() ?? new SiloOptions();
+        Validator.ValidateObject(silo, new ValidationContext(silo), validateAllProperties: true);
+        var redis = builder.Configuration["ConnectionStrings:Redis"]
+            ?? throw new InvalidOperationException("ConnectionStrings:Redis is not set; on the local stack, source .state/stack.env.");
+        var roles = silo.RoleList;
+
+        builder.UseOrleans(orleans =>
+        {
+            orleans.Configure<ClusterOptions>(o => { o.ClusterId = silo.ClusterId; o.ServiceId = silo.ServiceId; });
+            orleans.ConfigureEndpoints(IPAddress.Parse(silo.AdvertisedAddress), Port(silo.SiloPort), Port(silo.GatewayPort), listenOnAnyHostAddress: false);
+            orleans.UseRedisClustering(o => o.ConfigurationOptions = ConfigurationOptions.Parse(redis));
+            orleans.AddRedisGrainStorage(VideoGrain.StorageName, o => o.ConfigurationOptions = ConfigurationOptions.Parse(redis));
+            orleans.UseRedisReminderService(o => o.ConfigurationOptions = ConfigurationOptions.Parse(redis));
+            orleans.UseSiloMetadata(new Dictionary<string, string> { [SiloRoles.MetadataKey] = string.Join(',', roles) });
+            orleans.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
+            orleans.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromMinutes(5));
+            if (silo.FastFailureDetection)
+            {
+                orleans.Configure<ClusterMembershipOptions>(o =>
+                {
+                    o.ProbeTimeout = TimeSpan.FromSeconds(2);
+                    o.NumMissedProbesLimit = 2;
+                    o.NumVotesForDeathDeclaration = 1;
+                    o.TableRefreshTimeout = TimeSpan.FromSeconds(5);
+                    o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(10);
+                });
+            }
+        });
+
+        var services = builder.Services;
+        services.AddPlacementDirector<MediaPlacement, RolePlacementDirector>();
+        services.AddPlacementDirector<VisionPlacement, RolePlacementDirector>();
+        services.AddPlacementDirector<LanguagePlacement, RolePlacementDirector>();
+        services.AddOptions<PipelineOptions>().BindConfiguration(PipelineOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+
+        if (roles.Contains(SiloRoles.Media))
+        {
+            services.AddVireoMessaging().AddVireoMedia();
+            services.AddSingleton<SourceResolver>();
+            services.AddOptions<IngestOptions>().BindConfiguration(IngestOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+            services.AddHostedService<IngestConsumer>();
+        }
+        if (roles.Contains(SiloRoles.Vision) || roles.Contains(SiloRoles.Language))
+            services.AddVireoModelEngines();
+        if (roles.Contains(SiloRoles.Vision))
+            services.AddSingleton<VisionBatcher>();
+        if (roles.Contains(SiloRoles.Language))
+            services.AddSingleton<LanguageBatcher>();
+        return builder;
+    }
+
+    private static int Port(int configured)
+    {
+        if (configured != 0)
+            return configured;
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

@@ -1,0 +1,40 @@
+using System.ComponentModel.DataAnnotations;
+using Vireo.Grains.Placement;
+
+namespace Vireo.Silo;
+
+/// <summary>This silo's identity and roles (section "Silo").</summary>
+public sealed class SiloOptions : IValidatableObject
+{
+    public const string Section = "Silo";
+
+    /// <summary>Comma-separated roles: media, vision, language.</summary>
+    [Required]
+    public string Roles { get; set; } = "media,vision,language";
+
+    [Required] public string ClusterId { get; set; } = "vireo-local";
+    [Required] public string ServiceId { get; set; } = "vireo";
+
+    /// <summary>Silo-to-silo port; 0 picks a free one.</summary>
+    [Range(0, 65535)] public int SiloPort { get; set; }
+
+    /// <summary>Client gateway port; 0 picks a free one.</summary>
+    [Range(0, 65535)] public int GatewayPort { get; set; }
+
+    /// <summary>Address other silos reach this one at.</summary>
+    [Required] public string AdvertisedAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>Shortens failure detection for a single-machine cluster (seconds instead of a minute).</summary>
+    public bool FastFailureDetection { get; set; } = true;
+
+    public IReadOnlyList<string> RoleList => Roles.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        var unknown = RoleList.Except(SiloRoles.All).ToArray();
+        if (unknown.Length > 0)
+            yield return new ValidationResult($"Unknown silo roles: {string.Join(", ", unknown)}; known: {string.Join(", ", SiloRoles.All)}.", [nameof(Roles)]);
+        if (RoleList.Count == 0)
+            yield return new ValidationResult("A silo needs at least one role.", [nameof(Roles)]);
+    }
+}
