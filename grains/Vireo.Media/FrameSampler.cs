@@ -39,7 +39,15 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
         run.Start();
         while (await run.Frames.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            while (run.Frames.TryRead(out var frame)) yield return frame;
+            while (run.Frames.TryRead(out var frame))
+            {
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    frame.Dispose();
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+                yield return frame;
+            }
         }
     }
 

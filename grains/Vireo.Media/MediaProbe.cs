@@ -47,6 +47,9 @@ public sealed partial class MediaProbe(IOptions<MediaOptions> options, ILogger<M
         {
             var errors = e is FFProbeProcessException p ? $"{p.Message}\n{string.Join('\n', p.StandardError)}" : e.Message;
             var kind = FfmpegErrors.Classify(errors) ?? MediaErrorKind.Corrupt;
+            // ffmpeg picks the MP4 reader by extension, so any file named .mp4 without an index "lacks its moov":
+            // only a file that starts like an MP4 is a truncated one.
+            if (kind == MediaErrorKind.Truncated && !LooksLikeIsoMedia(path)) kind = MediaErrorKind.NotAVideo;
             LogProbeFailed(e, path, kind);
             throw new MediaException(kind, path, $"ffprobe could not read the file: {FfmpegErrors.Summary(errors)}", e);
         }
@@ -54,6 +57,15 @@ public sealed partial class MediaProbe(IOptions<MediaOptions> options, ILogger<M
         {
             throw new MediaException(MediaErrorKind.DecodeFailed, path, $"ffprobe could not be started: {e.Message}", e);
         }
+    }
+
+    private static bool LooksLikeIsoMedia(string path)
+    {
+        Span<byte> head = stackalloc byte[8];
+        using var stream = File.OpenRead(path);
+        if (stream.ReadAtLeast(head, 8, throwOnEndOfStream: false) < 8) return false;
+        var box = System.Text.Encoding.ASCII.GetString(head[4..8]);
+        return box is "ftyp" or "moov" or "mdat" or "free" or "wide" or "skip" or "pnot" or "styp";
     }
 
     private static VideoInfo ToVideoInfo(FileInfo file, IMediaAnalysis analysis)
