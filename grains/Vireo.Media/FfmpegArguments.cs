@@ -23,13 +23,18 @@ internal static class FfmpegArguments
         return string.Join('+', terms);
     }
 
-    /// <summary>Scale (and pad) to the output size; the RGB conversion happens in the same swscale pass.</summary>
+    /// <summary>
+    /// Scale (and pad) to the output size in YUV 4:2:0; the RGB conversion comes after, at the output size.
+    /// Measured on the 720p benchmark clip: letting one swscale pass scale and convert to rgb24 at once costs
+    /// about as much CPU again as decoding (swscale's generic path), whereas scaling in YUV and converting the
+    /// small picture takes swscale's SIMD unscaled yuv2rgb path and costs a few percent.
+    /// </summary>
     public static string ScaleFilter(VideoInfo info, FrameSize size)
     {
         var (w, h) = size.OutputFor(info.Width, info.Height);
-        if (size.Mode != ResizeMode.Pad) return $"scale={w}:{h}";
+        if (size.Mode != ResizeMode.Pad) return $"scale={w}:{h},format=yuv420p";
         var (fw, fh) = (size with { Mode = ResizeMode.Fit }).OutputFor(info.Width, info.Height);
-        return $"scale={fw}:{fh},pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:black";
+        return $"scale={fw}:{fh},format=yuv420p,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:black";
     }
 
     public static string FilterGraph(VideoInfo info, SamplingPolicy policy, FrameSize size)
@@ -41,9 +46,11 @@ internal static class FfmpegArguments
             if (policy.SceneThreshold is not null)
                 filters.Add($"{FfmpegLogParser.SceneLogger}=mode=print:key=lavfi.scene_score");
         }
-        filters.Add($"{FfmpegLogParser.OutputLogger}=checksum=0");
+        // With no select filter every decoded frame is output: the input logger says all, and one log line per
+        // frame less is measurable at the source rate.
+        filters.Add(policy.KeepsEveryFrame ? "" : $"{FfmpegLogParser.OutputLogger}=checksum=0");
         filters.Add(ScaleFilter(info, size));
-        return string.Join(',', filters);
+        return string.Join(',', filters.Where(f => f.Length > 0));
     }
 
     public static IReadOnlyList<string> ForSampling(VideoInfo info, SamplingPolicy policy, FrameSize size, MediaOptions options)

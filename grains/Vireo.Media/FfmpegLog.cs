@@ -14,7 +14,7 @@ internal readonly record struct SelectedFrame(long Number, long Pts, TimeSpan Ti
 /// the scene score of selected frames, and the showinfo after the select filter sees the kept ones.
 /// Lines of one frame arrive in that order, since the graph runs frame by frame on one thread.
 /// </summary>
-internal sealed class FfmpegLogParser(double? framesPerSecond)
+internal sealed class FfmpegLogParser(double? framesPerSecond, bool everyFrameIsOutput)
 {
     public const string InputLogger = "showinfo@vireo_in";
     public const string SceneLogger = "metadata@vireo_scene";
@@ -59,7 +59,15 @@ internal sealed class FfmpegLogParser(double? framesPerSecond)
         if (logger.SequenceEqual(InputLogger))
         {
             if (body.StartsWith("config in time_base:")) ParseTimeBase(body);
-            else if (body.StartsWith("n:")) OnDecoded(body);
+            else if (body.StartsWith("n:"))
+            {
+                var decoded = OnDecoded(body);
+                // Without a select filter there is no output logger: every decoded frame is an output frame.
+                if (everyFrameIsOutput) return new SelectedFrame(decoded.Number, decoded.Pts, ToTimeSpan(decoded.Pts), decoded.IsKey, decoded.OnInterval, null);
+                _pending.Enqueue(decoded);
+                // Frames the select filter drops never reach the output logger; keep the queue short regardless.
+                while (_pending.Count > 4096) _pending.Dequeue();
+            }
         }
         else if (logger.SequenceEqual(SceneLogger))
         {
@@ -81,7 +89,7 @@ internal sealed class FfmpegLogParser(double? framesPerSecond)
         return null;
     }
 
-    private void OnDecoded(ReadOnlySpan<char> body)
+    private DecodedFrame OnDecoded(ReadOnlySpan<char> body)
     {
         var n = LongAfter(body, "n:");
         var pts = LongAfter(body, "pts:");
@@ -91,11 +99,9 @@ internal sealed class FfmpegLogParser(double? framesPerSecond)
         var t = pts * ((double)_tbNum / _tbDen);
         var onInterval = framesPerSecond is { } f && (n == 0 || Math.Floor(t * f + 1e-6) > Math.Floor(_prevT * f + 1e-6));
         _prevT = t;
-        _pending.Enqueue(new DecodedFrame(n, pts, isKey, onInterval));
-        // Frames the select filter drops never reach the output logger; keep the queue short regardless.
-        while (_pending.Count > 4096) _pending.Dequeue();
         FramesDecoded = n + 1;
         Position = ToTimeSpan(pts);
+        return new DecodedFrame(n, pts, isKey, onInterval);
     }
 
     private SelectedFrame? OnSelected(long pts)

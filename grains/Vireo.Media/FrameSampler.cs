@@ -92,7 +92,7 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
                 SingleWriter = true,
                 FullMode = BoundedChannelFullMode.Wait,
             });
-            _log = new FfmpegLogParser(policy.FramesPerSecond);
+            _log = new FfmpegLogParser(policy.FramesPerSecond, everyFrameIsOutput: policy.KeepsEveryFrame);
         }
 
         public ChannelReader<SampledFrame> Frames => _frames.Reader;
@@ -123,16 +123,19 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
             _decodeTimeout.CancelAfter(_owner._options.DecodeTimeout);
             // Killing ffmpeg is what makes every blocked read return, whatever stopped the run.
             _stop.Token.Register(static state => ((DecodeRun)state!).Kill(), this);
-            _stderrTask = Task.Run(ReadLogAsync);
-            _stdoutTask = Task.Run(ReadFramesAsync);
+            // Two dedicated threads doing blocking reads: ffmpeg writes its log line by line and the frames in
+            // pipe-sized pieces, and blocking reads cost far less CPU per wake-up than asynchronous ones (measured:
+            // several seconds of CPU less over the 1800-frame benchmark). Killing ffmpeg unblocks both.
+            _stderrTask = Task.Factory.StartNew(ReadLog, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            _stdoutTask = Task.Factory.StartNew(ReadFrames, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         }
 
-        private async Task ReadLogAsync()
+        private void ReadLog()
         {
             var stderr = _process!.StandardError;
             try
             {
-                while (await stderr.ReadLineAsync().ConfigureAwait(false) is { } line)
+                while (stderr.ReadLine() is { } line)
                 {
                     if (_log.Feed(line) is { } selected) _selected.Writer.TryWrite(selected);
                     else ReportProgress(force: false);
@@ -155,12 +158,12 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
             _progress.Report(new DecodeProgress(_log.Position, _info.Duration, _log.FramesDecoded, Volatile.Read(ref _kept)));
         }
 
-        private async Task ReadFramesAsync()
+        private void ReadFrames()
         {
             Exception? failure = null;
             try
             {
-                await PumpFramesAsync().ConfigureAwait(false);
+                PumpFrames();
             }
             catch (Exception e)
             {
@@ -169,7 +172,7 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
             _frames.Writer.TryComplete(failure is null ? null : Translate(failure));
         }
 
-        private async Task PumpFramesAsync()
+        private void PumpFrames()
         {
             var stdout = _process!.StandardOutput.BaseStream;
             var frameBytes = _width * _height * 3;
@@ -183,21 +186,24 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
                 try
                 {
                     _stall.CancelAfter(stallAfter);
-                    var read = await stdout.ReadAtLeastAsync(buffer.AsMemory(0, frameBytes), frameBytes, throwOnEndOfStream: false, _stop.Token).ConfigureAwait(false);
+                    var read = stdout.ReadAtLeast(buffer.AsSpan(0, frameBytes), frameBytes, throwOnEndOfStream: false);
+                    // A stop (cancellation, time limit) kills ffmpeg, which ends the read early.
+                    _stop.Token.ThrowIfCancellationRequested();
                     if (read == 0) break;
                     if (read < frameBytes) throw new EndOfStreamException($"ffmpeg stopped in the middle of a frame ({read} of {frameBytes} bytes)");
-                    if (!await _selected.Reader.WaitToReadAsync(_stop.Token).ConfigureAwait(false) || !_selected.Reader.TryRead(out var selected))
+                    if (!_selected.Reader.TryRead(out var selected)
+                        && !(Wait(_selected.Reader.WaitToReadAsync(_stop.Token)) && _selected.Reader.TryRead(out selected)))
                         throw new InvalidDataException("ffmpeg wrote a frame it did not log");
                     _stall.CancelAfter(Timeout.Infinite);
 
-                    var hash = PerceptualHash.DifferenceHash(buffer.AsSpan(0, frameBytes), _width, _height);
-                    if (_policy.DedupMaxDistance is { } maxDistance && lastKeptHash is { } last
-                        && PerceptualHash.Distance(hash, last) <= maxDistance)
+                    ulong? hash = null;
+                    if (_policy.DedupMaxDistance is { } maxDistance)
                     {
-                        continue;
+                        hash = PerceptualHash.DifferenceHash(buffer.AsSpan(0, frameBytes), _width, _height);
+                        if (lastKeptHash is { } last && PerceptualHash.Distance(hash.Value, last) <= maxDistance) continue;
                     }
 
-                    var frame = new SampledFrame(buffer, frameBytes)
+                    var frame = new SampledFrame(buffer, frameBytes, hash)
                     {
                         Index = index,
                         SourceFrameNumber = selected.Number,
@@ -207,11 +213,10 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
                         IsKeyframe = selected.IsKey,
                         Width = _width,
                         Height = _height,
-                        PerceptualHash = hash,
                     };
-                    await _frames.Writer.WriteAsync(frame, _stop.Token).ConfigureAwait(false);
+                    if (!_frames.Writer.TryWrite(frame)) Wait(_frames.Writer.WriteAsync(frame, _stop.Token));
                     handedOut = true;
-                    lastKeptHash = hash;
+                    if (hash is not null) lastKeptHash = hash;
                     index++;
                     Volatile.Write(ref _kept, index);
                     // Budget spent: stop here; disposing the run kills ffmpeg.
@@ -225,8 +230,8 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
 
             // End of stream: ffmpeg is exiting; let it finish and judge how it went.
             _stall.CancelAfter(stallAfter);
-            await _process.WaitForExitAsync(_stop.Token).ConfigureAwait(false);
-            await _stderrTask.WaitAsync(_stop.Token).ConfigureAwait(false);
+            Wait(new ValueTask(_process.WaitForExitAsync(_stop.Token)));
+            Wait(new ValueTask(_stderrTask.WaitAsync(_stop.Token)));
             _stall.CancelAfter(Timeout.Infinite);
             ReportProgress(force: true);
             var exitCode = _process.ExitCode;
@@ -241,6 +246,11 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
                 throw new MediaException(MediaErrorKind.Truncated, _info.Path,
                     $"the file ends early; {_log.FramesDecoded} frames could be decoded: {FfmpegErrors.Summary(_log.Errors)}");
         }
+
+        // This runs on a dedicated thread with no synchronization context: blocking on a wait is safe here.
+        private static void Wait(ValueTask pending) => pending.AsTask().GetAwaiter().GetResult();
+
+        private static T Wait<T>(ValueTask<T> pending) => pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
 
         private FrameReasons ReasonsFor(SelectedFrame frame)
         {

@@ -13,11 +13,13 @@ public sealed class SampledFrame : IDisposable
 {
     private byte[]? _buffer;
     private readonly int _length;
+    private ulong? _hash;
 
-    internal SampledFrame(byte[] pooledBuffer, int length)
+    internal SampledFrame(byte[] pooledBuffer, int length, ulong? hash)
     {
         _buffer = pooledBuffer;
         _length = length;
+        _hash = hash;
     }
 
     /// <summary>Ordinal among the kept frames of this sampling run, from 0.</summary>
@@ -44,8 +46,12 @@ public sealed class SampledFrame : IDisposable
     /// <summary>Height in pixels.</summary>
     public required int Height { get; init; }
 
-    /// <summary>64-bit difference hash of the frame (see <see cref="PerceptualHash"/>).</summary>
-    public required ulong PerceptualHash { get; init; }
+    /// <summary>
+    /// 64-bit difference hash of the frame (see <see cref="Media.PerceptualHash"/>). Computed during sampling when
+    /// near-duplicate suppression is on, otherwise on first access (about 0.1 ms for 448x448), which must then
+    /// come before <see cref="Dispose"/>.
+    /// </summary>
+    public ulong PerceptualHash => _hash ??= Media.PerceptualHash.DifferenceHash(Rgb.Span, Width, Height);
 
     /// <summary>RGB24 pixels, Width * Height * 3 bytes; valid until <see cref="Dispose"/>.</summary>
     public ReadOnlyMemory<byte> Rgb => _buffer is { } b

@@ -58,7 +58,7 @@ public static class BenchMediaCommand
                     ours.Add(await TimeOursAsync(sampler, clip, policy, ct));
                     plain.Add(await TimeFfmpegAsync(options, clip, $"fps={ffmpegFps},scale={Side}:{Side}", rgbToPipe: false, ct));
                     if (rgbPipe is not null)
-                        rgbPipe.Add(await TimeFfmpegAsync(options, clip, $"scale={Side}:{Side}", rgbToPipe: true, ct));
+                        rgbPipe.Add(await TimeFfmpegAsync(options, clip, $"scale={Side}:{Side},format=yuv420p", rgbToPipe: true, ct));
                 }
                 results.Add((label, ours, plain, rgbPipe));
                 Console.WriteLine(Inv($"{label,-12} ours:   best {ours.Best.Seconds:F3} s  {ours.Best.Frames} frames  {ours.Best.Frames / ours.Best.Seconds,8:F1} frames/s  (runs: {ours})"));
@@ -79,8 +79,9 @@ public static class BenchMediaCommand
 
     private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 
-    private static async Task<(double Seconds, long Frames)> TimeOursAsync(IFrameSampler sampler, string clip, SamplingPolicy policy, CancellationToken ct)
+    private static async Task<Run> TimeOursAsync(IFrameSampler sampler, string clip, SamplingPolicy policy, CancellationToken ct)
     {
+        var cpu = CpuClock.Start();
         var clock = Stopwatch.StartNew();
         long frames = 0;
         await foreach (var frame in sampler.SampleAsync(clip, policy, FrameSize.Square(Side), null, ct))
@@ -88,12 +89,15 @@ public static class BenchMediaCommand
             frames++;
             frame.Dispose();
         }
-        return (clock.Elapsed.TotalSeconds, frames);
+        var wall = clock.Elapsed.TotalSeconds;
+        var (own, children) = cpu.Stop();
+        return new Run(wall, frames, own, children);
     }
 
     /// <summary>Plain ffmpeg: same input, same decoder, same scaler; output to the null muxer (or raw RGB into a pipe we drain).</summary>
-    private static async Task<(double Seconds, long Frames)> TimeFfmpegAsync(MediaOptions options, string clip, string filter, bool rgbToPipe, CancellationToken ct)
+    private static async Task<Run> TimeFfmpegAsync(MediaOptions options, string clip, string filter, bool rgbToPipe, CancellationToken ct)
     {
+        var cpu = CpuClock.Start();
         var start = new ProcessStartInfo(string.IsNullOrEmpty(options.BinaryFolder) ? "ffmpeg" : Path.Combine(options.BinaryFolder, "ffmpeg"))
         {
             RedirectStandardError = true,
@@ -116,7 +120,8 @@ public static class BenchMediaCommand
         var elapsed = clock.Elapsed.TotalSeconds;
         var log = await errors;
         if (process.ExitCode != 0) throw new InvalidOperationException($"ffmpeg failed: {log}");
-        return (elapsed, rgbToPipe ? bytes / (Side * Side * 3) : LastFrameCount(log));
+        var (own, children) = cpu.Stop();
+        return new Run(elapsed, rgbToPipe ? bytes / (Side * Side * 3) : LastFrameCount(log), own, children);
     }
 
     /// <summary>The frame count of ffmpeg's last "frame=  1800 fps=..." stats line.</summary>
@@ -130,14 +135,48 @@ public static class BenchMediaCommand
         return long.TryParse(digits[..end], CultureInfo.InvariantCulture, out var n) ? n : 0;
     }
 
+    /// <summary>One timed run: wall time, frames, CPU seconds of this process and of the ffmpeg child.</summary>
+    private readonly record struct Run(double Seconds, long Frames, double OwnCpu, double ChildCpu);
+
     private sealed class Measure
     {
-        private readonly List<(double Seconds, long Frames)> _runs = [];
+        private readonly List<Run> _runs = [];
 
-        public void Add((double Seconds, long Frames) run) => _runs.Add(run);
+        public void Add(Run run) => _runs.Add(run);
 
-        public (double Seconds, long Frames) Best => _runs.MinBy(r => r.Seconds);
+        public Run Best => _runs.MinBy(r => r.Seconds);
 
-        public override string ToString() => string.Join(", ", _runs.Select(r => r.Seconds.ToString("F3", CultureInfo.InvariantCulture)));
+        public override string ToString() =>
+            string.Join(", ", _runs.Select(r => r.Seconds.ToString("F3", CultureInfo.InvariantCulture)))
+            + Inv($"; best run cpu: ffmpeg {Best.ChildCpu:F2} s, this process {Best.OwnCpu:F2} s");
+    }
+
+    /// <summary>CPU time of this process and of its reaped children (ffmpeg), from /proc/self/stat.</summary>
+    private readonly record struct CpuClock(double Own, double Children)
+    {
+        public static CpuClock Start() => Read();
+
+        public (double Own, double Children) Stop()
+        {
+            var now = Read();
+            return (now.Own - Own, now.Children - Children);
+        }
+
+        private static CpuClock Read()
+        {
+            var own = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+            try
+            {
+                var stat = File.ReadAllText("/proc/self/stat");
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                // Fields 16 and 17 of stat (cutime, cstime), counted from the state field (3) on.
+                var ticks = double.Parse(fields[13], CultureInfo.InvariantCulture) + double.Parse(fields[14], CultureInfo.InvariantCulture);
+                return new CpuClock(own, ticks / 100.0);
+            }
+            catch (IOException)
+            {
+                return new CpuClock(own, 0);
+            }
+        }
     }
 }
