@@ -11,8 +11,10 @@ public static class VireoCommandLine
         var root = new RootCommand("Vireo: distributed video analysis with a vision-language model and a visual resolution router.");
         var bench = new Command("bench", "Benchmarks that print their numbers and end with a line of name=value pairs.");
         root.Subcommands.Add(bench);
-        root.Subcommands.Add(MigrateCommand.Create());
         root.Subcommands.Add(AnalyzeCommand.Create());
+        root.Subcommands.Add(MigrateCommand.Create());
+        root.Subcommands.Add(SampleCommand.Create());
+        bench.Subcommands.Add(BenchMediaCommand.Create());
         return root;
     }
 }

@@ -1,0 +1,92 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+
+namespace Vireo.Media;
+
+/// <summary>
+/// Makes test clips with ffmpeg's lavfi sources (no sample media ships with the project): for `vireo sample
+/// --generate`, the media benchmark and the tests.
+/// </summary>
+public static class SyntheticClips
+{
+    private static string Inv(double v) => v.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Runs ffmpeg with <paramref name="arguments"/> (after -y -hide_banner -nostdin -loglevel error) and waits
+    /// at most <paramref name="timeout"/> (default two minutes); throws <see cref="MediaException"/> with
+    /// ffmpeg's error output when it fails.
+    /// </summary>
+    public static async Task RunFfmpegAsync(IEnumerable<string> arguments, MediaOptions? options = null,
+        TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        var startInfo = new ProcessStartInfo(FfmpegBinaries.FfmpegPath(options ?? new MediaOptions()))
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in (string[])["-y", "-hide_banner", "-nostdin", "-loglevel", "error"]) startInfo.ArgumentList.Add(a);
+        foreach (var a in arguments) startInfo.ArgumentList.Add(a);
+        using var process = Process.Start(startInfo) ?? throw new InvalidOperationException("ffmpeg did not start");
+        var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
+        var stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(timeout ?? TimeSpan.FromMinutes(2));
+        try
+        {
+            await process.WaitForExitAsync(limit.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+            if (cancellationToken.IsCancellationRequested) throw;
+            throw new MediaException(MediaErrorKind.Timeout, "(generated clip)", "ffmpeg ran past its time limit");
+        }
+        await stdout.ConfigureAwait(false);
+        var errors = await stderr.ConfigureAwait(false);
+        if (process.ExitCode != 0)
+        {
+            var command = new StringBuilder("ffmpeg");
+            foreach (var a in startInfo.ArgumentList) command.Append(' ').Append(a);
+            throw new MediaException(MediaErrorKind.DecodeFailed, "(generated clip)",
+                $"ffmpeg exited with code {process.ExitCode}: {errors.Trim()} [{command}]");
+        }
+    }
+
+    /// <summary>
+    /// testsrc2 (a moving test pattern) at <paramref name="width"/>x<paramref name="height"/> and
+    /// <paramref name="fps"/>, H.264 with a keyframe every <paramref name="gop"/> frames and no extra keyframes at
+    /// scene cuts. Returns <paramref name="path"/>.
+    /// </summary>
+    public static async Task<string> TestPatternAsync(string path, double seconds, int width = 1280, int height = 720,
+        int fps = 30, int gop = 60, MediaOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        await RunFfmpegAsync([
+            "-f", "lavfi", "-i", $"testsrc2=s={width}x{height}:r={fps}:d={Inv(seconds)}",
+            "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+            "-g", gop.ToString(CultureInfo.InvariantCulture), "-sc_threshold", "0",
+            path,
+        ], options, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return path;
+    }
+
+    /// <summary>
+    /// Three shots of <paramref name="shotSeconds"/> each (SMPTE HD bars, a Mandelbrot zoom, testsrc2), so that
+    /// hard cuts fall at exactly 1x and 2x <paramref name="shotSeconds"/>. Returns <paramref name="path"/>.
+    /// </summary>
+    public static async Task<string> SceneCutsAsync(string path, double shotSeconds = 2, int width = 320, int height = 240,
+        int fps = 25, MediaOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var s = $"s={width}x{height}:r={fps}";
+        var d = Inv(shotSeconds);
+        await RunFfmpegAsync([
+            "-filter_complex",
+            $"smptehdbars={s}:d={d}[a];mandelbrot={s},trim=duration={d}[b];testsrc2={s}:d={d}[c];" +
+            "[a][b][c]concat=n=3:v=1:a=0,format=yuv420p[v]",
+            "-map", "[v]", "-c:v", "libx264", "-preset", "veryfast", "-g", "250", path,
+        ], options, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return path;
+    }
+}

@@ -1,0 +1,40 @@
+namespace Vireo.Media;
+
+/// <summary>What the probe learned about a video, before any decoding.</summary>
+/// <param name="Path">The file probed.</param>
+/// <param name="FileSizeBytes">File size in bytes.</param>
+/// <param name="Duration">Container duration (the longest of format and video stream durations).</param>
+/// <param name="CodedWidth">Width as stored in the stream.</param>
+/// <param name="CodedHeight">Height as stored in the stream.</param>
+/// <param name="Rotation">Display rotation in degrees (0, 90, 180 or 270), from the display matrix or rotate tag.</param>
+/// <param name="FrameRate">Average frame rate (frames over duration), in frames per second.</param>
+/// <param name="NominalFrameRate">The stream's base rate (ffprobe's r_frame_rate).</param>
+/// <param name="IsVariableFrameRate">True when the average and base rates disagree, i.e. frame intervals vary.</param>
+/// <param name="Codec">Video codec name as ffprobe reports it (h264, vp9, rawvideo...).</param>
+/// <param name="PixelFormat">Decoded pixel format (yuv420p...).</param>
+/// <param name="ContainerFormat">Container format name(s) (mov,mp4,m4a,3gp,3g2,mj2...).</param>
+/// <param name="HasAudio">Whether an audio stream is present.</param>
+public sealed record VideoInfo(
+    string Path,
+    long FileSizeBytes,
+    TimeSpan Duration,
+    int CodedWidth,
+    int CodedHeight,
+    int Rotation,
+    double FrameRate,
+    double NominalFrameRate,
+    bool IsVariableFrameRate,
+    string Codec,
+    string PixelFormat,
+    string ContainerFormat,
+    bool HasAudio)
+{
+    /// <summary>Whether the displayed picture is the coded one turned a quarter turn.</summary>
+    public bool IsQuarterTurn => Rotation is 90 or 270;
+
+    /// <summary>Width as displayed (and as ffmpeg decodes it, since it autorotates).</summary>
+    public int Width => IsQuarterTurn ? CodedHeight : CodedWidth;
+
+    /// <summary>Height as displayed (and as ffmpeg decodes it, since it autorotates).</summary>
+    public int Height => IsQuarterTurn ? CodedWidth : CodedHeight;
+}

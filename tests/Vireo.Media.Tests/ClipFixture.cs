@@ -1,0 +1,125 @@
+using System.Text;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Vireo.Media.Tests;
+
+/// <summary>Clips made once per test run with ffmpeg's lavfi sources, in a temp folder removed at the end.</summary>
+public sealed class ClipFixture : IAsyncLifetime
+{
+    public string Folder { get; } = Directory.CreateTempSubdirectory("vireo-media-tests-").FullName;
+
+    /// <summary>2 s SMPTE bars, 2 s Mandelbrot, 2 s testsrc2 at 25 fps: cuts at 2.0 and 4.0 s.</summary>
+    public string SceneCuts => Path.Combine(Folder, "scenes.mp4");
+
+    /// <summary>testsrc2, 5 s at 30 fps, keyframe every 60 frames.</summary>
+    public string Steady => Path.Combine(Folder, "steady.mp4");
+
+    /// <summary>testsrc2, 4 s at 25 fps with -g 25 and no scene-cut keyframes: keyframes at 0, 1, 2, 3 s.</summary>
+    public string Gop25 => Path.Combine(Folder, "gop25.mp4");
+
+    /// <summary>Variable rate: 30 fps for 2 s, then every third frame (10 fps) up to 4 s; 80 frames.</summary>
+    public string VariableRate => Path.Combine(Folder, "vfr.mp4");
+
+    /// <summary>320x240, white top half over black, with a 90 degree display rotation.</summary>
+    public string Rotated => Path.Combine(Folder, "rotated.mp4");
+
+    /// <summary>2 s testsrc2, 3 s of plain red, 1 s of SMPTE bars, 30 fps.</summary>
+    public string WithStill => Path.Combine(Folder, "still.mp4");
+
+    public string Empty => Path.Combine(Folder, "empty.mp4");
+    public string Truncated => Path.Combine(Folder, "truncated.mp4");
+    public string TruncatedFastStart => Path.Combine(Folder, "truncated-faststart.mp4");
+    public string Text => Path.Combine(Folder, "notes.mp4");
+    public string AudioOnly => Path.Combine(Folder, "audio.m4a");
+    public string Huge => Path.Combine(Folder, "huge.y4m");
+    public string Absurd => Path.Combine(Folder, "absurd.y4m");
+
+    public async Task InitializeAsync()
+    {
+        string Rotating() => Path.Combine(Folder, "upright.mp4");
+        string FastStart() => Path.Combine(Folder, "faststart.mp4");
+        // Two at a time: the machine has two cores.
+        Task[] first =
+        [
+            SyntheticClips.SceneCutsAsync(SceneCuts, shotSeconds: 2),
+            SyntheticClips.TestPatternAsync(Steady, seconds: 5, width: 320, height: 240, fps: 30, gop: 60),
+        ];
+        await Task.WhenAll(first);
+        Task[] second =
+        [
+            SyntheticClips.TestPatternAsync(Gop25, seconds: 4, width: 320, height: 240, fps: 25, gop: 25),
+            Ffmpeg("-f", "lavfi", "-i", "testsrc2=s=320x240:r=30:d=4",
+                "-vf", "select='if(lt(t,2),1,not(mod(n,3)))'", "-fps_mode", "vfr",
+                "-c:v", "libx264", "-preset", "veryfast", VariableRate),
+        ];
+        await Task.WhenAll(second);
+        Task[] third =
+        [
+            Ffmpeg("-f", "lavfi", "-i", "color=black:s=320x240:r=30:d=1,drawbox=x=0:y=0:w=320:h=120:color=white:t=fill,format=yuv420p",
+                "-c:v", "libx264", "-preset", "veryfast", Rotating()),
+            Ffmpeg("-filter_complex",
+                "testsrc2=s=320x240:r=30:d=2[a];color=red:s=320x240:r=30:d=3[b];smptehdbars=s=320x240:r=30:d=1[c];[a][b][c]concat=n=3:v=1:a=0,format=yuv420p[v]",
+                "-map", "[v]", "-c:v", "libx264", "-preset", "veryfast", WithStill),
+        ];
+        await Task.WhenAll(third);
+        Task[] fourth =
+        [
+            Ffmpeg("-i", Rotating(), "-c", "copy", "-metadata:s:v:0", "rotate=90", Rotated),
+            Ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-c:a", "aac", AudioOnly),
+            Ffmpeg("-i", Steady, "-c", "copy", "-movflags", "+faststart", FastStart()),
+        ];
+        await Task.WhenAll(fourth);
+
+        await File.WriteAllBytesAsync(Empty, []);
+        await File.WriteAllTextAsync(Text, "These are meeting notes, not a video.\nSecond line.\n");
+        // Without faststart the index (moov) comes last: cutting the file in half loses it.
+        await WriteHalfAsync(Steady, Truncated);
+        // With faststart the index survives and half of the samples point past the end of the file.
+        await WriteHalfAsync(FastStart(), TruncatedFastStart);
+        // Raw YUV4MPEG headers claiming huge pictures, followed by a few bytes of a first frame.
+        await File.WriteAllBytesAsync(Huge, Encoding.ASCII.GetBytes("YUV4MPEG2 W16000 H16000 F25:1 Ip A1:1 C420jpeg\nFRAME\n" + new string('\x10', 4096)));
+        await File.WriteAllBytesAsync(Absurd, Encoding.ASCII.GetBytes("YUV4MPEG2 W100000 H100000 F25:1 Ip A1:1 C420jpeg\nFRAME\n" + new string('\x10', 4096)));
+    }
+
+    private static Task Ffmpeg(params string[] args) => SyntheticClips.RunFfmpegAsync(args);
+
+    private static async Task WriteHalfAsync(string source, string target)
+    {
+        var bytes = await File.ReadAllBytesAsync(source);
+        await File.WriteAllBytesAsync(target, bytes[..(bytes.Length / 2)]);
+    }
+
+    public Task DisposeAsync()
+    {
+        try { Directory.Delete(Folder, recursive: true); }
+        catch (IOException) { }
+        return Task.CompletedTask;
+    }
+
+    public static MediaOptions DefaultOptions() => new();
+
+    public static MediaProbe Probe(MediaOptions? options = null) =>
+        new(Options.Create(options ?? DefaultOptions()), NullLogger<MediaProbe>.Instance);
+
+    public static FrameSampler Sampler(MediaOptions? options = null)
+    {
+        var o = options ?? DefaultOptions();
+        return new FrameSampler(Probe(o), Options.Create(o), NullLogger<FrameSampler>.Instance);
+    }
+
+    public static async Task<List<SampledFrame>> SampleAllAsync(string path, SamplingPolicy policy, FrameSize? size = null,
+        MediaOptions? options = null, IProgress<DecodeProgress>? progress = null)
+    {
+        var frames = new List<SampledFrame>();
+        await foreach (var frame in Sampler(options).SampleAsync(path, policy, size ?? FrameSize.Square(64), progress))
+            frames.Add(frame);
+        return frames;
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class MediaCollection : ICollectionFixture<ClipFixture>
+{
+    public const string Name = "media clips";
+}

@@ -1,0 +1,108 @@
+namespace Vireo.Media.Tests;
+
+[Collection(MediaCollection.Name)]
+public sealed class LifecycleTests(ClipFixture clips)
+{
+    [Fact]
+    public async Task Cancellation_stops_ffmpeg()
+    {
+        using var cts = new CancellationTokenSource();
+        var seen = 0;
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (var frame in ClipFixture.Sampler().SampleAsync(clips.Steady, SamplingPolicy.EveryFrame, FrameSize.Tile448, null, cts.Token))
+            {
+                using (frame)
+                {
+                    seen++;
+                    // ffmpeg is running (the consumer holds it back); cancel while it is.
+                    Assert.NotEmpty(ProcessProbe.WithArgument(clips.Steady));
+                    cts.Cancel();
+                }
+            }
+        });
+
+        Assert.Equal(1, seen);
+        Assert.Empty(ProcessProbe.WithArgument(clips.Steady));
+    }
+
+    [Fact]
+    public void The_process_finder_sees_a_live_child()
+    {
+        // The "ffmpeg is gone" assertions mean something only if a live process would be found.
+        using var sleeper = System.Diagnostics.Process.Start("sleep", "27.4242")!;
+        var found = ProcessProbe.WithArgument("27.4242");
+        sleeper.Kill();
+        Assert.Equal(sleeper.Id, Assert.Single(found));
+    }
+
+    [Fact]
+    public async Task Stopping_the_enumeration_early_stops_ffmpeg()
+    {
+        await foreach (var frame in ClipFixture.Sampler().SampleAsync(clips.Steady, SamplingPolicy.EveryFrame, FrameSize.Tile448))
+        {
+            frame.Dispose();
+            break;
+        }
+
+        Assert.Empty(ProcessProbe.WithArgument(clips.Steady));
+    }
+
+    [Fact]
+    public async Task A_stalled_ffmpeg_times_out_and_is_killed()
+    {
+        // The stand-in ffmpeg never writes; the real ffprobe still probes the clip.
+        var folder = Directory.CreateTempSubdirectory("vireo-stall-").FullName;
+        try
+        {
+            var marker = "28.4242";
+            File.CreateSymbolicLink(Path.Combine(folder, "ffprobe"), "/usr/bin/ffprobe");
+            var script = Path.Combine(folder, "ffmpeg");
+            await File.WriteAllTextAsync(script, $"#!/bin/sh\nexec sleep {marker}\n");
+            File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            var options = new MediaOptions { BinaryFolder = folder, StallTimeout = TimeSpan.FromSeconds(1) };
+
+            var error = await Assert.ThrowsAsync<MediaException>(async () =>
+                await ClipFixture.SampleAllAsync(clips.Steady, SamplingPolicy.EveryFrame, options: options));
+
+            Assert.Equal(MediaErrorKind.Timeout, error.Kind);
+            Assert.Empty(ProcessProbe.WithArgument(marker));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Perceptual_hash_separates_different_pictures_and_matches_equal_ones()
+    {
+        const int w = 64, h = 48;
+        var gradient = new byte[w * h * 3];
+        var inverse = new byte[w * h * 3];
+        for (var y = 0; y < h; y++)
+            for (var x = 0; x < w; x++)
+                for (var c = 0; c < 3; c++)
+                {
+                    gradient[(y * w + x) * 3 + c] = (byte)(x * 4 + y % 3);
+                    inverse[(y * w + x) * 3 + c] = (byte)(255 - x * 4);
+                }
+        var brighter = gradient.Select(b => (byte)Math.Min(255, b + 10)).ToArray();
+
+        var a = PerceptualHash.DifferenceHash(gradient, w, h);
+
+        Assert.Equal(0, PerceptualHash.Distance(a, PerceptualHash.DifferenceHash(gradient, w, h)));
+        Assert.True(PerceptualHash.Distance(a, PerceptualHash.DifferenceHash(brighter, w, h)) <= 4);
+        Assert.True(PerceptualHash.Distance(a, PerceptualHash.DifferenceHash(inverse, w, h)) >= 48);
+    }
+
+    [Fact]
+    public void Invalid_policies_are_refused()
+    {
+        Assert.Throws<ArgumentException>(() => SamplingPolicy.FixedRate(0).Validate());
+        Assert.Throws<ArgumentException>(() => SamplingPolicy.SceneChanges(1.5).Validate());
+        Assert.Throws<ArgumentException>(() => (SamplingPolicy.EveryFrame with { DedupMaxDistance = 65 }).Validate());
+        Assert.Throws<ArgumentException>(() => (SamplingPolicy.EveryFrame with { MaxFrames = 0 }).Validate());
+    }
+}

@@ -1,0 +1,188 @@
+namespace Vireo.Media.Tests;
+
+[Collection(MediaCollection.Name)]
+public sealed class SamplingTests(ClipFixture clips)
+{
+    private static double Seconds(SampledFrame f) => f.Timestamp.TotalSeconds;
+
+    [Fact]
+    public async Task Scene_changes_are_found_at_the_cuts_within_one_frame()
+    {
+        var frames = await ClipFixture.SampleAllAsync(clips.SceneCuts, SamplingPolicy.SceneChanges(0.3));
+
+        var cuts = frames.Where(f => f.Reasons.HasFlag(FrameReasons.SceneChange)).Select(Seconds).ToArray();
+        Assert.Equal(2, cuts.Length);
+        Assert.Equal(2.0, cuts[0], 1.0 / 25);
+        Assert.Equal(4.0, cuts[1], 1.0 / 25);
+        Assert.All(frames.Where(f => f.Reasons.HasFlag(FrameReasons.SceneChange)), f => Assert.True(f.SceneScore > 0.3));
+        // The first frame is always kept, and only the cuts besides it.
+        Assert.Equal(FrameReasons.First, frames[0].Reasons);
+        Assert.Equal(3, frames.Count);
+    }
+
+    [Fact]
+    public async Task Fixed_rate_keeps_the_frame_at_each_grid_point_with_its_exact_timestamp()
+    {
+        var frames = await ClipFixture.SampleAllAsync(clips.Steady, SamplingPolicy.FixedRate(2));
+
+        Assert.Equal(10, frames.Count);
+        for (var i = 0; i < frames.Count; i++)
+        {
+            Assert.Equal(i, frames[i].Index);
+            Assert.Equal(TimeSpan.FromSeconds(i * 0.5), frames[i].Timestamp);
+            Assert.Equal(i * 15, frames[i].SourceFrameNumber);
+            Assert.True(frames[i].Reasons.HasFlag(FrameReasons.Interval));
+            Assert.Equal(64 * 64 * 3, frames[i].Rgb.Length);
+        }
+        Assert.True(frames[0].Reasons.HasFlag(FrameReasons.First));
+    }
+
+    [Fact]
+    public async Task Keyframes_only_returns_the_gop_starts()
+    {
+        var frames = await ClipFixture.SampleAllAsync(clips.Gop25, SamplingPolicy.KeyframesOnly);
+
+        Assert.Equal(new[] { 0.0, 1.0, 2.0, 3.0 }, frames.Select(Seconds));
+        Assert.Equal(new long[] { 0, 25, 50, 75 }, frames.Select(f => f.SourceFrameNumber));
+        Assert.All(frames, f => Assert.True(f.IsKeyframe && f.Reasons.HasFlag(FrameReasons.Keyframe)));
+    }
+
+    [Fact]
+    public async Task Every_frame_when_no_rule_is_set()
+    {
+        var frames = await ClipFixture.SampleAllAsync(clips.Steady, SamplingPolicy.EveryFrame, FrameSize.Square(32));
+
+        Assert.Equal(150, frames.Count);
+        Assert.All(frames, f => Assert.Equal(f.Index, f.SourceFrameNumber));
+        Assert.All(frames, f => Assert.True(f.Reasons.HasFlag(FrameReasons.EveryFrame)));
+        Assert.Equal(149 / 30.0, Seconds(frames[^1]), 1e-6);
+    }
+
+    [Fact]
+    public async Task Rules_combine_and_each_frame_carries_all_its_reasons()
+    {
+        var policy = new SamplingPolicy { FramesPerSecond = 1, SceneThreshold = 0.3 };
+
+        var frames = await ClipFixture.SampleAllAsync(clips.SceneCuts, policy);
+
+        Assert.Equal(new[] { 0.0, 1.0, 2.0, 3.0, 4.0, 5.0 }, frames.Select(f => Math.Round(Seconds(f), 3)));
+        Assert.Equal(FrameReasons.First | FrameReasons.Interval, frames[0].Reasons);
+        Assert.Equal(FrameReasons.Interval | FrameReasons.SceneChange, frames[2].Reasons);
+        Assert.Equal(FrameReasons.Interval | FrameReasons.SceneChange, frames[4].Reasons);
+        Assert.Equal(FrameReasons.Interval, frames[3].Reasons);
+    }
+
+    [Fact]
+    public async Task Max_frames_budget_stops_early_and_ffmpeg_is_gone()
+    {
+        var policy = SamplingPolicy.FixedRate(2) with { MaxFrames = 3 };
+
+        var frames = await ClipFixture.SampleAllAsync(clips.Steady, policy);
+
+        Assert.Equal(new[] { 0.0, 0.5, 1.0 }, frames.Select(Seconds));
+        Assert.Empty(ProcessProbe.WithArgument(clips.Steady));
+    }
+
+    [Fact]
+    public async Task Near_duplicates_of_a_still_segment_are_suppressed()
+    {
+        var all = await ClipFixture.SampleAllAsync(clips.WithStill, SamplingPolicy.FixedRate(2));
+        var deduped = await ClipFixture.SampleAllAsync(clips.WithStill, SamplingPolicy.FixedRate(2) with { DedupMaxDistance = 4 });
+
+        static int InStill(IEnumerable<SampledFrame> frames) => frames.Count(f => Seconds(f) >= 2.0 && Seconds(f) < 5.0);
+        Assert.Equal(12, all.Count);
+        Assert.Equal(6, InStill(all));
+        Assert.Equal(1, InStill(deduped));
+        Assert.Equal(2.0, Seconds(deduped.Single(f => Seconds(f) >= 2.0 && Seconds(f) < 5.0)), 1e-6);
+        Assert.Contains(deduped, f => Seconds(f) >= 5.0); // the bars after the still are new content
+        Assert.Equal(Enumerable.Range(0, deduped.Count), deduped.Select(f => f.Index));
+    }
+
+    [Fact]
+    public async Task Variable_rate_timestamps_and_frame_numbers_come_from_ffmpeg()
+    {
+        var every = await ClipFixture.SampleAllAsync(clips.VariableRate, SamplingPolicy.EveryFrame, FrameSize.Square(16));
+        var sampled = await ClipFixture.SampleAllAsync(clips.VariableRate, SamplingPolicy.FixedRate(2));
+
+        Assert.Equal(80, every.Count);
+        var afterTwo = every.Where(f => Seconds(f) >= 2.0).Select(Seconds).ToArray();
+        Assert.All(afterTwo.Zip(afterTwo.Skip(1)), pair => Assert.Equal(0.1, pair.Second - pair.First, 1e-3));
+        Assert.Equal(new[] { 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5 }, sampled.Select(f => Math.Round(Seconds(f), 3)));
+        // At 3.0 s a constant-rate guess would say frame 90; 60 frames in the first 2 s and 10 after make it 70.
+        Assert.Equal(70, sampled.Single(f => Math.Round(Seconds(f), 3) == 3.0).SourceFrameNumber);
+    }
+
+    [Fact]
+    public async Task Rotated_video_comes_out_upright_in_its_displayed_shape()
+    {
+        var frames = await ClipFixture.SampleAllAsync(clips.Rotated, SamplingPolicy.FixedRate(1),
+            new FrameSize(160, 160, ResizeMode.Fit));
+
+        var frame = frames[0];
+        Assert.Equal((120, 160), (frame.Width, frame.Height));
+        // The coded picture is white on top; turned a quarter, the white half is on the left or the right.
+        var rgb = frame.CopyRgb();
+        double Mean(int x0, int x1, int y0, int y1)
+        {
+            long sum = 0;
+            for (var y = y0; y < y1; y++)
+                for (var x = x0; x < x1; x++)
+                    sum += rgb[(y * frame.Width + x) * 3];
+            return (double)sum / ((x1 - x0) * (y1 - y0));
+        }
+        var leftRight = Math.Abs(Mean(0, 60, 0, 160) - Mean(60, 120, 0, 160));
+        var topBottom = Math.Abs(Mean(0, 120, 0, 80) - Mean(0, 120, 80, 160));
+        Assert.True(leftRight > 200, $"left/right contrast {leftRight}");
+        Assert.True(topBottom < 20, $"top/bottom contrast {topBottom}");
+    }
+
+    [Fact]
+    public async Task Pad_mode_letterboxes_to_the_exact_size()
+    {
+        var frames = await ClipFixture.SampleAllAsync(clips.Steady, SamplingPolicy.FixedRate(1) with { MaxFrames = 1 },
+            new FrameSize(64, 64, ResizeMode.Pad));
+
+        var frame = Assert.Single(frames);
+        Assert.Equal((64, 64), (frame.Width, frame.Height));
+        // 320x240 fitted into 64x64 is 64x48: 8 black rows above.
+        Assert.All(frame.Rgb.Span[..(64 * 3 * 4)].ToArray(), b => Assert.True(b < 20));
+    }
+
+    [Fact]
+    public async Task Progress_reaches_the_end()
+    {
+        var reports = new List<DecodeProgress>();
+        var progress = new SynchronousProgress<DecodeProgress>(reports.Add);
+
+        var frames = await ClipFixture.SampleAllAsync(clips.Steady, SamplingPolicy.FixedRate(2), progress: progress);
+
+        var last = Assert.IsType<DecodeProgress>(reports[^1]);
+        Assert.Equal(150, last.FramesDecoded);
+        Assert.Equal(frames.Count, last.FramesKept);
+        Assert.True(last.Fraction > 0.95, $"fraction {last.Fraction}");
+        Assert.Equal(5.0, last.Duration.TotalSeconds, 0.05);
+    }
+
+    [Fact]
+    public async Task Truncated_file_with_its_index_first_yields_what_it_can_then_says_truncated()
+    {
+        var frames = new List<SampledFrame>();
+
+        var error = await Assert.ThrowsAsync<MediaException>(async () =>
+        {
+            await foreach (var f in ClipFixture.Sampler().SampleAsync(clips.TruncatedFastStart, SamplingPolicy.FixedRate(2), FrameSize.Square(32)))
+                frames.Add(f);
+        });
+
+        Assert.Equal(MediaErrorKind.Truncated, error.Kind);
+        Assert.InRange(frames.Count, 1, 9);
+    }
+
+    private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value)
+        {
+            lock (this) report(value);
+        }
+    }
+}
