@@ -10,6 +10,8 @@ public static class VireoCommandLine
         var root = new RootCommand("Vireo: distributed video analysis with a vision-language model and a visual resolution router.");
         var bench = new Command("bench", "Benchmarks that print their numbers and end with a line of name=value pairs.");
         root.Subcommands.Add(bench);
+        root.Subcommands.Add(Commands.TrainCommand.Create());
+        root.Subcommands.Add(Commands.EvalCommand.Create());
         return root;
     }
 }

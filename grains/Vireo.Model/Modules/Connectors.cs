@@ -28,53 +28,35 @@ public static class PixelShuffle
 }
 
 /// <summary>
-/// A connector: pixel shuffle, then an MLP into the language model's width, named as the
-/// <c>nn.Sequential</c> it mirrors (mlp1: 0 LayerNorm, 1 Linear, 2 GELU, 3 Linear;
-/// mlp2: 0 LayerNorm, 1 Linear, 2 GELU, 3 Linear, 4 GELU, 5 Linear).
+/// The connectors' MLPs, built as the <c>nn.Sequential</c> they mirror so parameter names match InternVL
+/// (mlp1: 0 LayerNorm, 1 Linear, 2 GELU, 3 Linear; mlp2: 0 LayerNorm, 1 Linear, 2 GELU, 3 Linear, 4 GELU, 5 Linear).
+/// The pixel shuffle before them has no parameters and is applied by <see cref="VireoModel"/>.
 /// </summary>
-public sealed class Connector : Module<Tensor, Tensor>
+public static class Connectors
 {
-    private readonly Sequential _mlp;
-    private readonly double _ratio;
-
-    private Connector(string name, double ratio, Sequential mlp) : base(name)
-    {
-        _ratio = ratio;
-        _mlp = mlp;
-        foreach (var (childName, child) in mlp.named_children()) register_module(childName, child);
-    }
-
-    /// <summary>mlp1: shuffle 0.5, LayerNorm(4D) → Linear(4D, H) → GELU → Linear(H, H).</summary>
-    public static Connector Standard(int visionWidth, int llmWidth, double ratio)
+    /// <summary>mlp1: after shuffle 0.5, LayerNorm(4D) → Linear(4D, H) → GELU → Linear(H, H).</summary>
+    public static Sequential Standard(int visionWidth, int llmWidth, double ratio)
     {
         var inWidth = ShuffledWidth(visionWidth, ratio);
-        return new Connector("mlp1", ratio, Sequential(
+        return Sequential(
             ("0", LayerNorm(inWidth)),
             ("1", Linear(inWidth, llmWidth)),
             ("2", GELU()),
-            ("3", Linear(llmWidth, llmWidth))));
+            ("3", Linear(llmWidth, llmWidth)));
     }
 
-    /// <summary>mlp2: shuffle 0.25, LayerNorm(16D) → Linear(16D, 2H) → GELU → Linear(2H, 2H) → GELU → Linear(2H, H).</summary>
-    public static Connector Compressed(int visionWidth, int llmWidth, double ratio)
+    /// <summary>mlp2: after shuffle 0.25, LayerNorm(16D) → Linear(16D, 2H) → GELU → Linear(2H, 2H) → GELU → Linear(2H, H).</summary>
+    public static Sequential Compressed(int visionWidth, int llmWidth, double ratio)
     {
         var inWidth = ShuffledWidth(visionWidth, ratio);
-        return new Connector("mlp2", ratio, Sequential(
+        return Sequential(
             ("0", LayerNorm(inWidth)),
             ("1", Linear(inWidth, 2 * llmWidth)),
             ("2", GELU()),
             ("3", Linear(2 * llmWidth, 2 * llmWidth)),
             ("4", GELU()),
-            ("5", Linear(2 * llmWidth, llmWidth))));
+            ("5", Linear(2 * llmWidth, llmWidth)));
     }
 
     private static int ShuffledWidth(int width, double ratio) => (int)Math.Round(width / (ratio * ratio));
-
-    /// <param name="features">[tiles, 1024, D] from the vision model.</param>
-    /// <returns>[tiles, tokens, H].</returns>
-    public override Tensor forward(Tensor features)
-    {
-        using var shuffled = PixelShuffle.Apply(features, _ratio);
-        return _mlp.forward(shuffled);
-    }
 }

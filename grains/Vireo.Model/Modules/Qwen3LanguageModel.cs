@@ -9,21 +9,21 @@ namespace Vireo.Model.Modules;
 /// <summary>RMSNorm with a learned scale (<c>weight</c>), over the last dimension.</summary>
 internal sealed class RmsNorm : Module<Tensor, Tensor>
 {
-    private readonly Parameter _weight;
+    private readonly Parameter weight;
     private readonly double _eps;
 
     public RmsNorm(long width, double eps) : base("norm")
     {
         _eps = eps;
-        _weight = new Parameter(ones(width));
-        register_parameter("weight", _weight);
+        weight = new Parameter(ones(width));
+        RegisterComponents();
     }
 
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
         var variance = x.pow(2).mean([-1], keepdim: true);
-        return (x * rsqrt(variance + _eps) * _weight).MoveToOuterDisposeScope();
+        return (x * rsqrt(variance + _eps) * weight).MoveToOuterDisposeScope();
     }
 }
 
@@ -63,12 +63,12 @@ public sealed class KvCache : IDisposable
 /// <summary>Qwen3 attention: GQA, per-head RMSNorm on q and k, rotary embeddings, no biases.</summary>
 internal sealed class Qwen3Attention : Module
 {
-    private readonly Linear _q;
-    private readonly Linear _k;
-    private readonly Linear _v;
-    private readonly Linear _o;
-    private readonly RmsNorm _qNorm;
-    private readonly RmsNorm _kNorm;
+    private readonly Linear q_proj;
+    private readonly Linear k_proj;
+    private readonly Linear v_proj;
+    private readonly Linear o_proj;
+    private readonly RmsNorm q_norm;
+    private readonly RmsNorm k_norm;
     private readonly int _heads;
     private readonly int _kvHeads;
     private readonly int _headDim;
@@ -78,27 +78,22 @@ internal sealed class Qwen3Attention : Module
         _heads = c.NumAttentionHeads;
         _kvHeads = c.NumKeyValueHeads;
         _headDim = c.HeadDim;
-        _q = Linear(c.HiddenSize, _heads * _headDim, hasBias: false);
-        _k = Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: false);
-        _v = Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: false);
-        _o = Linear(_heads * _headDim, c.HiddenSize, hasBias: false);
-        _qNorm = new RmsNorm(_headDim, c.RmsNormEps);
-        _kNorm = new RmsNorm(_headDim, c.RmsNormEps);
-        register_module("q_proj", _q);
-        register_module("k_proj", _k);
-        register_module("v_proj", _v);
-        register_module("o_proj", _o);
-        register_module("q_norm", _qNorm);
-        register_module("k_norm", _kNorm);
+        q_proj = Linear(c.HiddenSize, _heads * _headDim, hasBias: false);
+        k_proj = Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: false);
+        v_proj = Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: false);
+        o_proj = Linear(_heads * _headDim, c.HiddenSize, hasBias: false);
+        q_norm = new RmsNorm(_headDim, c.RmsNormEps);
+        k_norm = new RmsNorm(_headDim, c.RmsNormEps);
+        RegisterComponents();
     }
 
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, KvCache? cache, int layer)
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];
-        var q = _qNorm.forward(_q.forward(x).reshape(b, t, _heads, _headDim)).transpose(1, 2);
-        var k = _kNorm.forward(_k.forward(x).reshape(b, t, _kvHeads, _headDim)).transpose(1, 2);
-        var v = _v.forward(x).reshape(b, t, _kvHeads, _headDim).transpose(1, 2);
+        var q = q_norm.forward(q_proj.forward(x).reshape(b, t, _heads, _headDim)).transpose(1, 2);
+        var k = k_norm.forward(k_proj.forward(x).reshape(b, t, _kvHeads, _headDim)).transpose(1, 2);
+        var v = v_proj.forward(x).reshape(b, t, _kvHeads, _headDim).transpose(1, 2);
         q = Rotary.Apply(q, cos, sin);
         k = Rotary.Apply(k, cos, sin);
         var causal = true;
@@ -120,7 +115,7 @@ internal sealed class Qwen3Attention : Module
             v = v.repeat_interleave(groups, 1);
         }
         var attended = functional.scaled_dot_product_attention(q, k, v, is_casual: causal);
-        return _o.forward(attended.transpose(1, 2).reshape(b, t, _heads * _headDim)).MoveToOuterDisposeScope();
+        return o_proj.forward(attended.transpose(1, 2).reshape(b, t, _heads * _headDim)).MoveToOuterDisposeScope();
     }
 }
 
@@ -151,73 +146,68 @@ internal static class Rotary
 /// <summary>SwiGLU MLP: down(silu(gate(x)) * up(x)).</summary>
 internal sealed class Qwen3Mlp : Module<Tensor, Tensor>
 {
-    private readonly Linear _gate;
-    private readonly Linear _up;
-    private readonly Linear _down;
+    private readonly Linear gate_proj;
+    private readonly Linear up_proj;
+    private readonly Linear down_proj;
 
     public Qwen3Mlp(LanguageConfig c) : base("mlp")
     {
-        _gate = Linear(c.HiddenSize, c.IntermediateSize, hasBias: false);
-        _up = Linear(c.HiddenSize, c.IntermediateSize, hasBias: false);
-        _down = Linear(c.IntermediateSize, c.HiddenSize, hasBias: false);
-        register_module("gate_proj", _gate);
-        register_module("up_proj", _up);
-        register_module("down_proj", _down);
+        gate_proj = Linear(c.HiddenSize, c.IntermediateSize, hasBias: false);
+        up_proj = Linear(c.HiddenSize, c.IntermediateSize, hasBias: false);
+        down_proj = Linear(c.IntermediateSize, c.HiddenSize, hasBias: false);
+        RegisterComponents();
     }
 
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return _down.forward(functional.silu(_gate.forward(x)) * _up.forward(x)).MoveToOuterDisposeScope();
+        return down_proj.forward(functional.silu(gate_proj.forward(x)) * up_proj.forward(x)).MoveToOuterDisposeScope();
     }
 }
 
 internal sealed class Qwen3DecoderLayer : Module
 {
-    private readonly Qwen3Attention _attn;
-    private readonly Qwen3Mlp _mlp;
-    private readonly RmsNorm _inputNorm;
-    private readonly RmsNorm _postNorm;
+    private readonly Qwen3Attention self_attn;
+    private readonly Qwen3Mlp mlp;
+    private readonly RmsNorm input_layernorm;
+    private readonly RmsNorm post_attention_layernorm;
 
     public Qwen3DecoderLayer(LanguageConfig c) : base("layer")
     {
-        _attn = new Qwen3Attention(c);
-        _mlp = new Qwen3Mlp(c);
-        _inputNorm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
-        _postNorm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
-        register_module("self_attn", _attn);
-        register_module("mlp", _mlp);
-        register_module("input_layernorm", _inputNorm);
-        register_module("post_attention_layernorm", _postNorm);
+        self_attn = new Qwen3Attention(c);
+        mlp = new Qwen3Mlp(c);
+        input_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
+        post_attention_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
+        RegisterComponents();
     }
 
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, KvCache? cache, int layer)
     {
         using var scope = NewDisposeScope();
-        var h = x + _attn.Forward(_inputNorm.forward(x), cos, sin, cache, layer);
-        return (h + _mlp.forward(_postNorm.forward(h))).MoveToOuterDisposeScope();
+        var h = x + self_attn.Forward(input_layernorm.forward(x), cos, sin, cache, layer);
+        return (h + mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
     }
 }
 
 /// <summary><c>language_model.model</c>: token embeddings, decoder layers, final norm.</summary>
 internal sealed class Qwen3Model : Module
 {
-    private readonly ModuleList<Qwen3DecoderLayer> _layers = new();
-    private readonly RmsNorm _norm;
+    private readonly ModuleList<Qwen3DecoderLayer> layers = new();
+    private readonly RmsNorm norm;
     private readonly LanguageConfig _config;
 
     public Qwen3Model(LanguageConfig c) : base("model")
     {
         _config = c;
-        EmbedTokens = Embedding(c.VocabSize, c.HiddenSize);
-        for (var i = 0; i < c.NumHiddenLayers; i++) _layers.Add(new Qwen3DecoderLayer(c));
-        _norm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
-        register_module("embed_tokens", EmbedTokens);
-        register_module("layers", _layers);
-        register_module("norm", _norm);
+        embed_tokens = Embedding(c.VocabSize, c.HiddenSize);
+        for (var i = 0; i < c.NumHiddenLayers; i++) layers.Add(new Qwen3DecoderLayer(c));
+        norm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
+        RegisterComponents();
     }
 
-    public Embedding EmbedTokens { get; }
+    private readonly Embedding embed_tokens;
+
+    public Embedding EmbedTokens => embed_tokens;
 
     public Tensor Forward(Tensor embeds, KvCache? cache)
     {
@@ -227,9 +217,9 @@ internal sealed class Qwen3Model : Module
         if (cache is not null && start + t > cache.Capacity) throw new InvalidOperationException("KV cache is full.");
         var (cos, sin) = Rotary.Tables(start, t, _config.HeadDim, _config.RopeTheta, embeds.device);
         var h = embeds;
-        for (var i = 0; i < _layers.Count; i++) h = _layers[i].Forward(h, cos, sin, cache, i);
+        for (var i = 0; i < layers.Count; i++) h = layers[i].Forward(h, cos, sin, cache, i);
         if (cache is not null) cache.Length = start + t;
-        return _norm.forward(h).MoveToOuterDisposeScope();
+        return norm.forward(h).MoveToOuterDisposeScope();
     }
 }
 
@@ -239,26 +229,25 @@ internal sealed class Qwen3Model : Module
 /// </summary>
 public sealed class Qwen3LanguageModel : Module
 {
-    private readonly Qwen3Model _model;
-    private readonly Linear _lmHead;
+    private readonly Qwen3Model model;
+    private readonly Linear lm_head;
 
     public Qwen3LanguageModel(LanguageConfig config) : base("language_model")
     {
         Config = config;
-        _model = new Qwen3Model(config);
-        _lmHead = Linear(config.HiddenSize, config.VocabSize, hasBias: false);
-        register_module("model", _model);
-        register_module("lm_head", _lmHead);
+        model = new Qwen3Model(config);
+        lm_head = Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+        RegisterComponents();
     }
 
     public LanguageConfig Config { get; }
 
     /// <summary>Token ids [b, t] → embeddings [b, t, H].</summary>
-    public Tensor Embed(Tensor ids) => _model.EmbedTokens.forward(ids);
+    public Tensor Embed(Tensor ids) => model.EmbedTokens.forward(ids);
 
     /// <summary>Final hidden states [b, t, H] for input embeddings, appending to <paramref name="cache"/> when given.</summary>
-    public Tensor Hidden(Tensor embeds, KvCache? cache = null) => _model.Forward(embeds, cache);
+    public Tensor Hidden(Tensor embeds, KvCache? cache = null) => model.Forward(embeds, cache);
 
     /// <summary>Logits over the vocabulary for hidden states.</summary>
-    public Tensor Logits(Tensor hidden) => _lmHead.forward(hidden);
+    public Tensor Logits(Tensor hidden) => lm_head.forward(hidden);
 }

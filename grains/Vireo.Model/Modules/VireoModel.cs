@@ -18,26 +18,41 @@ public sealed class VireoModel : nn.Module
         Config = config;
         Tokenizer = new CharTokenizer(config.TokenizerCharacters);
         Tiler = new DynamicTiler(config.ImageSize, config.MinDynamicPatch, config.MaxDynamicPatch, config.UseThumbnail, config.PixelMean, config.PixelStd);
-        Vision = new VisionModel(config);
-        Mlp1 = Connector.Standard(config.VisionConfig.HiddenSize, config.LlmConfig.HiddenSize, config.DownsampleRatio);
-        Mlp2 = Connector.Compressed(config.VisionConfig.HiddenSize, config.LlmConfig.HiddenSize, config.CompressedDownsampleRatio);
-        Router = new VisualResolutionRouter(config.VisionConfig, config.RouterConfig);
-        LanguageModel = new Qwen3LanguageModel(config.LlmConfig);
-        register_module("vision_model", Vision);
-        register_module("mlp1", Mlp1);
-        register_module("mlp2", Mlp2);
-        register_module("vir", Router);
-        register_module("language_model", LanguageModel);
+        vision_model = new VisionModel(config);
+        mlp1 = Connectors.Standard(config.VisionConfig.HiddenSize, config.LlmConfig.HiddenSize, config.DownsampleRatio);
+        mlp2 = Connectors.Compressed(config.VisionConfig.HiddenSize, config.LlmConfig.HiddenSize, config.CompressedDownsampleRatio);
+        vir = new VisualResolutionRouter(config.VisionConfig, config.RouterConfig);
+        language_model = new Qwen3LanguageModel(config.LlmConfig);
+        RegisterComponents();
     }
+
+    // Field names are the checkpoint's parameter prefixes (TorchSharp names submodules after fields).
+    private readonly VisionModel vision_model;
+    private readonly nn.Module<Tensor, Tensor> mlp1;
+    private readonly nn.Module<Tensor, Tensor> mlp2;
+    private readonly VisualResolutionRouter vir;
+    private readonly Qwen3LanguageModel language_model;
 
     public ModelConfig Config { get; }
     public CharTokenizer Tokenizer { get; }
     public DynamicTiler Tiler { get; }
-    public VisionModel Vision { get; }
-    public Connector Mlp1 { get; }
-    public Connector Mlp2 { get; }
-    public VisualResolutionRouter Router { get; }
-    public Qwen3LanguageModel LanguageModel { get; }
+    public VisionModel Vision => vision_model;
+    public VisualResolutionRouter Router => vir;
+    public Qwen3LanguageModel LanguageModel => language_model;
+
+    /// <summary>The 256-token path: pixel shuffle at 0.5, then mlp1. [tiles, 1024, D] → [tiles, 256, H].</summary>
+    public Tensor ConnectStandard(Tensor features)
+    {
+        using var shuffled = PixelShuffle.Apply(features, Config.DownsampleRatio);
+        return mlp1.forward(shuffled);
+    }
+
+    /// <summary>The 64-token path: pixel shuffle at 0.25, then mlp2. [tiles, 1024, D] → [tiles, 64, H].</summary>
+    public Tensor ConnectCompressed(Tensor features)
+    {
+        using var shuffled = PixelShuffle.Apply(features, Config.CompressedDownsampleRatio);
+        return mlp2.forward(shuffled);
+    }
 
     /// <summary>Visual tokens a tile gets on the path chosen for it.</summary>
     public int TokensFor(bool compressed) => compressed ? Config.CompressedTokensPerTile : Config.TokensPerTile;
@@ -52,8 +67,8 @@ public sealed class VireoModel : nn.Module
         var device = features.device;
         var keepIdx = Enumerable.Range(0, compress.Count).Where(i => !compress[i]).Select(i => (long)i).ToArray();
         var packIdx = Enumerable.Range(0, compress.Count).Where(i => compress[i]).Select(i => (long)i).ToArray();
-        Tensor? full = keepIdx.Length > 0 ? Mlp1.forward(features.index_select(0, tensor(keepIdx, device: device))) : null;
-        Tensor? packed = packIdx.Length > 0 ? Mlp2.forward(features.index_select(0, tensor(packIdx, device: device))) : null;
+        Tensor? full = keepIdx.Length > 0 ? ConnectStandard(features.index_select(0, tensor(keepIdx, device: device))) : null;
+        Tensor? packed = packIdx.Length > 0 ? ConnectCompressed(features.index_select(0, tensor(packIdx, device: device))) : null;
         var parts = new List<Tensor>(compress.Count);
         int k = 0, p = 0;
         for (var i = 0; i < compress.Count; i++)

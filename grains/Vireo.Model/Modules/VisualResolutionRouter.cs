@@ -9,24 +9,22 @@ namespace Vireo.Model.Modules;
 /// <summary>Residual gating block: LayerNorm(x + Linear(4D, D)(GELU(Linear(D, 4D)(x)))).</summary>
 internal sealed class GatingBlock : Module<Tensor, Tensor>
 {
-    private readonly Linear _fc1;
-    private readonly Linear _fc2;
-    private readonly LayerNorm _norm;
+    private readonly Linear fc1;
+    private readonly Linear fc2;
+    private readonly LayerNorm norm;
 
     public GatingBlock(int width) : base("block")
     {
-        _fc1 = Linear(width, 4 * width);
-        _fc2 = Linear(4 * width, width);
-        _norm = LayerNorm(width);
-        register_module("fc1", _fc1);
-        register_module("fc2", _fc2);
-        register_module("norm", _norm);
+        fc1 = Linear(width, 4 * width);
+        fc2 = Linear(4 * width, width);
+        norm = LayerNorm(width);
+        RegisterComponents();
     }
 
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return _norm.forward(x + _fc2.forward(functional.gelu(_fc1.forward(x)))).MoveToOuterDisposeScope();
+        return norm.forward(x + fc2.forward(functional.gelu(fc1.forward(x)))).MoveToOuterDisposeScope();
     }
 }
 
@@ -40,36 +38,29 @@ public sealed class VisualResolutionRouter : Module<Tensor, Tensor>
     /// <summary>Index of the "can take 64 tokens" class in the router's two logits.</summary>
     public const int CompressClass = 1;
 
-    private readonly Parameter _query;
-    private readonly LayerNorm _inputNorm;
-    private readonly Linear _qProj;
-    private readonly Linear _kProj;
-    private readonly Linear _vProj;
-    private readonly Linear _oProj;
-    private readonly ModuleList<GatingBlock> _blocks = new();
-    private readonly Linear _head;
+    private readonly Parameter query;
+    private readonly LayerNorm input_norm;
+    private readonly Linear q_proj;
+    private readonly Linear k_proj;
+    private readonly Linear v_proj;
+    private readonly Linear o_proj;
+    private readonly ModuleList<GatingBlock> blocks = new();
+    private readonly Linear head;
     private readonly int _heads;
 
     public VisualResolutionRouter(VisionConfig vision, RouterConfig config) : base("vir")
     {
         var d = vision.HiddenSize;
         _heads = vision.NumAttentionHeads;
-        _query = new Parameter(randn(1, 1, d) * 0.02f);
-        _inputNorm = LayerNorm(d);
-        _qProj = Linear(d, d);
-        _kProj = Linear(d, d);
-        _vProj = Linear(d, d);
-        _oProj = Linear(d, d);
-        for (var i = 0; i < config.NumGatingBlocks; i++) _blocks.Add(new GatingBlock(d));
-        _head = Linear(d, 2);
-        register_parameter("query", _query);
-        register_module("input_norm", _inputNorm);
-        register_module("q_proj", _qProj);
-        register_module("k_proj", _kProj);
-        register_module("v_proj", _vProj);
-        register_module("o_proj", _oProj);
-        register_module("blocks", _blocks);
-        register_module("head", _head);
+        query = new Parameter(randn(1, 1, d) * 0.02f);
+        input_norm = LayerNorm(d);
+        q_proj = Linear(d, d);
+        k_proj = Linear(d, d);
+        v_proj = Linear(d, d);
+        o_proj = Linear(d, d);
+        for (var i = 0; i < config.NumGatingBlocks; i++) blocks.Add(new GatingBlock(d));
+        head = Linear(d, 2);
+        RegisterComponents();
     }
 
     /// <param name="features">[tiles, 1024, D].</param>
@@ -79,14 +70,14 @@ public sealed class VisualResolutionRouter : Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         long n = features.shape[0], t = features.shape[1], d = features.shape[2];
         var hd = d / _heads;
-        var kv = _inputNorm.forward(features);
-        var q = _qProj.forward(_query.expand(n, 1, d)).reshape(n, 1, _heads, hd).transpose(1, 2);
-        var k = _kProj.forward(kv).reshape(n, t, _heads, hd).transpose(1, 2);
-        var v = _vProj.forward(kv).reshape(n, t, _heads, hd).transpose(1, 2);
-        var pooled = _oProj.forward(functional.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(n, d));
+        var kv = input_norm.forward(features);
+        var q = q_proj.forward(query.expand(n, 1, d)).reshape(n, 1, _heads, hd).transpose(1, 2);
+        var k = k_proj.forward(kv).reshape(n, t, _heads, hd).transpose(1, 2);
+        var v = v_proj.forward(kv).reshape(n, t, _heads, hd).transpose(1, 2);
+        var pooled = o_proj.forward(functional.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(n, d));
         var x = pooled;
-        foreach (var block in _blocks) x = block.forward(x);
-        return _head.forward(x).MoveToOuterDisposeScope();
+        foreach (var block in blocks) x = block.forward(x);
+        return head.forward(x).MoveToOuterDisposeScope();
     }
 
     /// <summary>Probability per tile that it can take the 64-token path.</summary>
