@@ -75,6 +75,24 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         return samples.ToList();
     }
 
+    private (int Stage, int Step, Task<(List<SyntheticSample>, TileBatch)> Work)? _pending;
+
+    /// <summary>
+    /// The batch for (stage, step), rendered and tiled on the CPU while the previous step ran on the device;
+    /// starts preparing the following one before returning.
+    /// </summary>
+    private (List<SyntheticSample> Samples, TileBatch Tiles) Next(VireoModel model, int stage, int step, int total)
+    {
+        (List<SyntheticSample>, TileBatch) Prepare(int s, int k)
+        {
+            var samples = Batch(model, s, k);
+            return (samples, TileBatch.From(model, samples.Select(x => x.Frame).ToList()));
+        }
+        var result = _pending is { } p && p.Stage == stage && p.Step == step ? p.Work.GetAwaiter().GetResult() : Prepare(stage, step);
+        _pending = step + 1 < total ? (stage, step + 1, Task.Run(() => Prepare(stage, step + 1))) : null;
+        return result;
+    }
+
     private static double Schedule(int step, int total, double peak)
     {
         var warmup = Math.Min(100, Math.Max(1, total / 10));
@@ -102,8 +120,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             if (OutOfTime) return Stopped(model, state with { Step = step });
             SetLr(optimizer, Schedule(step, total, options.LearningRate));
             using var scope = NewDisposeScope();
-            var samples = Batch(model, 1, step);
-            var tiles = TileBatch.From(model, samples.Select(s => s.Frame).ToList());
+            var (samples, tiles) = Next(model, 1, step, total);
             var rng = new Random(HashCode.Combine(options.Seed, 11, step));
             var compress = Enumerable.Range(0, tiles.TotalTiles).Select(_ => rng.Next(2) == 1).ToList();
             using var seq = SequenceBatch.Build(model, samples.Select(s => s.Answer).ToList(), tiles.TileCounts, compress, device);
@@ -143,9 +160,8 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             if (OutOfTime) return Stopped(model, state with { Step = step });
             SetLr(optimizer, Schedule(step, total, options.LearningRate * 0.5));
             using var scope = NewDisposeScope();
-            var samples = Batch(model, 2, step);
+            var (samples, tiles) = Next(model, 2, step, total);
             var answers = samples.Select(s => s.Answer).ToList();
-            var tiles = TileBatch.From(model, samples.Select(s => s.Frame).ToList());
             var pixels = tiles.ToTensor(device);
             var allFull = new bool[tiles.TotalTiles];
             Tensor refLogProbs;
@@ -193,8 +209,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             if (OutOfTime) return Stopped(model, state with { Step = step, RecentRatios = window.ToArray() });
             SetLr(optimizer, Schedule(step, total, options.RouterLearningRate));
             using var scope = NewDisposeScope();
-            var samples = Batch(model, 3, step);
-            var tiles = TileBatch.From(model, samples.Select(s => s.Frame).ToList());
+            var (samples, tiles) = Next(model, 3, step, total);
             Tensor features;
             var ratios = new double[tiles.TotalTiles];
             using (no_grad())

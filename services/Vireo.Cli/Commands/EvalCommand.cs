@@ -17,10 +17,11 @@ public static class EvalCommand
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 8 };
         var threshold = new Option<double?>("--threshold") { Description = "ViR threshold on P(compress); default from config.json." };
         var output = new Option<string?>("--report") { Description = "Also write the report to this file." };
+        var dump = new Option<string?>("--dump-frames") { Description = "Write the first 12 held-out frames as PPM files with their answers here, and stop." };
 
         var command = new Command("eval", "Evaluate routing modes on held-out synthetic frames; the last line sums it up.")
         {
-            modelDir, device, frames, seed, batch, threshold, output,
+            modelDir, device, frames, seed, batch, threshold, output, dump,
         };
         command.SetAction(parse =>
         {
@@ -30,6 +31,19 @@ public static class EvalCommand
             var withText = samples.Count(s => s.Text is not null);
             var small = samples.Count(s => s.TextSize == Vireo.Model.Data.TextSize.Small);
             Console.WriteLine($"held-out set: {samples.Count} frames, {withText} with text ({small} small), {samples.Count(s => s.BusyBackground)} busy backgrounds, device {dev}");
+            if (parse.GetValue(dump) is { } dumpDir)
+            {
+                Directory.CreateDirectory(dumpDir);
+                for (var i = 0; i < Math.Min(12, samples.Count); i++)
+                {
+                    var f = samples[i].Frame;
+                    using var stream = File.Create(Path.Combine(dumpDir, $"frame{i:D2}.ppm"));
+                    stream.Write(System.Text.Encoding.ASCII.GetBytes($"P6\n{f.Width} {f.Height}\n255\n"));
+                    stream.Write(f.Pixels);
+                    Console.WriteLine($"frame{i:D2} {f.Width}x{f.Height} tiles {samples[i].TileCount} {samples[i].Background} {samples[i].TextSize}: {samples[i].Answer}");
+                }
+                return 0;
+            }
             var evaluator = new VireoEvaluator(engine, Console.WriteLine);
             var b = parse.GetValue(batch);
             // Warm up kernels and allocators so the first mode's frames/s is not penalised.

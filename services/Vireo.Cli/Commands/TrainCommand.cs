@@ -62,7 +62,7 @@ public static class TrainCommand
                 CheckpointEvery = parse.GetValue(checkpointEvery),
                 Model = model,
             };
-            Log($"vireo train {string.Join(' ', parse.Tokens.Select(t => t.Value))}");
+            Log($"vireo {string.Join(" ", Environment.GetCommandLineArgs().Skip(1))}");
             var state = new VireoTrainer(options, Log).Run();
             if (state.Stage < 4) return 0;
             if (parse.GetValue(ship) is { } shipDir)
