@@ -14,6 +14,8 @@ public static class VireoCommandLine
         root.Subcommands.Add(AnalyzeCommand.Create());
         root.Subcommands.Add(MigrateCommand.Create());
         root.Subcommands.Add(SampleCommand.Create());
+        root.Subcommands.Add(TrainCommand.Create());
+        root.Subcommands.Add(EvalCommand.Create());
         bench.Subcommands.Add(BenchMediaCommand.Create());
         return root;
     }

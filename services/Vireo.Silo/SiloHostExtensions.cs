@@ -31,6 +31,7 @@ public static class SiloHostExtensions
         builder.UseOrleans(orleans =>
         {
             orleans.Configure<ClusterOptions>(o => { o.ClusterId = silo.ClusterId; o.ServiceId = silo.ServiceId; });
+            orleans.Configure<Orleans.Configuration.SiloOptions>(o => o.SiloName = silo.Name);
             orleans.ConfigureEndpoints(IPAddress.Parse(silo.AdvertisedAddress), Port(silo.SiloPort), Port(silo.GatewayPort), listenOnAnyHostAddress: false);
             orleans.UseRedisClustering(o => o.ConfigurationOptions = ConfigurationOptions.Parse(redis));
             orleans.AddRedisGrainStorage(VideoGrain.StorageName, o => o.ConfigurationOptions = ConfigurationOptions.Parse(redis));

@@ -12,6 +12,9 @@ public sealed class SiloOptions : IValidatableObject
     [Required]
     public string Roles { get; set; } = "media,vision,language";
 
+    /// <summary>This silo's name in logs and in the placement recorded with each frame.</summary>
+    public string Name { get; set; } = $"{Environment.MachineName}-{Environment.ProcessId}";
+
     [Required] public string ClusterId { get; set; } = "vireo-local";
     [Required] public string ServiceId { get; set; } = "vireo";
 

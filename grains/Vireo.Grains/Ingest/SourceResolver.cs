@@ -1,0 +1,141 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Options;
+
+namespace Vireo.Grains.Ingest;
+
+/// <summary>A source that Vireo will not read, and why.</summary>
+public sealed class SourceRejectedException(string reason) : Exception(reason);
+
+/// <summary>Where a video comes from once its source was checked: a file under the media root, or a URL to fetch.</summary>
+public abstract record CheckedSource
+{
+    public sealed record LocalFile(string Path) : CheckedSource;
+
+    public sealed record Url(Uri Address) : CheckedSource;
+}
+
+/// <summary>
+/// Checks upload sources against the configuration: paths must stay inside the media root (after resolving
+/// "..", and links), URLs must be allowed, http(s), without credentials, and (unless configured) not point
+/// at this host or a private network. Downloads are bounded in size and time.
+/// </summary>
+public sealed class SourceResolver(IOptions<PipelineOptions> options)
+{
+    private static readonly HttpClient Http = new(new SocketsHttpHandler { AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.FromMinutes(5) });
+    private readonly PipelineOptions _options = options.Value;
+
+    public CheckedSource Check(string source)
+    {
+        if (string.IsNullOrWhiteSpace(source) || source.Contains('\0'))
+            throw new SourceRejectedException("the source is empty or contains a NUL character");
+        if (source.Contains("://", StringComparison.Ordinal))
+            return CheckUrl(source);
+        return new CheckedSource.LocalFile(CheckPath(source));
+    }
+
+    /// <summary>Fetches a URL source into the download folder and returns the file's path.</summary>
+    public async Task<string> DownloadAsync(Uri address, string videoId, CancellationToken cancellationToken)
+    {
+        await RefuseHostileHostAsync(address, cancellationToken);
+        var folder = Path.GetFullPath(_options.DownloadFolder!);
+        Directory.CreateDirectory(folder);
+        var target = Path.Combine(folder, videoId + ".video");
+        var partial = target + ".part";
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(_options.DownloadTimeoutSeconds));
+        try
+        {
+            using var response = await Http.GetAsync(address, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            if (!response.IsSuccessStatusCode)
+                throw new SourceRejectedException($"downloading {address} failed with HTTP {(int)response.StatusCode}");
+            if (response.Content.Headers.ContentLength > _options.MaxDownloadBytes)
+                throw new SourceRejectedException($"{address} is {response.Content.Headers.ContentLength} bytes, over the limit of {_options.MaxDownloadBytes}");
+            await using (var body = await response.Content.ReadAsStreamAsync(timeout.Token))
+            await using (var file = File.Create(partial))
+            {
+                var buffer = new byte[81920];
+                long total = 0;
+                int read;
+                while ((read = await body.ReadAsync(buffer, timeout.Token)) > 0)
+                {
+                    total += read;
+                    if (total > _options.MaxDownloadBytes)
+                        throw new SourceRejectedException($"{address} exceeds the download limit of {_options.MaxDownloadBytes} bytes");
+                    await file.WriteAsync(buffer.AsMemory(0, read), timeout.Token);
+                }
+            }
+            File.Move(partial, target, overwrite: true);
+            return target;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new SourceRejectedException($"downloading {address} took longer than {_options.DownloadTimeoutSeconds} s");
+        }
+        catch (HttpRequestException e)
+        {
+            throw new SourceRejectedException($"downloading {address} failed: {e.Message}");
+        }
+        finally
+        {
+            if (File.Exists(partial)) File.Delete(partial);
+        }
+    }
+
+    private string CheckPath(string source)
+    {
+        var root = Path.GetFullPath(_options.MediaRoot).TrimEnd('/') + "/";
+        var full = Path.GetFullPath(Path.Combine(root, source));
+        if (!full.StartsWith(root, StringComparison.Ordinal))
+            throw new SourceRejectedException($"'{source}' is outside the media root");
+        var info = new FileInfo(full);
+        if (!info.Exists)
+            throw new SourceRejectedException($"'{source}' does not exist under the media root");
+        var resolved = info.LinkTarget is null ? full : info.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? full;
+        if (!Path.GetFullPath(resolved).StartsWith(root, StringComparison.Ordinal))
+            throw new SourceRejectedException($"'{source}' links outside the media root");
+        return resolved;
+    }
+
+    private CheckedSource CheckUrl(string source)
+    {
+        if (!Uri.TryCreate(source, UriKind.Absolute, out var uri))
+            throw new SourceRejectedException("the source looks like a URL but is not a valid one");
+        if (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
+            throw new SourceRejectedException($"URL scheme '{uri.Scheme}' is not supported; only http and https are");
+        if (!_options.AllowUrls)
+            throw new SourceRejectedException("URL sources are turned off (Pipeline:AllowUrls)");
+        if (!string.IsNullOrEmpty(uri.UserInfo))
+            throw new SourceRejectedException("URLs with credentials are refused");
+        return new CheckedSource.Url(uri);
+    }
+
+    private async Task RefuseHostileHostAsync(Uri address, CancellationToken cancellationToken)
+    {
+        if (_options.AllowPrivateUrlHosts)
+            return;
+        IPAddress[] addresses;
+        try
+        {
+            addresses = IPAddress.TryParse(address.Host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(address.DnsSafeHost, cancellationToken);
+        }
+        catch (SocketException e)
+        {
+            throw new SourceRejectedException($"the host of {address} cannot be resolved: {e.Message}");
+        }
+        if (addresses.Length == 0 || addresses.Any(IsPrivate))
+            throw new SourceRejectedException($"{address.Host} is a local or private address; such URLs are refused");
+    }
+
+    private static bool IsPrivate(IPAddress address)
+    {
+        if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
+        if (IPAddress.IsLoopback(address) || address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6UniqueLocal)
+            return true;
+        if (address.AddressFamily != AddressFamily.InterNetwork)
+            return address.Equals(IPAddress.IPv6Any);
+        var b = address.GetAddressBytes();
+        return b[0] is 10 or 127 or 0 || (b[0] == 172 && b[1] is >= 16 and <= 31) || (b[0] == 192 && b[1] == 168) || (b[0] == 169 && b[1] == 254)
+            || (b[0] == 100 && b[1] is >= 64 and <= 127);
+    }
+}

@@ -1,0 +1,26 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Vireo.Grains.Workers;
+
+/// <summary>This silo's batching of vision requests across videos.</summary>
+public sealed class VisionBatcher(IVisionEngine engine, IOptions<WorkerOptions> options, ILogger<VisionBatcher> logger) : IAsyncDisposable
+{
+    private readonly InferenceBatcher<VisionRequest, VisionResult> _batcher =
+        new("vision", options.Value.VisionLimits, engine.Encode, logger);
+
+    public Task<VisionResult> SubmitAsync(VisionRequest request) => _batcher.SubmitAsync(request);
+
+    public ValueTask DisposeAsync() => _batcher.DisposeAsync();
+}
+
+/// <summary>This silo's batching of language requests across videos.</summary>
+public sealed class LanguageBatcher(ILanguageEngine engine, IOptions<WorkerOptions> options, ILogger<LanguageBatcher> logger) : IAsyncDisposable
+{
+    private readonly InferenceBatcher<LanguageRequest, LanguageResult> _batcher =
+        new("language", options.Value.LanguageLimits, engine.Generate, logger);
+
+    public Task<LanguageResult> SubmitAsync(LanguageRequest request) => _batcher.SubmitAsync(request);
+
+    public ValueTask DisposeAsync() => _batcher.DisposeAsync();
+}

@@ -1,0 +1,106 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+
+namespace Vireo.Grains.Workers;
+
+/// <summary>Limits of one silo's batching for a model stage.</summary>
+public sealed record BatchingLimits(int MaxBatch, TimeSpan MaxWait, int QueueCapacity);
+
+/// <summary>
+/// Collects requests from every caller on this silo into batches (up to a size, or until a wait runs out) and runs
+/// them on one dedicated thread, so the accelerator sees full batches and torch calls never interleave. The queue
+/// is bounded: when the model falls behind, callers wait, and their upstream (decoding) slows down with them.
+/// </summary>
+public sealed class InferenceBatcher<TRequest, TResult> : IAsyncDisposable
+{
+    private readonly Channel<Pending> _queue;
+    private readonly Func<IReadOnlyList<TRequest>, IReadOnlyList<TResult>> _run;
+    private readonly BatchingLimits _limits;
+    private readonly ILogger _logger;
+    private readonly Thread _thread;
+    private long _batches;
+    private long _items;
+
+    public InferenceBatcher(string name, BatchingLimits limits, Func<IReadOnlyList<TRequest>, IReadOnlyList<TResult>> run, ILogger logger)
+    {
+        _limits = limits;
+        _run = run;
+        _logger = logger;
+        _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(limits.QueueCapacity)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+        });
+        _thread = new Thread(Loop) { IsBackground = true, Name = $"vireo-{name}" };
+        _thread.Start();
+    }
+
+    /// <summary>Requests waiting for a batch right now.</summary>
+    public int Queued => _queue.Reader.Count;
+
+    public double AverageBatch => _batches == 0 ? 0 : (double)Interlocked.Read(ref _items) / Interlocked.Read(ref _batches);
+
+    public async Task<TResult> SubmitAsync(TRequest request, CancellationToken cancellationToken = default)
+    {
+        var pending = new Pending(request, new TaskCompletionSource<TResult>(TaskCreationOptions.RunContinuationsAsynchronously));
+        await _queue.Writer.WriteAsync(pending, cancellationToken).ConfigureAwait(false);
+        return await pending.Result.Task.ConfigureAwait(false);
+    }
+
+    private void Loop()
+    {
+        var batch = new List<Pending>(_limits.MaxBatch);
+        var reader = _queue.Reader;
+        while (reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+        {
+            batch.Clear();
+            var deadline = DateTime.UtcNow + _limits.MaxWait;
+            while (batch.Count < _limits.MaxBatch)
+            {
+                if (reader.TryRead(out var item))
+                {
+                    batch.Add(item);
+                    continue;
+                }
+                var left = deadline - DateTime.UtcNow;
+                if (batch.Count > 0 && left <= TimeSpan.Zero)
+                    break;
+                using var timeout = new CancellationTokenSource(left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1));
+                try
+                {
+                    if (!reader.WaitToReadAsync(timeout.Token).AsTask().GetAwaiter().GetResult())
+                        break;
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+            if (batch.Count == 0)
+                continue;
+            try
+            {
+                var results = _run(batch.Select(p => p.Request).ToArray());
+                for (var i = 0; i < batch.Count; i++)
+                    batch[i].Result.TrySetResult(results[i]);
+                Interlocked.Increment(ref _batches);
+                Interlocked.Add(ref _items, batch.Count);
+            }
+            catch (Exception e)
+            {
+                _logger.LogError(e, "A batch of {Count} failed", batch.Count);
+                foreach (var p in batch)
+                    p.Result.TrySetException(e);
+            }
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        _thread.Join(TimeSpan.FromSeconds(30));
+        return ValueTask.CompletedTask;
+    }
+
+    private sealed record Pending(TRequest Request, TaskCompletionSource<TResult> Result);
+}

@@ -1,0 +1,263 @@
+using Vireo.Model.Imaging;
+
+namespace Vireo.Model.Data;
+
+/// <summary>How busy the background behind the content is.</summary>
+public enum BackgroundKind
+{
+    Flat,
+    Gradient,
+    Stripes,
+    Checker,
+    Noise,
+}
+
+/// <summary>Which text, if any, the frame carries.</summary>
+public enum TextSize
+{
+    None,
+
+    /// <summary>Glyphs about one ViT patch tall (or less) at tile resolution: needs the 256-token path.</summary>
+    Small,
+
+    /// <summary>Glyphs three to four patches tall: readable through the 64-token path.</summary>
+    Large,
+}
+
+/// <summary>A generated frame, its target answer and the facts the evaluation breaks results down by.</summary>
+public sealed record SyntheticSample(
+    RgbFrame Frame,
+    string Caption,
+    string? Text,
+    TextSize TextSize,
+    BackgroundKind Background,
+    int TextTile,
+    int ShapeCount,
+    int TileCount)
+{
+    /// <summary>The response the model is trained to produce: "red circle top-left; blue square right. text: AB12".</summary>
+    public string Answer => SyntheticFrames.FormatAnswer(Caption, Text);
+
+    public bool BusyBackground => Background is BackgroundKind.Stripes or BackgroundKind.Checker or BackgroundKind.Noise;
+}
+
+/// <summary>
+/// Seeded synthetic frames drawn straight into RGB24 buffers: a flat to busy background, 0–2 coloured shapes
+/// in a 3x3 layout, and an optional 3–6 character label (A–Z, 0–9) on a sign, either small (about one ViT
+/// patch tall once tiled, so it only survives the 256-token path) or large. Text never straddles a tile
+/// boundary, so exactly one grid tile holds it.
+/// </summary>
+public sealed class SyntheticFrames(DynamicTiler tiler)
+{
+    /// <summary>Frame sizes used for training: 1, 3 and 5 tiles after dynamic tiling.</summary>
+    public static readonly (int W, int H)[] TrainingSizes =
+        [(448, 448), (448, 448), (640, 480), (512, 512), (896, 448), (448, 896), (960, 540), (800, 600), (896, 896)];
+
+    /// <summary>Frame sizes for the held-out set, including sizes training never saw.</summary>
+    public static readonly (int W, int H)[] EvaluationSizes =
+        [(448, 448), (576, 432), (896, 448), (1024, 576), (448, 896), (720, 720), (800, 600), (896, 896)];
+
+    private static readonly (string Name, byte R, byte G, byte B)[] Colors =
+    [
+        ("red", 220, 40, 40), ("green", 40, 170, 60), ("blue", 40, 80, 225),
+        ("yellow", 240, 215, 40), ("purple", 150, 60, 200), ("orange", 245, 135, 25),
+    ];
+
+    private static readonly string[] Kinds = ["circle", "square", "triangle"];
+
+    private static readonly string[] Cells =
+        ["top-left", "top", "top-right", "left", "center", "right", "bottom-left", "bottom", "bottom-right"];
+
+    public static string FormatAnswer(string caption, string? text) => $"{caption}. text: {text ?? "none"}";
+
+    /// <summary>Splits an answer back into caption and text ("none" → null); tolerant of malformed output.</summary>
+    public static (string Caption, string? Text) ParseAnswer(string answer)
+    {
+        var i = answer.LastIndexOf(". text: ", StringComparison.Ordinal);
+        if (i < 0) return (answer.Trim(), null);
+        var text = answer[(i + 8)..].Trim();
+        return (answer[..i].Trim(), text == "none" ? null : text);
+    }
+
+    /// <param name="rng">The only source of randomness: the same seed gives the same frame.</param>
+    /// <param name="sizes">Frame sizes to pick from.</param>
+    /// <param name="textProbability">Chance the frame carries text; small and large are equally likely.</param>
+    public SyntheticSample Generate(Random rng, IReadOnlyList<(int W, int H)> sizes, double textProbability = 0.6)
+    {
+        var (width, height) = sizes[rng.Next(sizes.Count)];
+        var frame = RgbFrame.Create(width, height);
+        var background = (BackgroundKind)rng.Next(5);
+        DrawBackground(frame, background, rng);
+
+        var shapeCount = rng.NextDouble() switch { < 0.15 => 0, < 0.6 => 1, _ => 2 };
+        var cells = Enumerable.Range(0, 9).OrderBy(_ => rng.Next()).Take(shapeCount).Order().ToList();
+        var shapes = new List<(int Cell, string Color, string Kind, int Cx, int Cy, int R)>();
+        var usedColors = new HashSet<int>();
+        foreach (var cell in cells)
+        {
+            int color;
+            do color = rng.Next(Colors.Length); while (!usedColors.Add(color));
+            var kind = rng.Next(Kinds.Length);
+            var cw = width / 3.0;
+            var ch = height / 3.0;
+            var r = (int)(Math.Min(width, height) * (0.06 + rng.NextDouble() * 0.05));
+            var cx = (int)((cell % 3 + 0.3 + rng.NextDouble() * 0.4) * cw);
+            var cy = (int)((cell / 3 + 0.3 + rng.NextDouble() * 0.4) * ch);
+            shapes.Add((cell, Colors[color].Name, Kinds[kind], cx, cy, r));
+        }
+
+        string? text = null;
+        var textSize = TextSize.None;
+        var textTile = -1;
+        (int X, int Y, int W, int H) textBox = default;
+        if (rng.NextDouble() < textProbability)
+        {
+            textSize = rng.Next(2) == 0 ? TextSize.Small : TextSize.Large;
+            var grid = tiler.ChooseGrid(width, height);
+            // Glyph height at tile resolution: ~10-14 px (one 14-px patch) when small, ~42-56 px when large.
+            var yScale = (double)tiler.ImageSize * grid.Rows / height;
+            var xScale = (double)tiler.ImageSize * grid.Columns / width;
+            var stretch = Math.Max(xScale, yScale);
+            var scale = textSize == TextSize.Small
+                ? Math.Max(1, (int)Math.Floor(2.0 / stretch + 1e-9))
+                : Math.Max(3, (int)Math.Round((6 + rng.Next(3)) / stretch));
+            var length = 3 + rng.Next(4);
+            var chars = new char[length];
+            for (var i = 0; i < length; i++) chars[i] = BitmapFont.Alphabet[rng.Next(BitmapFont.Alphabet.Length)];
+            var candidate = new string(chars);
+            var pad = Math.Max(2, scale);
+            var boxW = BitmapFont.TextWidth(candidate, scale) + 2 * pad;
+            var boxH = BitmapFont.TextHeight(scale) + 2 * pad;
+            textTile = rng.Next(grid.GridTiles);
+            var region = DynamicTiler.TileRegion(grid, textTile, width, height);
+            var margin = 4;
+            var freeW = (int)region.W - boxW - 2 * margin;
+            var freeH = (int)region.H - boxH - 2 * margin;
+            if (freeW > 0 && freeH > 0)
+            {
+                for (var attempt = 0; attempt < 20; attempt++)
+                {
+                    var x = (int)region.X + margin + rng.Next(freeW);
+                    var y = (int)region.Y + margin + rng.Next(freeH);
+                    textBox = (x, y, boxW, boxH);
+                    if (!shapes.Any(s => Overlaps(textBox, s.Cx - s.R, s.Cy - s.R, 2 * s.R, 2 * s.R))) break;
+                }
+                // A sign hides whatever it covers: drop shapes it would overlap so the caption stays true.
+                shapes.RemoveAll(s => Overlaps(textBox, s.Cx - s.R - 2, s.Cy - s.R - 2, 2 * s.R + 4, 2 * s.R + 4));
+                text = candidate;
+                DrawShapes(frame, shapes);
+                var dark = rng.Next(2) == 0;
+                FillRect(frame, textBox.X, textBox.Y, textBox.W, textBox.H, dark ? (byte)15 : (byte)245, dark ? (byte)15 : (byte)245, dark ? (byte)15 : (byte)245);
+                var ink = dark ? (byte)245 : (byte)10;
+                DrawText(frame, candidate, textBox.X + pad, textBox.Y + pad, scale, ink, ink, ink);
+            }
+            else
+            {
+                textSize = TextSize.None;
+                textTile = -1;
+            }
+        }
+        if (text is null) DrawShapes(frame, shapes);
+
+        var caption = shapes.Count == 0
+            ? "no shapes"
+            : string.Join("; ", shapes.OrderBy(s => s.Cell).Select(s => $"{s.Color} {s.Kind} {Cells[s.Cell]}"));
+        return new SyntheticSample(frame, caption, text, textSize, background, textTile, shapes.Count, tiler.ChooseGrid(width, height).TotalTiles);
+    }
+
+    private static bool Overlaps((int X, int Y, int W, int H) a, int x, int y, int w, int h) =>
+        a.X < x + w && x < a.X + a.W && a.Y < y + h && y < a.Y + a.H;
+
+    private static void DrawShapes(RgbFrame frame, List<(int Cell, string Color, string Kind, int Cx, int Cy, int R)> shapes)
+    {
+        foreach (var s in shapes)
+        {
+            var c = Colors.First(k => k.Name == s.Color);
+            switch (s.Kind)
+            {
+                case "circle":
+                    FillWhere(frame, s.Cx - s.R, s.Cy - s.R, 2 * s.R, 2 * s.R, (x, y) => (x - s.Cx) * (x - s.Cx) + (y - s.Cy) * (y - s.Cy) <= s.R * s.R, c.R, c.G, c.B);
+                    break;
+                case "square":
+                    FillRect(frame, s.Cx - s.R, s.Cy - s.R, 2 * s.R, 2 * s.R, c.R, c.G, c.B);
+                    break;
+                default:
+                    // Upward triangle: apex at the top centre, base along the bottom.
+                    FillWhere(frame, s.Cx - s.R, s.Cy - s.R, 2 * s.R, 2 * s.R,
+                        (x, y) => Math.Abs(x - s.Cx) * 2 * s.R <= (y - (s.Cy - s.R)) * s.R, c.R, c.G, c.B);
+                    break;
+            }
+        }
+    }
+
+    private static void DrawBackground(RgbFrame frame, BackgroundKind kind, Random rng)
+    {
+        var p = frame.Pixels;
+        int w = frame.Width, h = frame.Height;
+        var a = MutedColor(rng);
+        var b = MutedColor(rng);
+        var period = 6 + rng.Next(30);
+        var vertical = rng.Next(2) == 0;
+        var amplitude = 25 + rng.Next(30);
+        for (var y = 0; y < h; y++)
+        {
+            for (var x = 0; x < w; x++)
+            {
+                var i = (y * w + x) * 3;
+                (int R, int G, int B) c = kind switch
+                {
+                    BackgroundKind.Flat => a,
+                    BackgroundKind.Gradient => Lerp(a, b, vertical ? (double)y / h : (double)x / w),
+                    BackgroundKind.Stripes => ((vertical ? x : y) / period % 2 == 0) ? a : b,
+                    BackgroundKind.Checker => ((x / period + y / period) % 2 == 0) ? a : b,
+                    _ => a,
+                };
+                if (kind == BackgroundKind.Noise)
+                {
+                    var n = rng.Next(-amplitude, amplitude + 1);
+                    c = (c.R + n + rng.Next(-8, 9), c.G + n + rng.Next(-8, 9), c.B + n + rng.Next(-8, 9));
+                }
+                p[i] = Clamp(c.R);
+                p[i + 1] = Clamp(c.G);
+                p[i + 2] = Clamp(c.B);
+            }
+        }
+    }
+
+    private static (int R, int G, int B) MutedColor(Random rng)
+    {
+        var l = 70 + rng.Next(120);
+        return (l + rng.Next(-20, 21), l + rng.Next(-20, 21), l + rng.Next(-20, 21));
+    }
+
+    private static (int R, int G, int B) Lerp((int R, int G, int B) a, (int R, int G, int B) b, double t) =>
+        ((int)(a.R + (b.R - a.R) * t), (int)(a.G + (b.G - a.G) * t), (int)(a.B + (b.B - a.B) * t));
+
+    private static byte Clamp(int v) => (byte)Math.Clamp(v, 0, 255);
+
+    private static void FillRect(RgbFrame frame, int x0, int y0, int w, int h, byte r, byte g, byte b) =>
+        FillWhere(frame, x0, y0, w, h, static (_, _) => true, r, g, b);
+
+    private static void FillWhere(RgbFrame frame, int x0, int y0, int w, int h, Func<int, int, bool> inside, byte r, byte g, byte b)
+    {
+        for (var y = Math.Max(0, y0); y < Math.Min(frame.Height, y0 + h + 1); y++)
+            for (var x = Math.Max(0, x0); x < Math.Min(frame.Width, x0 + w + 1); x++)
+            {
+                if (!inside(x, y)) continue;
+                var i = (y * frame.Width + x) * 3;
+                frame.Pixels[i] = r;
+                frame.Pixels[i + 1] = g;
+                frame.Pixels[i + 2] = b;
+            }
+    }
+
+    /// <summary>Draws <paramref name="text"/> with the built-in 5x7 font, each font pixel a scale x scale block.</summary>
+    public static void DrawText(RgbFrame frame, string text, int x0, int y0, int scale, byte r, byte g, byte b)
+    {
+        for (var k = 0; k < text.Length; k++)
+            for (var gy = 0; gy < BitmapFont.GlyphHeight; gy++)
+                for (var gx = 0; gx < BitmapFont.GlyphWidth; gx++)
+                    if (BitmapFont.Ink(text[k], gx, gy))
+                        FillWhere(frame, x0 + (k * BitmapFont.Advance + gx) * scale, y0 + gy * scale, scale - 1, scale - 1, static (_, _) => true, r, g, b);
+    }
+}

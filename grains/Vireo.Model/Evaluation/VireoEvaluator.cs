@@ -1,0 +1,134 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Vireo.Model.Data;
+using Vireo.Model.Inference;
+
+namespace Vireo.Model.Evaluation;
+
+/// <summary>One routing mode's numbers over the held-out set.</summary>
+public sealed record EvalRow(
+    string Mode,
+    double VisualTokensPerFrame,
+    double CompressedTileFraction,
+    double SmallTextAccuracy,
+    double LargeTextAccuracy,
+    double CaptionAccuracy,
+    double Score,
+    double FramesPerSecond,
+    IReadOnlyList<FrameOutcome> Frames);
+
+/// <summary>One frame's result under one mode.</summary>
+public sealed record FrameOutcome(SyntheticSample Sample, string Output, bool CaptionCorrect, bool TextCorrect, int VisualTokens)
+{
+    /// <summary>Half for the caption, half for the text field ("none" included).</summary>
+    public double Score => (CaptionCorrect ? 0.5 : 0) + (TextCorrect ? 0.5 : 0);
+}
+
+/// <summary>
+/// The held-out evaluation: the same generated frames through all-256, ViR, all-64 and random routing at
+/// ViR's compression ratio.
+/// </summary>
+public sealed class VireoEvaluator(VireoEngine engine, Action<string> log)
+{
+    /// <summary>Seed offset that keeps evaluation frames apart from training batches.</summary>
+    public const int HeldOutSeedBase = 900_000_001;
+
+    public static List<SyntheticSample> HeldOutSet(VireoEngine engine, int count, int seed)
+    {
+        var generator = new SyntheticFrames(engine.Model.Tiler);
+        var rng = new Random(HeldOutSeedBase + seed);
+        var seeds = Enumerable.Range(0, count).Select(_ => rng.Next()).ToArray();
+        var samples = new SyntheticSample[count];
+        Parallel.For(0, count, i => samples[i] = generator.Generate(new Random(seeds[i]), SyntheticFrames.EvaluationSizes));
+        return samples.ToList();
+    }
+
+    public EvalRow Run(string mode, RoutingOptions routing, IReadOnlyList<SyntheticSample> samples, int batchSize)
+    {
+        var outcomes = new List<FrameOutcome>();
+        long tiles = 0, compressed = 0;
+        var clock = Stopwatch.StartNew();
+        for (var start = 0; start < samples.Count; start += batchSize)
+        {
+            var batch = samples.Skip(start).Take(batchSize).ToList();
+            var results = engine.Analyze(batch.Select(s => s.Frame).ToList(), routing with { RandomSeed = routing.RandomSeed + start });
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var (caption, text) = SyntheticFrames.ParseAnswer(results[i].Text);
+                outcomes.Add(new FrameOutcome(batch[i], results[i].Text, caption == batch[i].Caption, text == batch[i].Text, results[i].VisualTokensAfter));
+                tiles += results[i].Tiles.Count;
+                compressed += results[i].Tiles.Count(t => t.Compressed);
+            }
+        }
+        var seconds = clock.Elapsed.TotalSeconds;
+        var row = new EvalRow(
+            mode,
+            outcomes.Average(o => o.VisualTokens),
+            (double)compressed / tiles,
+            Accuracy(outcomes, TextSize.Small),
+            Accuracy(outcomes, TextSize.Large),
+            outcomes.Average(o => o.CaptionCorrect ? 1.0 : 0.0),
+            outcomes.Average(o => o.Score),
+            samples.Count / seconds,
+            outcomes);
+        log($"  {mode}: {seconds:F1}s");
+        return row;
+    }
+
+    private static double Accuracy(List<FrameOutcome> outcomes, TextSize size)
+    {
+        var subset = outcomes.Where(o => o.Sample.TextSize == size).ToList();
+        return subset.Count == 0 ? double.NaN : subset.Average(o => o.TextCorrect ? 1.0 : 0.0);
+    }
+
+    /// <summary>The table, the breakdown by category, and the summary line.</summary>
+    public static string Report(IReadOnlyList<EvalRow> rows, bool onCpu)
+    {
+        var ci = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        sb.AppendLine(string.Create(ci, $"{"mode",-10} {"tokens/frame",12} {"compressed",10} {"small text",10} {"large text",10} {"caption",8} {"score",6} {"frames/s",9}"));
+        foreach (var r in rows)
+            sb.AppendLine(string.Create(ci, $"{r.Mode,-10} {r.VisualTokensPerFrame,12:F1} {r.CompressedTileFraction,10:P1} {r.SmallTextAccuracy,10:P1} {r.LargeTextAccuracy,10:P1} {r.CaptionAccuracy,8:P1} {r.Score,6:F3} {r.FramesPerSecond,9:F2}"));
+        sb.AppendLine();
+        sb.AppendLine("score by category (caption half + text field half), and tokens/frame:");
+        var categories = new (string Name, Func<SyntheticSample, bool> Match)[]
+        {
+            ("background flat", s => !s.BusyBackground), ("background busy", s => s.BusyBackground),
+            ("no text", s => s.TextSize == TextSize.None), ("small text", s => s.TextSize == TextSize.Small),
+            ("large text", s => s.TextSize == TextSize.Large),
+            ("1 tile", s => TileCount(rows, s) == 1),
+            ("3 tiles", s => TileCount(rows, s) == 3), ("5 tiles", s => TileCount(rows, s) == 5),
+        };
+        sb.Append(string.Create(ci, $"{"category",-16} {"n",4}"));
+        foreach (var r in rows) sb.Append(string.Create(ci, $" {r.Mode + " score",13} {"tok",6}"));
+        sb.AppendLine();
+        foreach (var (name, match) in categories)
+        {
+            var n = rows[0].Frames.Count(o => match(o.Sample));
+            if (n == 0) continue;
+            sb.Append(string.Create(ci, $"{name,-16} {n,4}"));
+            foreach (var r in rows)
+            {
+                var subset = r.Frames.Where(o => match(o.Sample)).ToList();
+                sb.Append(string.Create(ci, $" {subset.Average(o => o.Score),13:F3} {subset.Average(o => o.VisualTokens),6:F0}"));
+            }
+            sb.AppendLine();
+        }
+        var full = rows.Single(r => r.Mode == "all-256");
+        var vir = rows.Single(r => r.Mode == "vir");
+        var all64 = rows.Single(r => r.Mode == "all-64");
+        var rand = rows.Single(r => r.Mode == "random");
+        sb.AppendLine();
+        if (!onCpu) sb.AppendLine(string.Create(ci, $"gpu_frames_per_s={vir.FramesPerSecond:F2} (ViR mode, on this GPU)"));
+        sb.Append(string.Create(ci,
+            $"vir_tokens_removed={1 - vir.VisualTokensPerFrame / full.VisualTokensPerFrame:F3} " +
+            $"vir_accuracy_retained={vir.Score / full.Score:F3} " +
+            $"all64_small_text_drop={(full.SmallTextAccuracy - all64.SmallTextAccuracy) * 100:F1} " +
+            $"random_minus_vir={(rand.Score - vir.Score) * 100:F1} " +
+            $"cpu_frames_per_s={(onCpu ? vir.FramesPerSecond.ToString("F2", ci) : "n/a")}"));
+        return sb.ToString();
+    }
+
+    private static int TileCount(IReadOnlyList<EvalRow> rows, SyntheticSample s) => s.TileCount;
+}

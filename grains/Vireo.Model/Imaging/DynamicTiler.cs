@@ -1,0 +1,179 @@
+namespace Vireo.Model.Imaging;
+
+/// <summary>A grid of <see cref="Columns"/> x <see cref="Rows"/> tiles, plus an optional thumbnail.</summary>
+public readonly record struct TileGrid(int Columns, int Rows, bool HasThumbnail)
+{
+    public int GridTiles => Columns * Rows;
+    public int TotalTiles => GridTiles + (HasThumbnail ? 1 : 0);
+}
+
+/// <summary>
+/// InternVL's dynamic high resolution: picks the tile grid whose aspect ratio best matches the frame,
+/// resizes the frame onto it, cuts 448x448 tiles row by row and adds a thumbnail of the whole frame.
+/// Produces normalised CHW floats, the same function at training and inference.
+/// </summary>
+public sealed class DynamicTiler(int imageSize, int minTiles, int maxTiles, bool useThumbnail, float[] mean, float[] std)
+{
+    public int ImageSize => imageSize;
+
+    /// <summary>The grid for a frame size (InternVL's find_closest_aspect_ratio, ties going to the larger grid when the frame has the pixels).</summary>
+    /// <summary>The same tiler with other tile-count limits (clamped to at least one tile).</summary>
+    public DynamicTiler WithLimits(int min, int max) =>
+        min == minTiles && max == maxTiles ? this : new DynamicTiler(imageSize, Math.Max(1, min), Math.Max(Math.Max(1, min), max), useThumbnail, mean, std);
+
+    public TileGrid ChooseGrid(int width, int height)
+    {
+        var ratios = new List<(int Cols, int Rows)>();
+        for (var n = minTiles; n <= maxTiles; n++)
+            for (var i = 1; i <= n; i++)
+                for (var j = 1; j <= n; j++)
+                    if (i * j >= minTiles && i * j <= maxTiles && !ratios.Contains((i, j))) ratios.Add((i, j));
+        // Stable sort by tile count, as Python's sorted() over the set's iteration order would be ambiguous.
+        ratios = ratios.Select((r, k) => (r, k)).OrderBy(p => p.r.Cols * p.r.Rows).ThenBy(p => p.k).Select(p => p.r).ToList();
+
+        var aspect = (double)width / height;
+        var area = (double)width * height;
+        var bestDiff = double.PositiveInfinity;
+        var best = (Cols: 1, Rows: 1);
+        foreach (var r in ratios)
+        {
+            var diff = Math.Abs(aspect - (double)r.Cols / r.Rows);
+            if (diff < bestDiff)
+            {
+                bestDiff = diff;
+                best = r;
+            }
+            else if (diff == bestDiff && area > 0.5 * imageSize * imageSize * r.Cols * r.Rows)
+            {
+                best = r;
+            }
+        }
+        var tiles = best.Cols * best.Rows;
+        return new TileGrid(best.Cols, best.Rows, useThumbnail && tiles != 1);
+    }
+
+    /// <summary>The frame rectangle (x, y, w, h in frame pixels) that grid tile <paramref name="index"/> covers.</summary>
+    public static (double X, double Y, double W, double H) TileRegion(TileGrid grid, int index, int width, int height)
+    {
+        var col = index % grid.Columns;
+        var row = index / grid.Columns;
+        double w = (double)width / grid.Columns, h = (double)height / grid.Rows;
+        return (col * w, row * h, w, h);
+    }
+
+    /// <summary>Cuts the frame into normalised tiles: floats laid out [tile][channel][y][x].</summary>
+    public float[] Tile(RgbFrame frame, out TileGrid grid)
+    {
+        frame.Validate();
+        grid = ChooseGrid(frame.Width, frame.Height);
+        var plane = imageSize * imageSize;
+        var result = new float[grid.TotalTiles * 3 * plane];
+        var targetW = imageSize * grid.Columns;
+        var targetH = imageSize * grid.Rows;
+        var resized = Resize(frame, targetW, targetH);
+        for (var t = 0; t < grid.GridTiles; t++)
+        {
+            var x0 = t % grid.Columns * imageSize;
+            var y0 = t / grid.Columns * imageSize;
+            WriteTile(resized, targetW, x0, y0, result, t * 3 * plane);
+        }
+        if (grid.HasThumbnail)
+        {
+            var thumb = grid.GridTiles == 1 ? resized : Resize(frame, imageSize, imageSize);
+            WriteTile(thumb, imageSize, 0, 0, result, grid.GridTiles * 3 * plane);
+        }
+        return result;
+    }
+
+    private void WriteTile(float[] rgb, int stride, int x0, int y0, float[] dst, int offset)
+    {
+        var plane = imageSize * imageSize;
+        var scale = new float[3];
+        var shift = new float[3];
+        for (var c = 0; c < 3; c++)
+        {
+            scale[c] = 1f / (255f * std[c]);
+            shift[c] = -mean[c] / std[c];
+        }
+        for (var y = 0; y < imageSize; y++)
+        {
+            var src = ((y0 + y) * stride + x0) * 3;
+            var row = y * imageSize;
+            for (var x = 0; x < imageSize; x++, src += 3)
+            {
+                dst[offset + row + x] = rgb[src] * scale[0] + shift[0];
+                dst[offset + plane + row + x] = rgb[src + 1] * scale[1] + shift[1];
+                dst[offset + 2 * plane + row + x] = rgb[src + 2] * scale[2] + shift[2];
+            }
+        }
+    }
+
+    /// <summary>Antialiased bilinear resize (PIL's triangle filter widened by the downscale factor), values 0..255.</summary>
+    public static float[] Resize(RgbFrame frame, int outW, int outH)
+    {
+        var (xIdx, xW, xN) = Weights(frame.Width, outW);
+        var (yIdx, yW, yN) = Weights(frame.Height, outH);
+        var src = frame.Pixels;
+        var tmp = new float[frame.Height * outW * 3];
+        for (var y = 0; y < frame.Height; y++)
+        {
+            var rowIn = y * frame.Width * 3;
+            var rowOut = y * outW * 3;
+            for (var x = 0; x < outW; x++)
+            {
+                float r = 0, g = 0, b = 0;
+                for (var k = 0; k < xN; k++)
+                {
+                    var w = xW[x * xN + k];
+                    if (w == 0) continue;
+                    var s = rowIn + xIdx[x * xN + k] * 3;
+                    r += w * src[s]; g += w * src[s + 1]; b += w * src[s + 2];
+                }
+                tmp[rowOut + x * 3] = r; tmp[rowOut + x * 3 + 1] = g; tmp[rowOut + x * 3 + 2] = b;
+            }
+        }
+        var dst = new float[outH * outW * 3];
+        for (var y = 0; y < outH; y++)
+        {
+            var rowOut = y * outW * 3;
+            for (var k = 0; k < yN; k++)
+            {
+                var w = yW[y * yN + k];
+                if (w == 0) continue;
+                var rowIn = yIdx[y * yN + k] * outW * 3;
+                for (var i = 0; i < outW * 3; i++) dst[rowOut + i] += w * tmp[rowIn + i];
+            }
+        }
+        return dst;
+    }
+
+    private static (int[] Index, float[] Weight, int Taps) Weights(int inSize, int outSize)
+    {
+        var scale = (double)inSize / outSize;
+        var support = Math.Max(scale, 1.0);
+        var taps = (int)Math.Ceiling(support) * 2 + 1;
+        var index = new int[outSize * taps];
+        var weight = new float[outSize * taps];
+        for (var o = 0; o < outSize; o++)
+        {
+            var center = (o + 0.5) * scale;
+            var first = (int)Math.Floor(center - support);
+            double total = 0;
+            var w = new double[taps];
+            for (var k = 0; k < taps; k++)
+            {
+                var i = first + k;
+                if (i < 0 || i >= inSize) continue;
+                var t = Math.Abs((i + 0.5 - center) / support);
+                w[k] = t < 1 ? 1 - t : 0;
+                total += w[k];
+            }
+            for (var k = 0; k < taps; k++)
+            {
+                index[o * taps + k] = Math.Clamp(first + k, 0, inSize - 1);
+                weight[o * taps + k] = total > 0 ? (float)(w[k] / total) : 0;
+            }
+        }
+        return (index, weight, taps);
+    }
+}

@@ -1,0 +1,253 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using Vireo.Model.Configuration;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Vireo.Model.Modules;
+
+/// <summary>RMSNorm with a learned scale (<c>weight</c>), over the last dimension.</summary>
+internal sealed class RmsNorm : Module<Tensor, Tensor>
+{
+    private readonly Parameter weight;
+    private readonly double _eps;
+
+    public RmsNorm(long width, double eps) : base("norm")
+    {
+        _eps = eps;
+        weight = new Parameter(ones(width));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var variance = x.pow(2).mean([-1], keepdim: true);
+        return (x * rsqrt(variance + _eps) * weight).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>
+/// A static key/value cache for greedy generation: one preallocated buffer per layer, written in place,
+/// so decoding allocates nothing that grows with the sequence.
+/// </summary>
+public sealed class KvCache : IDisposable
+{
+    internal readonly Tensor[] Keys;
+    internal readonly Tensor[] Values;
+
+    public KvCache(LanguageConfig config, long batch, long capacity, Device device)
+    {
+        Capacity = capacity;
+        Keys = new Tensor[config.NumHiddenLayers];
+        Values = new Tensor[config.NumHiddenLayers];
+        for (var i = 0; i < Keys.Length; i++)
+        {
+            Keys[i] = zeros([batch, config.NumKeyValueHeads, capacity, config.HeadDim], device: device);
+            Values[i] = zeros([batch, config.NumKeyValueHeads, capacity, config.HeadDim], device: device);
+        }
+    }
+
+    public long Capacity { get; }
+
+    /// <summary>Positions already written.</summary>
+    public long Length { get; internal set; }
+
+    public void Dispose()
+    {
+        foreach (var t in Keys) t.Dispose();
+        foreach (var t in Values) t.Dispose();
+    }
+}
+
+/// <summary>Qwen3 attention: GQA, per-head RMSNorm on q and k, rotary embeddings, no biases.</summary>
+internal sealed class Qwen3Attention : Module
+{
+    private readonly Linear q_proj;
+    private readonly Linear k_proj;
+    private readonly Linear v_proj;
+    private readonly Linear o_proj;
+    private readonly RmsNorm q_norm;
+    private readonly RmsNorm k_norm;
+    private readonly int _heads;
+    private readonly int _kvHeads;
+    private readonly int _headDim;
+
+    public Qwen3Attention(LanguageConfig c) : base("self_attn")
+    {
+        _heads = c.NumAttentionHeads;
+        _kvHeads = c.NumKeyValueHeads;
+        _headDim = c.HeadDim;
+        q_proj = Linear(c.HiddenSize, _heads * _headDim, hasBias: false);
+        k_proj = Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: false);
+        v_proj = Linear(c.HiddenSize, _kvHeads * _headDim, hasBias: false);
+        o_proj = Linear(_heads * _headDim, c.HiddenSize, hasBias: false);
+        q_norm = new RmsNorm(_headDim, c.RmsNormEps);
+        k_norm = new RmsNorm(_headDim, c.RmsNormEps);
+        RegisterComponents();
+    }
+
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, KvCache? cache, int layer)
+    {
+        using var scope = NewDisposeScope();
+        long b = x.shape[0], t = x.shape[1];
+        var q = q_norm.forward(q_proj.forward(x).reshape(b, t, _heads, _headDim)).transpose(1, 2);
+        var k = k_norm.forward(k_proj.forward(x).reshape(b, t, _kvHeads, _headDim)).transpose(1, 2);
+        var v = v_proj.forward(x).reshape(b, t, _kvHeads, _headDim).transpose(1, 2);
+        q = Rotary.Apply(q, cos, sin);
+        k = Rotary.Apply(k, cos, sin);
+        var causal = true;
+        if (cache is not null)
+        {
+            var start = cache.Length;
+            cache.Keys[layer].narrow(2, start, t).copy_(k);
+            cache.Values[layer].narrow(2, start, t).copy_(v);
+            k = cache.Keys[layer].narrow(2, 0, start + t);
+            v = cache.Values[layer].narrow(2, 0, start + t);
+            // A single new query attends to every cached position; a prefill from empty is plainly causal.
+            causal = start == 0;
+            if (!causal && t != 1) throw new NotSupportedException("Chunked prefill onto a non-empty cache is not supported.");
+        }
+        var groups = _heads / _kvHeads;
+        if (groups > 1)
+        {
+            k = k.repeat_interleave(groups, 1);
+            v = v.repeat_interleave(groups, 1);
+        }
+        var attended = functional.scaled_dot_product_attention(q, k, v, is_casual: causal);
+        return o_proj.forward(attended.transpose(1, 2).reshape(b, t, _heads * _headDim)).MoveToOuterDisposeScope();
+    }
+}
+
+internal static class Rotary
+{
+    /// <summary>rotate_half RoPE: x*cos + rotate_half(x)*sin, cos/sin shaped [t, head_dim].</summary>
+    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
+    {
+        using var scope = NewDisposeScope();
+        var half = x.shape[^1] / 2;
+        var x1 = x.narrow(-1, 0, half);
+        var x2 = x.narrow(-1, half, half);
+        var rotated = cat([-x2, x1], -1);
+        return (x * cos + rotated * sin).MoveToOuterDisposeScope();
+    }
+
+    public static (Tensor Cos, Tensor Sin) Tables(long start, long length, int headDim, double theta, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var invFreq = pow(theta, -arange(0, headDim, 2, dtype: ScalarType.Float64, device: device) / headDim);
+        var positions = arange(start, start + length, dtype: ScalarType.Float64, device: device);
+        var freqs = outer(positions, invFreq);
+        var emb = cat([freqs, freqs], -1);
+        return (emb.cos().to(ScalarType.Float32).MoveToOuterDisposeScope(), emb.sin().to(ScalarType.Float32).MoveToOuterDisposeScope());
+    }
+}
+
+/// <summary>SwiGLU MLP: down(silu(gate(x)) * up(x)).</summary>
+internal sealed class Qwen3Mlp : Module<Tensor, Tensor>
+{
+    private readonly Linear gate_proj;
+    private readonly Linear up_proj;
+    private readonly Linear down_proj;
+
+    public Qwen3Mlp(LanguageConfig c) : base("mlp")
+    {
+        gate_proj = Linear(c.HiddenSize, c.IntermediateSize, hasBias: false);
+        up_proj = Linear(c.HiddenSize, c.IntermediateSize, hasBias: false);
+        down_proj = Linear(c.IntermediateSize, c.HiddenSize, hasBias: false);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return down_proj.forward(functional.silu(gate_proj.forward(x)) * up_proj.forward(x)).MoveToOuterDisposeScope();
+    }
+}
+
+internal sealed class Qwen3DecoderLayer : Module
+{
+    private readonly Qwen3Attention self_attn;
+    private readonly Qwen3Mlp mlp;
+    private readonly RmsNorm input_layernorm;
+    private readonly RmsNorm post_attention_layernorm;
+
+    public Qwen3DecoderLayer(LanguageConfig c) : base("layer")
+    {
+        self_attn = new Qwen3Attention(c);
+        mlp = new Qwen3Mlp(c);
+        input_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
+        post_attention_layernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
+        RegisterComponents();
+    }
+
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, KvCache? cache, int layer)
+    {
+        using var scope = NewDisposeScope();
+        var h = x + self_attn.Forward(input_layernorm.forward(x), cos, sin, cache, layer);
+        return (h + mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary><c>language_model.model</c>: token embeddings, decoder layers, final norm.</summary>
+internal sealed class Qwen3Model : Module
+{
+    private readonly ModuleList<Qwen3DecoderLayer> layers = new();
+    private readonly RmsNorm norm;
+    private readonly LanguageConfig _config;
+
+    public Qwen3Model(LanguageConfig c) : base("model")
+    {
+        _config = c;
+        embed_tokens = Embedding(c.VocabSize, c.HiddenSize);
+        for (var i = 0; i < c.NumHiddenLayers; i++) layers.Add(new Qwen3DecoderLayer(c));
+        norm = new RmsNorm(c.HiddenSize, c.RmsNormEps);
+        RegisterComponents();
+    }
+
+    private readonly Embedding embed_tokens;
+
+    public Embedding EmbedTokens => embed_tokens;
+
+    public Tensor Forward(Tensor embeds, KvCache? cache)
+    {
+        using var scope = NewDisposeScope();
+        var start = cache?.Length ?? 0;
+        var t = embeds.shape[1];
+        if (cache is not null && start + t > cache.Capacity) throw new InvalidOperationException("KV cache is full.");
+        var (cos, sin) = Rotary.Tables(start, t, _config.HeadDim, _config.RopeTheta, embeds.device);
+        var h = embeds;
+        for (var i = 0; i < layers.Count; i++) h = layers[i].Forward(h, cos, sin, cache, i);
+        if (cache is not null) cache.Length = start + t;
+        return norm.forward(h).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>
+/// Qwen3-style causal language model (<c>language_model.*</c>): RMSNorm, RoPE, grouped-query attention
+/// with per-head q/k RMSNorm, SwiGLU MLP, and a KV cache for generation.
+/// </summary>
+public sealed class Qwen3LanguageModel : Module
+{
+    private readonly Qwen3Model model;
+    private readonly Linear lm_head;
+
+    public Qwen3LanguageModel(LanguageConfig config) : base("language_model")
+    {
+        Config = config;
+        model = new Qwen3Model(config);
+        lm_head = Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+        RegisterComponents();
+    }
+
+    public LanguageConfig Config { get; }
+
+    /// <summary>Token ids [b, t] → embeddings [b, t, H].</summary>
+    public Tensor Embed(Tensor ids) => model.EmbedTokens.forward(ids);
+
+    /// <summary>Final hidden states [b, t, H] for input embeddings, appending to <paramref name="cache"/> when given.</summary>
+    public Tensor Hidden(Tensor embeds, KvCache? cache = null) => model.Forward(embeds, cache);
+
+    /// <summary>Logits over the vocabulary for hidden states.</summary>
+    public Tensor Logits(Tensor hidden) => lm_head.forward(hidden);
+}

@@ -1,0 +1,152 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using Vireo.Model.Configuration;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Vireo.Model.Modules;
+
+/// <summary>InternViT embeddings: 14-px patch convolution, a class token and learned position embeddings.</summary>
+internal sealed class VisionEmbeddings : Module<Tensor, Tensor>
+{
+    private readonly Parameter class_embedding;
+    private readonly Conv2d patch_embedding;
+    private readonly Parameter position_embedding;
+
+    public VisionEmbeddings(VisionConfig config, int imageSize, int patchSize) : base("embeddings")
+    {
+        var d = config.HiddenSize;
+        var patches = (imageSize / patchSize) * (imageSize / patchSize);
+        class_embedding = new Parameter(randn(1, 1, d) * 0.02f);
+        patch_embedding = Conv2d(3, d, patchSize, stride: patchSize);
+        position_embedding = new Parameter(randn(1, patches + 1, d) * 0.02f);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor pixels)
+    {
+        using var scope = NewDisposeScope();
+        var patches = patch_embedding.forward(pixels).flatten(2).transpose(1, 2);
+        var cls = class_embedding.expand(patches.shape[0], 1, -1);
+        return (cat([cls, patches], 1) + position_embedding).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>InternViT attention: fused qkv projection and an output projection.</summary>
+internal sealed class VisionAttention : Module<Tensor, Tensor>
+{
+    private readonly Linear qkv;
+    private readonly Linear proj;
+    private readonly int _heads;
+
+    public VisionAttention(VisionConfig config) : base("attn")
+    {
+        _heads = config.NumAttentionHeads;
+        qkv = Linear(config.HiddenSize, 3 * config.HiddenSize, hasBias: config.QkvBias);
+        proj = Linear(config.HiddenSize, config.HiddenSize);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        long b = x.shape[0], n = x.shape[1], d = x.shape[2];
+        var packed = qkv.forward(x).reshape(b, n, 3, _heads, d / _heads).permute(2, 0, 3, 1, 4);
+        var attended = functional.scaled_dot_product_attention(packed[0], packed[1], packed[2]);
+        return proj.forward(attended.transpose(1, 2).reshape(b, n, d)).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>InternViT MLP: fc1, GELU, fc2.</summary>
+internal sealed class VisionMlp : Module<Tensor, Tensor>
+{
+    private readonly Linear fc1;
+    private readonly Linear fc2;
+
+    public VisionMlp(VisionConfig config) : base("mlp")
+    {
+        fc1 = Linear(config.HiddenSize, config.IntermediateSize);
+        fc2 = Linear(config.IntermediateSize, config.HiddenSize);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var hidden = functional.gelu(fc1.forward(x));
+        return fc2.forward(hidden);
+    }
+}
+
+/// <summary>Pre-norm InternViT block with layer scale: x + ls1*attn(norm1(x)), then x + ls2*mlp(norm2(x)).</summary>
+internal sealed class VisionEncoderLayer : Module<Tensor, Tensor>
+{
+    private readonly VisionAttention attn;
+    private readonly VisionMlp mlp;
+    private readonly LayerNorm norm1;
+    private readonly LayerNorm norm2;
+    private readonly Parameter ls1;
+    private readonly Parameter ls2;
+
+    public VisionEncoderLayer(VisionConfig config) : base("layer")
+    {
+        attn = new VisionAttention(config);
+        mlp = new VisionMlp(config);
+        norm1 = LayerNorm(config.HiddenSize, config.LayerNormEps);
+        norm2 = LayerNorm(config.HiddenSize, config.LayerNormEps);
+        ls1 = new Parameter(full(config.HiddenSize, (float)config.InitializerFactor));
+        ls2 = new Parameter(full(config.HiddenSize, (float)config.InitializerFactor));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var h = x + attn.forward(norm1.forward(x)) * ls1;
+        return (h + mlp.forward(norm2.forward(h)) * ls2).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>InternViT encoder stack.</summary>
+internal sealed class VisionEncoder : Module<Tensor, Tensor>
+{
+    private readonly ModuleList<VisionEncoderLayer> layers = new();
+
+    public VisionEncoder(VisionConfig config) : base("encoder")
+    {
+        for (var i = 0; i < config.NumHiddenLayers; i++) layers.Add(new VisionEncoderLayer(config));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var h = x;
+        foreach (var layer in layers) h = layer.forward(h);
+        return h.MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>
+/// InternViT-style vision encoder (<c>vision_model.*</c>). Returns the last hidden state without the class token:
+/// [tiles, 1024, D] for 448-px tiles and 14-px patches.
+/// </summary>
+public sealed class VisionModel : Module<Tensor, Tensor>
+{
+    private readonly VisionEmbeddings embeddings;
+    private readonly VisionEncoder encoder;
+
+    public VisionModel(ModelConfig config) : base("vision_model")
+    {
+        embeddings = new VisionEmbeddings(config.VisionConfig, config.ImageSize, config.PatchSize);
+        encoder = new VisionEncoder(config.VisionConfig);
+        RegisterComponents();
+    }
+
+    /// <param name="pixels">[tiles, 3, 448, 448], normalised.</param>
+    public override Tensor forward(Tensor pixels)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = encoder.forward(embeddings.forward(pixels));
+        return hidden[.., 1..].MoveToOuterDisposeScope();
+    }
+}

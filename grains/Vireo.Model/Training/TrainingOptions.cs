@@ -1,0 +1,57 @@
+using System.Text.Json.Serialization;
+using Vireo.Model.Configuration;
+
+namespace Vireo.Model.Training;
+
+/// <summary>The knobs of the three ViCO training stages.</summary>
+public sealed record TrainingOptions
+{
+    public required string OutputDirectory { get; init; }
+    public string Device { get; init; } = "auto";
+    public int Seed { get; init; } = 1;
+    public int Stage1Steps { get; init; } = 3000;
+    public int Stage2Steps { get; init; } = 800;
+    public int Stage3Steps { get; init; } = 400;
+    public int BatchSize { get; init; } = 16;
+    public double LearningRate { get; init; } = 1e-3;
+    public double RouterLearningRate { get; init; } = 1e-3;
+
+    /// <summary>Stage 3: a tile is labelled "keep 256" when its loss ratio is above this percentile of recent ratios.</summary>
+    public double RouterPercentile { get; init; } = 0.75;
+
+    /// <summary>Stage 3: how many recent loss ratios the percentile is taken over.</summary>
+    public int RouterWindow { get; init; } = 1024;
+
+    /// <summary>Stage 2: weight of the task loss next to KL(reference ‖ student).</summary>
+    public double ConsistencyTaskWeight { get; init; } = 1.0;
+
+    /// <summary>Stop (after saving) once this much wall-clock time has passed; resume later with the same command.</summary>
+    public TimeSpan? TimeLimit { get; init; }
+
+    public int LogEvery { get; init; } = 25;
+    public int CheckpointEvery { get; init; } = 250;
+
+    /// <summary>Frame sizes to train on; null uses <see cref="Data.SyntheticFrames.TrainingSizes"/>.</summary>
+    public IReadOnlyList<(int W, int H)>? Sizes { get; init; }
+
+    /// <summary>Model to build when starting fresh (ignored when resuming: the checkpoint's config wins).</summary>
+    public ModelConfig Model { get; init; } = ModelConfig.Small();
+}
+
+/// <summary>Where a training run stands; written beside the checkpoint so a rerun resumes.</summary>
+public sealed record TrainingState
+{
+    /// <summary>The stage in progress (1–3), or 4 when finished.</summary>
+    public int Stage { get; init; } = 1;
+
+    /// <summary>Steps of <see cref="Stage"/> already done.</summary>
+    public int Step { get; init; }
+
+    public int Seed { get; init; }
+    public double ElapsedSeconds { get; init; }
+    public double[] RecentRatios { get; init; } = [];
+}
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
+[JsonSerializable(typeof(TrainingState))]
+internal sealed partial class TrainingStateJsonContext : JsonSerializerContext;

@@ -1,0 +1,339 @@
+using System.Diagnostics;
+using System.Text.Json;
+using TorchSharp;
+using Vireo.Model.Data;
+using Vireo.Model.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Vireo.Model.Training;
+
+/// <summary>
+/// ViCO's three stages on synthetic frames: (1) both connectors on the tasks, (2) consistency with a frozen
+/// 256-token reference, (3) the router from loss ratios. Seeded: batch k of stage s is the same frames on
+/// every run, so a resumed run sees the data it would have seen.
+/// </summary>
+public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
+{
+    public const string StateFile = "train_state.json";
+    public const string ReferenceFile = "reference.safetensors";
+
+    private readonly Stopwatch _clock = new();
+    private double _elapsedBefore;
+
+    /// <summary>Runs (or resumes) training; returns the final state. Stops early, saved, at the time limit.</summary>
+    public TrainingState Run()
+    {
+        var device = TorchRuntime.ResolveDevice(options.Device);
+        Directory.CreateDirectory(options.OutputDirectory);
+        var statePath = Path.Combine(options.OutputDirectory, StateFile);
+        VireoModel model;
+        TrainingState state;
+        if (File.Exists(statePath))
+        {
+            state = JsonSerializer.Deserialize(File.ReadAllText(statePath), TrainingStateJsonContext.Default.TrainingState)!;
+            model = VireoCheckpoint.Load(options.OutputDirectory);
+            log($"resuming from {options.OutputDirectory}: stage {state.Stage}, step {state.Step}");
+        }
+        else
+        {
+            random.manual_seed(options.Seed);
+            model = new VireoModel(options.Model);
+            state = new TrainingState { Seed = options.Seed };
+            log($"new model: {model.ParameterCount():N0} parameters");
+        }
+        _elapsedBefore = state.ElapsedSeconds;
+        model.to(device);
+        log($"device {device}, batch {options.BatchSize}, seed {options.Seed}");
+        _clock.Start();
+        if (device.type == DeviceType.CUDA)
+        {
+            backends.cuda.matmul.allow_tf32 = true;
+            backends.cudnn.allow_tf32 = true;
+        }
+
+        if (state.Stage == 1) state = Stage1(model, state, device);
+        if (state.Stage == 2) state = Stage2(model, state, device);
+        if (state.Stage == 3) state = Stage3(model, state, device);
+        model.Dispose();
+        return state;
+    }
+
+    private bool OutOfTime => options.TimeLimit is { } limit && _clock.Elapsed >= limit;
+
+    private double Elapsed => _elapsedBefore + _clock.Elapsed.TotalSeconds;
+
+    private List<SyntheticSample> Batch(VireoModel model, int stage, int step)
+    {
+        var generator = new SyntheticFrames(model.Tiler);
+        var sizes = options.Sizes ?? SyntheticFrames.TrainingSizes;
+        var seeds = new int[options.BatchSize];
+        var rng = new Random(HashCode.Combine(options.Seed, stage, step));
+        for (var i = 0; i < seeds.Length; i++) seeds[i] = rng.Next();
+        var samples = new SyntheticSample[options.BatchSize];
+        Parallel.For(0, samples.Length, i => samples[i] = generator.Generate(new Random(seeds[i]), sizes));
+        return samples.ToList();
+    }
+
+    private (int Stage, int Step, Task<(List<SyntheticSample>, TileBatch)> Work)? _pending;
+
+    /// <summary>
+    /// The batch for (stage, step), rendered and tiled on the CPU while the previous step ran on the device;
+    /// starts preparing the following one before returning.
+    /// </summary>
+    private (List<SyntheticSample> Samples, TileBatch Tiles) Next(VireoModel model, int stage, int step, int total)
+    {
+        (List<SyntheticSample>, TileBatch) Prepare(int s, int k)
+        {
+            var samples = Batch(model, s, k);
+            return (samples, TileBatch.From(model, samples.Select(x => x.Frame).ToList()));
+        }
+        var result = _pending is { } p && p.Stage == stage && p.Step == step ? p.Work.GetAwaiter().GetResult() : Prepare(stage, step);
+        _pending = step + 1 < total ? (stage, step + 1, Task.Run(() => Prepare(stage, step + 1))) : null;
+        return result;
+    }
+
+    private static double Schedule(int step, int total, double peak)
+    {
+        var warmup = Math.Min(100, Math.Max(1, total / 10));
+        if (step < warmup) return peak * (step + 1) / warmup;
+        var progress = (double)(step - warmup) / Math.Max(1, total - warmup);
+        return peak * (0.1 + 0.9 * 0.5 * (1 + Math.Cos(Math.PI * Math.Min(1, progress))));
+    }
+
+    private TrainingState Save(VireoModel model, TrainingState state)
+    {
+        state = state with { ElapsedSeconds = Elapsed };
+        VireoCheckpoint.Save(model, options.OutputDirectory);
+        File.WriteAllText(Path.Combine(options.OutputDirectory, StateFile), JsonSerializer.Serialize(state, TrainingStateJsonContext.Default.TrainingState));
+        return state;
+    }
+
+    private TrainingState Stage1(VireoModel model, TrainingState state, Device device)
+    {
+        model.train();
+        using var optimizer = optim.AdamW(model.parameters(), options.LearningRate, weight_decay: 0.01);
+        var total = options.Stage1Steps;
+        var meter = new Meter();
+        for (var step = state.Step; step < total; step++)
+        {
+            if (OutOfTime) return Stopped(model, state with { Step = step });
+            SetLr(optimizer, Schedule(step, total, options.LearningRate));
+            using var scope = NewDisposeScope();
+            var (samples, tiles) = Next(model, 1, step, total);
+            var rng = new Random(HashCode.Combine(options.Seed, 11, step));
+            var compress = Enumerable.Range(0, tiles.TotalTiles).Select(_ => rng.Next(2) == 1).ToList();
+            using var seq = SequenceBatch.Build(model, samples.Select(s => s.Answer).ToList(), tiles.TileCounts, compress, device);
+            var features = model.Vision.forward(tiles.ToTensor(device));
+            var logits = TeacherForcing.ResponseLogits(model, features, compress, seq);
+            var loss = functional.cross_entropy(logits, seq.Targets);
+            optimizer.zero_grad();
+            loss.backward();
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0);
+            optimizer.step();
+            meter.Add(loss.item<float>(), tiles.TotalTiles);
+            if ((step + 1) % options.LogEvery == 0 || step + 1 == total)
+                log($"stage 1 step {step + 1}/{total} loss {meter.TakeMean():F4} tiles/s {meter.Rate():F1} elapsed {Elapsed:F0}s");
+            if ((step + 1) % options.CheckpointEvery == 0) state = Save(model, state with { Step = step + 1 });
+        }
+        // The consistency stage compares against this model, frozen.
+        state = Save(model, state with { Stage = 2, Step = 0 });
+        File.Copy(Path.Combine(options.OutputDirectory, VireoCheckpoint.WeightsFile), Path.Combine(options.OutputDirectory, ReferenceFile), overwrite: true);
+        log("stage 1 done; saved the frozen reference for stage 2");
+        return state;
+    }
+
+    private TrainingState Stage2(VireoModel model, TrainingState state, Device device)
+    {
+        using var reference = new VireoModel(model.Config);
+        VireoCheckpoint.LoadWeights(reference, Path.Combine(options.OutputDirectory, ReferenceFile));
+        reference.to(device);
+        reference.eval();
+        foreach (var p in reference.parameters()) p.requires_grad = false;
+        model.train();
+        using var optimizer = optim.AdamW(model.parameters(), options.LearningRate * 0.5, weight_decay: 0.01);
+        var total = options.Stage2Steps;
+        var meter = new Meter();
+        var klMeter = new Meter();
+        for (var step = state.Step; step < total; step++)
+        {
+            if (OutOfTime) return Stopped(model, state with { Step = step });
+            SetLr(optimizer, Schedule(step, total, options.LearningRate * 0.5));
+            using var scope = NewDisposeScope();
+            var (samples, tiles) = Next(model, 2, step, total);
+            var answers = samples.Select(s => s.Answer).ToList();
+            var pixels = tiles.ToTensor(device);
+            var allFull = new bool[tiles.TotalTiles];
+            Tensor refLogProbs;
+            using (no_grad())
+            {
+                using var refSeq = SequenceBatch.Build(reference, answers, tiles.TileCounts, allFull, device);
+                var refFeatures = reference.Vision.forward(pixels);
+                refLogProbs = functional.log_softmax(TeacherForcing.ResponseLogits(reference, refFeatures, allFull, refSeq), -1);
+            }
+            var rng = new Random(HashCode.Combine(options.Seed, 22, step));
+            var compress = Enumerable.Range(0, tiles.TotalTiles).Select(_ => rng.Next(2) == 1).ToList();
+            using var seq = SequenceBatch.Build(model, answers, tiles.TileCounts, compress, device);
+            var logits = TeacherForcing.ResponseLogits(model, model.Vision.forward(pixels), compress, seq);
+            var logProbs = functional.log_softmax(logits, -1);
+            var kl = (refLogProbs.exp() * (refLogProbs - logProbs)).sum(-1).mean();
+            var ce = functional.cross_entropy(logits, seq.Targets);
+            var loss = kl + ce * options.ConsistencyTaskWeight;
+            optimizer.zero_grad();
+            loss.backward();
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0);
+            optimizer.step();
+            meter.Add(ce.item<float>(), tiles.TotalTiles);
+            klMeter.Add(kl.item<float>(), 0);
+            if ((step + 1) % options.LogEvery == 0 || step + 1 == total)
+                log($"stage 2 step {step + 1}/{total} kl {klMeter.TakeMean():F4} task {meter.TakeMean():F4} tiles/s {meter.Rate():F1} elapsed {Elapsed:F0}s");
+            if ((step + 1) % options.CheckpointEvery == 0) state = Save(model, state with { Step = step + 1 });
+        }
+        state = Save(model, state with { Stage = 3, Step = 0 });
+        log("stage 2 done");
+        return state;
+    }
+
+    private TrainingState Stage3(VireoModel model, TrainingState state, Device device)
+    {
+        model.eval();
+        foreach (var (name, p) in model.named_parameters()) p.requires_grad = name.StartsWith("vir.", StringComparison.Ordinal);
+        var routerParams = model.Router.parameters().ToList();
+        using var optimizer = optim.AdamW(routerParams, options.RouterLearningRate, weight_decay: 0.01);
+        var window = new Queue<double>(state.RecentRatios);
+        var total = options.Stage3Steps;
+        var meter = new Meter();
+        double agree = 0, labelled = 0, keepLabels = 0;
+        for (var step = state.Step; step < total; step++)
+        {
+            if (OutOfTime) return Stopped(model, state with { Step = step, RecentRatios = window.ToArray() });
+            SetLr(optimizer, Schedule(step, total, options.RouterLearningRate));
+            using var scope = NewDisposeScope();
+            var (samples, tiles) = Next(model, 3, step, total);
+            Tensor features;
+            var ratios = new double[tiles.TotalTiles];
+            using (no_grad())
+            {
+                features = model.Vision.forward(tiles.ToTensor(device));
+                var baseLoss = FrameLosses(model, features, samples, tiles, new bool[tiles.TotalTiles], device);
+                // One variant per tile: that tile at 64 tokens, the rest of its frame at 256.
+                var variantAnswers = new List<string>();
+                var variantCounts = new List<int>();
+                var variantTiles = new List<long>();
+                var variantCompress = new List<bool>();
+                var owner = new List<int>();
+                for (var f = 0; f < samples.Count; f++)
+                {
+                    var first = tiles.FirstTile(f);
+                    for (var t = 0; t < tiles.TileCounts[f]; t++)
+                    {
+                        variantAnswers.Add(samples[f].Answer);
+                        variantCounts.Add(tiles.TileCounts[f]);
+                        owner.Add(f);
+                        for (var u = 0; u < tiles.TileCounts[f]; u++)
+                        {
+                            variantTiles.Add(first + u);
+                            variantCompress.Add(u == t);
+                        }
+                    }
+                }
+                var variantFeatures = features.index_select(0, tensor(variantTiles.ToArray(), device: device));
+                using var seq = SequenceBatch.Build(model, variantAnswers, variantCounts, variantCompress, device);
+                var losses = PerSequenceLoss(TeacherForcing.ResponseLogits(model, variantFeatures, variantCompress, seq), seq);
+                for (var v = 0; v < losses.Length; v++) ratios[v] = losses[v] / Math.Max(1e-6, baseLoss[owner[v]]);
+            }
+            foreach (var r in ratios)
+            {
+                window.Enqueue(r);
+                if (window.Count > options.RouterWindow) window.Dequeue();
+            }
+            var sorted = window.Order().ToArray();
+            var threshold = sorted[(int)Math.Clamp(Math.Floor(options.RouterPercentile * (sorted.Length - 1)), 0, sorted.Length - 1)];
+            // Keep 256 (class 0) when compressing hurts more than the recent percentile; else compress (class 1).
+            var labels = ratios.Select(r => r > threshold ? 0L : VisualResolutionRouter.CompressClass).ToArray();
+            var logits = model.Router.forward(features.detach());
+            var loss = functional.cross_entropy(logits, tensor(labels, device: device));
+            optimizer.zero_grad();
+            loss.backward();
+            optimizer.step();
+            var predicted = logits.argmax(-1).cpu().data<long>().ToArray();
+            agree += predicted.Zip(labels).Count(p => p.First == p.Second);
+            labelled += labels.Length;
+            keepLabels += labels.Count(l => l == 0);
+            meter.Add(loss.item<float>(), tiles.TotalTiles);
+            if ((step + 1) % options.LogEvery == 0 || step + 1 == total)
+            {
+                log($"stage 3 step {step + 1}/{total} router loss {meter.TakeMean():F4} label agreement {agree / labelled:P1} keep-256 labels {keepLabels / labelled:P1} ratio threshold {threshold:F3} elapsed {Elapsed:F0}s");
+                agree = labelled = keepLabels = 0;
+            }
+            if ((step + 1) % options.CheckpointEvery == 0) state = Save(model, state with { Step = step + 1, RecentRatios = window.ToArray() });
+        }
+        state = Save(model, state with { Stage = 4, Step = 0, RecentRatios = window.ToArray() });
+        log($"stage 3 done; training finished in {Elapsed:F0}s");
+        return state;
+    }
+
+    private static double[] FrameLosses(VireoModel model, Tensor features, List<SyntheticSample> samples, TileBatch tiles, bool[] compress, Device device)
+    {
+        using var seq = SequenceBatch.Build(model, samples.Select(s => s.Answer).ToList(), tiles.TileCounts, compress, device);
+        return PerSequenceLoss(TeacherForcing.ResponseLogits(model, features, compress, seq), seq);
+    }
+
+    private static double[] PerSequenceLoss(Tensor logits, SequenceBatch seq)
+    {
+        var tokenLoss = functional.cross_entropy(logits, seq.Targets, reduction: nn.Reduction.None).cpu().data<float>().ToArray();
+        var result = new double[seq.ResponseLengths.Length];
+        var offset = 0;
+        for (var i = 0; i < result.Length; i++)
+        {
+            double sum = 0;
+            for (var k = 0; k < seq.ResponseLengths[i]; k++) sum += tokenLoss[offset + k];
+            result[i] = sum / seq.ResponseLengths[i];
+            offset += seq.ResponseLengths[i];
+        }
+        return result;
+    }
+
+    private TrainingState Stopped(VireoModel model, TrainingState state)
+    {
+        state = Save(model, state);
+        log($"time limit reached at stage {state.Stage} step {state.Step}; saved. Run the same command again to resume.");
+        return state;
+    }
+
+    private static void SetLr(optim.Optimizer optimizer, double lr)
+    {
+        foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
+    }
+
+    private sealed class Meter
+    {
+        private readonly Stopwatch _since = Stopwatch.StartNew();
+        private double _sum;
+        private int _count;
+        private long _items;
+
+        public void Add(double value, long items)
+        {
+            _sum += value;
+            _count++;
+            _items += items;
+        }
+
+        public double TakeMean()
+        {
+            var mean = _count == 0 ? double.NaN : _sum / _count;
+            _sum = 0;
+            _count = 0;
+            return mean;
+        }
+
+        public double Rate()
+        {
+            var rate = _items / Math.Max(1e-9, _since.Elapsed.TotalSeconds);
+            _items = 0;
+            _since.Restart();
+            return rate;
+        }
+    }
+}

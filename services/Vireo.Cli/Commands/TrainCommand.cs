@@ -1,0 +1,78 @@
+using System.CommandLine;
+using TorchSharp;
+using Vireo.Model.Configuration;
+using Vireo.Model.Modules;
+using Vireo.Model.Training;
+
+namespace Vireo.Cli.Commands;
+
+/// <summary>`vireo train`: ViCO's three stages on synthetic frames, seeded and resumable.</summary>
+public static class TrainCommand
+{
+    public static Command Create()
+    {
+        var outDir = new Option<string>("--out") { Description = "Checkpoint directory (model.safetensors, config.json, train_state.json, train.log). Rerunning resumes.", Required = true };
+        var device = new Option<string>("--device") { Description = "auto | cpu | cuda", DefaultValueFactory = _ => "auto" };
+        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
+        var preset = new Option<string>("--preset") { Description = "Model size for a fresh run: small (shipped) | tiny", DefaultValueFactory = _ => "small" };
+        var config = new Option<string?>("--config") { Description = "config.json for a fresh run (overrides --preset)." };
+        var stage1 = new Option<int>("--stage1-steps") { DefaultValueFactory = _ => 3000 };
+        var stage2 = new Option<int>("--stage2-steps") { DefaultValueFactory = _ => 800 };
+        var stage3 = new Option<int>("--stage3-steps") { DefaultValueFactory = _ => 400 };
+        var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 16 };
+        var lr = new Option<double>("--lr") { DefaultValueFactory = _ => 1e-3 };
+        var percentile = new Option<double>("--router-percentile") { Description = "Stage 3: keep-256 when r = L64/L256 is above this percentile of recent r.", DefaultValueFactory = _ => 0.75 };
+        var minutes = new Option<double?>("--time-limit-minutes") { Description = "Save and stop after this long; rerun to resume." };
+        var logEvery = new Option<int>("--log-every") { DefaultValueFactory = _ => 25 };
+        var checkpointEvery = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => 250 };
+        var ship = new Option<string?>("--ship") { Description = "When training finishes, also write an fp16 copy (model.safetensors + config.json) here." };
+
+        var command = new Command("train", "Train the vision-language model with its visual resolution router (ViCO stages 1-3).")
+        {
+            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, logEvery, checkpointEvery, ship,
+        };
+        command.SetAction(parse =>
+        {
+            var output = parse.GetValue(outDir)!;
+            Directory.CreateDirectory(output);
+            var logPath = Path.Combine(output, "train.log");
+            void Log(string line)
+            {
+                var stamped = $"{DateTime.UtcNow:HH:mm:ss} {line}";
+                Console.WriteLine(stamped);
+                File.AppendAllText(logPath, stamped + Environment.NewLine);
+            }
+            var configPath = parse.GetValue(config);
+            var model = configPath is not null ? ModelConfig.Load(configPath)
+                : parse.GetValue(preset) == "tiny" ? ModelConfig.Tiny() : ModelConfig.Small();
+            var options = new TrainingOptions
+            {
+                OutputDirectory = output,
+                Device = parse.GetValue(device)!,
+                Seed = parse.GetValue(seed),
+                Stage1Steps = parse.GetValue(stage1),
+                Stage2Steps = parse.GetValue(stage2),
+                Stage3Steps = parse.GetValue(stage3),
+                BatchSize = parse.GetValue(batch),
+                LearningRate = parse.GetValue(lr),
+                RouterLearningRate = parse.GetValue(lr),
+                RouterPercentile = parse.GetValue(percentile),
+                TimeLimit = parse.GetValue(minutes) is { } m ? TimeSpan.FromMinutes(m) : null,
+                LogEvery = parse.GetValue(logEvery),
+                CheckpointEvery = parse.GetValue(checkpointEvery),
+                Model = model,
+            };
+            Log($"vireo {string.Join(" ", Environment.GetCommandLineArgs().Skip(1))}");
+            var state = new VireoTrainer(options, Log).Run();
+            if (state.Stage < 4) return 0;
+            if (parse.GetValue(ship) is { } shipDir)
+            {
+                using var trained = VireoCheckpoint.Load(output);
+                VireoCheckpoint.Save(trained, shipDir, torch.ScalarType.Float16);
+                Log($"shipped fp16 checkpoint to {shipDir}");
+            }
+            return 0;
+        });
+        return command;
+    }
+}
