@@ -50,12 +50,12 @@ public sealed partial class MediaProbe(IOptions<MediaOptions> options, ILogger<M
             // ffmpeg picks the MP4 reader by extension, so any file named .mp4 without an index "lacks its moov":
             // only a file that starts like an MP4 is a truncated one.
             if (kind == MediaErrorKind.Truncated && !LooksLikeIsoMedia(path)) kind = MediaErrorKind.NotAVideo;
-            LogProbeFailed(e, path, kind);
+            LogProbeFailed(path, kind, FfmpegErrors.Summary(errors));
             throw new MediaException(kind, path, $"ffprobe could not read the file: {FfmpegErrors.Summary(errors)}", e);
         }
-        catch (Exception e) when (e is System.ComponentModel.Win32Exception or FileNotFoundException && !File.Exists(FfmpegBinaries.FfprobePath(_options)))
+        catch (System.ComponentModel.Win32Exception e)
         {
-            throw new MediaException(MediaErrorKind.DecodeFailed, path, $"ffprobe could not be started: {e.Message}", e);
+            throw new MediaException(MediaErrorKind.DecodeFailed, path, $"ffprobe could not be started ({FfmpegBinaries.FfprobePath(_options)}): {e.Message}", e);
         }
     }
 
@@ -125,6 +125,6 @@ public sealed partial class MediaProbe(IOptions<MediaOptions> options, ILogger<M
     [LoggerMessage(Level = LogLevel.Debug, Message = "Probed {Path}: {Width}x{Height}, {Duration}, {FrameRate:F3} fps (variable {IsVariableFrameRate}), rotation {Rotation}, {Codec}")]
     private partial void LogProbed(string path, int width, int height, TimeSpan duration, double frameRate, bool isVariableFrameRate, int rotation, string codec);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "ffprobe failed on {Path}: {Kind}")]
-    private partial void LogProbeFailed(Exception exception, string path, MediaErrorKind kind);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "ffprobe failed on {Path}: {Kind}: {Errors}")]
+    private partial void LogProbeFailed(string path, MediaErrorKind kind, string errors);
 }

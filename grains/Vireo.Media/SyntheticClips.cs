@@ -28,7 +28,16 @@ public static class SyntheticClips
         };
         foreach (var a in (string[])["-y", "-hide_banner", "-nostdin", "-loglevel", "error"]) startInfo.ArgumentList.Add(a);
         foreach (var a in arguments) startInfo.ArgumentList.Add(a);
-        using var process = Process.Start(startInfo) ?? throw new InvalidOperationException("ffmpeg did not start");
+        Process process;
+        try
+        {
+            process = Process.Start(startInfo) ?? throw new InvalidOperationException("ffmpeg did not start");
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new MediaException(MediaErrorKind.DecodeFailed, "(generated clip)", $"ffmpeg could not be started ({startInfo.FileName}): {e.Message}", e);
+        }
+        using var _ = process;
         var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
         var stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -96,6 +96,10 @@ public sealed class SamplingTests(ClipFixture clips)
         Assert.Equal(2.0, Seconds(deduped.Single(f => Seconds(f) >= 2.0 && Seconds(f) < 5.0)), 1e-6);
         Assert.Contains(deduped, f => Seconds(f) >= 5.0); // the bars after the still are new content
         Assert.Equal(Enumerable.Range(0, deduped.Count), deduped.Select(f => f.Index));
+        // Without suppression the still frames are there, with (nearly) the same hash.
+        var still = all.Where(f => Seconds(f) >= 2.0 && Seconds(f) < 5.0).Select(f => f.PerceptualHash).ToArray();
+        Assert.All(still, h => Assert.True(PerceptualHash.Distance(h, still[0]) <= 4));
+        Assert.True(PerceptualHash.Distance(all[0].PerceptualHash, still[0]) > 4);
     }
 
     [Fact]
