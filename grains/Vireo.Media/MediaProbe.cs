@@ -33,30 +33,44 @@ public sealed partial class MediaProbe(IOptions<MediaOptions> options, ILogger<M
 
     private async Task<IMediaAnalysis> AnalyseAsync(string path, CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.ProbeTimeout);
+        // ffprobe runs under our own process control so the time limit really kills it (FFMpegCore's
+        // AnalyseAsync waited for a hung ffprobe to end by itself); FFMpegCore parses its JSON.
+        ProcessOutcome outcome;
         try
         {
-            return await FFProbe.AnalyseAsync(path, FfmpegBinaries.Options(_options), customArguments: null, timeout.Token).ConfigureAwait(false);
+            outcome = await ProcessRunner.RunAsync(FfmpegBinaries.FfprobePath(_options),
+                ["-loglevel", "error", "-print_format", "json", "-show_format", "-sexagesimal", "-show_streams", path],
+                _options.ProbeTimeout, cancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (TimeoutException)
         {
             throw new MediaException(MediaErrorKind.Timeout, path, $"ffprobe ran longer than {_options.ProbeTimeout}");
-        }
-        catch (Exception e) when (e is FFMpegException or System.Text.Json.JsonException)
-        {
-            var errors = e is FFProbeProcessException p ? $"{p.Message}\n{string.Join('\n', p.StandardError)}" : e.Message;
-            var kind = FfmpegErrors.Classify(errors) ?? MediaErrorKind.Corrupt;
-            // ffmpeg picks the MP4 reader by extension, so any file named .mp4 without an index "lacks its moov":
-            // only a file that starts like an MP4 is a truncated one.
-            if (kind == MediaErrorKind.Truncated && !LooksLikeIsoMedia(path)) kind = MediaErrorKind.NotAVideo;
-            LogProbeFailed(path, kind, FfmpegErrors.Summary(errors));
-            throw new MediaException(kind, path, $"ffprobe could not read the file: {FfmpegErrors.Summary(errors)}", e);
         }
         catch (System.ComponentModel.Win32Exception e)
         {
             throw new MediaException(MediaErrorKind.DecodeFailed, path, $"ffprobe could not be started ({FfmpegBinaries.FfprobePath(_options)}): {e.Message}", e);
         }
+
+        if (outcome.ExitCode == 0)
+        {
+            try
+            {
+                return FFProbe.FromJson(outcome.StandardOutput);
+            }
+            catch (Exception e) when (e is FFMpegException or System.Text.Json.JsonException)
+            {
+                LogProbeFailed(path, MediaErrorKind.Corrupt, e.Message);
+                throw new MediaException(MediaErrorKind.Corrupt, path, $"ffprobe's report could not be read: {e.Message}", e);
+            }
+        }
+
+        var errors = outcome.StandardError;
+        var kind = FfmpegErrors.Classify(errors) ?? MediaErrorKind.Corrupt;
+        // ffmpeg picks the MP4 reader by extension, so any file named .mp4 without an index "lacks its moov":
+        // only a file that starts like an MP4 is a truncated one.
+        if (kind == MediaErrorKind.Truncated && !LooksLikeIsoMedia(path)) kind = MediaErrorKind.NotAVideo;
+        LogProbeFailed(path, kind, FfmpegErrors.Summary(errors));
+        throw new MediaException(kind, path, $"ffprobe could not read the file (exit code {outcome.ExitCode}): {FfmpegErrors.Summary(errors)}");
     }
 
     private static bool LooksLikeIsoMedia(string path)
