@@ -26,7 +26,7 @@ public sealed partial class MediaProbe(IOptions<MediaOptions> options, ILogger<M
 
         var analysis = await AnalyseAsync(file.FullName, cancellationToken).ConfigureAwait(false);
         var info = ToVideoInfo(file, analysis);
-        CheckLimits(info);
+        MediaLimits.Check(info, _options);
         LogProbed(path, info.Width, info.Height, info.Duration, info.FrameRate, info.IsVariableFrameRate, info.Rotation, info.Codec);
         return info;
     }
@@ -121,20 +121,6 @@ public sealed partial class MediaProbe(IOptions<MediaOptions> options, ILogger<M
     }
 
     private static double Finite(double value) => double.IsFinite(value) ? value : 0;
-
-    private void CheckLimits(VideoInfo info)
-    {
-        var o = _options;
-        if (info.Width <= 0 || info.Height <= 0)
-            throw new MediaException(MediaErrorKind.DimensionsOutOfRange, info.Path, $"the video reports no usable size ({info.Width}x{info.Height})");
-        if (info.Width > o.MaxWidth || info.Height > o.MaxHeight || (long)info.Width * info.Height > o.MaxPixels)
-            throw new MediaException(MediaErrorKind.DimensionsOutOfRange, info.Path,
-                $"{info.Width}x{info.Height} exceeds the limits ({o.MaxWidth}x{o.MaxHeight}, {o.MaxPixels} pixels)");
-        if (info.Duration <= TimeSpan.Zero)
-            throw new MediaException(MediaErrorKind.DurationOutOfRange, info.Path, "the video reports no duration");
-        if (info.Duration > o.MaxDuration)
-            throw new MediaException(MediaErrorKind.DurationOutOfRange, info.Path, $"the video lasts {info.Duration}, the limit is {o.MaxDuration}");
-    }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Probed {Path}: {Width}x{Height}, {Duration}, {FrameRate:F3} fps (variable {IsVariableFrameRate}), rotation {Rotation}, {Codec}")]
     private partial void LogProbed(string path, int width, int height, TimeSpan duration, double frameRate, bool isVariableFrameRate, int rotation, string codec);

@@ -38,6 +38,18 @@ public sealed class SamplingTests(ClipFixture clips)
     }
 
     [Fact]
+    public async Task A_probed_video_samples_without_probing_again()
+    {
+        var info = await ClipFixture.Probe().ProbeAsync(clips.Steady);
+        var frames = new List<SampledFrame>();
+
+        await foreach (var frame in ClipFixture.Sampler().SampleAsync(info, SamplingPolicy.FixedRate(1), FrameSize.Square(32)))
+            frames.Add(frame);
+
+        Assert.Equal(new[] { 0.0, 1.0, 2.0, 3.0, 4.0 }, frames.Select(Seconds));
+    }
+
+    [Fact]
     public async Task Keyframes_only_returns_the_gop_starts()
     {
         var frames = await ClipFixture.SampleAllAsync(clips.Gop25, SamplingPolicy.KeyframesOnly);

@@ -69,7 +69,7 @@ public static class SampleCommand
                 Console.WriteLine("# index  time_s  source_frame  reasons");
                 var sampler = services.GetRequiredService<IFrameSampler>();
                 var side = r.GetValue(size);
-                await foreach (var frame in sampler.SampleAsync(path, policy, FrameSize.Square(side), null, ct))
+                await foreach (var frame in sampler.SampleAsync(info, policy, FrameSize.Square(side), null, ct))
                 {
                     using (frame)
                     {
