@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Diagnostics;
-using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
@@ -43,6 +42,8 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
         ArgumentNullException.ThrowIfNull(video);
         ValidateRequest(policy, size);
         // A VideoInfo can be made by hand: the limits hold whatever its origin.
+        if (!Path.IsPathFullyQualified(video.Path))
+            throw new ArgumentException("VideoInfo.Path must be a full local path, as the probe reports it.", nameof(video));
         MediaLimits.Check(video, _options);
         var info = video;
         var (width, height) = size.OutputFor(info.Width, info.Height);

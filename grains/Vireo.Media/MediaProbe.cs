@@ -39,7 +39,7 @@ public sealed partial class MediaProbe(IOptions<MediaOptions> options, ILogger<M
         try
         {
             outcome = await ProcessRunner.RunAsync(FfmpegBinaries.FfprobePath(_options),
-                ["-loglevel", "error", "-print_format", "json", "-show_format", "-sexagesimal", "-show_streams", path],
+                ["-loglevel", "error", "-print_format", "json", "-show_format", "-sexagesimal", "-show_streams", FfmpegBinaries.LocalInput(path)],
                 _options.ProbeTimeout, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
