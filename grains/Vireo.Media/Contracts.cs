@@ -26,4 +26,15 @@ public interface IFrameSampler
         FrameSize size,
         IProgress<DecodeProgress>? progress = null,
         CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The same for a video already probed (and so already checked against the limits) by
+    /// <see cref="IMediaProbe.ProbeAsync"/>: the caller that records the probe result does not pay for a second probe.
+    /// </summary>
+    IAsyncEnumerable<SampledFrame> SampleAsync(
+        VideoInfo video,
+        SamplingPolicy policy,
+        FrameSize size,
+        IProgress<DecodeProgress>? progress = null,
+        CancellationToken cancellationToken = default);
 }

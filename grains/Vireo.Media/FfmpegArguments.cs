@@ -63,7 +63,7 @@ internal static class FfmpegArguments
         };
         if (options.DecoderThreads > 0) args.AddRange(["-threads", options.DecoderThreads.ToString(CultureInfo.InvariantCulture)]);
         args.AddRange([
-            "-i", info.Path,
+            "-i", FfmpegBinaries.LocalInput(info.Path),
             "-map", "0:v:0", "-an", "-sn", "-dn",
             "-vf", FilterGraph(info, policy, size),
             // rawvideo would otherwise get constant-rate sync, which duplicates and drops frames.

@@ -1,19 +1,17 @@
-using FFMpegCore;
-
 namespace Vireo.Media;
 
 /// <summary>Where the binaries are, from <see cref="MediaOptions.BinaryFolder"/>.</summary>
 internal static class FfmpegBinaries
 {
-    public static FFOptions Options(MediaOptions options) => new()
-    {
-        BinaryFolder = options.BinaryFolder,
-        TemporaryFilesFolder = Path.GetTempPath(),
-    };
-
     public static string FfmpegPath(MediaOptions options) => Resolve(options, "ffmpeg");
 
     public static string FfprobePath(MediaOptions options) => Resolve(options, "ffprobe");
+
+    /// <summary>
+    /// An input argument that ffmpeg can only read as a local file: "file:" keeps a name such as "concat:a|b" or
+    /// "http://..." from being taken as a protocol.
+    /// </summary>
+    public static string LocalInput(string fullPath) => "file:" + fullPath;
 
     private static string Resolve(MediaOptions options, string name)
     {

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Diagnostics;
-using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
@@ -26,12 +25,27 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
         IProgress<DecodeProgress>? progress = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(policy);
-        policy.Validate();
-        if (size.Width < 9 || size.Height < 8 || size.Width > _options.MaxOutputSide || size.Height > _options.MaxOutputSide)
-            throw new ArgumentOutOfRangeException(nameof(size), size, $"Output sides must be between 9x8 and {_options.MaxOutputSide}.");
-
+        ValidateRequest(policy, size);
         var info = await probe.ProbeAsync(path, cancellationToken).ConfigureAwait(false);
+        await foreach (var frame in SampleAsync(info, policy, size, progress, cancellationToken).ConfigureAwait(false))
+            yield return frame;
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<SampledFrame> SampleAsync(
+        VideoInfo video,
+        SamplingPolicy policy,
+        FrameSize size,
+        IProgress<DecodeProgress>? progress = null,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(video);
+        ValidateRequest(policy, size);
+        // A VideoInfo can be made by hand: the limits hold whatever its origin.
+        if (!Path.IsPathFullyQualified(video.Path))
+            throw new ArgumentException("VideoInfo.Path must be a full local path, as the probe reports it.", nameof(video));
+        MediaLimits.Check(video, _options);
+        var info = video;
         var (width, height) = size.OutputFor(info.Width, info.Height);
         var arguments = FfmpegArguments.ForSampling(info, policy, size, _options);
 
@@ -49,6 +63,14 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
                 yield return frame;
             }
         }
+    }
+
+    private void ValidateRequest(SamplingPolicy policy, FrameSize size)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        policy.Validate();
+        if (size.Width < 9 || size.Height < 8 || size.Width > _options.MaxOutputSide || size.Height > _options.MaxOutputSide)
+            throw new ArgumentOutOfRangeException(nameof(size), size, $"Output sides must be between 9x8 and {_options.MaxOutputSide}.");
     }
 
     /// <summary>One ffmpeg process and the two tasks reading its stdout (frames) and stderr (frame log).</summary>

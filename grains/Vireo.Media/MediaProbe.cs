@@ -26,37 +26,51 @@ public sealed partial class MediaProbe(IOptions<MediaOptions> options, ILogger<M
 
         var analysis = await AnalyseAsync(file.FullName, cancellationToken).ConfigureAwait(false);
         var info = ToVideoInfo(file, analysis);
-        CheckLimits(info);
+        MediaLimits.Check(info, _options);
         LogProbed(path, info.Width, info.Height, info.Duration, info.FrameRate, info.IsVariableFrameRate, info.Rotation, info.Codec);
         return info;
     }
 
     private async Task<IMediaAnalysis> AnalyseAsync(string path, CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.ProbeTimeout);
+        // ffprobe runs under our own process control so the time limit really kills it (FFMpegCore's
+        // AnalyseAsync waited for a hung ffprobe to end by itself); FFMpegCore parses its JSON.
+        ProcessOutcome outcome;
         try
         {
-            return await FFProbe.AnalyseAsync(path, FfmpegBinaries.Options(_options), customArguments: null, timeout.Token).ConfigureAwait(false);
+            outcome = await ProcessRunner.RunAsync(FfmpegBinaries.FfprobePath(_options),
+                ["-loglevel", "error", "-print_format", "json", "-show_format", "-sexagesimal", "-show_streams", FfmpegBinaries.LocalInput(path)],
+                _options.ProbeTimeout, cancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (TimeoutException)
         {
             throw new MediaException(MediaErrorKind.Timeout, path, $"ffprobe ran longer than {_options.ProbeTimeout}");
         }
-        catch (Exception e) when (e is FFMpegException or System.Text.Json.JsonException)
+        catch (System.ComponentModel.Win32Exception e)
         {
-            var errors = e is FFProbeProcessException p ? $"{p.Message}\n{string.Join('\n', p.StandardError)}" : e.Message;
-            var kind = FfmpegErrors.Classify(errors) ?? MediaErrorKind.Corrupt;
-            // ffmpeg picks the MP4 reader by extension, so any file named .mp4 without an index "lacks its moov":
-            // only a file that starts like an MP4 is a truncated one.
-            if (kind == MediaErrorKind.Truncated && !LooksLikeIsoMedia(path)) kind = MediaErrorKind.NotAVideo;
-            LogProbeFailed(e, path, kind);
-            throw new MediaException(kind, path, $"ffprobe could not read the file: {FfmpegErrors.Summary(errors)}", e);
+            throw new MediaException(MediaErrorKind.DecodeFailed, path, $"ffprobe could not be started ({FfmpegBinaries.FfprobePath(_options)}): {e.Message}", e);
         }
-        catch (Exception e) when (e is System.ComponentModel.Win32Exception or FileNotFoundException && !File.Exists(FfmpegBinaries.FfprobePath(_options)))
+
+        if (outcome.ExitCode == 0)
         {
-            throw new MediaException(MediaErrorKind.DecodeFailed, path, $"ffprobe could not be started: {e.Message}", e);
+            try
+            {
+                return FFProbe.FromJson(outcome.StandardOutput);
+            }
+            catch (Exception e) when (e is FFMpegException or System.Text.Json.JsonException)
+            {
+                LogProbeFailed(path, MediaErrorKind.Corrupt, e.Message);
+                throw new MediaException(MediaErrorKind.Corrupt, path, $"ffprobe's report could not be read: {e.Message}", e);
+            }
         }
+
+        var errors = outcome.StandardError;
+        var kind = FfmpegErrors.Classify(errors) ?? MediaErrorKind.Corrupt;
+        // ffmpeg picks the MP4 reader by extension, so any file named .mp4 without an index "lacks its moov":
+        // only a file that starts like an MP4 is a truncated one.
+        if (kind == MediaErrorKind.Truncated && !LooksLikeIsoMedia(path)) kind = MediaErrorKind.NotAVideo;
+        LogProbeFailed(path, kind, FfmpegErrors.Summary(errors));
+        throw new MediaException(kind, path, $"ffprobe could not read the file (exit code {outcome.ExitCode}): {FfmpegErrors.Summary(errors)}");
     }
 
     private static bool LooksLikeIsoMedia(string path)
@@ -108,23 +122,9 @@ public sealed partial class MediaProbe(IOptions<MediaOptions> options, ILogger<M
 
     private static double Finite(double value) => double.IsFinite(value) ? value : 0;
 
-    private void CheckLimits(VideoInfo info)
-    {
-        var o = _options;
-        if (info.Width <= 0 || info.Height <= 0)
-            throw new MediaException(MediaErrorKind.DimensionsOutOfRange, info.Path, $"the video reports no usable size ({info.Width}x{info.Height})");
-        if (info.Width > o.MaxWidth || info.Height > o.MaxHeight || (long)info.Width * info.Height > o.MaxPixels)
-            throw new MediaException(MediaErrorKind.DimensionsOutOfRange, info.Path,
-                $"{info.Width}x{info.Height} exceeds the limits ({o.MaxWidth}x{o.MaxHeight}, {o.MaxPixels} pixels)");
-        if (info.Duration <= TimeSpan.Zero)
-            throw new MediaException(MediaErrorKind.DurationOutOfRange, info.Path, "the video reports no duration");
-        if (info.Duration > o.MaxDuration)
-            throw new MediaException(MediaErrorKind.DurationOutOfRange, info.Path, $"the video lasts {info.Duration}, the limit is {o.MaxDuration}");
-    }
-
     [LoggerMessage(Level = LogLevel.Debug, Message = "Probed {Path}: {Width}x{Height}, {Duration}, {FrameRate:F3} fps (variable {IsVariableFrameRate}), rotation {Rotation}, {Codec}")]
     private partial void LogProbed(string path, int width, int height, TimeSpan duration, double frameRate, bool isVariableFrameRate, int rotation, string codec);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "ffprobe failed on {Path}: {Kind}")]
-    private partial void LogProbeFailed(Exception exception, string path, MediaErrorKind kind);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "ffprobe failed on {Path}: {Kind}: {Errors}")]
+    private partial void LogProbeFailed(string path, MediaErrorKind kind, string errors);
 }

@@ -15,7 +15,8 @@ public static class MediaServiceCollectionExtensions
         var builder = services.AddOptions<MediaOptions>()
             .BindConfiguration(MediaOptions.SectionName)
             .ValidateDataAnnotations()
-            .Validate(o => o.MaxPixels <= (long)o.MaxWidth * o.MaxHeight || o.MaxPixels > 0, "MaxPixels must be positive.")
+            .Validate(o => string.IsNullOrWhiteSpace(o.BinaryFolder) || Directory.Exists(o.BinaryFolder),
+                "Media:BinaryFolder names a folder that does not exist.")
             .ValidateOnStart();
         if (configure is not null) builder.Configure(configure);
         services.AddLogging();

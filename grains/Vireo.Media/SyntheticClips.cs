@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 
 namespace Vireo.Media;
 
@@ -20,38 +18,25 @@ public static class SyntheticClips
     public static async Task RunFfmpegAsync(IEnumerable<string> arguments, MediaOptions? options = null,
         TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
-        var startInfo = new ProcessStartInfo(FfmpegBinaries.FfmpegPath(options ?? new MediaOptions()))
-        {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in (string[])["-y", "-hide_banner", "-nostdin", "-loglevel", "error"]) startInfo.ArgumentList.Add(a);
-        foreach (var a in arguments) startInfo.ArgumentList.Add(a);
-        using var process = Process.Start(startInfo) ?? throw new InvalidOperationException("ffmpeg did not start");
-        var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
-        var stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        limit.CancelAfter(timeout ?? TimeSpan.FromMinutes(2));
+        string[] all = ["-y", "-hide_banner", "-nostdin", "-loglevel", "error", .. arguments];
+        var ffmpeg = FfmpegBinaries.FfmpegPath(options ?? new MediaOptions());
+        ProcessOutcome outcome;
         try
         {
-            await process.WaitForExitAsync(limit.Token).ConfigureAwait(false);
+            outcome = await ProcessRunner.RunAsync(ffmpeg, all, timeout ?? TimeSpan.FromMinutes(2), cancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        catch (TimeoutException e)
         {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
-            if (cancellationToken.IsCancellationRequested) throw;
-            throw new MediaException(MediaErrorKind.Timeout, "(generated clip)", "ffmpeg ran past its time limit");
+            throw new MediaException(MediaErrorKind.Timeout, "(generated clip)", e.Message, e);
         }
-        await stdout.ConfigureAwait(false);
-        var errors = await stderr.ConfigureAwait(false);
-        if (process.ExitCode != 0)
+        catch (System.ComponentModel.Win32Exception e)
         {
-            var command = new StringBuilder("ffmpeg");
-            foreach (var a in startInfo.ArgumentList) command.Append(' ').Append(a);
+            throw new MediaException(MediaErrorKind.DecodeFailed, "(generated clip)", $"ffmpeg could not be started ({ffmpeg}): {e.Message}", e);
+        }
+        if (outcome.ExitCode != 0)
+        {
             throw new MediaException(MediaErrorKind.DecodeFailed, "(generated clip)",
-                $"ffmpeg exited with code {process.ExitCode}: {errors.Trim()} [{command}]");
+                $"ffmpeg exited with code {outcome.ExitCode}: {outcome.StandardError.Trim()} [ffmpeg {string.Join(' ', all)}]");
         }
     }
 

@@ -27,6 +27,9 @@ public sealed class ClipFixture : IAsyncLifetime
     /// <summary>2 s testsrc2, 3 s of plain red, 1 s of SMPTE bars, 30 fps.</summary>
     public string WithStill => Path.Combine(Folder, "still.mp4");
 
+    /// <summary>64x64 grey frames whose luma encodes the frame number (Y = 16 + 2n), 25 fps, 4 s, lossless.</summary>
+    public string NumberedFrames => Path.Combine(Folder, "numbered.mp4");
+
     public string Empty => Path.Combine(Folder, "empty.mp4");
     public string Truncated => Path.Combine(Folder, "truncated.mp4");
     public string TruncatedFastStart => Path.Combine(Folder, "truncated-faststart.mp4");
@@ -68,6 +71,8 @@ public sealed class ClipFixture : IAsyncLifetime
             Ffmpeg("-i", Rotating(), "-c", "copy", "-metadata:s:v:0", "rotate=90", Rotated),
             Ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-c:a", "aac", AudioOnly),
             Ffmpeg("-i", Steady, "-c", "copy", "-movflags", "+faststart", FastStart()),
+            Ffmpeg("-f", "lavfi", "-i", "color=black:s=64x64:r=25:d=4,format=yuv420p,geq=lum='16+2*N':cb=128:cr=128",
+                "-c:v", "libx264", "-qp", "0", "-preset", "veryfast", "-g", "25", "-bf", "0", NumberedFrames),
         ];
         await Task.WhenAll(fourth);
 

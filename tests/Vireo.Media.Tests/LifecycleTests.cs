@@ -38,6 +38,40 @@ public sealed class LifecycleTests(ClipFixture clips)
     }
 
     [Fact]
+    public async Task A_consumer_that_holds_back_holds_ffmpeg_back()
+    {
+        // Bounded memory: with the consumer sitting on its first frame, ffmpeg must end up blocked on the pipe
+        // (a handful of frames ahead) rather than decode the whole clip into our memory.
+        var options = new MediaOptions { FrameQueueCapacity = 2 };
+        var reports = new List<DecodeProgress>();
+        var progress = new RecordingProgress(reports);
+        await using var frames = ClipFixture.Sampler(options)
+            .SampleAsync(clips.Steady, SamplingPolicy.EveryFrame, FrameSize.Tile448, progress)
+            .GetAsyncEnumerator();
+
+        Assert.True(await frames.MoveNextAsync());
+        var ffmpeg = Assert.Single(ProcessProbe.WithArgument(clips.Steady));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (!ProcessProbe.IsBlockedWritingToPipe(ffmpeg))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "ffmpeg never blocked on its output pipe");
+            await Task.Delay(10);
+        }
+
+        Assert.NotEmpty(ProcessProbe.WithArgument(clips.Steady));
+        lock (reports) Assert.All(reports, r => Assert.True(r.FramesDecoded < 30, $"{r.FramesDecoded} frames decoded ahead"));
+        frames.Current.Dispose();
+    }
+
+    private sealed class RecordingProgress(List<DecodeProgress> reports) : IProgress<DecodeProgress>
+    {
+        public void Report(DecodeProgress value)
+        {
+            lock (reports) reports.Add(value);
+        }
+    }
+
+    [Fact]
     public async Task Stopping_the_enumeration_early_stops_ffmpeg()
     {
         await foreach (var frame in ClipFixture.Sampler().SampleAsync(clips.Steady, SamplingPolicy.EveryFrame, FrameSize.Tile448))

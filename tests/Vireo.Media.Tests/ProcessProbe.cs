@@ -3,6 +3,20 @@ namespace Vireo.Media.Tests;
 /// <summary>Finds live processes whose command line mentions a marker (a clip path), through /proc.</summary>
 internal static class ProcessProbe
 {
+    /// <summary>Whether a thread of <paramref name="pid"/> sleeps in a pipe write (the reader is not keeping up).</summary>
+    public static bool IsBlockedWritingToPipe(int pid)
+    {
+        try
+        {
+            return Directory.EnumerateDirectories($"/proc/{pid}/task")
+                .Any(task => File.ReadAllText(Path.Combine(task, "wchan")).Contains("pipe_write", StringComparison.Ordinal));
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
     public static IReadOnlyList<int> WithArgument(string marker)
     {
         var found = new List<int>();

@@ -37,6 +37,43 @@ public sealed class SamplingTests(ClipFixture clips)
         Assert.True(frames[0].Reasons.HasFlag(FrameReasons.First));
     }
 
+    [Theory]
+    [InlineData(3.0, null, false)]
+    [InlineData(null, null, true)]
+    [InlineData(7.0, 0.5, true)]
+    public async Task Each_frame_is_paired_with_its_own_timestamp_and_number(double? fps, double? scene, bool keyframes)
+    {
+        // The picture itself says which frame it is, so a frame paired with another frame's log line shows.
+        var policy = new SamplingPolicy { FramesPerSecond = fps, SceneThreshold = scene, Keyframes = keyframes };
+
+        var frames = await ClipFixture.SampleAllAsync(clips.NumberedFrames, policy, FrameSize.Square(16));
+
+        Assert.NotEmpty(frames);
+        foreach (var frame in frames)
+        {
+            var rgb = frame.Rgb.Span;
+            var meanRed = 0.0;
+            for (var i = 0; i < rgb.Length; i += 3) meanRed += rgb[i];
+            meanRed /= rgb.Length / 3;
+            var numberFromPixels = (int)Math.Round(meanRed / 255.0 * 219 / 2);
+            Assert.Equal(frame.SourceFrameNumber, numberFromPixels);
+            Assert.Equal(TimeSpan.FromSeconds(frame.SourceFrameNumber / 25.0), frame.Timestamp);
+        }
+        if (keyframes) Assert.Contains(frames, f => f.SourceFrameNumber == 75 && f.Reasons.HasFlag(FrameReasons.Keyframe));
+    }
+
+    [Fact]
+    public async Task A_probed_video_samples_without_probing_again()
+    {
+        var info = await ClipFixture.Probe().ProbeAsync(clips.Steady);
+        var frames = new List<SampledFrame>();
+
+        await foreach (var frame in ClipFixture.Sampler().SampleAsync(info, SamplingPolicy.FixedRate(1), FrameSize.Square(32)))
+            frames.Add(frame);
+
+        Assert.Equal(new[] { 0.0, 1.0, 2.0, 3.0, 4.0 }, frames.Select(Seconds));
+    }
+
     [Fact]
     public async Task Keyframes_only_returns_the_gop_starts()
     {
@@ -96,6 +133,10 @@ public sealed class SamplingTests(ClipFixture clips)
         Assert.Equal(2.0, Seconds(deduped.Single(f => Seconds(f) >= 2.0 && Seconds(f) < 5.0)), 1e-6);
         Assert.Contains(deduped, f => Seconds(f) >= 5.0); // the bars after the still are new content
         Assert.Equal(Enumerable.Range(0, deduped.Count), deduped.Select(f => f.Index));
+        // Without suppression the still frames are there, with (nearly) the same hash.
+        var still = all.Where(f => Seconds(f) >= 2.0 && Seconds(f) < 5.0).Select(f => f.PerceptualHash).ToArray();
+        Assert.All(still, h => Assert.True(PerceptualHash.Distance(h, still[0]) <= 4));
+        Assert.True(PerceptualHash.Distance(all[0].PerceptualHash, still[0]) > 4);
     }
 
     [Fact]

@@ -66,6 +66,10 @@ public static class BenchMediaCommand
                 if (rgbPipe is not null)
                     Console.WriteLine(Inv($"{label,-12} ffmpeg rgb24 to a pipe, read and dropped: best {rgbPipe.Best.Seconds:F3} s  (runs: {rgbPipe})  [for reference]"));
                 Console.WriteLine(Inv($"{label,-12} ratio ours/ffmpeg (throughput): {plain.Best.Seconds / ours.Best.Seconds:F3}"));
+                // Wall time on a shared machine swings with other load; CPU seconds (ffmpeg plus this process) swing less.
+                var ourCpu = ours.Best.ChildCpu + ours.Best.OwnCpu;
+                var theirCpu = plain.Best.ChildCpu + plain.Best.OwnCpu;
+                Console.WriteLine(Inv($"{label,-12} ratio ours/ffmpeg (CPU seconds, best runs): {theirCpu / ourCpu:F3}  ({ourCpu:F2} s vs {theirCpu:F2} s)"));
             }
 
             var source = results.Single(x => x.Rate == "source rate");

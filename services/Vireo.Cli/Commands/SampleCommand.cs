@@ -46,30 +46,30 @@ public static class SampleCommand
             }
 
             await using var services = MediaServices.Build();
-            string path;
-            if (r.GetValue(file) is { } given) path = given.FullName;
-            else if (r.GetValue(generate))
-            {
-                path = Path.Combine(MediaServices.StateFolder(), "sample-scenes.mp4");
-                await SyntheticClips.SceneCutsAsync(path, shotSeconds: 2, width: 640, height: 360, fps: 25,
-                    options: services.GetRequiredService<IOptions<MediaOptions>>().Value, cancellationToken: ct);
-                Console.WriteLine($"# generated {path} (cuts at 2.0 s and 4.0 s)");
-            }
-            else
-            {
-                await Console.Error.WriteLineAsync("Give a file, or --generate to sample a generated clip.");
-                return 2;
-            }
-
             try
             {
+                string path;
+                if (r.GetValue(file) is { } given) path = given.FullName;
+                else if (r.GetValue(generate))
+                {
+                    path = Path.Combine(MediaServices.StateFolder(), "sample-scenes.mp4");
+                    await SyntheticClips.SceneCutsAsync(path, shotSeconds: 2, width: 640, height: 360, fps: 25,
+                        options: services.GetRequiredService<IOptions<MediaOptions>>().Value, cancellationToken: ct);
+                    Console.WriteLine($"# generated {path} (cuts at 2.0 s and 4.0 s)");
+                }
+                else
+                {
+                    await Console.Error.WriteLineAsync("Give a file, or --generate to sample a generated clip.");
+                    return 2;
+                }
+
                 var info = await services.GetRequiredService<IMediaProbe>().ProbeAsync(path, ct);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"# {info.Width}x{info.Height} {info.Codec} {info.FrameRate:F3} fps{(info.IsVariableFrameRate ? " (variable)" : "")}, {info.Duration.TotalSeconds:F3} s, rotation {info.Rotation}, {info.FileSizeBytes} bytes"));
                 Console.WriteLine("# index  time_s  source_frame  reasons");
                 var sampler = services.GetRequiredService<IFrameSampler>();
                 var side = r.GetValue(size);
-                await foreach (var frame in sampler.SampleAsync(path, policy, FrameSize.Square(side), null, ct))
+                await foreach (var frame in sampler.SampleAsync(info, policy, FrameSize.Square(side), null, ct))
                 {
                     using (frame)
                     {
@@ -83,6 +83,11 @@ public static class SampleCommand
             {
                 await Console.Error.WriteLineAsync(e.Message);
                 return 1;
+            }
+            catch (OptionsValidationException e)
+            {
+                await Console.Error.WriteLineAsync($"Invalid media settings: {e.Message}");
+                return 2;
             }
         });
         return command;
