@@ -21,7 +21,7 @@ start() { # name log-ready-pattern dll [env...]
   [[ -f $dll ]] || fail "$dll is missing: build first (./vireo build)"
   mkdir -p "$run_dir"
   : >"$log"
-  (cd "$VIREO_STATE" && env "$@" setsid nohup dotnet "$dll" >"$log" 2>&1 & echo $! >"$pid")
+  (cd "$VIREO_STATE" || exit 1; env "$@" setsid dotnet "$dll" >"$log" 2>&1 </dev/null & echo $! >"$pid")
   local deadline=$((SECONDS + VIREO_START_TIMEOUT))
   until grep -q "$ready" "$log"; do
     if ! pid_alive "$pid"; then tail -n 30 "$log" >&2; fail "$name exited while starting (log: $log)"; fi
