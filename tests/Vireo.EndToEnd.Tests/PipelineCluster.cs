@@ -1,0 +1,226 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Vireo.Messaging;
+using Vireo.Storage;
+using Vireo.Testing;
+
+namespace Vireo.EndToEnd.Tests;
+
+/// <summary>
+/// A whole pipeline of real processes for one test class: silo processes with the given roles, a sink process,
+/// a database of its own, and topics under a prefix of its own on the shared dev broker and Redis.
+/// </summary>
+public sealed class PipelineCluster : IAsyncDisposable
+{
+    private readonly string _id = Guid.NewGuid().ToString("N")[..10];
+    private readonly ConcurrentDictionary<string, ManagedProcess> _processes = new();
+    private TemporaryDatabase _database = null!;
+
+    public string MediaRoot { get; } = Directory.CreateTempSubdirectory("vireo-e2e-media-").FullName;
+    public string TopicPrefix => $"e2e-{_id}.";
+    public NpgsqlDataSource Database => _database.DataSource;
+    public EventPublisher Publisher { get; private set; } = null!;
+    public KafkaOptions Kafka { get; private set; } = null!;
+
+    public static async Task<PipelineCluster> StartAsync(params (string Name, string Roles)[] silos)
+    {
+        var cluster = new PipelineCluster();
+        cluster._database = await TemporaryDatabase.CreateAsync();
+        await new Migrator(cluster._database.DataSource, NullLogger<Migrator>.Instance).MigrateAsync();
+        cluster.Kafka = new KafkaOptions { BootstrapServers = LocalStack.KafkaBootstrapServers, TopicPrefix = cluster.TopicPrefix };
+        cluster.Publisher = new EventPublisher(Options.Create(cluster.Kafka), NullLogger<EventPublisher>.Instance);
+        await Task.WhenAll(silos.Select(s => cluster.StartSiloAsync(s.Name, s.Roles)).Append(cluster.StartSinkAsync()));
+        return cluster;
+    }
+
+    public Task StartSiloAsync(string name, string roles) => Start(name, "Vireo.Silo.dll", "Orleans Silo started",
+        ("Silo__Name", name), ("Silo__Roles", roles), ("Silo__ClusterId", $"e2e-{_id}"), ("Silo__ServiceId", $"e2e-{_id}"),
+        ("Pipeline__MediaRoot", MediaRoot), ("Pipeline__ResumeCheckSeconds", "2"), ("Pipeline__DefaultMaxTiles", "2"),
+        ("Workers__ModelPath", Repository.ShippedModel), ("Workers__Device", "cpu"), ("Ingest__GroupId", $"e2e-{_id}-ingest"));
+
+    private Task StartSinkAsync() => Start("sink", "Vireo.Sink.dll", "Sink consuming", ("Sink__GroupId", $"e2e-{_id}-sink"));
+
+    /// <summary>Ends a process the way a crash would: SIGKILL, no shutdown.</summary>
+    public void Kill(string name)
+    {
+        Assert.True(_processes.TryRemove(name, out var process), $"no process named {name}");
+        process.Kill();
+    }
+
+    public bool IsRunning(string name) => _processes.ContainsKey(name);
+
+    public string Logs(string name) => _processes.TryGetValue(name, out var p) ? p.Output : "";
+
+    /// <summary>Places a file under the media root and returns the source to name in an upload event.</summary>
+    public string AddMedia(string file)
+    {
+        var name = Path.GetFileName(file);
+        File.Copy(file, Path.Combine(MediaRoot, name), overwrite: true);
+        return name;
+    }
+
+    public Task UploadAsync(string videoId, string source, AnalysisRequestOptions? options = null) =>
+        Publisher.PublishAsync(VireoTopics.VideoUploaded, videoId, new VideoUploaded
+        {
+            VideoId = videoId,
+            TenantId = "e2e",
+            Source = source,
+            Options = options,
+            SubmittedAt = DateTimeOffset.UtcNow,
+        });
+
+    public async Task<T> QueryAsync<T>(string sql, params object[] parameters)
+    {
+        await using var command = Database.CreateCommand(sql);
+        foreach (var p in parameters)
+            command.Parameters.Add(new NpgsqlParameter { Value = p });
+        var value = await command.ExecuteScalarAsync();
+        return value is null or DBNull ? default! : (T)value;
+    }
+
+    public async Task<List<T>> ListAsync<T>(string sql, params object[] parameters)
+    {
+        await using var command = Database.CreateCommand(sql);
+        foreach (var p in parameters)
+            command.Parameters.Add(new NpgsqlParameter { Value = p });
+        await using var reader = await command.ExecuteReaderAsync();
+        var list = new List<T>();
+        while (await reader.ReadAsync())
+            list.Add(reader.GetFieldValue<T>(0));
+        return list;
+    }
+
+    /// <summary>Waits until Postgres says the video reached a final state, and returns it.</summary>
+    public Task<string?> WaitFinishedAsync(string videoId, TimeSpan timeout) =>
+        Eventually.WaitAsync(() => QueryAsync<string?>("select state from videos where video_id = $1", videoId),
+            s => s is "completed" or "failed", timeout, $"video {videoId} finished");
+
+    /// <summary>Every record of a pipeline topic so far, decoded as text.</summary>
+    public List<(string? Key, string Value)> ReadTopic(string logicalTopic, TimeSpan quiet)
+    {
+        using var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig
+        {
+            BootstrapServers = Kafka.BootstrapServers,
+            GroupId = $"e2e-reader-{Guid.NewGuid():N}",
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            EnableAutoCommit = false,
+        }).Build();
+        consumer.Subscribe(Kafka.Topic(logicalTopic));
+        var records = new List<(string?, string)>();
+        var lastSeen = Stopwatch.StartNew();
+        var deadline = Stopwatch.StartNew();
+        while (lastSeen.Elapsed < quiet && deadline.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            try
+            {
+                var r = consumer.Consume(TimeSpan.FromMilliseconds(200));
+                if (r?.Message is null) continue;
+                records.Add((r.Message.Key, r.Message.Value));
+                lastSeen.Restart();
+            }
+            catch (ConsumeException)
+            {
+            }
+        }
+        consumer.Close();
+        return records;
+    }
+
+    private async Task Start(string name, string dll, string ready, params (string Key, string Value)[] environment)
+    {
+        var process = new ManagedProcess(name, Path.Combine(AppContext.BaseDirectory, dll), [
+            ("ConnectionStrings__Postgres", _database.ConnectionString),
+            ("ConnectionStrings__Redis", LocalStack.RedisConnectionString),
+            ("Kafka__BootstrapServers", Kafka.BootstrapServers!),
+            ("Kafka__TopicPrefix", TopicPrefix),
+            ("Logging__LogLevel__Default", "Information"),
+            ("Logging__LogLevel__Orleans", "Warning"),
+            ("Logging__LogLevel__Orleans.Runtime.Silo", "Information"),
+            .. environment]);
+        _processes[name] = process;
+        await process.WaitForOutputAsync(ready, TimeSpan.FromSeconds(120));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var process in _processes.Values)
+            process.Kill();
+        Publisher.Dispose();
+        await _database.DisposeAsync();
+        Directory.Delete(MediaRoot, recursive: true);
+    }
+}
+
+/// <summary>A child process whose output is kept, so that a test can wait for a line and show the log on failure.</summary>
+public sealed class ManagedProcess
+{
+    private readonly Process _process;
+    private readonly System.Text.StringBuilder _output = new();
+    private readonly string _name;
+
+    public ManagedProcess(string name, string dll, IEnumerable<(string Key, string Value)> environment)
+    {
+        _name = name;
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };
+        start.ArgumentList.Add(dll);
+        foreach (var (key, value) in environment)
+            start.Environment[key] = value;
+        _process = Process.Start(start)!;
+        _process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.AppendLine(e.Data); };
+        _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.AppendLine(e.Data); };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
+    public string Output { get { lock (_output) return _output.ToString(); } }
+
+    public async Task WaitForOutputAsync(string text, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!Output.Contains(text, StringComparison.Ordinal))
+        {
+            if (_process.HasExited)
+                throw new InvalidOperationException($"{_name} exited with {_process.ExitCode} before '{text}':\n{Tail()}");
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"{_name} did not print '{text}' within {timeout.TotalSeconds:0} s:\n{Tail()}");
+            await Task.Delay(100);
+        }
+    }
+
+    public void Kill()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            _process.WaitForExit(10_000);
+        }
+    }
+
+    private string Tail()
+    {
+        var lines = Output.Split('\n');
+        return string.Join('\n', lines[Math.Max(0, lines.Length - 40)..]);
+    }
+}
+
+/// <summary>Paths inside the checkout.</summary>
+public static class Repository
+{
+    public static string Root { get; } = FindRoot();
+
+    public static string ShippedModel => Environment.GetEnvironmentVariable("Workers__ModelPath") is { Length: > 0 } configured
+        ? configured
+        : Path.Combine(Root, "grains", "Vireo.Model", "checkpoints", "vireo-small");
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Pipeline.sln")))
+                return dir.FullName;
+        throw new InvalidOperationException("Pipeline.sln not found above the test binaries.");
+    }
+}

@@ -1,0 +1,106 @@
+using System.Text;
+using Vireo.Messaging;
+using Vireo.Testing;
+
+namespace Vireo.EndToEnd.Tests;
+
+/// <summary>
+/// Two silo processes, one with the media role and one with the vision and language roles, plus the sink: videos
+/// go in as Kafka events and come out as Postgres rows.
+/// </summary>
+public sealed class PipelineTests : IAsyncLifetime
+{
+    private PipelineCluster _cluster = null!;
+
+    public async Task InitializeAsync() =>
+        _cluster = await PipelineCluster.StartAsync(("media", "media"), ("gpu", "vision,language"));
+
+    public async Task DisposeAsync() => await _cluster.DisposeAsync();
+
+    [Fact]
+    public async Task ThreeVideosAtOnceEndWithEverySampledFrameStoredExactlyOnce()
+    {
+        var clips = await Task.WhenAll(
+            Clips.MakeAsync("a.mp4", 3, "testsrc2"),
+            Clips.MakeAsync("b.mp4", 2.5, "smptehdbars"),
+            Clips.MakeAsync("c.mp4", 2, "mandelbrot"));
+        var ids = new[] { "video-a", "video-b", "video-c" };
+        for (var i = 0; i < 3; i++)
+            await _cluster.UploadAsync(ids[i], _cluster.AddMedia(clips[i]));
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal("completed", await _cluster.WaitFinishedAsync(ids[i], TimeSpan.FromMinutes(4)));
+            var expected = await Clips.SampledIndexesAsync(clips[i], 2);
+            var stored = await _cluster.ListAsync<int>("select frame_index from frames where video_id = $1 order by frame_index", ids[i]);
+            Assert.Equal(expected, stored);
+            Assert.Equal((long)expected.Count, await _cluster.QueryAsync<int>("select frames from videos where video_id = $1", ids[i]));
+            Assert.True(await _cluster.QueryAsync<long>("select count(*) from segments where video_id = $1", ids[i]) >= 1);
+            Assert.Equal((long)expected.Count, await _cluster.QueryAsync<long>("select count(distinct frame_index) from frame_tiles where video_id = $1", ids[i]));
+        }
+
+        // The work ran where the roles say: decoding on the media silo, the model on the other one.
+        var placements = await _cluster.ListAsync<string>("select distinct media_silo || '|' || vision_silo || '|' || language_silo from frames");
+        Assert.Equal(["media|gpu|gpu"], placements);
+        Assert.Contains("Loaded model", _cluster.Logs("gpu"));
+        Assert.DoesNotContain("Loaded model", _cluster.Logs("media"));
+    }
+
+    [Fact]
+    public async Task TheSameUploadTwiceChangesNothing()
+    {
+        var clip = _cluster.AddMedia(await Clips.MakeAsync("twice.mp4", 2));
+        await _cluster.UploadAsync("video-twice", clip);
+        await _cluster.UploadAsync("video-twice", clip);
+        Assert.Equal("completed", await _cluster.WaitFinishedAsync("video-twice", TimeSpan.FromMinutes(3)));
+        await _cluster.UploadAsync("video-twice", clip);
+
+        var expected = await Clips.SampledIndexesAsync(Path.Combine(_cluster.MediaRoot, clip), 2);
+        await Eventually.WaitAsync(async () => _cluster.ReadTopic(VireoTopics.VideoStatus, TimeSpan.FromSeconds(3))
+                .Count(r => r.Key == "video-twice" && r.Value.Contains("\"state\":\"accepted\"")),
+            n => n == 1, TimeSpan.FromSeconds(30), "exactly one acceptance");
+        var completions = _cluster.ReadTopic(VireoTopics.VideoStatus, TimeSpan.FromSeconds(2))
+            .Count(r => r.Key == "video-twice" && r.Value.Contains("\"state\":\"completed\""));
+        Assert.Equal(1, completions);
+        Assert.Equal(expected, await _cluster.ListAsync<int>("select frame_index from frames where video_id = $1 order by frame_index", "video-twice"));
+    }
+
+    [Fact]
+    public async Task BadEventsEndAsDeadLettersOrFailuresAndTheConsumerGoesOn()
+    {
+        var notVideo = Path.Combine(_cluster.MediaRoot, "notes.mp4");
+        await File.WriteAllTextAsync(notVideo, "this is a text file, not a video\n");
+        var corrupt = Path.Combine(_cluster.MediaRoot, "corrupt.mp4");
+        var good = await File.ReadAllBytesAsync(await Clips.MakeAsync("whole.mp4", 2));
+        await File.WriteAllBytesAsync(corrupt, good[..(good.Length / 3)]);
+
+        await _cluster.Publisher.PublishRawAsync(VireoTopics.VideoUploaded, "junk", Encoding.UTF8.GetBytes("{not json"));
+        await _cluster.Publisher.PublishRawAsync(VireoTopics.VideoUploaded, "v9", Encoding.UTF8.GetBytes(
+            """{"version":9,"videoId":"v9","tenantId":"e2e","source":"x.mp4"}"""));
+        await _cluster.UploadAsync("outside", "../../etc/passwd");
+        await _cluster.UploadAsync("missing", "nowhere.mp4");
+        await _cluster.UploadAsync("not-a-video", "notes.mp4");
+        await _cluster.UploadAsync("corrupt", "corrupt.mp4");
+        await _cluster.UploadAsync("url", "http://example.com/clip.mp4");
+        var clip = _cluster.AddMedia(await Clips.MakeAsync("after.mp4", 1.5));
+        await _cluster.UploadAsync("after-the-bad-ones", clip);
+
+        Assert.Equal("completed", await _cluster.WaitFinishedAsync("after-the-bad-ones", TimeSpan.FromMinutes(3)));
+        foreach (var (video, reason) in new[]
+        {
+            ("outside", "outside the media root"),
+            ("missing", "does not exist"),
+            ("not-a-video", "NotAVideo"),
+            ("corrupt", ""),
+            ("url", "URL sources are turned off"),
+        })
+        {
+            Assert.Equal("failed", await _cluster.WaitFinishedAsync(video, TimeSpan.FromMinutes(1)));
+            Assert.Contains(reason, await _cluster.QueryAsync<string>("select reason from videos where video_id = $1", video));
+        }
+
+        var letters = _cluster.ReadTopic(VireoTopics.DeadLetter, TimeSpan.FromSeconds(3));
+        Assert.Contains(letters, l => l.Key == "junk" && l.Value.Contains("malformed JSON"));
+        Assert.Contains(letters, l => l.Key == "v9" && l.Value.Contains("unsupported version 9"));
+    }
+}
