@@ -53,6 +53,9 @@ public sealed class SyntheticFrames(DynamicTiler tiler)
     public static readonly (int W, int H)[] TrainingSizes =
         [(448, 448), (448, 448), (640, 480), (512, 512), (896, 448), (448, 896), (960, 540), (800, 600), (896, 896)];
 
+    /// <summary>Single-tile sizes: the stage-1 curriculum starts here, where text is easiest to find.</summary>
+    public static readonly (int W, int H)[] SingleTileSizes = [(448, 448), (512, 512), (640, 480)];
+
     /// <summary>Frame sizes for the held-out set, including sizes training never saw.</summary>
     public static readonly (int W, int H)[] EvaluationSizes =
         [(448, 448), (576, 432), (896, 448), (1024, 576), (448, 896), (720, 720), (800, 600), (896, 896)];
@@ -82,7 +85,9 @@ public sealed class SyntheticFrames(DynamicTiler tiler)
     /// <param name="rng">The only source of randomness: the same seed gives the same frame.</param>
     /// <param name="sizes">Frame sizes to pick from.</param>
     /// <param name="textProbability">Chance the frame carries text; small and large are equally likely.</param>
-    public SyntheticSample Generate(Random rng, IReadOnlyList<(int W, int H)> sizes, double textProbability = 0.6)
+    /// <param name="largeTextFraction">Of frames with text, the share whose text is large.</param>
+    /// <param name="largeTextScaleBoost">Extra font scale for large text (a curriculum makes text fill more of the tile).</param>
+    public SyntheticSample Generate(Random rng, IReadOnlyList<(int W, int H)> sizes, double textProbability = 0.6, double largeTextFraction = 0.5, int largeTextScaleBoost = 0)
     {
         var (width, height) = sizes[rng.Next(sizes.Count)];
         var frame = RgbFrame.Create(width, height);
@@ -112,7 +117,7 @@ public sealed class SyntheticFrames(DynamicTiler tiler)
         (int X, int Y, int W, int H) textBox = default;
         if (rng.NextDouble() < textProbability)
         {
-            textSize = rng.Next(2) == 0 ? TextSize.Small : TextSize.Large;
+            textSize = rng.NextDouble() < largeTextFraction ? TextSize.Large : TextSize.Small;
             var grid = tiler.ChooseGrid(width, height);
             // Glyph height at tile resolution: ~10-14 px (one 14-px patch) when small, ~42-56 px when large.
             var yScale = (double)tiler.ImageSize * grid.Rows / height;
@@ -120,7 +125,7 @@ public sealed class SyntheticFrames(DynamicTiler tiler)
             var stretch = Math.Max(xScale, yScale);
             var scale = textSize == TextSize.Small
                 ? Math.Max(1, (int)Math.Floor(2.0 / stretch + 1e-9))
-                : Math.Max(3, (int)Math.Round((6 + rng.Next(3)) / stretch));
+                : Math.Max(3, (int)Math.Round((6 + rng.Next(3) + rng.Next(largeTextScaleBoost + 1)) / stretch));
             var length = 3 + rng.Next(4);
             var chars = new char[length];
             for (var i = 0; i < length; i++) chars[i] = BitmapFont.Alphabet[rng.Next(BitmapFont.Alphabet.Length)];

@@ -28,6 +28,15 @@ public sealed record TrainingOptions
     /// <summary>Stop (after saving) once this much wall-clock time has passed; resume later with the same command.</summary>
     public TimeSpan? TimeLimit { get; init; }
 
+    /// <summary>Chance a training frame carries text (evaluation keeps 0.6).</summary>
+    public double TextProbability { get; init; } = 0.6;
+
+    /// <summary>
+    /// Stage-1 steps before this index use single-tile frames, mostly with (mostly large) text: the model
+    /// learns to find and read text where it is a larger share of the visual tokens, then generalises.
+    /// </summary>
+    public int CurriculumUntilStep { get; init; }
+
     public int LogEvery { get; init; } = 25;
     public int CheckpointEvery { get; init; } = 250;
 

@@ -71,7 +71,11 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         var rng = new Random(HashCode.Combine(options.Seed, stage, step));
         for (var i = 0; i < seeds.Length; i++) seeds[i] = rng.Next();
         var samples = new SyntheticSample[options.BatchSize];
-        Parallel.For(0, samples.Length, i => samples[i] = generator.Generate(new Random(seeds[i]), sizes));
+        var curriculum = stage == 1 && step < options.CurriculumUntilStep;
+        if (curriculum) sizes = SyntheticFrames.SingleTileSizes;
+        var textProbability = curriculum ? 0.9 : options.TextProbability;
+        var largeFraction = curriculum ? 0.75 : 0.5;
+        Parallel.For(0, samples.Length, i => samples[i] = generator.Generate(new Random(seeds[i]), sizes, textProbability, largeFraction, curriculum ? 6 : 0));
         return samples.ToList();
     }
 

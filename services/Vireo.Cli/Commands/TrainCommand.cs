@@ -25,11 +25,13 @@ public static class TrainCommand
         var minutes = new Option<double?>("--time-limit-minutes") { Description = "Save and stop after this long; rerun to resume." };
         var logEvery = new Option<int>("--log-every") { DefaultValueFactory = _ => 25 };
         var checkpointEvery = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => 250 };
+        var textProbability = new Option<double>("--text-probability") { Description = "Chance a training frame carries text.", DefaultValueFactory = _ => 0.6 };
+        var curriculum = new Option<int>("--curriculum-until-step") { Description = "Stage-1 steps below this use single-tile frames with mostly large text.", DefaultValueFactory = _ => 0 };
         var ship = new Option<string?>("--ship") { Description = "When training finishes, also write an fp16 copy (model.safetensors + config.json) here." };
 
         var command = new Command("train", "Train the vision-language model with its visual resolution router (ViCO stages 1-3).")
         {
-            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, logEvery, checkpointEvery, ship,
+            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, logEvery, checkpointEvery, ship, textProbability, curriculum,
         };
         command.SetAction(parse =>
         {
@@ -61,6 +63,8 @@ public static class TrainCommand
                 LogEvery = parse.GetValue(logEvery),
                 CheckpointEvery = parse.GetValue(checkpointEvery),
                 Model = model,
+                TextProbability = parse.GetValue(textProbability),
+                CurriculumUntilStep = parse.GetValue(curriculum),
             };
             Log($"vireo {string.Join(" ", Environment.GetCommandLineArgs().Skip(1))}");
             var state = new VireoTrainer(options, Log).Run();
