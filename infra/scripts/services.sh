@@ -48,7 +48,7 @@ up() {
   mkdir -p "$Pipeline__MediaRoot"
   for spec in $VIREO_SILOS; do
     local name=${spec%%:*} roles=${spec#*:}
-    start "silo-$name" "Silo started" "$(bin services/Vireo.Silo Vireo.Silo.dll)" \
+    start "silo-$name" "Vireo silo ready" "$(bin services/Vireo.Silo Vireo.Silo.dll)" \
       "Silo__Roles=${roles//+/,}" "Silo__Name=$name"
   done
   start sink "Sink consuming" "$(bin services/Vireo.Sink Vireo.Sink.dll)"

@@ -53,6 +53,8 @@ public static class SiloHostExtensions
         });
 
         var services = builder.Services;
+        services.AddSingleton(silo);
+        services.AddHostedService<ReadyAnnouncer>();
         services.AddPlacementDirector<MediaPlacement, RolePlacementDirector>();
         services.AddPlacementDirector<VisionPlacement, RolePlacementDirector>();
         services.AddPlacementDirector<LanguagePlacement, RolePlacementDirector>();

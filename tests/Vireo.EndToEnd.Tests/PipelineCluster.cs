@@ -37,7 +37,7 @@ public sealed class PipelineCluster : IAsyncDisposable
         return cluster;
     }
 
-    public Task StartSiloAsync(string name, string roles) => Start(name, "Vireo.Silo.dll", "Orleans Silo started",
+    public Task StartSiloAsync(string name, string roles) => Start(name, "Vireo.Silo.dll", "Vireo silo ready",
         ("Silo__Name", name), ("Silo__Roles", roles), ("Silo__ClusterId", $"e2e-{_id}"), ("Silo__ServiceId", $"e2e-{_id}"),
         ("Pipeline__MediaRoot", MediaRoot), ("Pipeline__ResumeCheckSeconds", "2"), ("Pipeline__DefaultMaxTiles", "2"),
         ("Workers__ModelPath", Repository.ShippedModel), ("Workers__Device", "cpu"), ("Ingest__GroupId", $"e2e-{_id}-ingest"));
@@ -109,7 +109,12 @@ public sealed class PipelineCluster : IAsyncDisposable
             AutoOffsetReset = AutoOffsetReset.Earliest,
             EnableAutoCommit = false,
         }).Build();
-        consumer.Subscribe(Kafka.Topic(logicalTopic));
+        // Assigned rather than subscribed: no group join to wait for, every partition from its start.
+        using (var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = Kafka.BootstrapServers }).Build())
+        {
+            var topic = admin.GetMetadata(Kafka.Topic(logicalTopic), TimeSpan.FromSeconds(10)).Topics.Single();
+            consumer.Assign(topic.Partitions.Select(p => new TopicPartitionOffset(topic.Topic, p.PartitionId, Offset.Beginning)));
+        }
         var records = new List<(string?, string)>();
         var lastSeen = Stopwatch.StartNew();
         var deadline = Stopwatch.StartNew();
@@ -126,7 +131,6 @@ public sealed class PipelineCluster : IAsyncDisposable
             {
             }
         }
-        consumer.Close();
         return records;
     }
 

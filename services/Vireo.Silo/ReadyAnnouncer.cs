@@ -1,0 +1,19 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Vireo.Silo;
+
+/// <summary>Logs one line once the silo has joined its cluster; scripts and tests wait for it.</summary>
+public sealed class ReadyAnnouncer(IHostApplicationLifetime lifetime, ILocalSiloDetails silo, ILogger<ReadyAnnouncer> logger, SiloOptions options) : IHostedService
+{
+    public const string Line = "Vireo silo ready";
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        lifetime.ApplicationStarted.Register(() =>
+            logger.LogInformation(Line + ": {Name} at {Address} with roles {Roles}", silo.Name, silo.SiloAddress, options.Roles));
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
