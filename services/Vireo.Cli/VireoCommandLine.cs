@@ -16,7 +16,9 @@ public static class VireoCommandLine
         root.Subcommands.Add(SampleCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
+        root.Subcommands.Add(DemoClipCommand.Create());
         bench.Subcommands.Add(BenchMediaCommand.Create());
+        bench.Subcommands.Add(BenchPipelineCommand.Create());
         return root;
     }
 }
