@@ -97,7 +97,7 @@ public sealed class VideoGrain(
             state.State.DurationSeconds = info.Duration.TotalSeconds;
             state.State.FramesExpected = ExpectedFrames(info, settings);
             await PublishStatusAsync(VideoState.Processing, cancellationToken);
-            await AnalyzeFramesAsync(path, info, settings, cancellationToken);
+            await AnalyzeFramesAsync(info, settings, cancellationToken);
 
             var result = Timeline.Build(state.State.Frames, state.State.DurationSeconds);
             state.State.FramesExpected = state.State.Frames.Count;
@@ -125,7 +125,7 @@ public sealed class VideoGrain(
         }
     }
 
-    private async Task AnalyzeFramesAsync(string path, VideoInfo info, AnalysisSettings settings, CancellationToken cancellationToken)
+    private async Task AnalyzeFramesAsync(VideoInfo info, AnalysisSettings settings, CancellationToken cancellationToken)
     {
         var done = state.State.Frames.Select(f => f.Index).ToHashSet();
         var policy = new SamplingPolicy
@@ -142,7 +142,7 @@ public sealed class VideoGrain(
         try
         {
             var decodeClock = Stopwatch.StartNew();
-            await foreach (var frame in sampler.SampleAsync(path, policy, size, null, cancellationToken))
+            await foreach (var frame in sampler.SampleAsync(info, policy, size, null, cancellationToken))
             {
                 using (frame)
                 {

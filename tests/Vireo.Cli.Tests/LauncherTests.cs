@@ -1,0 +1,56 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Vireo.Testing;
+
+namespace Vireo.Cli.Tests;
+
+/// <summary>The launcher and stack scripts as a person runs them.</summary>
+public sealed class LauncherTests
+{
+    private static readonly string Root = Repository.Root;
+
+    [Fact]
+    public async Task StartingTheStackOnATakenPortFailsWithAClearMessage()
+    {
+        using var squatter = new TcpListener(IPAddress.Loopback, 0);
+        squatter.Start();
+        var port = ((IPEndPoint)squatter.LocalEndpoint).Port;
+        var state = Directory.CreateTempSubdirectory("vireo-state-").FullName;
+        try
+        {
+            var (code, output) = await RunAsync("bash", ["infra/scripts/stack.sh", "up"],
+                ("VIREO_STATE", state), ("VIREO_PG_PORT", port.ToString()));
+            Assert.NotEqual(0, code);
+            Assert.Contains($"port {port} is taken", output);
+            Assert.Contains("VIREO_PG_PORT", output);
+        }
+        finally
+        {
+            Directory.Delete(state, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task SampleOnAGeneratedClipPrintsTheCutsItKeeps()
+    {
+        var (code, output) = await RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "vireo.dll"), "sample", "--generate", "--scene", "0.3", "--fps", "0.5"]);
+        Assert.True(code == 0, output);
+        var lines = output.Split('\n').Where(l => l.Length > 0 && char.IsDigit(l.TrimStart()[0])).ToArray();
+        Assert.Contains(lines, l => l.Contains("scene", StringComparison.OrdinalIgnoreCase) && l.Contains("2.0"));
+        Assert.Contains(lines, l => l.Contains("scene", StringComparison.OrdinalIgnoreCase) && l.Contains("4.0"));
+    }
+
+    private static async Task<(int Code, string Output)> RunAsync(string program, string[] arguments, params (string, string)[] environment)
+    {
+        var start = new ProcessStartInfo(program) { WorkingDirectory = Root, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in arguments) start.ArgumentList.Add(a);
+        foreach (var (k, v) in environment) start.Environment[k] = v;
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await stdout + await stderr);
+    }
+}
