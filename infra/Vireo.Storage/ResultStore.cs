@@ -23,6 +23,8 @@ public sealed class ResultStore(NpgsqlDataSource dataSource)
             await InsertFramesAsync(connection, transaction, frames, cancellationToken);
         foreach (var status in statuses.OrderBy(s => s.Sequence))
             await ApplyStatusAsync(connection, transaction, status, cancellationToken);
+        if (frames.Count > 0)
+            await PromoteFinishedAsync(connection, transaction, frames.Select(f => f.VideoId).Distinct().ToArray(), cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
 
@@ -80,9 +82,13 @@ public sealed class ResultStore(NpgsqlDataSource dataSource)
         };
         var result = s.Result;
         await using var update = new NpgsqlCommand("""
-            update videos set state = $2, status_sequence = $3, source = coalesce($4, source), frames_done = $5,
+            update videos set status_sequence = $3,
+                state = case when $2 = 'completed' and (select count(*) from frames f where f.video_id = $1) < coalesce($10, 0)
+                             then 'finishing' else $2 end, source = coalesce($4, source), frames_done = $5,
                 frames_expected = $6, progress = $7, reason = $8, updated_at = $9,
-                completed_at = case when $2 in ('completed', 'failed') then $9 else completed_at end,
+                completed_at = case when $2 = 'failed'
+                                      or ($2 = 'completed' and (select count(*) from frames f where f.video_id = $1) >= coalesce($10, 0))
+                                    then $9 else completed_at end,
                 frames = coalesce($10, frames), tokens_before = coalesce($11, tokens_before),
                 tokens_after = coalesce($12, tokens_after), duration_s = coalesce($13, duration_s), texts = coalesce($14, texts)
             where video_id = $1 and status_sequence < $3
@@ -120,6 +126,19 @@ public sealed class ResultStore(NpgsqlDataSource dataSource)
     }
 
     // Takes the values as one array, never as params: a lone string[] would otherwise bind as the whole list.
+    // A completion that overtook some of its frames (they travel on another topic) is held as 'finishing' and
+    // promoted here once the last of them is stored.
+    private static async Task PromoteFinishedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string[] videoIds, CancellationToken cancellationToken)
+    {
+        await using var promote = new NpgsqlCommand("""
+            update videos v set state = 'completed', completed_at = now(), updated_at = now()
+            where v.video_id = any($1) and v.state = 'finishing'
+              and (select count(*) from frames f where f.video_id = v.video_id) >= coalesce(v.frames, 0)
+            """, connection, transaction);
+        promote.Parameters.Add(new NpgsqlParameter { Value = videoIds });
+        await promote.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     private static NpgsqlBatchCommand Command(string sql, object?[] values)
     {
         var command = new NpgsqlBatchCommand(sql);

@@ -53,12 +53,25 @@ public sealed class ResultStoreTests : IAsyncLifetime
             DurationSeconds = 3,
         };
         await _store.WriteAsync([], [Status("v2", VideoState.Accepted, 1), Status("v2", VideoState.Processing, 2)]);
-        await _store.WriteAsync([], [Status("v2", VideoState.Completed, 9) with { Result = result }]);
+        await _store.WriteAsync(Enumerable.Range(0, 6).Select(i => Frame("v2", i)).ToArray(), [Status("v2", VideoState.Completed, 9) with { Result = result }]);
         await _store.WriteAsync([], [Status("v2", VideoState.Processing, 5), Status("v2", VideoState.Accepted, 1)]);
         Assert.Equal("completed", await _db.ScalarAsync<string>("select state from videos where video_id = 'v2'"));
         Assert.Equal(2L, await _db.ScalarAsync<long>("select count(*) from segments where video_id = 'v2'"));
         Assert.Equal("AB12", await _db.ScalarAsync<string>("select texts[1] from segments where video_id = 'v2' and segment_index = 0"));
         Assert.Equal(3072L, await _db.ScalarAsync<long>("select tokens_before from videos where video_id = 'v2'"));
+    }
+
+    [Fact]
+    public async Task ACompletionThatOvertakesItsFramesWaitsForThem()
+    {
+        var result = new VideoResult { Segments = [], Texts = [], Frames = 3, TokensBefore = 3, TokensAfter = 3, DurationSeconds = 1.5 };
+        await _store.WriteAsync([Frame("v4", 0)], [Status("v4", VideoState.Completed, 7) with { Result = result }]);
+        Assert.Equal("finishing", await _db.ScalarAsync<string>("select state from videos where video_id = 'v4'"));
+        await _store.WriteAsync([Frame("v4", 1)], []);
+        Assert.Equal("finishing", await _db.ScalarAsync<string>("select state from videos where video_id = 'v4'"));
+        await _store.WriteAsync([Frame("v4", 2), Frame("v4", 1)], []);
+        Assert.Equal("completed", await _db.ScalarAsync<string>("select state from videos where video_id = 'v4'"));
+        Assert.True(await _db.ScalarAsync<bool>("select completed_at is not null from videos where video_id = 'v4'"));
     }
 
     [Fact]

@@ -5,12 +5,13 @@ create table tenants (
 );
 
 -- One row per video. status_sequence orders the status events of a video, so that a replayed or late event
--- never moves a video backwards.
+-- never moves a video backwards. A video whose completion arrives before all its frames are stored is
+-- 'finishing' until they are: 'completed' always means every frame can be read.
 create table videos (
     video_id        text primary key,
     tenant_id       text not null references tenants (tenant_id),
     source          text,
-    state           text not null check (state in ('accepted', 'processing', 'completed', 'failed')),
+    state           text not null check (state in ('accepted', 'processing', 'finishing', 'completed', 'failed')),
     status_sequence bigint not null default 0,
     frames_done     integer not null default 0,
     frames_expected integer,
