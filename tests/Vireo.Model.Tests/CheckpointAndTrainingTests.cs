@@ -102,8 +102,15 @@ public sealed class CheckpointAndTrainingTests : IDisposable
         // A finished run resumes as a no-op and its checkpoint loads for inference.
         var again = new VireoTrainer(options, _ => { }).Run();
         Assert.Equal(4, again.Stage);
-        using var engine = VireoEngine.Load(_dir, "cpu");
-        Assert.Single(engine.Analyze(ModelTests.Frames(engine, 1, 1), RoutingOptions.Auto, maxNewTokens: 3));
+        using (var engine = VireoEngine.Load(_dir, "cpu"))
+            Assert.Single(engine.Analyze(ModelTests.Frames(engine, 1, 1), RoutingOptions.Auto, maxNewTokens: 3));
+
+        // Asking for a longer stage 1 rolls back to the frozen stage-1 weights and continues from step 14.
+        var lines = new List<string>();
+        var extended = new VireoTrainer(options with { Stage1Steps = 16, ContinueStage1 = true }, lines.Add).Run();
+        Assert.Equal((4, 16), (extended.Stage, extended.Stage1Completed));
+        Assert.Contains(lines, l => l.StartsWith("continuing stage 1 from its frozen weights at step 14", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("stage 1 step 15/16", StringComparison.Ordinal));
     }
 
     [Fact]
