@@ -40,6 +40,9 @@ public sealed record TrainingOptions
     /// <summary>Extra font scale (0..N, uniform) for large text during the curriculum.</summary>
     public int CurriculumScaleBoost { get; init; }
 
+    /// <summary>During the curriculum: no shapes, text on every frame, mostly large: only reading is left to learn.</summary>
+    public bool CurriculumTextOnly { get; init; }
+
     /// <summary>
     /// When the checkpoint has finished stage 1 and <see cref="Stage1Steps"/> asks for more, roll back to the
     /// frozen stage-1 weights and continue stage 1 (then redo stages 2 and 3).

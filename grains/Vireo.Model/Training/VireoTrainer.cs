@@ -79,9 +79,10 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         var samples = new SyntheticSample[options.BatchSize];
         var curriculum = stage == 1 && step < options.CurriculumUntilStep;
         if (curriculum) sizes = SyntheticFrames.SingleTileSizes;
-        var textProbability = curriculum ? 0.9 : options.TextProbability;
-        var largeFraction = curriculum ? 0.75 : 0.5;
-        Parallel.For(0, samples.Length, i => samples[i] = generator.Generate(new Random(seeds[i]), sizes, textProbability, largeFraction, curriculum ? options.CurriculumScaleBoost : 0));
+        var textOnly = curriculum && options.CurriculumTextOnly;
+        var textProbability = textOnly ? 1.0 : curriculum ? 0.9 : options.TextProbability;
+        var largeFraction = textOnly ? 0.85 : curriculum ? 0.75 : 0.5;
+        Parallel.For(0, samples.Length, i => samples[i] = generator.Generate(new Random(seeds[i]), sizes, textProbability, largeFraction, curriculum ? options.CurriculumScaleBoost : 0, !textOnly));
         return samples.ToList();
     }
 
