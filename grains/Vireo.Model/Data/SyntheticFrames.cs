@@ -87,7 +87,8 @@ public sealed class SyntheticFrames(DynamicTiler tiler)
     /// <param name="textProbability">Chance the frame carries text; small and large are equally likely.</param>
     /// <param name="largeTextFraction">Of frames with text, the share whose text is large.</param>
     /// <param name="largeTextScaleBoost">Extra font scale for large text (a curriculum makes text fill more of the tile).</param>
-    public SyntheticSample Generate(Random rng, IReadOnlyList<(int W, int H)> sizes, double textProbability = 0.6, double largeTextFraction = 0.5, int largeTextScaleBoost = 0)
+    /// <param name="withShapes">False draws no shapes (a reading-only curriculum).</param>
+    public SyntheticSample Generate(Random rng, IReadOnlyList<(int W, int H)> sizes, double textProbability = 0.6, double largeTextFraction = 0.5, int largeTextScaleBoost = 0, bool withShapes = true)
     {
         var (width, height) = sizes[rng.Next(sizes.Count)];
         var frame = RgbFrame.Create(width, height);
@@ -95,6 +96,7 @@ public sealed class SyntheticFrames(DynamicTiler tiler)
         DrawBackground(frame, background, rng);
 
         var shapeCount = rng.NextDouble() switch { < 0.15 => 0, < 0.6 => 1, _ => 2 };
+        if (!withShapes) shapeCount = 0;
         var cells = Enumerable.Range(0, 9).OrderBy(_ => rng.Next()).Take(shapeCount).Order().ToList();
         var shapes = new List<(int Cell, string Color, string Kind, int Cx, int Cy, int R)>();
         var usedColors = new HashSet<int>();

@@ -97,8 +97,7 @@ public sealed class VireoEvaluator(VireoEngine engine, Action<string> log)
             ("background flat", s => !s.BusyBackground), ("background busy", s => s.BusyBackground),
             ("no text", s => s.TextSize == TextSize.None), ("small text", s => s.TextSize == TextSize.Small),
             ("large text", s => s.TextSize == TextSize.Large),
-            ("1 tile", s => TileCount(rows, s) == 1),
-            ("3 tiles", s => TileCount(rows, s) == 3), ("5 tiles", s => TileCount(rows, s) == 5),
+            ("1 tile", s => s.TileCount == 1), ("3 tiles", s => s.TileCount == 3), ("5 tiles", s => s.TileCount == 5),
         };
         sb.Append(string.Create(ci, $"{"category",-16} {"n",4}"));
         foreach (var r in rows) sb.Append(string.Create(ci, $" {r.Mode + " score",13} {"tok",6}"));
@@ -129,6 +128,4 @@ public sealed class VireoEvaluator(VireoEngine engine, Action<string> log)
             $"cpu_frames_per_s={(onCpu ? vir.FramesPerSecond.ToString("F2", ci) : "n/a")}"));
         return sb.ToString();
     }
-
-    private static int TileCount(IReadOnlyList<EvalRow> rows, SyntheticSample s) => s.TileCount;
 }

@@ -44,14 +44,14 @@ public sealed class VireoModel : nn.Module
     public Tensor ConnectStandard(Tensor features)
     {
         using var shuffled = PixelShuffle.Apply(features, Config.DownsampleRatio);
-        return mlp1.forward(shuffled);
+        return mlp1.call(shuffled);
     }
 
     /// <summary>The 64-token path: pixel shuffle at 0.25, then mlp2. [tiles, 1024, D] → [tiles, 64, H].</summary>
     public Tensor ConnectCompressed(Tensor features)
     {
         using var shuffled = PixelShuffle.Apply(features, Config.CompressedDownsampleRatio);
-        return mlp2.forward(shuffled);
+        return mlp2.call(shuffled);
     }
 
     /// <summary>Visual tokens a tile gets on the path chosen for it.</summary>

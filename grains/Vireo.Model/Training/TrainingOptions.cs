@@ -37,6 +37,18 @@ public sealed record TrainingOptions
     /// </summary>
     public int CurriculumUntilStep { get; init; }
 
+    /// <summary>Extra font scale (0..N, uniform) for large text during the curriculum.</summary>
+    public int CurriculumScaleBoost { get; init; }
+
+    /// <summary>During the curriculum: no shapes, text on every frame, mostly large: only reading is left to learn.</summary>
+    public bool CurriculumTextOnly { get; init; }
+
+    /// <summary>
+    /// When the checkpoint has finished stage 1 and <see cref="Stage1Steps"/> asks for more, roll back to the
+    /// frozen stage-1 weights and continue stage 1 (then redo stages 2 and 3).
+    /// </summary>
+    public bool ContinueStage1 { get; init; }
+
     public int LogEvery { get; init; } = 25;
     public int CheckpointEvery { get; init; } = 250;
 
@@ -57,6 +69,10 @@ public sealed record TrainingState
     public int Step { get; init; }
 
     public int Seed { get; init; }
+
+    /// <summary>Stage-1 steps behind the frozen reference (set when stage 1 finishes).</summary>
+    public int Stage1Completed { get; init; }
+
     public double ElapsedSeconds { get; init; }
     public double[] RecentRatios { get; init; } = [];
 }

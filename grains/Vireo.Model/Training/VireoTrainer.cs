@@ -42,6 +42,12 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             state = new TrainingState { Seed = options.Seed };
             log($"new model: {model.ParameterCount():N0} parameters");
         }
+        if (options.ContinueStage1 && state.Stage > 1 && options.Stage1Steps > state.Stage1Completed)
+        {
+            VireoCheckpoint.LoadWeights(model, Path.Combine(options.OutputDirectory, ReferenceFile));
+            state = state with { Stage = 1, Step = state.Stage1Completed, RecentRatios = [] };
+            log($"continuing stage 1 from its frozen weights at step {state.Step} to {options.Stage1Steps}");
+        }
         _elapsedBefore = state.ElapsedSeconds;
         model.to(device);
         log($"device {device}, batch {options.BatchSize}, seed {options.Seed}");
@@ -73,9 +79,10 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         var samples = new SyntheticSample[options.BatchSize];
         var curriculum = stage == 1 && step < options.CurriculumUntilStep;
         if (curriculum) sizes = SyntheticFrames.SingleTileSizes;
-        var textProbability = curriculum ? 0.9 : options.TextProbability;
-        var largeFraction = curriculum ? 0.75 : 0.5;
-        Parallel.For(0, samples.Length, i => samples[i] = generator.Generate(new Random(seeds[i]), sizes, textProbability, largeFraction, curriculum ? 6 : 0));
+        var textOnly = curriculum && options.CurriculumTextOnly;
+        var textProbability = textOnly ? 1.0 : curriculum ? 0.9 : options.TextProbability;
+        var largeFraction = textOnly ? 0.85 : curriculum ? 0.75 : 0.5;
+        Parallel.For(0, samples.Length, i => samples[i] = generator.Generate(new Random(seeds[i]), sizes, textProbability, largeFraction, curriculum ? options.CurriculumScaleBoost : 0, !textOnly));
         return samples.ToList();
     }
 
@@ -141,7 +148,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             if ((step + 1) % options.CheckpointEvery == 0) state = Save(model, state with { Step = step + 1 });
         }
         // The consistency stage compares against this model, frozen.
-        state = Save(model, state with { Stage = 2, Step = 0 });
+        state = Save(model, state with { Stage = 2, Step = 0, Stage1Completed = total });
         File.Copy(Path.Combine(options.OutputDirectory, VireoCheckpoint.WeightsFile), Path.Combine(options.OutputDirectory, ReferenceFile), overwrite: true);
         log("stage 1 done; saved the frozen reference for stage 2");
         return state;

@@ -17,11 +17,12 @@ public static class EvalCommand
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 8 };
         var threshold = new Option<double?>("--threshold") { Description = "ViR threshold on P(compress); default from config.json." };
         var output = new Option<string?>("--report") { Description = "Also write the report to this file." };
+        var show = new Option<int>("--show") { Description = "Print this many frames' expected and generated answers per mode.", DefaultValueFactory = _ => 0 };
         var dump = new Option<string?>("--dump-frames") { Description = "Write the first 12 held-out frames as PPM files with their answers here, and stop." };
 
         var command = new Command("eval", "Evaluate routing modes on held-out synthetic frames; the last line sums it up.")
         {
-            modelDir, device, frames, seed, batch, threshold, output, dump,
+            modelDir, device, frames, seed, batch, threshold, output, dump, show,
         };
         command.SetAction(parse =>
         {
@@ -52,6 +53,9 @@ public static class EvalCommand
             var vir = evaluator.Run("vir", new RoutingOptions(RoutingMode.Auto, parse.GetValue(threshold)), samples, b);
             var all64 = evaluator.Run("all-64", RoutingOptions.AllCompressed, samples, b);
             var random = evaluator.Run("random", new RoutingOptions(RoutingMode.Random, RandomCompressFraction: vir.CompressedTileFraction, RandomSeed: 12345), samples, b);
+            foreach (var row in new[] { full, vir, all64, random })
+                foreach (var o in row.Frames.Take(parse.GetValue(show)))
+                    Console.WriteLine($"  [{row.Mode}] {o.Sample.TextSize,-5} expected: {o.Sample.Answer} | got: {o.Output}");
             var report = VireoEvaluator.Report([full, vir, all64, random], dev.type == TorchSharp.DeviceType.CPU);
             Console.WriteLine();
             Console.WriteLine(report);

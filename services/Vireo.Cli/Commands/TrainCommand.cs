@@ -27,11 +27,14 @@ public static class TrainCommand
         var checkpointEvery = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => 250 };
         var textProbability = new Option<double>("--text-probability") { Description = "Chance a training frame carries text.", DefaultValueFactory = _ => 0.6 };
         var curriculum = new Option<int>("--curriculum-until-step") { Description = "Stage-1 steps below this use single-tile frames with mostly large text.", DefaultValueFactory = _ => 0 };
+        var boost = new Option<int>("--curriculum-scale-boost") { Description = "Extra font scale (0..N) for large text during the curriculum.", DefaultValueFactory = _ => 0 };
+        var continueStage1 = new Option<bool>("--continue-stage1") { Description = "If stage 1 is finished and --stage1-steps asks for more, continue it from the frozen stage-1 weights, then redo stages 2 and 3." };
+        var textOnly = new Option<bool>("--curriculum-text-only") { Description = "Curriculum frames carry only text (no shapes), mostly large." };
         var ship = new Option<string?>("--ship") { Description = "When training finishes, also write an fp16 copy (model.safetensors + config.json) here." };
 
         var command = new Command("train", "Train the vision-language model with its visual resolution router (ViCO stages 1-3).")
         {
-            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, logEvery, checkpointEvery, ship, textProbability, curriculum,
+            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, logEvery, checkpointEvery, ship, textProbability, curriculum, boost, continueStage1, textOnly,
         };
         command.SetAction(parse =>
         {
@@ -65,6 +68,9 @@ public static class TrainCommand
                 Model = model,
                 TextProbability = parse.GetValue(textProbability),
                 CurriculumUntilStep = parse.GetValue(curriculum),
+                CurriculumScaleBoost = parse.GetValue(boost),
+                ContinueStage1 = parse.GetValue(continueStage1),
+                CurriculumTextOnly = parse.GetValue(textOnly),
             };
             Log($"vireo {string.Join(" ", Environment.GetCommandLineArgs().Skip(1))}");
             var state = new VireoTrainer(options, Log).Run();

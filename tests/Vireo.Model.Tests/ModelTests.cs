@@ -1,0 +1,167 @@
+using TorchSharp;
+using Vireo.Model.Configuration;
+using Vireo.Model.Data;
+using Vireo.Model.Imaging;
+using Vireo.Model.Inference;
+using Vireo.Model.Modules;
+using static TorchSharp.torch;
+
+namespace Vireo.Model.Tests;
+
+public sealed class ModelTests
+{
+    private static VireoModel TinyModel(int seed = 3)
+    {
+        random.manual_seed(seed);
+        var model = new VireoModel(ModelConfig.Tiny());
+        model.eval();
+        return model;
+    }
+
+    [Fact]
+    public void ShapesAndParameterCountForTheTinyConfig()
+    {
+        using var model = TinyModel();
+        Assert.Equal(184_666, model.ParameterCount());
+        Assert.Equal(256, model.Config.TokensPerTile);
+        Assert.Equal(64, model.Config.CompressedTokensPerTile);
+
+        using var _ = no_grad();
+        using var pixels = randn(2, 3, 448, 448);
+        using var features = model.Vision.forward(pixels);
+        Assert.Equal(new long[] { 2, 1024, 32 }, features.shape);
+        using var full = model.ConnectStandard(features);
+        Assert.Equal(new long[] { 2, 256, 48 }, full.shape);
+        using var packed = model.ConnectCompressed(features);
+        Assert.Equal(new long[] { 2, 64, 48 }, packed.shape);
+        using var routerLogits = model.Router.forward(features);
+        Assert.Equal(new long[] { 2, 2 }, routerLogits.shape);
+
+        var names = model.state_dict().ToDictionary(p => p.Key, p => p.Value.shape);
+        Assert.Equal(new long[] { 1, 1025, 32 }, names["vision_model.embeddings.position_embedding"]);
+        Assert.Equal(new long[] { 32, 3, 14, 14 }, names["vision_model.embeddings.patch_embedding.weight"]);
+        Assert.Equal(new long[] { 96, 32 }, names["vision_model.encoder.layers.0.attn.qkv.weight"]);
+        Assert.Equal(new long[] { 32 }, names["vision_model.encoder.layers.0.ls1"]);
+        Assert.Equal(new long[] { 128 }, names["mlp1.0.weight"]);
+        Assert.Equal(new long[] { 48, 128 }, names["mlp1.1.weight"]);
+        Assert.Equal(new long[] { 48, 48 }, names["mlp1.3.weight"]);
+        Assert.Equal(new long[] { 96, 512 }, names["mlp2.1.weight"]);
+        Assert.Equal(new long[] { 48, 96 }, names["mlp2.5.weight"]);
+        Assert.Equal(new long[] { 48, 48 }, names["language_model.model.layers.0.self_attn.q_proj.weight"]);
+        Assert.Equal(new long[] { 24, 48 }, names["language_model.model.layers.0.self_attn.k_proj.weight"]);
+        Assert.Equal(new long[] { 12 }, names["language_model.model.layers.0.self_attn.q_norm.weight"]);
+        Assert.Equal(new long[] { 96, 48 }, names["language_model.model.layers.0.mlp.gate_proj.weight"]);
+        Assert.Equal(new long[] { 96, 48 }, names["language_model.lm_head.weight"]);
+        Assert.Contains("vir.query", names.Keys);
+        // No C# field names leak into the checkpoint: lower-case dotted segments, none starting with '_'.
+        Assert.All(names.Keys, n => Assert.Matches("^[a-z0-9]+[a-z0-9_]*(\\.[a-z0-9][a-z0-9_]*)*$", n));
+    }
+
+    [Fact]
+    public void PixelShuffleMatchesAHandComputedExample()
+    {
+        // A 4x4 grid of patches with one channel holding its row-major index.
+        using var features = arange(16, dtype: ScalarType.Float32).reshape(1, 16, 1);
+        using var shuffled = PixelShuffle.Apply(features, 0.5);
+        Assert.Equal(new long[] { 1, 4, 4 }, shuffled.shape);
+        // Each output token concatenates a 2x2 block: (r, c), (r, c+1), (r+1, c), (r+1, c+1).
+        float[] expected = [0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15];
+        Assert.Equal(expected, shuffled.data<float>().ToArray());
+
+        using var grid = arange(1024 * 2, dtype: ScalarType.Float32).reshape(1, 1024, 2);
+        using var quarter = PixelShuffle.Apply(grid, 0.25);
+        Assert.Equal(new long[] { 1, 64, 32 }, quarter.shape);
+        // First token: 4x4 block at the top-left; patch (row, col) has channels 2*(32*row+col), +1.
+        var first = quarter[0, 0].data<float>().ToArray();
+        Assert.Equal(new float[] { 0, 1, 2, 3, 4, 5, 6, 7 }, first[..8]);
+        Assert.Equal(new float[] { 64, 65 }, first[8..10]);
+    }
+
+    [Theory]
+    [InlineData(448, 448, 4, 1, 1, false)]
+    [InlineData(896, 448, 4, 2, 1, true)]
+    [InlineData(448, 896, 4, 1, 2, true)]
+    [InlineData(640, 480, 4, 1, 1, false)]
+    [InlineData(800, 600, 4, 2, 2, true)]
+    [InlineData(1920, 1080, 4, 2, 1, true)]
+    [InlineData(1344, 448, 4, 3, 1, true)]
+    [InlineData(1344, 448, 2, 2, 1, true)]
+    public void TilingPicksTheGridClosestToTheAspectRatio(int width, int height, int maxTiles, int cols, int rows, bool thumbnail)
+    {
+        var tiler = new DynamicTiler(448, 1, maxTiles, true, [0.5f, 0.5f, 0.5f], [0.5f, 0.5f, 0.5f]);
+        var grid = tiler.ChooseGrid(width, height);
+        Assert.Equal((cols, rows, thumbnail), (grid.Columns, grid.Rows, grid.HasThumbnail));
+        var floats = tiler.Tile(RgbFrame.Create(width, height), out var again);
+        Assert.Equal(grid, again);
+        Assert.Equal(grid.TotalTiles * 3 * 448 * 448, floats.Length);
+        // A black frame normalises to (0 - 0.5) / 0.5 everywhere.
+        Assert.All(floats.Take(1000), v => Assert.Equal(-1f, v, 5));
+    }
+
+    [Fact]
+    public void RouterDecisionsDoNotDependOnBatchCompanions()
+    {
+        using var engine = new VireoEngine(TinyModel(), CPU);
+        var frames = Frames(engine, 4, seed: 11);
+        var alone = engine.Analyze([frames[0]], RoutingOptions.Auto, maxNewTokens: 4)[0];
+        var batched = engine.Analyze(frames, RoutingOptions.Auto, maxNewTokens: 4)[0];
+        var reordered = engine.Analyze([frames[2], frames[3], frames[0]], RoutingOptions.Auto, maxNewTokens: 4)[2];
+        foreach (var other in new[] { batched, reordered })
+        {
+            Assert.Equal(alone.Tiles.Select(t => t.Compressed), other.Tiles.Select(t => t.Compressed));
+            foreach (var (a, b) in alone.Tiles.Zip(other.Tiles)) Assert.Equal(a.CompressProbability, b.CompressProbability, 4);
+            Assert.Equal(alone.Text, other.Text);
+        }
+    }
+
+    [Fact]
+    public void OnlyTheChosenConnectorRuns()
+    {
+        using var model = TinyModel();
+        var mlp1Tiles = 0L;
+        var mlp2Tiles = 0L;
+        var named = model.named_modules().ToDictionary(m => m.name, m => m.module);
+        var h1 = ((nn.Module<Tensor, Tensor>)named["mlp1"]).register_forward_pre_hook((_, x) => { mlp1Tiles += x.shape[0]; return x; });
+        var h2 = ((nn.Module<Tensor, Tensor>)named["mlp2"]).register_forward_pre_hook((_, x) => { mlp2Tiles += x.shape[0]; return x; });
+        using var _ = no_grad();
+        using var features = randn(3, 1024, 32);
+
+        using (var all64 = model.ConnectTiles(features, [true, true, true])) Assert.Equal(3 * 64, all64.shape[0]);
+        Assert.Equal((0L, 3L), (mlp1Tiles, mlp2Tiles));
+
+        using (var mixed = model.ConnectTiles(features, [false, true, false])) Assert.Equal(256 + 64 + 256, mixed.shape[0]);
+        Assert.Equal((2L, 4L), (mlp1Tiles, mlp2Tiles));
+
+        using (var all256 = model.ConnectTiles(features, [false, false, false])) Assert.Equal(3 * 256, all256.shape[0]);
+        Assert.Equal((5L, 4L), (mlp1Tiles, mlp2Tiles));
+
+        // Tile order is kept: the compressed tile's tokens equal mlp2 applied to that tile alone.
+        using var mixedAgain = model.ConnectTiles(features, [false, true, false]);
+        using var middle = model.ConnectCompressed(features[1..2]);
+        Assert.True(allclose(mixedAgain[256..320], middle[0], 1e-5, 1e-6));
+    }
+
+    [Fact]
+    public void GenerationIsDeterministicAndReportsTokens()
+    {
+        using var engine = new VireoEngine(TinyModel(), CPU);
+        var frames = Frames(engine, 2, seed: 5);
+        var first = engine.Analyze(frames, RoutingOptions.Off, maxNewTokens: 12);
+        var second = engine.Analyze(frames, RoutingOptions.Off, maxNewTokens: 12);
+        Assert.Equal(first.Select(r => r.Text), second.Select(r => r.Text));
+        foreach (var r in first)
+        {
+            Assert.Equal(r.Tiles.Count * 256, r.VisualTokensBefore);
+            Assert.Equal(r.VisualTokensBefore, r.VisualTokensAfter);
+        }
+        var compressed = engine.Analyze(frames, RoutingOptions.AllCompressed, maxNewTokens: 2);
+        Assert.All(compressed, r => Assert.Equal(r.Tiles.Count * 64, r.VisualTokensAfter));
+    }
+
+    internal static List<RgbFrame> Frames(VireoEngine engine, int count, int seed)
+    {
+        var generator = new SyntheticFrames(engine.Model.Tiler);
+        var rng = new Random(seed);
+        return Enumerable.Range(0, count).Select(_ => generator.Generate(rng, [(448, 448), (896, 448)]).Frame).ToList();
+    }
+}
