@@ -59,10 +59,12 @@ internal static class FfmpegArguments
     /// taken only where our conversion is the one ffmpeg would make: a limited-range (or unspecified) source whose
     /// matrix is BT.601, BT.709 or unspecified (swscale then uses BT.601). Anything else, or a VideoInfo that was
     /// not probed, keeps ffmpeg's own conversion. So does an odd output height: swscale then leaves its unscaled
-    /// converter for the general scaler, which interpolates chroma.
+    /// converter for the general scaler, which interpolates chroma. Without SSSE3 (e.g. on ARM) our conversion
+    /// would be scalar and slower than ffmpeg's, so ffmpeg converts there too.
     /// </summary>
     public static YuvMatrix? YuvTransport(VideoInfo info, FrameSize size)
     {
+        if (!YuvToRgb.IsAccelerated) return null;
         if (size.OutputFor(info.Width, info.Height).Height % 2 != 0) return null;
         if (info.ColorSpace is null || info.ColorRange is not ("tv" or "unspecified" or "unknown")) return null;
         if (info.PixelFormat.StartsWith("yuvj", StringComparison.Ordinal)) return null;

@@ -38,6 +38,9 @@ internal static class YuvToRgb
         return new Coefficients(Round16(cy), Round16(crv), Round16(-cgu), Round16(-cgv), Round16(cbu));
     }
 
+    /// <summary>Whether the vector path runs here; the scalar one only finishes rows.</summary>
+    public static bool IsAccelerated => Ssse3.IsSupported;
+
     /// <summary>Bytes of a packed yuv420p picture (rawvideo): full-size luma, then two chroma planes rounded up.</summary>
     public static int Yuv420Bytes(int width, int height) => checked(width * height + 2 * ((width + 1) / 2) * ((height + 1) / 2));
 
@@ -96,6 +99,9 @@ internal static class YuvToRgb
     private static byte Clamp(int value) => (byte)Math.Clamp(value, 0, 255);
 
     /// <summary>16 pixels a step; returns how many pixels it converted (a multiple of 16).</summary>
+    // Straight to optimized code: the unoptimized first tier of a vector loop is many times slower, and the first
+    // frames of every run would pay for it until on-stack replacement.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int ConvertRowSsse3(ReadOnlySpan<byte> y, ReadOnlySpan<byte> u, ReadOnlySpan<byte> v, Span<byte> rgb, in Coefficients c)
     {
         var width = y.Length;

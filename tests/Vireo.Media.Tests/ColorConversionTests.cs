@@ -32,7 +32,7 @@ public sealed class ColorConversionTests(ClipFixture clips)
         var path = await ClipAsync(clip);
         var size = new FrameSize(width, height, mode);
         var info = await ClipFixture.Probe().ProbeAsync(path);
-        Assert.Equal(expectedTransport, FfmpegArguments.YuvTransport(info, size)?.ToString());
+        Assert.Equal(YuvToRgb.IsAccelerated ? expectedTransport : null, FfmpegArguments.YuvTransport(info, size)?.ToString());
         var (w, h) = size.OutputFor(info.Width, info.Height);
 
         var frames = await ClipFixture.SampleAllAsync(path, SamplingPolicy.EveryFrame, size);
