@@ -9,9 +9,10 @@ namespace Vireo.Media;
 
 /// <summary>
 /// Samples frames in a single ffmpeg pass: one filter graph decodes, logs every decoded frame, selects the
-/// frames the policy keeps (fixed-rate grid, scene score, keyframe, first frame), logs those, and scales them
-/// to RGB24, which ffmpeg writes raw to stdout while the log goes to stderr. Perceptual hashing and
-/// near-duplicate suppression run here, on the small output frames.
+/// frames the policy keeps (fixed-rate grid, scene score, keyframe, first frame), logs those, and scales them,
+/// which ffmpeg writes raw to stdout while the log goes to stderr. The pictures travel as yuv420p and become RGB24
+/// here (<see cref="YuvToRgb"/>) wherever that is the conversion ffmpeg itself would make, else ffmpeg writes RGB24.
+/// Perceptual hashing and near-duplicate suppression run here, on the small output frames.
 /// </summary>
 public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOptions> options, ILogger<FrameSampler> logger) : IFrameSampler
 {
