@@ -53,6 +53,29 @@ internal static class FfmpegArguments
         return string.Join(',', filters.Where(f => f.Length > 0));
     }
 
+    /// <summary>
+    /// Whether ffmpeg hands us limited-range yuv420p for <see cref="YuvToRgb"/> (and with which matrix), or RGB24
+    /// it converted itself (null). YUV is half the bytes through the pipe and spares ffmpeg its rgb pass; it is
+    /// taken only where our conversion is the one ffmpeg would make: a limited-range (or unspecified) source whose
+    /// matrix is BT.601, BT.709 or unspecified (swscale then uses BT.601). Anything else, or a VideoInfo that was
+    /// not probed, keeps ffmpeg's own conversion. So does an odd output height: swscale then leaves its unscaled
+    /// converter for the general scaler, which interpolates chroma. Without SSSE3 (e.g. on ARM) our conversion
+    /// would be scalar and slower than ffmpeg's, so ffmpeg converts there too.
+    /// </summary>
+    public static YuvMatrix? YuvTransport(VideoInfo info, FrameSize size)
+    {
+        if (!YuvToRgb.IsAccelerated) return null;
+        if (size.OutputFor(info.Width, info.Height).Height % 2 != 0) return null;
+        if (info.ColorSpace is null || info.ColorRange is not ("tv" or "unspecified" or "unknown")) return null;
+        if (info.PixelFormat.StartsWith("yuvj", StringComparison.Ordinal)) return null;
+        return info.ColorSpace switch
+        {
+            "unspecified" or "unknown" or "reserved" or "bt470bg" or "smpte170m" => YuvMatrix.Bt601,
+            "bt709" => YuvMatrix.Bt709,
+            _ => null,
+        };
+    }
+
     public static IReadOnlyList<string> ForSampling(VideoInfo info, SamplingPolicy policy, FrameSize size, MediaOptions options)
     {
         var args = new List<string>
@@ -68,7 +91,7 @@ internal static class FfmpegArguments
             "-vf", FilterGraph(info, policy, size),
             // rawvideo would otherwise get constant-rate sync, which duplicates and drops frames.
             "-fps_mode", "passthrough",
-            "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1",
+            "-f", "rawvideo", "-pix_fmt", YuvTransport(info, size) is null ? "rgb24" : "yuv420p", "pipe:1",
         ]);
         return args;
     }

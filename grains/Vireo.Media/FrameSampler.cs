@@ -9,9 +9,10 @@ namespace Vireo.Media;
 
 /// <summary>
 /// Samples frames in a single ffmpeg pass: one filter graph decodes, logs every decoded frame, selects the
-/// frames the policy keeps (fixed-rate grid, scene score, keyframe, first frame), logs those, and scales them
-/// to RGB24, which ffmpeg writes raw to stdout while the log goes to stderr. Perceptual hashing and
-/// near-duplicate suppression run here, on the small output frames.
+/// frames the policy keeps (fixed-rate grid, scene score, keyframe, first frame), logs those, and scales them,
+/// which ffmpeg writes raw to stdout while the log goes to stderr. The pictures travel as yuv420p and become RGB24
+/// here (<see cref="YuvToRgb"/>) wherever that is the conversion ffmpeg itself would make, else ffmpeg writes RGB24.
+/// Perceptual hashing and near-duplicate suppression run here, on the small output frames.
 /// </summary>
 public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOptions> options, ILogger<FrameSampler> logger) : IFrameSampler
 {
@@ -49,7 +50,8 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
         var (width, height) = size.OutputFor(info.Width, info.Height);
         var arguments = FfmpegArguments.ForSampling(info, policy, size, _options);
 
-        await using var run = new DecodeRun(this, info, policy, width, height, arguments, progress, cancellationToken);
+        var transport = FfmpegArguments.YuvTransport(info, size);
+        await using var run = new DecodeRun(this, info, policy, width, height, transport, arguments, progress, cancellationToken);
         run.Start();
         while (await run.Frames.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -80,6 +82,7 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
         private readonly VideoInfo _info;
         private readonly SamplingPolicy _policy;
         private readonly int _width, _height;
+        private readonly YuvMatrix? _transport;
         private readonly IReadOnlyList<string> _arguments;
         private readonly IProgress<DecodeProgress>? _progress;
         private readonly CancellationToken _callerToken;
@@ -96,7 +99,7 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
         private int _kept;
         private long _lastProgressTicks = long.MinValue;
 
-        public DecodeRun(FrameSampler owner, VideoInfo info, SamplingPolicy policy, int width, int height,
+        public DecodeRun(FrameSampler owner, VideoInfo info, SamplingPolicy policy, int width, int height, YuvMatrix? transport,
             IReadOnlyList<string> arguments, IProgress<DecodeProgress>? progress, CancellationToken callerToken)
         {
             _owner = owner;
@@ -104,6 +107,7 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
             _policy = policy;
             _width = width;
             _height = height;
+            _transport = transport;
             _arguments = arguments;
             _progress = progress;
             _callerToken = callerToken;
@@ -198,6 +202,23 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
         {
             var stdout = _process!.StandardOutput.BaseStream;
             var frameBytes = _width * _height * 3;
+            // With a YUV transport each picture lands in one reused buffer and is converted here, on this thread,
+            // while ffmpeg decodes the next one; the consumer still gets RGB24.
+            var transport = _transport;
+            var wireBytes = transport is null ? frameBytes : YuvToRgb.Yuv420Bytes(_width, _height);
+            var wire = transport is null ? null : ArrayPool<byte>.Shared.Rent(wireBytes);
+            try
+            {
+                PumpFrames(stdout, transport, wire, wireBytes, frameBytes);
+            }
+            finally
+            {
+                if (wire is not null) ArrayPool<byte>.Shared.Return(wire);
+            }
+        }
+
+        private void PumpFrames(Stream stdout, YuvMatrix? transport, byte[]? wire, int wireBytes, int frameBytes)
+        {
             var stallAfter = _owner._options.StallTimeout;
             var index = 0;
             ulong? lastKeptHash = null;
@@ -208,15 +229,18 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
                 try
                 {
                     _stall.CancelAfter(stallAfter);
-                    var read = stdout.ReadAtLeast(buffer.AsSpan(0, frameBytes), frameBytes, throwOnEndOfStream: false);
+                    var target = wire ?? buffer;
+                    var read = stdout.ReadAtLeast(target.AsSpan(0, wireBytes), wireBytes, throwOnEndOfStream: false);
                     // A stop (cancellation, time limit) kills ffmpeg, which ends the read early.
                     _stop.Token.ThrowIfCancellationRequested();
                     if (read == 0) break;
-                    if (read < frameBytes) throw new EndOfStreamException($"ffmpeg stopped in the middle of a frame ({read} of {frameBytes} bytes)");
+                    if (read < wireBytes) throw new EndOfStreamException($"ffmpeg stopped in the middle of a frame ({read} of {wireBytes} bytes)");
                     if (!_selected.Reader.TryRead(out var selected)
                         && !(Wait(_selected.Reader.WaitToReadAsync(_stop.Token)) && _selected.Reader.TryRead(out selected)))
                         throw new InvalidDataException("ffmpeg wrote a frame it did not log");
                     _stall.CancelAfter(Timeout.Infinite);
+                    if (transport is { } matrix)
+                        YuvToRgb.Convert(wire.AsSpan(0, wireBytes), buffer.AsSpan(0, frameBytes), _width, _height, matrix);
 
                     ulong? hash = null;
                     if (_policy.DedupMaxDistance is { } maxDistance)
@@ -252,7 +276,7 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
 
             // End of stream: ffmpeg is exiting; let it finish and judge how it went.
             _stall.CancelAfter(stallAfter);
-            Wait(new ValueTask(_process.WaitForExitAsync(_stop.Token)));
+            Wait(new ValueTask(_process!.WaitForExitAsync(_stop.Token)));
             Wait(new ValueTask(_stderrTask.WaitAsync(_stop.Token)));
             _stall.CancelAfter(Timeout.Infinite);
             ReportProgress(force: true);

@@ -117,7 +117,11 @@ public sealed partial class MediaProbe(IOptions<MediaOptions> options, ILogger<M
             Codec: video.CodecName ?? "unknown",
             PixelFormat: video.PixelFormat ?? "unknown",
             ContainerFormat: format,
-            HasAudio: analysis.AudioStreams.Count > 0);
+            HasAudio: analysis.AudioStreams.Count > 0)
+        {
+            ColorSpace = string.IsNullOrEmpty(video.ColorSpace) ? "unspecified" : video.ColorSpace,
+            ColorRange = string.IsNullOrEmpty(video.ColorRange) ? "unspecified" : video.ColorRange,
+        };
     }
 
     private static double Finite(double value) => double.IsFinite(value) ? value : 0;

@@ -4,8 +4,9 @@ using System.Runtime.InteropServices;
 namespace Vireo.Media;
 
 /// <summary>
-/// Linux pipes hold 64 KiB by default, a tenth of a 448x448 RGB frame, so ffmpeg and the reader take turns
-/// many times per frame. A 1 MiB pipe (the default unprivileged maximum) lets a whole frame through at once.
+/// Linux pipes hold 64 KiB by default, a fifth of a 448x448 yuv420p frame (a tenth of an RGB one), so ffmpeg and
+/// the reader take turns many times per frame. A 1 MiB pipe (the default unprivileged maximum) lets whole frames
+/// through at once.
 /// </summary>
 internal static class PipeTuning
 {

@@ -37,4 +37,13 @@ public sealed record VideoInfo(
 
     /// <summary>Height as displayed (and as ffmpeg decodes it, since it autorotates).</summary>
     public int Height => IsQuarterTurn ? CodedWidth : CodedHeight;
+
+    /// <summary>
+    /// The stream's YCbCr matrix as ffprobe names it (bt709, smpte170m...), "unspecified" when the stream does not
+    /// say, null when not probed (a hand-made VideoInfo). Decides how frames are turned into RGB.
+    /// </summary>
+    public string? ColorSpace { get; init; }
+
+    /// <summary>The stream's colour range as ffprobe names it (tv, pc), "unspecified" when the stream does not say, null when not probed.</summary>
+    public string? ColorRange { get; init; }
 }
