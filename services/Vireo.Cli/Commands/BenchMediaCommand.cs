@@ -26,11 +26,11 @@ public static class BenchMediaCommand
         };
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
-            await using var services = MediaServices.Build();
+            await using var services = CliServices.Build(s => s.AddVireoMedia());
             var options = services.GetRequiredService<IOptions<MediaOptions>>().Value;
             var sampler = services.GetRequiredService<IFrameSampler>();
             var length = r.GetValue(seconds);
-            var clip = Path.Combine(MediaServices.StateFolder(), $"bench-testsrc2-1280x720-30fps-{length}s.mp4");
+            var clip = Path.Combine(CliServices.StateFolder("media"), $"bench-testsrc2-1280x720-30fps-{length}s.mp4");
             if (!File.Exists(clip))
             {
                 Console.WriteLine($"generating {clip} ...");

@@ -45,14 +45,14 @@ public static class SampleCommand
                 return 2;
             }
 
-            await using var services = MediaServices.Build();
+            await using var services = CliServices.Build(s => s.AddVireoMedia());
             try
             {
                 string path;
                 if (r.GetValue(file) is { } given) path = given.FullName;
                 else if (r.GetValue(generate))
                 {
-                    path = Path.Combine(MediaServices.StateFolder(), "sample-scenes.mp4");
+                    path = Path.Combine(CliServices.StateFolder("media"), "sample-scenes.mp4");
                     await SyntheticClips.SceneCutsAsync(path, shotSeconds: 2, width: 640, height: 360, fps: 25,
                         options: services.GetRequiredService<IOptions<MediaOptions>>().Value, cancellationToken: ct);
                     Console.WriteLine($"# generated {path} (cuts at 2.0 s and 4.0 s)");
