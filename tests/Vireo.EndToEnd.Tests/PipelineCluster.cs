@@ -19,6 +19,7 @@ public sealed class PipelineCluster : IAsyncDisposable
     private readonly string _id = Guid.NewGuid().ToString("N")[..10];
     private readonly ConcurrentDictionary<string, ManagedProcess> _processes = new();
     private TemporaryDatabase _database = null!;
+    private (string Key, string Value)[] _siloSettings = [];
 
     public string MediaRoot { get; } = Directory.CreateTempSubdirectory("vireo-e2e-media-").FullName;
     public string TopicPrefix => $"e2e-{_id}.";
@@ -26,23 +27,33 @@ public sealed class PipelineCluster : IAsyncDisposable
     public EventPublisher Publisher { get; private set; } = null!;
     public KafkaOptions Kafka { get; private set; } = null!;
 
-    public static async Task<PipelineCluster> StartAsync(params (string Name, string Roles)[] silos)
+    /// <summary>Starts the silos (name, roles) and the sink; <paramref name="siloSettings"/> go to every silo.</summary>
+    public static async Task<PipelineCluster> StartAsync((string Name, string Roles)[] silos, params (string Key, string Value)[] siloSettings)
     {
-        var cluster = new PipelineCluster();
-        cluster._database = await TemporaryDatabase.CreateAsync();
-        await new Migrator(cluster._database.DataSource, NullLogger<Migrator>.Instance).MigrateAsync();
-        cluster.Kafka = new KafkaOptions { BootstrapServers = LocalStack.KafkaBootstrapServers, TopicPrefix = cluster.TopicPrefix };
-        cluster.Publisher = new EventPublisher(Options.Create(cluster.Kafka), NullLogger<EventPublisher>.Instance);
-        await Task.WhenAll(silos.Select(s => cluster.StartSiloAsync(s.Name, s.Roles)).Append(cluster.StartSinkAsync()));
-        return cluster;
+        var cluster = new PipelineCluster { _siloSettings = siloSettings };
+        try
+        {
+            cluster._database = await TemporaryDatabase.CreateAsync();
+            await new Migrator(cluster._database.DataSource, NullLogger<Migrator>.Instance).MigrateAsync();
+            cluster.Kafka = new KafkaOptions { BootstrapServers = LocalStack.KafkaBootstrapServers, TopicPrefix = cluster.TopicPrefix };
+            cluster.Publisher = new EventPublisher(Options.Create(cluster.Kafka), NullLogger<EventPublisher>.Instance);
+            await Task.WhenAll(silos.Select(s => cluster.StartSiloAsync(s.Name, s.Roles)).Append(cluster.StartSinkAsync()));
+            return cluster;
+        }
+        catch
+        {
+            // A cluster that fails to start must not leave processes behind.
+            await cluster.DisposeAsync();
+            throw;
+        }
     }
 
-    public Task StartSiloAsync(string name, string roles) => Start(name, "Vireo.Silo.dll", "Vireo silo ready",
+    public Task StartSiloAsync(string name, string roles) => Start(name, "Vireo.Silo.dll", "Vireo silo ready", [
         ("Silo__Name", name), ("Silo__Roles", roles), ("Silo__ClusterId", $"e2e-{_id}"), ("Silo__ServiceId", $"e2e-{_id}"),
         ("Pipeline__MediaRoot", MediaRoot), ("Pipeline__ResumeCheckSeconds", "2"), ("Pipeline__DefaultMaxTiles", "2"),
-        ("Workers__ModelPath", Repository.ShippedModel), ("Workers__Device", "cpu"), ("Ingest__GroupId", $"e2e-{_id}-ingest"));
+        ("Workers__ModelPath", Repository.ShippedModel), ("Workers__Device", "cpu"), ("Ingest__GroupId", $"e2e-{_id}-ingest"), .. _siloSettings]);
 
-    private Task StartSinkAsync() => Start("sink", "Vireo.Sink.dll", "Sink consuming", ("Sink__GroupId", $"e2e-{_id}-sink"));
+    private Task StartSinkAsync() => Start("sink", "Vireo.Sink.dll", "Sink consuming", [("Sink__GroupId", $"e2e-{_id}-sink")]);
 
     /// <summary>Ends a process the way a crash would: SIGKILL, no shutdown.</summary>
     public void Kill(string name)
@@ -99,22 +110,31 @@ public sealed class PipelineCluster : IAsyncDisposable
         Eventually.WaitAsync(() => QueryAsync<string?>("select state from videos where video_id = $1", videoId),
             s => s is "completed" or "failed", timeout, $"video {videoId} finished");
 
+    /// <summary>The first record of a topic that matches, as it appears on Kafka (before the sink stores it).</summary>
+    public async Task<string> FirstRecordAsync(string logicalTopic, Func<string?, string, bool> match, TimeSpan timeout)
+    {
+        using var consumer = OpenReader(logicalTopic);
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < timeout)
+        {
+            try
+            {
+                var r = consumer.Consume(TimeSpan.FromMilliseconds(100));
+                if (r?.Message is not null && match(r.Message.Key, r.Message.Value))
+                    return r.Message.Value;
+            }
+            catch (ConsumeException)
+            {
+            }
+            await Task.Yield();
+        }
+        throw new TimeoutException($"no matching record on {logicalTopic} within {timeout.TotalSeconds:0} s");
+    }
+
     /// <summary>Every record of a pipeline topic so far, decoded as text.</summary>
     public List<(string? Key, string Value)> ReadTopic(string logicalTopic, TimeSpan quiet)
     {
-        using var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig
-        {
-            BootstrapServers = Kafka.BootstrapServers,
-            GroupId = $"e2e-reader-{Guid.NewGuid():N}",
-            AutoOffsetReset = AutoOffsetReset.Earliest,
-            EnableAutoCommit = false,
-        }).Build();
-        // Assigned rather than subscribed: no group join to wait for, every partition from its start.
-        using (var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = Kafka.BootstrapServers }).Build())
-        {
-            var topic = admin.GetMetadata(Kafka.Topic(logicalTopic), TimeSpan.FromSeconds(10)).Topics.Single();
-            consumer.Assign(topic.Partitions.Select(p => new TopicPartitionOffset(topic.Topic, p.PartitionId, Offset.Beginning)));
-        }
+        using var consumer = OpenReader(logicalTopic);
         var records = new List<(string?, string)>();
         var lastSeen = Stopwatch.StartNew();
         var deadline = Stopwatch.StartNew();
@@ -134,7 +154,23 @@ public sealed class PipelineCluster : IAsyncDisposable
         return records;
     }
 
-    private async Task Start(string name, string dll, string ready, params (string Key, string Value)[] environment)
+    // Assigned rather than subscribed: no group join to wait for, every partition from its start.
+    private IConsumer<string, string> OpenReader(string logicalTopic)
+    {
+        var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig
+        {
+            BootstrapServers = Kafka.BootstrapServers,
+            GroupId = $"e2e-reader-{Guid.NewGuid():N}",
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            EnableAutoCommit = false,
+        }).Build();
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = Kafka.BootstrapServers }).Build();
+        var topic = admin.GetMetadata(Kafka.Topic(logicalTopic), TimeSpan.FromSeconds(10)).Topics.Single();
+        consumer.Assign(topic.Partitions.Select(p => new TopicPartitionOffset(topic.Topic, p.PartitionId, Offset.Beginning)));
+        return consumer;
+    }
+
+    private async Task Start(string name, string dll, string ready, (string Key, string Value)[] environment)
     {
         var process = new ManagedProcess(name, Path.Combine(AppContext.BaseDirectory, dll), [
             ("ConnectionStrings__Postgres", _database.ConnectionString),
@@ -153,8 +189,9 @@ public sealed class PipelineCluster : IAsyncDisposable
     {
         foreach (var process in _processes.Values)
             process.Kill();
-        Publisher.Dispose();
-        await _database.DisposeAsync();
+        Publisher?.Dispose();
+        if (_database is not null)
+            await _database.DisposeAsync();
         Directory.Delete(MediaRoot, recursive: true);
     }
 }

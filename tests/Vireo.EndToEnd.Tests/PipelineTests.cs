@@ -13,9 +13,13 @@ public sealed class PipelineTests : IAsyncLifetime
     private PipelineCluster _cluster = null!;
 
     public async Task InitializeAsync() =>
-        _cluster = await PipelineCluster.StartAsync(("media", "media"), ("gpu", "vision,language"));
+        _cluster = await PipelineCluster.StartAsync([("media", "media"), ("gpu", "vision,language")]);
 
-    public async Task DisposeAsync() => await _cluster.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        if (_cluster is not null)
+            await _cluster.DisposeAsync();
+    }
 
     [Fact]
     public async Task ThreeVideosAtOnceEndWithEverySampledFrameStoredExactlyOnce()
