@@ -40,6 +40,19 @@ wait_for() {
 
 pid_alive() { [[ -f $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
+# Stops the process of a pid file: SIGTERM, up to 10 s to exit, then SIGKILL. Removes the file.
+stop_pid() {
+  local file=$1 name=$2
+  if pid_alive "$file"; then
+    local p; p=$(cat "$file")
+    kill "$p"
+    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null || true
+    say "$name stopped"
+  fi
+  rm -f "$file"
+}
+
 # Passwords are made once per checkout and kept in the state folder (never committed).
 load_secrets() {
   local file=$VIREO_STATE/secrets.env

@@ -31,17 +31,7 @@ start() { # name log-ready-pattern dll [env...]
   say "$name running (pid $(cat "$pid"), log $log)"
 }
 
-stop() {
-  local pid=$run_dir/$1.pid
-  if pid_alive "$pid"; then
-    local p; p=$(cat "$pid")
-    kill "$p"
-    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null || true
-    say "$1 stopped"
-  fi
-  rm -f "$pid"
-}
+stop() { stop_pid "$run_dir/$1.pid" "$1"; }
 
 up() {
   dotnet "$(bin services/Vireo.Cli vireo.dll)" migrate

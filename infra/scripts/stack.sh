@@ -117,14 +117,8 @@ start_kafka() {
 }
 
 stop_kafka() {
-  if pid_alive "$kafka_pid"; then
-    local pid; pid=$(cat "$kafka_pid")
-    kill "$pid"
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-    say "kafka dev broker stopped"
-  fi
-  rm -f "$kafka_pid" "$VIREO_BOOTSTRAP_FILE"
+  stop_pid "$kafka_pid" "kafka dev broker"
+  rm -f "$VIREO_BOOTSTRAP_FILE"
 }
 
 status() {

@@ -19,44 +19,25 @@ public sealed class SinkWorker(
     ResultStore store,
     IOptions<SinkOptions> options,
     IOptions<KafkaOptions> kafka,
-    ILogger<SinkWorker> logger) : BackgroundService
+    ILogger<SinkWorker> logger)
+    : ConsumerService(consumers, "Sink", options.Value.GroupId, [VireoTopics.FramesAnalyzed, VireoTopics.VideoStatus], logger)
 {
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.Factory.StartNew(() => Run(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
-
-    private async Task Run(CancellationToken stoppingToken)
+    protected override async Task ConsumeAsync(IConsumer<string, byte[]> consumer, CancellationToken stoppingToken)
     {
         var settings = options.Value;
-        using var consumer = consumers.Create(settings.GroupId, "vireo-sink", VireoTopics.FramesAnalyzed, VireoTopics.VideoStatus);
-        logger.LogInformation("Sink consuming {Frames} and {Status} as group {Group}", VireoTopics.FramesAnalyzed, VireoTopics.VideoStatus, settings.GroupId);
         var batch = new List<ConsumeResult<string, byte[]>>(settings.MaxBatch);
-        try
+        while (!stoppingToken.IsCancellationRequested)
         {
-            while (!stoppingToken.IsCancellationRequested)
-            {
-                batch.Clear();
-                Fill(consumer, batch, settings, stoppingToken);
-                if (batch.Count > 0)
-                    await WriteWithRetryAsync(consumer, batch, settings, stoppingToken);
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-        catch (KafkaException e) when (e.Error.IsFatal)
-        {
-            logger.LogCritical(e, "Fatal Kafka error; the sink stops");
-            throw;
-        }
-        finally
-        {
-            consumer.Close();
+            batch.Clear();
+            Fill(consumer, batch, settings, stoppingToken);
+            if (batch.Count > 0)
+                await WriteWithRetryAsync(consumer, batch, settings, stoppingToken);
         }
     }
 
     private void Fill(IConsumer<string, byte[]> consumer, List<ConsumeResult<string, byte[]>> batch, SinkOptions settings, CancellationToken stoppingToken)
     {
-        var first = consumer.ConsumeOrNull(TimeSpan.FromMilliseconds(500), logger, stoppingToken);
+        var first = consumer.ConsumeOrNull(TimeSpan.FromMilliseconds(500), Logger, stoppingToken);
         if (first?.Message is null)
             return;
         batch.Add(first);
@@ -66,7 +47,7 @@ public sealed class SinkWorker(
             var left = TimeSpan.FromTicks(Math.Max(0, (deadline - Stopwatch.GetTimestamp()) * TimeSpan.TicksPerSecond / Stopwatch.Frequency));
             if (left == TimeSpan.Zero)
                 break;
-            var next = consumer.ConsumeOrNull(left, logger, stoppingToken);
+            var next = consumer.ConsumeOrNull(left, Logger, stoppingToken);
             if (next?.Message is null)
                 break;
             batch.Add(next);
@@ -82,7 +63,7 @@ public sealed class SinkWorker(
             var error = Decode(record, frames, statuses);
             if (error is not null)
             {
-                logger.LogWarning("Dead-lettering {Topic}[{Partition}]@{Offset}: {Reason}", record.Topic, record.Partition.Value, record.Offset.Value, error);
+                Logger.LogWarning("Dead-lettering {Topic}[{Partition}]@{Offset}: {Reason}", record.Topic, record.Partition.Value, record.Offset.Value, error);
                 await publisher.DeadLetterAsync(record, error, stoppingToken);
             }
         }
@@ -99,7 +80,7 @@ public sealed class SinkWorker(
             }
             catch (Npgsql.PostgresException e) when (!e.IsTransient)
             {
-                logger.LogError(e, "Postgres refused a batch of {Count} records; writing them one by one", batch.Count);
+                Logger.LogError(e, "Postgres refused a batch of {Count} records; writing them one by one", batch.Count);
                 await IsolatePoisonAsync(batch, stoppingToken);
                 break;
             }
@@ -110,11 +91,11 @@ public sealed class SinkWorker(
                     consumer.Pause(consumer.Assignment);
                     paused = true;
                 }
-                logger.LogWarning("Writing {Count} records failed (attempt {Attempt}): {Message}; retrying in {Delay} ms", batch.Count, attempt, e.Message, delay);
+                Logger.LogWarning("Writing {Count} records failed (attempt {Attempt}): {Message}; retrying in {Delay} ms", batch.Count, attempt, e.Message, delay);
                 var until = DateTime.UtcNow.AddMilliseconds(delay);
                 // Polling while paused keeps the consumer in its group without fetching anything new.
                 while (DateTime.UtcNow < until)
-                    consumer.ConsumeOrNull(TimeSpan.FromMilliseconds(Math.Min(100, delay)), logger, stoppingToken);
+                    consumer.ConsumeOrNull(TimeSpan.FromMilliseconds(Math.Min(100, delay)), Logger, stoppingToken);
                 delay = Math.Min(delay * 2, settings.MaxRetryDelayMs);
             }
         }
@@ -132,7 +113,7 @@ public sealed class SinkWorker(
                 // The partition moved to another member during the retry; it will replay these idempotent writes.
             }
         }
-        logger.LogDebug("Wrote {Frames} frames and {Statuses} status changes", frames.Count, statuses.Count);
+        Logger.LogDebug("Wrote {Frames} frames and {Statuses} status changes", frames.Count, statuses.Count);
     }
 
     // A record that Postgres refuses for what it contains (not for being unreachable) must not block its

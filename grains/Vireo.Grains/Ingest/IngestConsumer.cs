@@ -28,37 +28,18 @@ public sealed class IngestConsumer(
     IOptions<IngestOptions> ingestOptions,
     IOptions<KafkaOptions> kafkaOptions,
     IOptions<PipelineOptions> pipelineOptions,
-    ILogger<IngestConsumer> logger) : BackgroundService
+    ILogger<IngestConsumer> logger)
+    : ConsumerService(consumers, "Ingest", ingestOptions.Value.GroupId, [VireoTopics.VideoUploaded], logger)
 {
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.Factory.StartNew(() => RunAsync(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
-
-    private async Task RunAsync(CancellationToken stoppingToken)
+    protected override async Task ConsumeAsync(IConsumer<string, byte[]> consumer, CancellationToken stoppingToken)
     {
-        using var consumer = consumers.Create(ingestOptions.Value.GroupId, "vireo-ingest", VireoTopics.VideoUploaded);
-        logger.LogInformation("Ingest consuming {Topic} as group {Group}", VireoTopics.VideoUploaded, ingestOptions.Value.GroupId);
-        try
+        while (!stoppingToken.IsCancellationRequested)
         {
-            while (!stoppingToken.IsCancellationRequested)
-            {
-                var record = consumer.ConsumeOrNull(TimeSpan.FromMilliseconds(500), logger, stoppingToken);
-                if (record?.Message is null)
-                    continue;
-                await HandleAsync(record, stoppingToken);
-                consumer.StoreOffset(record);
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-        catch (KafkaException e) when (e.Error.IsFatal)
-        {
-            logger.LogCritical(e, "Fatal Kafka error; ingest stops");
-            throw;
-        }
-        finally
-        {
-            consumer.Close();
+            var record = consumer.ConsumeOrNull(TimeSpan.FromMilliseconds(500), Logger, stoppingToken);
+            if (record?.Message is null)
+                continue;
+            await HandleAsync(record, stoppingToken);
+            consumer.StoreOffset(record);
         }
     }
 
@@ -68,7 +49,7 @@ public sealed class IngestConsumer(
         var decoded = EventCodec.DecodeUpload(record.Message.Value ?? [], kafkaOptions.Value.MaxEventBytes);
         if (!decoded.Ok)
         {
-            logger.LogWarning("Dead-lettering upload at {Partition}@{Offset}: {Reason}", record.Partition.Value, record.Offset.Value, decoded.Error);
+            Logger.LogWarning("Dead-lettering upload at {Partition}@{Offset}: {Reason}", record.Partition.Value, record.Offset.Value, decoded.Error);
             await publisher.DeadLetterAsync(record, decoded.Error!, stoppingToken);
             return;
         }
@@ -85,7 +66,7 @@ public sealed class IngestConsumer(
         }
         catch (SourceRejectedException e)
         {
-            logger.LogWarning("Refusing video {VideoId}: {Reason}", upload.VideoId, e.Message);
+            Logger.LogWarning("Refusing video {VideoId}: {Reason}", upload.VideoId, e.Message);
             await publisher.PublishAsync(VireoTopics.VideoStatus, upload.VideoId, new VideoStatusChanged
             {
                 VideoId = upload.VideoId,
@@ -106,13 +87,13 @@ public sealed class IngestConsumer(
             try
             {
                 var outcome = await grains.GetGrain<IVideoGrain>(upload.VideoId).Submit(job);
-                logger.LogInformation("Upload {VideoId}: {Outcome}", upload.VideoId, outcome);
+                Logger.LogInformation("Upload {VideoId}: {Outcome}", upload.VideoId, outcome);
                 return;
             }
             catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {
                 // The offset stays unstored until a grain accepts the job; retrying keeps the order of the partition.
-                logger.LogWarning("Handing video {VideoId} to its grain failed (attempt {Attempt}): {Message}", upload.VideoId, attempt, e.Message);
+                Logger.LogWarning("Handing video {VideoId} to its grain failed (attempt {Attempt}): {Message}", upload.VideoId, attempt, e.Message);
                 await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(10_000, 200 * Math.Pow(2, Math.Min(attempt, 6)))), stoppingToken);
             }
         }
