@@ -37,7 +37,7 @@ public sealed class VideoGrain(
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _nextWorker = Math.Abs(VideoId.GetHashCode(StringComparison.Ordinal));
+        _nextWorker = VideoId.GetHashCode(StringComparison.Ordinal) & int.MaxValue;
         if (state.State.Job is not null && !state.State.IsFinished)
         {
             logger.LogInformation("Resuming video {VideoId} after frame {Frames} on {Silo}", VideoId, state.State.Frames.Count, silo.Name);
