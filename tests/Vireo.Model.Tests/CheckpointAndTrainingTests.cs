@@ -114,6 +114,63 @@ public sealed class CheckpointAndTrainingTests : IDisposable
     }
 
     [Fact]
+    public void ReadingPretrainingRunsBeforeStageOneAndIsNotRepeatedOnResume()
+    {
+        var lines = new List<string>();
+        var options = new TrainingOptions
+        {
+            OutputDirectory = _dir,
+            Device = "cpu",
+            Seed = 5,
+            ReadingSteps = 3,
+            ReadingWeight = 1,
+            SineCosinePositions = true,
+            Stage1Steps = 2,
+            Stage2Steps = 1,
+            Stage3Steps = 1,
+            BatchSize = 2,
+            LogEvery = 1,
+            CheckpointEvery = 1000,
+            Sizes = [(448, 448)],
+            Model = ModelConfig.Tiny(),
+        };
+        var state = new VireoTrainer(options with { TimeLimit = TimeSpan.Zero }, lines.Add).Run();
+        Assert.Equal((1, 0, 0), (state.Stage, state.Step, state.ReadingStep));
+
+        state = new VireoTrainer(options, lines.Add).Run();
+        Assert.Equal((4, 3), (state.Stage, state.ReadingStep));
+        Assert.Equal(3, lines.Count(l => l.StartsWith("reading step ", StringComparison.Ordinal)));
+        Assert.Matches(@"^stage 1 step 1/2 loss [0-9.]+ caption [0-9.]+ text [0-9.]+ reading [0-9.]+ glyphs", lines.First(l => l.StartsWith("stage 1 step", StringComparison.Ordinal)));
+        Assert.True(lines.FindIndex(l => l == "reading pretraining done") < lines.FindIndex(l => l.StartsWith("stage 1 step", StringComparison.Ordinal)));
+
+        // The reading head is kept beside the checkpoint for resuming, never inside the model.
+        Assert.True(File.Exists(Path.Combine(_dir, ReadingHead.File)));
+        using (var model = VireoCheckpoint.Load(_dir))
+            Assert.DoesNotContain(model.state_dict().Keys, k => k.StartsWith("reading", StringComparison.Ordinal));
+
+        lines.Clear();
+        new VireoTrainer(options, lines.Add).Run();
+        Assert.DoesNotContain(lines, l => l.StartsWith("reading step", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void SineCosinePositionsEncodeRowAndColumn()
+    {
+        using var model = new VireoModel(ModelConfig.Tiny());
+        model.Vision.UseSineCosinePositions();
+        var table = model.Vision.state_dict()["embeddings.position_embedding"];
+        var side = model.Config.PatchesPerSide;
+        var d = (int)table.shape[2];
+        // Patch (row 2, column 5): sin(row), cos(row), sin(column), cos(column) at the lowest frequency (1 rad a patch).
+        var patch = table[0, 1 + 2 * side + 5].data<float>().ToArray();
+        Assert.Equal(Math.Sin(2), patch[0], 5);
+        Assert.Equal(Math.Cos(2), patch[d / 4], 5);
+        Assert.Equal(Math.Sin(5), patch[d / 2], 5);
+        Assert.Equal(Math.Cos(5), patch[3 * d / 4], 5);
+        Assert.All(table[0, 0].data<float>().ToArray(), v => Assert.Equal(0f, v));
+    }
+
+    [Fact]
     public void ShippedCheckpointLoadsAndDescribesFrames()
     {
         var dir = ShippedCheckpoint();

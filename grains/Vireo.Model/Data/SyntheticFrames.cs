@@ -35,10 +35,27 @@ public sealed record SyntheticSample(
     int ShapeCount,
     int TileCount)
 {
+    /// <summary>Where the first glyph of <see cref="Text"/> was drawn (frame pixels) and its font scale; null without text.</summary>
+    public TextPlacement? Placement { get; init; }
+
     /// <summary>The response the model is trained to produce: "red circle top-left; blue square right. text: AB12".</summary>
     public string Answer => SyntheticFrames.FormatAnswer(Caption, Text);
 
     public bool BusyBackground => Background is BackgroundKind.Stripes or BackgroundKind.Checker or BackgroundKind.Noise;
+}
+
+/// <summary>A frame covered in labelled signs, for reading pretraining.</summary>
+public sealed record ReadingPage(RgbFrame Frame, IReadOnlyList<(string Text, TextPlacement Placement)> Labels);
+
+/// <summary>Top-left corner of a label's first glyph and the font scale it was drawn at.</summary>
+public readonly record struct TextPlacement(int X, int Y, int Scale)
+{
+    /// <summary>
+    /// The cell of character <paramref name="index"/>: its glyph plus the spacing column after it, so the
+    /// cells of a label tile its line without gaps.
+    /// </summary>
+    public (int X, int Y, int W, int H) Cell(int index) =>
+        (X + index * BitmapFont.Advance * Scale, Y, BitmapFont.Advance * Scale, BitmapFont.GlyphHeight * Scale);
 }
 
 /// <summary>
@@ -114,6 +131,7 @@ public sealed class SyntheticFrames(DynamicTiler tiler)
         }
 
         string? text = null;
+        TextPlacement? placement = null;
         var textSize = TextSize.None;
         var textTile = -1;
         (int X, int Y, int W, int H) textBox = default;
@@ -153,10 +171,7 @@ public sealed class SyntheticFrames(DynamicTiler tiler)
                 shapes.RemoveAll(s => Overlaps(textBox, s.Cx - s.R - 2, s.Cy - s.R - 2, 2 * s.R + 4, 2 * s.R + 4));
                 text = candidate;
                 DrawShapes(frame, shapes);
-                var dark = rng.Next(2) == 0;
-                FillRect(frame, textBox.X, textBox.Y, textBox.W, textBox.H, dark ? (byte)15 : (byte)245, dark ? (byte)15 : (byte)245, dark ? (byte)15 : (byte)245);
-                var ink = dark ? (byte)245 : (byte)10;
-                DrawText(frame, candidate, textBox.X + pad, textBox.Y + pad, scale, ink, ink, ink);
+                placement = DrawSign(frame, candidate, textBox, pad, scale, dark: rng.Next(2) == 0);
             }
             else
             {
@@ -169,7 +184,52 @@ public sealed class SyntheticFrames(DynamicTiler tiler)
         var caption = shapes.Count == 0
             ? "no shapes"
             : string.Join("; ", shapes.OrderBy(s => s.Cell).Select(s => $"{s.Color} {s.Kind} {Cells[s.Cell]}"));
-        return new SyntheticSample(frame, caption, text, textSize, background, textTile, shapes.Count, tiler.ChooseGrid(width, height).TotalTiles);
+        return new SyntheticSample(frame, caption, text, textSize, background, textTile, shapes.Count, tiler.ChooseGrid(width, height).TotalTiles)
+        {
+            Placement = placement,
+        };
+    }
+
+    /// <summary>
+    /// A page for the encoder's reading pretraining: a background with many signs of random labels at every
+    /// font scale the tasks use (as seen at tile resolution), each label with where it was drawn.
+    /// </summary>
+    public ReadingPage GenerateReadingPage(Random rng, IReadOnlyList<(int W, int H)> sizes)
+    {
+        var (width, height) = sizes[rng.Next(sizes.Count)];
+        var frame = RgbFrame.Create(width, height);
+        DrawBackground(frame, (BackgroundKind)rng.Next(5), rng);
+        var grid = tiler.ChooseGrid(width, height);
+        var stretch = Math.Max((double)tiler.ImageSize * grid.Columns / width, (double)tiler.ImageSize * grid.Rows / height);
+        var labels = new List<(string Text, TextPlacement Placement)>();
+        var boxes = new List<(int X, int Y, int W, int H)>();
+        var wanted = 4 + rng.Next(12);
+        for (var attempt = 0; attempt < 60 && labels.Count < wanted; attempt++)
+        {
+            // Glyph heights from 14 px (small text) to 56 px (large) at tile resolution.
+            var scale = Math.Max(1, (int)Math.Round((2 + rng.Next(7)) / stretch));
+            var chars = new char[3 + rng.Next(4)];
+            for (var i = 0; i < chars.Length; i++) chars[i] = BitmapFont.Alphabet[rng.Next(BitmapFont.Alphabet.Length)];
+            var text = new string(chars);
+            var pad = Math.Max(2, scale);
+            var box = (X: 0, Y: 0, W: BitmapFont.TextWidth(text, scale) + 2 * pad, H: BitmapFont.TextHeight(scale) + 2 * pad);
+            if (box.W >= width - 8 || box.H >= height - 8) continue;
+            box.X = 4 + rng.Next(width - box.W - 8);
+            box.Y = 4 + rng.Next(height - box.H - 8);
+            if (boxes.Any(b => Overlaps(b, box.X - 2, box.Y - 2, box.W + 4, box.H + 4))) continue;
+            boxes.Add(box);
+            labels.Add((text, DrawSign(frame, text, box, pad, scale, dark: rng.Next(2) == 0)));
+        }
+        return new ReadingPage(frame, labels);
+    }
+
+    private static TextPlacement DrawSign(RgbFrame frame, string text, (int X, int Y, int W, int H) box, int pad, int scale, bool dark)
+    {
+        var paper = dark ? (byte)15 : (byte)245;
+        FillRect(frame, box.X, box.Y, box.W, box.H, paper, paper, paper);
+        var ink = dark ? (byte)245 : (byte)10;
+        DrawText(frame, text, box.X + pad, box.Y + pad, scale, ink, ink, ink);
+        return new TextPlacement(box.X + pad, box.Y + pad, scale);
     }
 
     private static bool Overlaps((int X, int Y, int W, int H) a, int x, int y, int w, int h) =>

@@ -32,15 +32,20 @@ public static class VireoCheckpoint
     public static void Save(VireoModel model, string directory, ScalarType storage = ScalarType.Float32)
     {
         Directory.CreateDirectory(directory);
+        SaveWeights(model, Path.Combine(directory, WeightsFile), storage);
+        model.Config.Save(Path.Combine(directory, ConfigFile));
+    }
+
+    /// <summary>Writes a module's state as safetensors, atomically (a crash leaves the previous file).</summary>
+    public static void SaveWeights(nn.Module module, string path, ScalarType storage = ScalarType.Float32)
+    {
         using var scope = NewDisposeScope();
         var dict = new Dictionary<string, Tensor>();
-        foreach (var (name, tensor) in model.state_dict())
+        foreach (var (name, tensor) in module.state_dict())
             dict[name] = tensor.detach().to(CPU).to(storage).contiguous();
-        var weights = Path.Combine(directory, WeightsFile);
-        var tmp = weights + ".tmp";
+        var tmp = path + ".tmp";
         Safetensors.SaveStateDict(tmp, dict);
-        File.Move(tmp, weights, overwrite: true);
-        model.Config.Save(Path.Combine(directory, ConfigFile));
+        File.Move(tmp, path, overwrite: true);
     }
 
     /// <summary>Builds the model its config.json describes and loads its weights, converting them to float32.</summary>
@@ -55,11 +60,17 @@ public static class VireoCheckpoint
         return model;
     }
 
-    /// <summary>Loads a safetensors file into an existing model after checking every name and shape.</summary>
-    public static void LoadWeights(VireoModel model, string path)
+    /// <summary>Loads a safetensors file into an existing module after checking every name and shape.</summary>
+    /// <param name="model">The module to fill.</param>
+    /// <param name="path">The safetensors file.</param>
+    /// <param name="prefix">Only the file's tensors under this prefix, with the prefix removed (a submodule's part of a whole checkpoint).</param>
+    public static void LoadWeights(nn.Module model, string path, string prefix = "")
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"No weights at {path}.", path);
-        var loaded = Safetensors.LoadStateDict(path);
+        var all = Safetensors.LoadStateDict(path);
+        var loaded = all.Where(p => p.Key.StartsWith(prefix, StringComparison.Ordinal)).ToDictionary(p => p.Key[prefix.Length..], p => p.Value);
+        foreach (var (name, tensor) in all)
+            if (!name.StartsWith(prefix, StringComparison.Ordinal)) tensor.Dispose();
         try
         {
             var expected = model.state_dict();

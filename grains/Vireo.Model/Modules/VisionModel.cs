@@ -23,6 +23,41 @@ internal sealed class VisionEmbeddings : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>
+    /// Restarts the position embeddings as 2D sine-cosine codes of each patch's row and column, so attention
+    /// between neighbouring patches (which glyphs need) is easy from the first step.
+    /// </summary>
+    public void UseSineCosinePositions()
+    {
+        using var _ = no_grad();
+        var side = (long)Math.Round(Math.Sqrt(position_embedding.shape[1] - 1));
+        position_embedding.copy_(SineCosine2D((int)side, (int)position_embedding.shape[2]));
+    }
+
+    /// <summary>
+    /// [1, side*side + 1, d]: zeros for the class token, then per patch (row-major) sines and cosines of its row
+    /// in the first half of the channels and of its column in the second, at d/4 geometric frequencies.
+    /// </summary>
+    internal static Tensor SineCosine2D(int side, int d)
+    {
+        var quarter = d / 4;
+        var values = new float[(side * side + 1) * d];
+        for (var row = 0; row < side; row++)
+            for (var col = 0; col < side; col++)
+            {
+                var offset = (1 + row * side + col) * d;
+                for (var i = 0; i < quarter; i++)
+                {
+                    var omega = Math.Pow(10000, -(double)i / quarter);
+                    values[offset + i] = (float)Math.Sin(row * omega);
+                    values[offset + quarter + i] = (float)Math.Cos(row * omega);
+                    values[offset + 2 * quarter + i] = (float)Math.Sin(col * omega);
+                    values[offset + 3 * quarter + i] = (float)Math.Cos(col * omega);
+                }
+            }
+        return tensor(values, [1, side * side + 1, d]);
+    }
+
     public override Tensor forward(Tensor pixels)
     {
         using var scope = NewDisposeScope();
@@ -141,6 +176,9 @@ public sealed class VisionModel : Module<Tensor, Tensor>
         encoder = new VisionEncoder(config.VisionConfig);
         RegisterComponents();
     }
+
+    /// <inheritdoc cref="VisionEmbeddings.UseSineCosinePositions"/>
+    public void UseSineCosinePositions() => embeddings.UseSineCosinePositions();
 
     /// <param name="pixels">[tiles, 3, 448, 448], normalised.</param>
     public override Tensor forward(Tensor pixels)

@@ -46,9 +46,11 @@ public sealed class TileBatch(float[] pixels, int[] tileCounts, int imageSize)
 /// </summary>
 public sealed class SequenceBatch : IDisposable
 {
-    private SequenceBatch(Tensor ids, Tensor predictMask, Tensor targets, int[] responseLengths)
+    private SequenceBatch(Tensor ids, Tensor predictMask, Tensor targets, int[] responseLengths, bool[] textTargets, bool[] captionTargets)
     {
+        CaptionTargets = captionTargets;
         ResponseLengths = responseLengths;
+        TextTargets = textTargets;
         Ids = ids;
         PredictMask = predictMask;
         Targets = targets;
@@ -66,12 +68,20 @@ public sealed class SequenceBatch : IDisposable
     /// <summary>Targets per sequence (response plus eos), in order.</summary>
     public int[] ResponseLengths { get; }
 
+    /// <summary>Per target: whether it is a character of the answer's text field (not "none").</summary>
+    public bool[] TextTargets { get; }
+
+    /// <summary>Per target: whether it is a character of the answer's caption.</summary>
+    public bool[] CaptionTargets { get; }
+
     public static SequenceBatch Build(VireoModel model, IReadOnlyList<string> answers, IReadOnlyList<int> tileCounts, IReadOnlyList<bool> compress, Device device)
     {
         var rows = new List<int[]>();
         var masks = new List<bool[]>();
         var targets = new List<long>();
         var lengths = new List<int>();
+        var textTargets = new List<bool>();
+        var captionTargets = new List<bool>();
         var t = 0;
         for (var f = 0; f < answers.Count; f++)
         {
@@ -86,6 +96,11 @@ public sealed class SequenceBatch : IDisposable
             masks.Add(mask);
             targets.AddRange(response.Select(x => (long)x));
             lengths.Add(response.Count);
+            var (caption, text) = SyntheticFrames.ParseAnswer(answers[f]);
+            var captionLength = model.Tokenizer.Encode(caption).Count;
+            for (var i = 0; i < response.Count; i++) captionTargets.Add(i < captionLength);
+            var textStart = text is null ? response.Count : response.Count - 1 - model.Tokenizer.Encode(text).Count;
+            for (var i = 0; i < response.Count; i++) textTargets.Add(i >= textStart && i < response.Count - 1);
         }
         var length = rows.Max(r => r.Length);
         var ids = new long[rows.Count * length];
@@ -100,7 +115,9 @@ public sealed class SequenceBatch : IDisposable
             tensor(ids, [rows.Count, length]).to(device),
             tensor(m, [rows.Count, length]).to(device),
             tensor(targets.ToArray()).to(device),
-            lengths.ToArray());
+            lengths.ToArray(),
+            textTargets.ToArray(),
+            captionTargets.ToArray());
     }
 
     public void Dispose()

@@ -28,6 +28,24 @@ public sealed record TrainingOptions
     /// <summary>Stop (after saving) once this much wall-clock time has passed; resume later with the same command.</summary>
     public TimeSpan? TimeLimit { get; init; }
 
+    /// <summary>
+    /// A fresh run takes its vision encoder (<c>vision_model.*</c>) from the checkpoint in this directory, e.g. one
+    /// whose encoder already reads; everything else starts from scratch.
+    /// </summary>
+    public string? InitVisionFrom { get; init; }
+
+    /// <summary>Steps of reading pretraining (vision encoder and reading head on sign-covered pages) before stage 1.</summary>
+    public int ReadingSteps { get; init; }
+
+    /// <summary>
+    /// Stage 1: weight of the auxiliary dense reading loss on the vision encoder (<see cref="ReadingHead"/>);
+    /// 0 trains on the answers alone.
+    /// </summary>
+    public double ReadingWeight { get; init; }
+
+    /// <summary>A fresh run starts the vision position embeddings as 2D sine-cosine codes instead of small noise.</summary>
+    public bool SineCosinePositions { get; init; }
+
     /// <summary>Chance a training frame carries text (evaluation keeps 0.6).</summary>
     public double TextProbability { get; init; } = 0.6;
 
@@ -67,6 +85,9 @@ public sealed record TrainingState
 
     /// <summary>Steps of <see cref="Stage"/> already done.</summary>
     public int Step { get; init; }
+
+    /// <summary>Reading-pretraining steps done (they come before stage 1).</summary>
+    public int ReadingStep { get; init; }
 
     public int Seed { get; init; }
 

@@ -41,6 +41,12 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             model = new VireoModel(options.Model);
             state = new TrainingState { Seed = options.Seed };
             log($"new model: {model.ParameterCount():N0} parameters");
+            if (options.SineCosinePositions) model.Vision.UseSineCosinePositions();
+            if (options.InitVisionFrom is { } source)
+            {
+                VireoCheckpoint.LoadWeights(model.Vision, Path.Combine(source, VireoCheckpoint.WeightsFile), "vision_model.");
+                log($"vision encoder initialised from {source}");
+            }
         }
         if (options.ContinueStage1 && state.Stage > 1 && options.Stage1Steps > state.Stage1Completed)
         {
@@ -58,7 +64,8 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             backends.cudnn.allow_tf32 = true;
         }
 
-        if (state.Stage == 1) state = Stage1(model, state, device);
+        if (state.Stage == 1 && state.Step == 0 && state.ReadingStep < options.ReadingSteps) state = Stage0(model, state, device);
+        if (state.Stage == 1 && state.ReadingStep >= options.ReadingSteps) state = Stage1(model, state, device);
         if (state.Stage == 2) state = Stage2(model, state, device);
         if (state.Stage == 3) state = Stage3(model, state, device);
         model.Dispose();
@@ -86,20 +93,58 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         return samples.ToList();
     }
 
-    private (int Stage, int Step, Task<(List<SyntheticSample>, TileBatch)> Work)? _pending;
+    private ReadingPage[] ReadingPages(VireoModel model, int step)
+    {
+        var generator = new SyntheticFrames(model.Tiler);
+        var rng = new Random(HashCode.Combine(options.Seed, 0, step));
+        var seeds = Enumerable.Range(0, options.BatchSize).Select(_ => rng.Next()).ToArray();
+        var pages = new ReadingPage[seeds.Length];
+        Parallel.For(0, pages.Length, i => pages[i] = generator.GenerateReadingPage(new Random(seeds[i]), SyntheticFrames.SingleTileSizes));
+        return pages;
+    }
+
+    /// <summary>One step's frames, their tiles and, in stage 1, the encoder's dense reading labels.</summary>
+    private sealed record PreparedBatch(List<SyntheticSample> Samples, TileBatch Tiles, long[]? Own, long[]? Previous);
+
+    private (int Stage, int Step, Task<PreparedBatch> Work)? _pending;
+    private TimeSpan _dataWait;
+    private readonly Stopwatch _sinceLog = Stopwatch.StartNew();
+
+    /// <summary>Share of the time since the last call spent waiting for batches: near 1 means the CPU side limits training.</summary>
+    private double TakeDataWaitShare()
+    {
+        var share = _dataWait.TotalSeconds / Math.Max(1e-9, _sinceLog.Elapsed.TotalSeconds);
+        _dataWait = TimeSpan.Zero;
+        _sinceLog.Restart();
+        return share;
+    }
 
     /// <summary>
     /// The batch for (stage, step), rendered and tiled on the CPU while the previous step ran on the device;
     /// starts preparing the following one before returning.
     /// </summary>
-    private (List<SyntheticSample> Samples, TileBatch Tiles) Next(VireoModel model, int stage, int step, int total)
+    private PreparedBatch Next(VireoModel model, int stage, int step, int total)
     {
-        (List<SyntheticSample>, TileBatch) Prepare(int s, int k)
+        PreparedBatch Prepare(int s, int k)
         {
+            if (s == 0)
+            {
+                var pages = ReadingPages(model, k);
+                var pageTiles = TileBatch.From(model, pages.Select(x => x.Frame).ToList());
+                var pageTargets = new ReadingTargets[pages.Length];
+                Parallel.For(0, pages.Length, i => pageTargets[i] = ReadingTargets.For(pages[i], model.Tiler, model.Config.PatchSize));
+                return new PreparedBatch([], pageTiles, pageTargets.SelectMany(t => t.Own).ToArray(), pageTargets.SelectMany(t => t.Previous).ToArray());
+            }
             var samples = Batch(model, s, k);
-            return (samples, TileBatch.From(model, samples.Select(x => x.Frame).ToList()));
+            var tiles = TileBatch.From(model, samples.Select(x => x.Frame).ToList());
+            if (s != 1 || options.ReadingWeight <= 0) return new PreparedBatch(samples, tiles, null, null);
+            var targets = new ReadingTargets[samples.Count];
+            Parallel.For(0, samples.Count, i => targets[i] = ReadingTargets.For(samples[i], model.Tiler, model.Config.PatchSize));
+            return new PreparedBatch(samples, tiles, targets.SelectMany(t => t.Own).ToArray(), targets.SelectMany(t => t.Previous).ToArray());
         }
+        var waiting = Stopwatch.StartNew();
         var result = _pending is { } p && p.Stage == stage && p.Step == step ? p.Work.GetAwaiter().GetResult() : Prepare(stage, step);
+        _dataWait += waiting.Elapsed;
         _pending = step + 1 < total ? (stage, step + 1, Task.Run(() => Prepare(stage, step + 1))) : null;
         return result;
     }
@@ -112,40 +157,106 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         return peak * (0.1 + 0.9 * 0.5 * (1 + Math.Cos(Math.PI * Math.Min(1, progress))));
     }
 
-    private TrainingState Save(VireoModel model, TrainingState state)
+    private TrainingState Save(VireoModel model, TrainingState state, ReadingHead? head = null)
     {
         state = state with { ElapsedSeconds = Elapsed };
         VireoCheckpoint.Save(model, options.OutputDirectory);
+        if (head is not null) VireoCheckpoint.SaveWeights(head, Path.Combine(options.OutputDirectory, ReadingHead.File));
         File.WriteAllText(Path.Combine(options.OutputDirectory, StateFile), JsonSerializer.Serialize(state, TrainingStateJsonContext.Default.TrainingState));
+        return state;
+    }
+
+    private ReadingHead LoadReadingHead(VireoModel model, TrainingState state, Device device)
+    {
+        var head = new ReadingHead(model.Config.VisionConfig.HiddenSize);
+        var path = Path.Combine(options.OutputDirectory, ReadingHead.File);
+        if ((state.Step > 0 || state.ReadingStep > 0) && File.Exists(path)) VireoCheckpoint.LoadWeights(head, path);
+        head.to(device);
+        return head;
+    }
+
+    /// <summary>
+    /// Reading pretraining: only the vision encoder and the reading head train, on pages covered in signs,
+    /// so the encoder learns glyphs from dense labels before the language model has to find them.
+    /// </summary>
+    private TrainingState Stage0(VireoModel model, TrainingState state, Device device)
+    {
+        model.train();
+        using var head = LoadReadingHead(model, state, device);
+        using var optimizer = optim.AdamW(model.Vision.parameters().Concat(head.parameters()), options.LearningRate, weight_decay: 0.01);
+        var total = options.ReadingSteps;
+        var meter = new Meter();
+        var glyphMeter = new Meter();
+        for (var step = state.ReadingStep; step < total; step++)
+        {
+            if (OutOfTime) return Stopped(model, state with { ReadingStep = step }, head);
+            SetLr(optimizer, Schedule(step, total, options.LearningRate));
+            using var scope = NewDisposeScope();
+            var batch = Next(model, 0, step, total);
+            var features = model.Vision.forward(batch.Tiles.ToTensor(device));
+            var (loss, glyphAccuracy) = head.Loss(features, batch.Own!, batch.Previous!);
+            optimizer.zero_grad();
+            loss.backward();
+            nn.utils.clip_grad_norm_(model.Vision.parameters().Concat(head.parameters()), 1.0);
+            optimizer.step();
+            meter.Add(loss.item<float>(), batch.Tiles.TotalTiles);
+            if (!double.IsNaN(glyphAccuracy)) glyphMeter.Add(glyphAccuracy, 0);
+            if ((step + 1) % options.LogEvery == 0 || step + 1 == total)
+                log($"reading step {step + 1}/{total} loss {meter.TakeMean():F4} glyphs {glyphMeter.TakeMean():P1} tiles/s {meter.Rate():F1} data wait {TakeDataWaitShare():P0} elapsed {Elapsed:F0}s");
+            if ((step + 1) % options.CheckpointEvery == 0) state = Save(model, state with { ReadingStep = step + 1 }, head);
+        }
+        state = Save(model, state with { ReadingStep = total }, head);
+        log("reading pretraining done");
         return state;
     }
 
     private TrainingState Stage1(VireoModel model, TrainingState state, Device device)
     {
         model.train();
-        using var optimizer = optim.AdamW(model.parameters(), options.LearningRate, weight_decay: 0.01);
+        using var head = LoadReadingHead(model, state, device);
+        var reading = options.ReadingWeight > 0;
+        using var optimizer = optim.AdamW(reading ? model.parameters().Concat(head.parameters()) : model.parameters(), options.LearningRate, weight_decay: 0.01);
         var total = options.Stage1Steps;
         var meter = new Meter();
+        var textMeter = new Meter();
+        var captionMeter = new Meter();
+        var readingMeter = new Meter();
+        var glyphMeter = new Meter();
         for (var step = state.Step; step < total; step++)
         {
-            if (OutOfTime) return Stopped(model, state with { Step = step });
+            if (OutOfTime) return Stopped(model, state with { Step = step }, head);
             SetLr(optimizer, Schedule(step, total, options.LearningRate));
             using var scope = NewDisposeScope();
-            var (samples, tiles) = Next(model, 1, step, total);
+            var batch = Next(model, 1, step, total);
+            var (samples, tiles) = (batch.Samples, batch.Tiles);
             var rng = new Random(HashCode.Combine(options.Seed, 11, step));
             var compress = Enumerable.Range(0, tiles.TotalTiles).Select(_ => rng.Next(2) == 1).ToList();
             using var seq = SequenceBatch.Build(model, samples.Select(s => s.Answer).ToList(), tiles.TileCounts, compress, device);
             var features = model.Vision.forward(tiles.ToTensor(device));
             var logits = TeacherForcing.ResponseLogits(model, features, compress, seq);
-            var loss = functional.cross_entropy(logits, seq.Targets);
+            var tokenLoss = functional.cross_entropy(logits, seq.Targets, reduction: nn.Reduction.None);
+            var loss = tokenLoss.mean();
+            if (batch.Own is { } own && batch.Previous is { } previous)
+            {
+                var (readingLoss, glyphAccuracy) = head.Loss(features, own, previous);
+                loss += readingLoss * options.ReadingWeight;
+                readingMeter.Add(readingLoss.item<float>(), 0);
+                if (!double.IsNaN(glyphAccuracy)) glyphMeter.Add(glyphAccuracy, 0);
+            }
             optimizer.zero_grad();
             loss.backward();
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0);
+            nn.utils.clip_grad_norm_(model.parameters().Concat(head.parameters()), 1.0);
             optimizer.step();
-            meter.Add(loss.item<float>(), tiles.TotalTiles);
+            meter.Add(tokenLoss.mean().item<float>(), tiles.TotalTiles);
+            if (seq.TextTargets.Any(x => x))
+                textMeter.Add(tokenLoss[tensor(seq.TextTargets, device: device)].mean().item<float>(), 0);
+            captionMeter.Add(tokenLoss[tensor(seq.CaptionTargets, device: device)].mean().item<float>(), 0);
             if ((step + 1) % options.LogEvery == 0 || step + 1 == total)
-                log($"stage 1 step {step + 1}/{total} loss {meter.TakeMean():F4} tiles/s {meter.Rate():F1} elapsed {Elapsed:F0}s");
-            if ((step + 1) % options.CheckpointEvery == 0) state = Save(model, state with { Step = step + 1 });
+            {
+                var readingPart = reading ? $" reading {readingMeter.TakeMean():F4} glyphs {glyphMeter.TakeMean():P1}" : "";
+                log($"stage 1 step {step + 1}/{total} loss {meter.TakeMean():F4} caption {captionMeter.TakeMean():F4} text {textMeter.TakeMean():F4}{readingPart} tiles/s {meter.Rate():F1} data wait {TakeDataWaitShare():P0} elapsed {Elapsed:F0}s");
+            }
+            if ((step + 1) % options.CheckpointEvery == 0) state = Save(model, state with { Step = step + 1 }, head);
         }
         // The consistency stage compares against this model, frozen.
         state = Save(model, state with { Stage = 2, Step = 0, Stage1Completed = total });
@@ -171,7 +282,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             if (OutOfTime) return Stopped(model, state with { Step = step });
             SetLr(optimizer, Schedule(step, total, options.LearningRate * 0.5));
             using var scope = NewDisposeScope();
-            var (samples, tiles) = Next(model, 2, step, total);
+            var (samples, tiles, _, _) = Next(model, 2, step, total);
             var answers = samples.Select(s => s.Answer).ToList();
             var pixels = tiles.ToTensor(device);
             var allFull = new bool[tiles.TotalTiles];
@@ -220,7 +331,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             if (OutOfTime) return Stopped(model, state with { Step = step, RecentRatios = window.ToArray() });
             SetLr(optimizer, Schedule(step, total, options.RouterLearningRate));
             using var scope = NewDisposeScope();
-            var (samples, tiles) = Next(model, 3, step, total);
+            var (samples, tiles, _, _) = Next(model, 3, step, total);
             Tensor features;
             var ratios = new double[tiles.TotalTiles];
             using (no_grad())
@@ -305,9 +416,9 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         return result;
     }
 
-    private TrainingState Stopped(VireoModel model, TrainingState state)
+    private TrainingState Stopped(VireoModel model, TrainingState state, ReadingHead? head = null)
     {
-        state = Save(model, state);
+        state = Save(model, state, head);
         log($"time limit reached at stage {state.Stage} step {state.Step}; saved. Run the same command again to resume.");
         return state;
     }

@@ -30,11 +30,15 @@ public static class TrainCommand
         var boost = new Option<int>("--curriculum-scale-boost") { Description = "Extra font scale (0..N) for large text during the curriculum.", DefaultValueFactory = _ => 0 };
         var continueStage1 = new Option<bool>("--continue-stage1") { Description = "If stage 1 is finished and --stage1-steps asks for more, continue it from the frozen stage-1 weights, then redo stages 2 and 3." };
         var textOnly = new Option<bool>("--curriculum-text-only") { Description = "Curriculum frames carry only text (no shapes), mostly large." };
+        var readingWeight = new Option<double>("--reading-weight") { Description = "Stage 1: weight of the dense per-patch reading loss on the vision encoder (0 = answers only).", DefaultValueFactory = _ => 0.0 };
+        var sineCosine = new Option<bool>("--sincos-positions") { Description = "Fresh run: start the vision position embeddings as 2D sine-cosine codes." };
+        var readingSteps = new Option<int>("--reading-steps") { Description = "Reading pretraining steps (vision encoder on sign-covered pages) before stage 1.", DefaultValueFactory = _ => 0 };
+        var initVision = new Option<string?>("--init-vision") { Description = "Fresh run: take the vision encoder from this checkpoint directory." };
         var ship = new Option<string?>("--ship") { Description = "When training finishes, also write an fp16 copy (model.safetensors + config.json) here." };
 
         var command = new Command("train", "Train the vision-language model with its visual resolution router (ViCO stages 1-3).")
         {
-            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, logEvery, checkpointEvery, ship, textProbability, curriculum, boost, continueStage1, textOnly,
+            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, logEvery, checkpointEvery, ship, textProbability, curriculum, boost, continueStage1, textOnly, readingWeight, readingSteps, initVision, sineCosine,
         };
         command.SetAction(parse =>
         {
@@ -71,6 +75,10 @@ public static class TrainCommand
                 CurriculumScaleBoost = parse.GetValue(boost),
                 ContinueStage1 = parse.GetValue(continueStage1),
                 CurriculumTextOnly = parse.GetValue(textOnly),
+                ReadingWeight = parse.GetValue(readingWeight),
+                ReadingSteps = parse.GetValue(readingSteps),
+                InitVisionFrom = parse.GetValue(initVision),
+                SineCosinePositions = parse.GetValue(sineCosine),
             };
             Log($"vireo {string.Join(" ", Environment.GetCommandLineArgs().Skip(1))}");
             var state = new VireoTrainer(options, Log).Run();

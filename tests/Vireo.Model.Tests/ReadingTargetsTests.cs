@@ -1,0 +1,78 @@
+using Vireo.Model.Configuration;
+using Vireo.Model.Data;
+using Vireo.Model.Imaging;
+
+namespace Vireo.Model.Tests;
+
+public sealed class ReadingTargetsTests
+{
+    private static readonly ModelConfig Config = ModelConfig.Small();
+
+    private static DynamicTiler Tiler() =>
+        new(Config.ImageSize, Config.MinDynamicPatch, Config.MaxDynamicPatch, Config.UseThumbnail, Config.PixelMean, Config.PixelStd);
+
+    private static SyntheticSample WithText(TextSize size, (int W, int H) frame)
+    {
+        var generator = new SyntheticFrames(Tiler());
+        var rng = new Random(7);
+        for (var i = 0; i < 500; i++)
+        {
+            var sample = generator.Generate(rng, [frame], textProbability: 1, largeTextFraction: size == TextSize.Large ? 1 : 0);
+            if (sample.TextSize == size) return sample;
+        }
+        throw new InvalidOperationException("no frame with text generated");
+    }
+
+    [Fact]
+    public void LargeTextLabelsEveryGlyphOnItsPatchesInReadingOrder()
+    {
+        var sample = WithText(TextSize.Large, (448, 448));
+        var targets = ReadingTargets.For(sample, Tiler(), Config.PatchSize);
+        var side = Config.PatchesPerSide;
+        Assert.Equal(side * side, targets.Own.Length);
+
+        var placement = sample.Placement!.Value;
+        for (var k = 0; k < sample.Text!.Length; k++)
+        {
+            // The patch whose centre is nearest the middle of glyph k carries k's class, and its predecessor's.
+            var cell = placement.Cell(k);
+            var px = (int)((cell.X + cell.W / 2.0) / Config.PatchSize);
+            var py = (int)((cell.Y + cell.H / 2.0) / Config.PatchSize);
+            var i = py * side + px;
+            Assert.Equal(ReadingTargets.ClassOf(sample.Text[k]), targets.Own[i]);
+            Assert.Equal(k == 0 ? ReadingTargets.None : ReadingTargets.ClassOf(sample.Text[k - 1]), targets.Previous[i]);
+        }
+        // Every character is named at least once and nothing else is.
+        var named = targets.Own.Where(l => l > 0).Distinct().Order().ToArray();
+        Assert.Equal(sample.Text.Select(ReadingTargets.ClassOf).Distinct().Order().ToArray(), named);
+        Assert.All(targets.Previous.Where((_, i) => targets.Own[i] == ReadingTargets.None), p => Assert.Equal(ReadingTargets.Ignore, p));
+    }
+
+    [Fact]
+    public void SmallTextIsLabelledInItsTileButLeftOutOfTheThumbnail()
+    {
+        var sample = WithText(TextSize.Small, (896, 896));
+        var targets = ReadingTargets.For(sample, Tiler(), Config.PatchSize);
+        var patches = Config.PatchesPerSide * Config.PatchesPerSide;
+        Assert.Equal(5 * patches, targets.Own.Length);
+
+        long[] Tile(int t) => targets.Own.Skip(t * patches).Take(patches).ToArray();
+        Assert.Contains(Tile(sample.TextTile), l => l > 0);
+        foreach (var other in Enumerable.Range(0, 4).Where(t => t != sample.TextTile))
+            Assert.All(Tile(other), l => Assert.Equal(ReadingTargets.None, l));
+        // At thumbnail scale the glyphs are a few pixels tall: unreadable there, so ignored rather than called background.
+        var thumbnail = Tile(4);
+        Assert.Contains(thumbnail, l => l == ReadingTargets.Ignore);
+        Assert.DoesNotContain(thumbnail, l => l > 0);
+    }
+
+    [Fact]
+    public void FrameWithoutTextIsAllBackground()
+    {
+        var generator = new SyntheticFrames(Tiler());
+        var sample = generator.Generate(new Random(3), [(640, 480)], textProbability: 0);
+        var targets = ReadingTargets.For(sample, Tiler(), Config.PatchSize);
+        Assert.All(targets.Own, l => Assert.Equal(ReadingTargets.None, l));
+        Assert.All(targets.Previous, l => Assert.Equal(ReadingTargets.Ignore, l));
+    }
+}
