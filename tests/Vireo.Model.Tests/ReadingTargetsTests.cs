@@ -75,4 +75,41 @@ public sealed class ReadingTargetsTests
         Assert.All(targets.Own, l => Assert.Equal(ReadingTargets.None, l));
         Assert.All(targets.Previous, l => Assert.Equal(ReadingTargets.Ignore, l));
     }
+
+    [Fact]
+    public void ShapesAreLabelledWithTheirColourAndKind()
+    {
+        var generator = new SyntheticFrames(Tiler());
+        var rng = new Random(11);
+        var sample = Enumerable.Range(0, 50).Select(_ => generator.Generate(rng, [(448, 448)], textProbability: 0)).First(s => s.Shapes.Count == 2);
+        var targets = ReadingTargets.For(sample, Tiler(), Config.PatchSize);
+        var side = Config.PatchesPerSide;
+        foreach (var shape in sample.Shapes)
+        {
+            // The patch under the shape's centre (a triangle's centroid sits lower, inside its body).
+            var cy = shape.Kind == 2 ? shape.Cy + shape.R / 3 : shape.Cy;
+            Assert.Equal(ReadingTargets.SceneClassOf(shape), targets.Scene[cy / Config.PatchSize * side + shape.Cx / Config.PatchSize]);
+        }
+        var labelled = targets.Scene.Count(c => c > 0);
+        var area = sample.Shapes.Sum(s => s.Kind switch { 0 => Math.PI * s.R * s.R, 1 => 4.0 * s.R * s.R, _ => 2.0 * s.R * s.R });
+        Assert.InRange(labelled, 0.7 * area / (Config.PatchSize * Config.PatchSize), 1.3 * area / (Config.PatchSize * Config.PatchSize));
+    }
+
+    [Fact]
+    public void ReadingPageLabelsEverySignAndShape()
+    {
+        var generator = new SyntheticFrames(Tiler());
+        var page = generator.GenerateReadingPage(new Random(2), [(448, 448)]);
+        Assert.True(page.Labels.Count >= 3, $"{page.Labels.Count} signs");
+        var targets = ReadingTargets.For(page, Tiler(), Config.PatchSize);
+        var side = Config.PatchesPerSide;
+        foreach (var (text, placement) in page.Labels)
+        {
+            var cell = placement.Cell(0);
+            var i = (int)((cell.Y + cell.H / 2.0) / Config.PatchSize) * side + (int)((cell.X + cell.W / 2.0) / Config.PatchSize);
+            // A patch centre near the first glyph's middle lands in the first cell or its neighbour.
+            Assert.Contains(targets.Own[i], new[] { ReadingTargets.ClassOf(text[0]), ReadingTargets.ClassOf(text[1]) });
+        }
+        Assert.Equal(page.Shapes.Select(ReadingTargets.SceneClassOf).Distinct().Order(), targets.Scene.Where(c => c > 0).Distinct().Order());
+    }
 }

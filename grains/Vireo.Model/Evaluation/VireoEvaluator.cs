@@ -124,7 +124,8 @@ public sealed class VireoEvaluator(VireoEngine engine, Action<string> log)
             $"vir_tokens_removed={1 - vir.VisualTokensPerFrame / full.VisualTokensPerFrame:F3} " +
             $"vir_accuracy_retained={vir.Score / full.Score:F3} " +
             $"all64_small_text_drop={(full.SmallTextAccuracy - all64.SmallTextAccuracy) * 100:F1} " +
-            $"random_minus_vir={(rand.Score - vir.Score) * 100:F1} " +
+            // ViR's score minus random routing's at the same ratio, in points: positive when the router beats chance.
+            $"random_minus_vir={(vir.Score - rand.Score) * 100:F1} " +
             $"cpu_frames_per_s={(onCpu ? vir.FramesPerSecond.ToString("F2", ci) : "n/a")}"));
         return sb.ToString();
     }

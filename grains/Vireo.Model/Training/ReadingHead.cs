@@ -7,12 +7,22 @@ using static TorchSharp.torch.nn;
 namespace Vireo.Model.Training;
 
 /// <summary>
-/// Stage 1's auxiliary reading objective: two linear probes on the vision encoder's patch features that
-/// name the character under each patch and the one before it. Dense labels give every glyph patch a
+/// The encoder's dense auxiliary objective (reading pretraining and stage 1): linear probes on the vision
+/// encoder's patch features that name the character under each patch, the one before it, and the coloured
+/// shape under it. Dense labels give every glyph patch a
 /// gradient from the first step, where the answer's few text tokens alone leave the encoder blind to
 /// glyphs. Training-only: the head is not part of the model checkpoint.
 /// </summary>
-public sealed class ReadingHead : Module<Tensor, (Tensor Own, Tensor Previous)>
+/// <summary>A batch's dense labels, concatenated over its tiles in order.</summary>
+public sealed record ReadingLabels(long[] Own, long[] Previous, long[] Scene)
+{
+    public static ReadingLabels Concat(IReadOnlyList<ReadingTargets> targets) => new(
+        targets.SelectMany(t => t.Own).ToArray(),
+        targets.SelectMany(t => t.Previous).ToArray(),
+        targets.SelectMany(t => t.Scene).ToArray());
+}
+
+public sealed class ReadingHead : Module<Tensor, (Tensor Own, Tensor Previous, Tensor Scene)>
 {
     public const string File = "reading_head.safetensors";
 
@@ -21,33 +31,49 @@ public sealed class ReadingHead : Module<Tensor, (Tensor Own, Tensor Previous)>
 
     private readonly Linear own;
     private readonly Linear previous;
+    private readonly Linear scene;
 
     public ReadingHead(int visionWidth) : base("reading")
     {
         own = Linear(visionWidth, ReadingTargets.Classes);
         previous = Linear(visionWidth, ReadingTargets.Classes);
+        scene = Linear(visionWidth, ReadingTargets.SceneClasses);
         RegisterComponents();
     }
 
     /// <param name="features">[tiles, patches, D] vision features.</param>
-    public override (Tensor Own, Tensor Previous) forward(Tensor features) =>
-        (own.forward(features).flatten(0, 1), previous.forward(features).flatten(0, 1));
+    /// <returns>Logits per patch, [tiles * patches, classes], of each probe.</returns>
+    public override (Tensor Own, Tensor Previous, Tensor Scene) forward(Tensor features) =>
+        (own.forward(features).flatten(0, 1), previous.forward(features).flatten(0, 1), scene.forward(features).flatten(0, 1));
 
-    /// <summary>Loss of both probes, plus the share of glyph patches whose own character is right.</summary>
-    public (Tensor Loss, double GlyphAccuracy) Loss(Tensor features, long[] ownLabels, long[] previousLabels)
+    /// <summary>Loss of the probes, plus the share of glyph patches and of shape patches whose class is right.</summary>
+    public (Tensor Loss, double GlyphAccuracy, double ShapeAccuracy) Loss(Tensor features, ReadingLabels labels)
     {
         using var scope = NewDisposeScope();
         var device = features.device;
-        var (ownLogits, previousLogits) = forward(features);
-        var ownTarget = tensor(ownLabels, device: device);
-        var weights = ones(ReadingTargets.Classes, device: device);
+        var (ownLogits, previousLogits, sceneLogits) = forward(features);
+        var ownTarget = tensor(labels.Own, device: device);
+        var sceneTarget = tensor(labels.Scene, device: device);
+        var loss = functional.cross_entropy(ownLogits, ownTarget, weight: ClassWeights(ReadingTargets.Classes, device), ignore_index: ReadingTargets.Ignore)
+            + functional.cross_entropy(sceneLogits, sceneTarget, weight: ClassWeights(ReadingTargets.SceneClasses, device));
+        if (labels.Previous.Any(l => l != ReadingTargets.Ignore))
+            loss += functional.cross_entropy(previousLogits, tensor(labels.Previous, device: device), ignore_index: ReadingTargets.Ignore);
+        return (loss.MoveToOuterDisposeScope(), Accuracy(ownLogits, ownTarget), Accuracy(sceneLogits, sceneTarget));
+    }
+
+    private static Tensor ClassWeights(int classes, Device device)
+    {
+        var weights = ones(classes, device: device);
         weights[0] = BackgroundWeight;
-        var loss = functional.cross_entropy(ownLogits, ownTarget, weight: weights, ignore_index: ReadingTargets.Ignore);
-        if (previousLabels.Any(l => l != ReadingTargets.Ignore))
-            loss += functional.cross_entropy(previousLogits, tensor(previousLabels, device: device), ignore_index: ReadingTargets.Ignore);
-        var glyphs = ownTarget > 0;
-        var total = glyphs.sum().item<long>();
-        var right = total == 0 ? 0 : (ownLogits.argmax(-1) == ownTarget).logical_and(glyphs).sum().item<long>();
-        return (loss.MoveToOuterDisposeScope(), total == 0 ? double.NaN : (double)right / total);
+        return weights;
+    }
+
+    /// <summary>Share of the patches labelled with a class above 0 that are predicted as that class.</summary>
+    private static double Accuracy(Tensor logits, Tensor target)
+    {
+        using var scope = NewDisposeScope();
+        var labelled = target > 0;
+        var total = labelled.sum().item<long>();
+        return total == 0 ? double.NaN : (double)(logits.argmax(-1) == target).logical_and(labelled).sum().item<long>() / total;
     }
 }

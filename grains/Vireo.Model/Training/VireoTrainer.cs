@@ -104,7 +104,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
     }
 
     /// <summary>One step's frames, their tiles and, in stage 1, the encoder's dense reading labels.</summary>
-    private sealed record PreparedBatch(List<SyntheticSample> Samples, TileBatch Tiles, long[]? Own, long[]? Previous);
+    private sealed record PreparedBatch(List<SyntheticSample> Samples, TileBatch Tiles, ReadingLabels? Labels);
 
     private (int Stage, int Step, Task<PreparedBatch> Work)? _pending;
     private TimeSpan _dataWait;
@@ -133,14 +133,14 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
                 var pageTiles = TileBatch.From(model, pages.Select(x => x.Frame).ToList());
                 var pageTargets = new ReadingTargets[pages.Length];
                 Parallel.For(0, pages.Length, i => pageTargets[i] = ReadingTargets.For(pages[i], model.Tiler, model.Config.PatchSize));
-                return new PreparedBatch([], pageTiles, pageTargets.SelectMany(t => t.Own).ToArray(), pageTargets.SelectMany(t => t.Previous).ToArray());
+                return new PreparedBatch([], pageTiles, ReadingLabels.Concat(pageTargets));
             }
             var samples = Batch(model, s, k);
             var tiles = TileBatch.From(model, samples.Select(x => x.Frame).ToList());
-            if (s != 1 || options.ReadingWeight <= 0) return new PreparedBatch(samples, tiles, null, null);
+            if (s != 1 || options.ReadingWeight <= 0) return new PreparedBatch(samples, tiles, null);
             var targets = new ReadingTargets[samples.Count];
             Parallel.For(0, samples.Count, i => targets[i] = ReadingTargets.For(samples[i], model.Tiler, model.Config.PatchSize));
-            return new PreparedBatch(samples, tiles, targets.SelectMany(t => t.Own).ToArray(), targets.SelectMany(t => t.Previous).ToArray());
+            return new PreparedBatch(samples, tiles, ReadingLabels.Concat(targets));
         }
         var waiting = Stopwatch.StartNew();
         var result = _pending is { } p && p.Stage == stage && p.Step == step ? p.Work.GetAwaiter().GetResult() : Prepare(stage, step);
@@ -187,6 +187,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         var total = options.ReadingSteps;
         var meter = new Meter();
         var glyphMeter = new Meter();
+        var shapeMeter = new Meter();
         for (var step = state.ReadingStep; step < total; step++)
         {
             if (OutOfTime) return Stopped(model, state with { ReadingStep = step }, head);
@@ -194,15 +195,16 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             using var scope = NewDisposeScope();
             var batch = Next(model, 0, step, total);
             var features = model.Vision.forward(batch.Tiles.ToTensor(device));
-            var (loss, glyphAccuracy) = head.Loss(features, batch.Own!, batch.Previous!);
+            var (loss, glyphAccuracy, shapeAccuracy) = head.Loss(features, batch.Labels!);
             optimizer.zero_grad();
             loss.backward();
             nn.utils.clip_grad_norm_(model.Vision.parameters().Concat(head.parameters()), 1.0);
             optimizer.step();
             meter.Add(loss.item<float>(), batch.Tiles.TotalTiles);
             if (!double.IsNaN(glyphAccuracy)) glyphMeter.Add(glyphAccuracy, 0);
+            if (!double.IsNaN(shapeAccuracy)) shapeMeter.Add(shapeAccuracy, 0);
             if ((step + 1) % options.LogEvery == 0 || step + 1 == total)
-                log($"reading step {step + 1}/{total} loss {meter.TakeMean():F4} glyphs {glyphMeter.TakeMean():P1} tiles/s {meter.Rate():F1} data wait {TakeDataWaitShare():P0} elapsed {Elapsed:F0}s");
+                log($"reading step {step + 1}/{total} loss {meter.TakeMean():F4} glyphs {glyphMeter.TakeMean():P1} shapes {shapeMeter.TakeMean():P1} tiles/s {meter.Rate():F1} data wait {TakeDataWaitShare():P0} elapsed {Elapsed:F0}s");
             if ((step + 1) % options.CheckpointEvery == 0) state = Save(model, state with { ReadingStep = step + 1 }, head);
         }
         state = Save(model, state with { ReadingStep = total }, head);
@@ -215,13 +217,15 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         model.train();
         using var head = LoadReadingHead(model, state, device);
         var reading = options.ReadingWeight > 0;
-        using var optimizer = optim.AdamW(reading ? model.parameters().Concat(head.parameters()) : model.parameters(), options.LearningRate, weight_decay: 0.01);
+        var trained = (reading ? model.parameters().Concat(head.parameters()) : model.parameters()).ToList();
+        using var optimizer = optim.AdamW(trained, options.LearningRate, weight_decay: 0.01);
         var total = options.Stage1Steps;
         var meter = new Meter();
         var textMeter = new Meter();
         var captionMeter = new Meter();
         var readingMeter = new Meter();
         var glyphMeter = new Meter();
+        var shapeMeter = new Meter();
         for (var step = state.Step; step < total; step++)
         {
             if (OutOfTime) return Stopped(model, state with { Step = step }, head);
@@ -236,16 +240,17 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             var logits = TeacherForcing.ResponseLogits(model, features, compress, seq);
             var tokenLoss = functional.cross_entropy(logits, seq.Targets, reduction: nn.Reduction.None);
             var loss = tokenLoss.mean();
-            if (batch.Own is { } own && batch.Previous is { } previous)
+            if (batch.Labels is { } labels)
             {
-                var (readingLoss, glyphAccuracy) = head.Loss(features, own, previous);
+                var (readingLoss, glyphAccuracy, shapeAccuracy) = head.Loss(features, labels);
                 loss += readingLoss * options.ReadingWeight;
                 readingMeter.Add(readingLoss.item<float>(), 0);
                 if (!double.IsNaN(glyphAccuracy)) glyphMeter.Add(glyphAccuracy, 0);
+                if (!double.IsNaN(shapeAccuracy)) shapeMeter.Add(shapeAccuracy, 0);
             }
             optimizer.zero_grad();
             loss.backward();
-            nn.utils.clip_grad_norm_(model.parameters().Concat(head.parameters()), 1.0);
+            nn.utils.clip_grad_norm_(trained, 1.0);
             optimizer.step();
             meter.Add(tokenLoss.mean().item<float>(), tiles.TotalTiles);
             if (seq.TextTargets.Any(x => x))
@@ -253,7 +258,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             captionMeter.Add(tokenLoss[tensor(seq.CaptionTargets, device: device)].mean().item<float>(), 0);
             if ((step + 1) % options.LogEvery == 0 || step + 1 == total)
             {
-                var readingPart = reading ? $" reading {readingMeter.TakeMean():F4} glyphs {glyphMeter.TakeMean():P1}" : "";
+                var readingPart = reading ? $" reading {readingMeter.TakeMean():F4} glyphs {glyphMeter.TakeMean():P1} shapes {shapeMeter.TakeMean():P1}" : "";
                 log($"stage 1 step {step + 1}/{total} loss {meter.TakeMean():F4} caption {captionMeter.TakeMean():F4} text {textMeter.TakeMean():F4}{readingPart} tiles/s {meter.Rate():F1} data wait {TakeDataWaitShare():P0} elapsed {Elapsed:F0}s");
             }
             if ((step + 1) % options.CheckpointEvery == 0) state = Save(model, state with { Step = step + 1 }, head);
@@ -282,7 +287,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             if (OutOfTime) return Stopped(model, state with { Step = step });
             SetLr(optimizer, Schedule(step, total, options.LearningRate * 0.5));
             using var scope = NewDisposeScope();
-            var (samples, tiles, _, _) = Next(model, 2, step, total);
+            var (samples, tiles, _) = Next(model, 2, step, total);
             var answers = samples.Select(s => s.Answer).ToList();
             var pixels = tiles.ToTensor(device);
             var allFull = new bool[tiles.TotalTiles];
@@ -331,7 +336,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             if (OutOfTime) return Stopped(model, state with { Step = step, RecentRatios = window.ToArray() });
             SetLr(optimizer, Schedule(step, total, options.RouterLearningRate));
             using var scope = NewDisposeScope();
-            var (samples, tiles, _, _) = Next(model, 3, step, total);
+            var (samples, tiles, _) = Next(model, 3, step, total);
             Tensor features;
             var ratios = new double[tiles.TotalTiles];
             using (no_grad())

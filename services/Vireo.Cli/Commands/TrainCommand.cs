@@ -14,7 +14,8 @@ public static class TrainCommand
         var outDir = new Option<string>("--out") { Description = "Checkpoint directory (model.safetensors, config.json, train_state.json, train.log). Rerunning resumes.", Required = true };
         var device = new Option<string>("--device") { Description = "auto | cpu | cuda", DefaultValueFactory = _ => "auto" };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
-        var preset = new Option<string>("--preset") { Description = "Model size for a fresh run: small (shipped) | tiny", DefaultValueFactory = _ => "small" };
+        var preset = new Option<string>("--preset") { Description = "Model size for a fresh run: small (shipped) | medium (192-wide encoder) | tiny", DefaultValueFactory = _ => "small" };
+        preset.AcceptOnlyFromAmong("small", "medium", "tiny");
         var config = new Option<string?>("--config") { Description = "config.json for a fresh run (overrides --preset)." };
         var stage1 = new Option<int>("--stage1-steps") { DefaultValueFactory = _ => 3000 };
         var stage2 = new Option<int>("--stage2-steps") { DefaultValueFactory = _ => 800 };
@@ -53,7 +54,12 @@ public static class TrainCommand
             }
             var configPath = parse.GetValue(config);
             var model = configPath is not null ? ModelConfig.Load(configPath)
-                : parse.GetValue(preset) == "tiny" ? ModelConfig.Tiny() : ModelConfig.Small();
+                : parse.GetValue(preset) switch
+                {
+                    "tiny" => ModelConfig.Tiny(),
+                    "medium" => ModelConfig.Medium(),
+                    _ => ModelConfig.Small(),
+                };
             var options = new TrainingOptions
             {
                 OutputDirectory = output,
