@@ -6,13 +6,6 @@ using static TorchSharp.torch.nn;
 
 namespace Vireo.Model.Training;
 
-/// <summary>
-/// The encoder's dense auxiliary objective (reading pretraining and stage 1): linear probes on the vision
-/// encoder's patch features that name the character under each patch, the one before it, and the coloured
-/// shape under it. Dense labels give every glyph patch a
-/// gradient from the first step, where the answer's few text tokens alone leave the encoder blind to
-/// glyphs. Training-only: the head is not part of the model checkpoint.
-/// </summary>
 /// <summary>A batch's dense labels, concatenated over its tiles in order.</summary>
 public sealed record ReadingLabels(long[] Own, long[] Previous, long[] Scene)
 {
@@ -22,6 +15,13 @@ public sealed record ReadingLabels(long[] Own, long[] Previous, long[] Scene)
         targets.SelectMany(t => t.Scene).ToArray());
 }
 
+/// <summary>
+/// The encoder's dense auxiliary objective (reading pretraining and stage 1): linear probes on the vision
+/// encoder's patch features that name the character under each patch, the one before it, and the coloured
+/// shape under it. Dense labels give every glyph patch a gradient from the first step, where the answer's few
+/// text tokens alone leave the encoder blind to glyphs. Training-only: the head is not part of the model
+/// checkpoint.
+/// </summary>
 public sealed class ReadingHead : Module<Tensor, (Tensor Own, Tensor Previous, Tensor Scene)>
 {
     public const string File = "reading_head.safetensors";

@@ -176,8 +176,9 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
     }
 
     /// <summary>
-    /// Reading pretraining: only the vision encoder and the reading head train, on pages covered in signs,
-    /// so the encoder learns glyphs from dense labels before the language model has to find them.
+    /// Reading pretraining: only the vision encoder and the reading head train, on pages covered in signs and
+    /// shapes, so the encoder learns glyphs (and keeps colour and shape) from dense labels before the language
+    /// model has to find them.
     /// </summary>
     private TrainingState Stage0(VireoModel model, TrainingState state, Device device)
     {
@@ -228,7 +229,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         var shapeMeter = new Meter();
         for (var step = state.Step; step < total; step++)
         {
-            if (OutOfTime) return Stopped(model, state with { Step = step }, head);
+            if (OutOfTime) return Stopped(model, state with { Step = step }, reading ? head : null);
             SetLr(optimizer, Schedule(step, total, options.LearningRate));
             using var scope = NewDisposeScope();
             var batch = Next(model, 1, step, total);
@@ -239,7 +240,8 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             var features = model.Vision.forward(tiles.ToTensor(device));
             var logits = TeacherForcing.ResponseLogits(model, features, compress, seq);
             var tokenLoss = functional.cross_entropy(logits, seq.Targets, reduction: nn.Reduction.None);
-            var loss = tokenLoss.mean();
+            var answerLoss = tokenLoss.mean();
+            var loss = answerLoss;
             if (batch.Labels is { } labels)
             {
                 var (readingLoss, glyphAccuracy, shapeAccuracy) = head.Loss(features, labels);
@@ -252,7 +254,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             loss.backward();
             nn.utils.clip_grad_norm_(trained, 1.0);
             optimizer.step();
-            meter.Add(tokenLoss.mean().item<float>(), tiles.TotalTiles);
+            meter.Add(answerLoss.item<float>(), tiles.TotalTiles);
             if (seq.TextTargets.Any(x => x))
                 textMeter.Add(tokenLoss[tensor(seq.TextTargets, device: device)].mean().item<float>(), 0);
             captionMeter.Add(tokenLoss[tensor(seq.CaptionTargets, device: device)].mean().item<float>(), 0);
@@ -261,7 +263,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
                 var readingPart = reading ? $" reading {readingMeter.TakeMean():F4} glyphs {glyphMeter.TakeMean():P1} shapes {shapeMeter.TakeMean():P1}" : "";
                 log($"stage 1 step {step + 1}/{total} loss {meter.TakeMean():F4} caption {captionMeter.TakeMean():F4} text {textMeter.TakeMean():F4}{readingPart} tiles/s {meter.Rate():F1} data wait {TakeDataWaitShare():P0} elapsed {Elapsed:F0}s");
             }
-            if ((step + 1) % options.CheckpointEvery == 0) state = Save(model, state with { Step = step + 1 }, head);
+            if ((step + 1) % options.CheckpointEvery == 0) state = Save(model, state with { Step = step + 1 }, reading ? head : null);
         }
         // The consistency stage compares against this model, frozen.
         state = Save(model, state with { Stage = 2, Step = 0, Stage1Completed = total });
@@ -424,7 +426,10 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
     private TrainingState Stopped(VireoModel model, TrainingState state, ReadingHead? head = null)
     {
         state = Save(model, state, head);
-        log($"time limit reached at stage {state.Stage} step {state.Step}; saved. Run the same command again to resume.");
+        var where = state.Stage == 1 && state.Step == 0 && state.ReadingStep < options.ReadingSteps
+            ? $"reading step {state.ReadingStep}"
+            : $"stage {state.Stage} step {state.Step}";
+        log($"time limit reached at {where}; saved. Run the same command again to resume.");
         return state;
     }
 
