@@ -50,10 +50,16 @@ public sealed record SyntheticSample(
 /// <summary>A frame covered in labelled signs and shapes, for reading pretraining.</summary>
 public sealed record ReadingPage(RgbFrame Frame, IReadOnlyList<(string Text, TextPlacement Placement)> Labels, IReadOnlyList<DrawnShape> Shapes);
 
-/// <summary>A shape as drawn: colour and kind indices, centre and half-size in frame pixels, and the 3x3 cell it names.</summary>
+/// <summary>
+/// A shape as drawn: colour and kind indices, centre and half-size in frame pixels, and the 3x3 cell the caption
+/// names it by (-1 on reading pages, which have no caption).
+/// </summary>
 public readonly record struct DrawnShape(int Cell, int Color, int Kind, int Cx, int Cy, int R)
 {
+    /// <summary>Colours a shape can have (the generator's palette).</summary>
     public const int Colors = 6;
+
+    /// <summary>Circle, square, triangle.</summary>
     public const int Kinds = 3;
 
     /// <summary>Whether frame pixel (x, y) is painted by this shape (circle, square, or upward triangle).</summary>
