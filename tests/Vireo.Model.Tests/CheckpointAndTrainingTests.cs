@@ -68,26 +68,26 @@ public sealed class CheckpointAndTrainingTests : IDisposable
         Assert.Contains("vir.blocks.1.fc1.weight", extra.Unexpected);
     }
 
+    /// <summary>A CPU run of the tiny model on single-tile frames, batch 2, logging every step, one step of stages 2 and 3.</summary>
+    private TrainingOptions TinyRun(int seed) => new()
+    {
+        OutputDirectory = _dir,
+        Device = "cpu",
+        Seed = seed,
+        Stage2Steps = 1,
+        Stage3Steps = 1,
+        BatchSize = 2,
+        LogEvery = 1,
+        CheckpointEvery = 1000,
+        Sizes = [(448, 448)],
+        Model = ModelConfig.Tiny(),
+    };
+
     [Fact]
     public void ShortTrainingRunLowersTheLossAndResumes()
     {
         var losses = new List<double>();
-        var options = new TrainingOptions
-        {
-            OutputDirectory = _dir,
-            Device = "cpu",
-            Seed = 4,
-            Stage1Steps = 14,
-            Stage2Steps = 1,
-            Stage3Steps = 1,
-            BatchSize = 2,
-            LearningRate = 3e-3,
-            LogEvery = 1,
-            CheckpointEvery = 1000,
-            Sizes = [(448, 448)],
-            Model = ModelConfig.Tiny(),
-            TimeLimit = null,
-        };
+        var options = TinyRun(seed: 4) with { Stage1Steps = 14, LearningRate = 3e-3 };
         void Log(string line)
         {
             var m = Regex.Match(line, @"^stage 1 step \d+/\d+ loss ([0-9.]+)");
@@ -117,23 +117,7 @@ public sealed class CheckpointAndTrainingTests : IDisposable
     public void ReadingPretrainingRunsBeforeStageOneAndIsNotRepeatedOnResume()
     {
         var lines = new List<string>();
-        var options = new TrainingOptions
-        {
-            OutputDirectory = _dir,
-            Device = "cpu",
-            Seed = 5,
-            ReadingSteps = 3,
-            ReadingWeight = 1,
-            SineCosinePositions = true,
-            Stage1Steps = 2,
-            Stage2Steps = 1,
-            Stage3Steps = 1,
-            BatchSize = 2,
-            LogEvery = 1,
-            CheckpointEvery = 1000,
-            Sizes = [(448, 448)],
-            Model = ModelConfig.Tiny(),
-        };
+        var options = TinyRun(seed: 5) with { ReadingSteps = 3, ReadingWeight = 1, SineCosinePositions = true, Stage1Steps = 2 };
         var state = new VireoTrainer(options with { TimeLimit = TimeSpan.Zero }, lines.Add).Run();
         Assert.Equal((1, 0, 0), (state.Stage, state.Step, state.ReadingStep));
 

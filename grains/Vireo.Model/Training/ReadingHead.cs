@@ -9,10 +9,16 @@ namespace Vireo.Model.Training;
 /// <summary>A batch's dense labels, concatenated over its tiles in order.</summary>
 public sealed record ReadingLabels(long[] Own, long[] Previous, long[] Scene)
 {
-    public static ReadingLabels Concat(IReadOnlyList<ReadingTargets> targets) => new(
-        targets.SelectMany(t => t.Own).ToArray(),
-        targets.SelectMany(t => t.Previous).ToArray(),
-        targets.SelectMany(t => t.Scene).ToArray());
+    /// <summary>Labels of each item's tiles, worked out in parallel and concatenated in order.</summary>
+    public static ReadingLabels For<T>(IReadOnlyList<T> items, Func<T, ReadingTargets> labelsOf)
+    {
+        var targets = new ReadingTargets[items.Count];
+        Parallel.For(0, items.Count, i => targets[i] = labelsOf(items[i]));
+        return new ReadingLabels(
+            targets.SelectMany(t => t.Own).ToArray(),
+            targets.SelectMany(t => t.Previous).ToArray(),
+            targets.SelectMany(t => t.Scene).ToArray());
+    }
 }
 
 /// <summary>

@@ -80,10 +80,8 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
     {
         var generator = new SyntheticFrames(model.Tiler);
         var sizes = options.Sizes ?? SyntheticFrames.TrainingSizes;
-        var seeds = new int[options.BatchSize];
-        var rng = new Random(HashCode.Combine(options.Seed, stage, step));
-        for (var i = 0; i < seeds.Length; i++) seeds[i] = rng.Next();
-        var samples = new SyntheticSample[options.BatchSize];
+        var seeds = Seeds(stage, step);
+        var samples = new SyntheticSample[seeds.Length];
         var curriculum = stage == 1 && step < options.CurriculumUntilStep;
         if (curriculum) sizes = SyntheticFrames.SingleTileSizes;
         var textOnly = curriculum && options.CurriculumTextOnly;
@@ -93,11 +91,17 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         return samples.ToList();
     }
 
+    /// <summary>One seed per frame of batch (stage, step): the same frames on every run, resumed or not.</summary>
+    private int[] Seeds(int stage, int step)
+    {
+        var rng = new Random(HashCode.Combine(options.Seed, stage, step));
+        return Enumerable.Range(0, options.BatchSize).Select(_ => rng.Next()).ToArray();
+    }
+
     private ReadingPage[] ReadingPages(VireoModel model, int step)
     {
         var generator = new SyntheticFrames(model.Tiler);
-        var rng = new Random(HashCode.Combine(options.Seed, 0, step));
-        var seeds = Enumerable.Range(0, options.BatchSize).Select(_ => rng.Next()).ToArray();
+        var seeds = Seeds(0, step);
         var pages = new ReadingPage[seeds.Length];
         Parallel.For(0, pages.Length, i => pages[i] = generator.GenerateReadingPage(new Random(seeds[i]), SyntheticFrames.SingleTileSizes));
         return pages;
@@ -130,17 +134,13 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             if (s == 0)
             {
                 var pages = ReadingPages(model, k);
-                var pageTiles = TileBatch.From(model, pages.Select(x => x.Frame).ToList());
-                var pageTargets = new ReadingTargets[pages.Length];
-                Parallel.For(0, pages.Length, i => pageTargets[i] = ReadingTargets.For(pages[i], model.Tiler, model.Config.PatchSize));
-                return new PreparedBatch([], pageTiles, ReadingLabels.Concat(pageTargets));
+                return new PreparedBatch([], TileBatch.From(model, pages.Select(x => x.Frame).ToList()),
+                    ReadingLabels.For(pages, page => ReadingTargets.For(page, model.Tiler, model.Config.PatchSize)));
             }
             var samples = Batch(model, s, k);
             var tiles = TileBatch.From(model, samples.Select(x => x.Frame).ToList());
             if (s != 1 || options.ReadingWeight <= 0) return new PreparedBatch(samples, tiles, null);
-            var targets = new ReadingTargets[samples.Count];
-            Parallel.For(0, samples.Count, i => targets[i] = ReadingTargets.For(samples[i], model.Tiler, model.Config.PatchSize));
-            return new PreparedBatch(samples, tiles, ReadingLabels.Concat(targets));
+            return new PreparedBatch(samples, tiles, ReadingLabels.For(samples, sample => ReadingTargets.For(sample, model.Tiler, model.Config.PatchSize)));
         }
         var waiting = Stopwatch.StartNew();
         var result = _pending is { } p && p.Stage == stage && p.Step == step ? p.Work.GetAwaiter().GetResult() : Prepare(stage, step);
@@ -184,11 +184,10 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
     {
         model.train();
         using var head = LoadReadingHead(model, state, device);
-        using var optimizer = optim.AdamW(model.Vision.parameters().Concat(head.parameters()), options.LearningRate, weight_decay: 0.01);
+        var trained = model.Vision.parameters().Concat(head.parameters()).ToList();
+        using var optimizer = optim.AdamW(trained, options.LearningRate, weight_decay: 0.01);
         var total = options.ReadingSteps;
-        var meter = new Meter();
-        var glyphMeter = new Meter();
-        var shapeMeter = new Meter();
+        var meter = new ReadingMeter();
         for (var step = state.ReadingStep; step < total; step++)
         {
             if (OutOfTime) return Stopped(model, state with { ReadingStep = step }, head);
@@ -196,16 +195,14 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             using var scope = NewDisposeScope();
             var batch = Next(model, 0, step, total);
             var features = model.Vision.forward(batch.Tiles.ToTensor(device));
-            var (loss, glyphAccuracy, shapeAccuracy) = head.Loss(features, batch.Labels!);
+            var result = head.Loss(features, batch.Labels!);
             optimizer.zero_grad();
-            loss.backward();
-            nn.utils.clip_grad_norm_(model.Vision.parameters().Concat(head.parameters()), 1.0);
+            result.Loss.backward();
+            nn.utils.clip_grad_norm_(trained, 1.0);
             optimizer.step();
-            meter.Add(loss.item<float>(), batch.Tiles.TotalTiles);
-            if (!double.IsNaN(glyphAccuracy)) glyphMeter.Add(glyphAccuracy, 0);
-            if (!double.IsNaN(shapeAccuracy)) shapeMeter.Add(shapeAccuracy, 0);
+            meter.Add(result, batch.Tiles.TotalTiles);
             if ((step + 1) % options.LogEvery == 0 || step + 1 == total)
-                log($"reading step {step + 1}/{total} loss {meter.TakeMean():F4} glyphs {glyphMeter.TakeMean():P1} shapes {shapeMeter.TakeMean():P1} tiles/s {meter.Rate():F1} data wait {TakeDataWaitShare():P0} elapsed {Elapsed:F0}s");
+                log($"reading step {step + 1}/{total} loss {meter.Take()} tiles/s {meter.Rate():F1} data wait {TakeDataWaitShare():P0} elapsed {Elapsed:F0}s");
             if ((step + 1) % options.CheckpointEvery == 0) state = Save(model, state with { ReadingStep = step + 1 }, head);
         }
         state = Save(model, state with { ReadingStep = total }, head);
@@ -216,20 +213,17 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
     private TrainingState Stage1(VireoModel model, TrainingState state, Device device)
     {
         model.train();
-        using var head = LoadReadingHead(model, state, device);
-        var reading = options.ReadingWeight > 0;
-        var trained = (reading ? model.parameters().Concat(head.parameters()) : model.parameters()).ToList();
+        using var head = options.ReadingWeight > 0 ? LoadReadingHead(model, state, device) : null;
+        var trained = model.parameters().Concat(head?.parameters() ?? []).ToList();
         using var optimizer = optim.AdamW(trained, options.LearningRate, weight_decay: 0.01);
         var total = options.Stage1Steps;
         var meter = new Meter();
         var textMeter = new Meter();
         var captionMeter = new Meter();
-        var readingMeter = new Meter();
-        var glyphMeter = new Meter();
-        var shapeMeter = new Meter();
+        var readingMeter = new ReadingMeter();
         for (var step = state.Step; step < total; step++)
         {
-            if (OutOfTime) return Stopped(model, state with { Step = step }, reading ? head : null);
+            if (OutOfTime) return Stopped(model, state with { Step = step }, head);
             SetLr(optimizer, Schedule(step, total, options.LearningRate));
             using var scope = NewDisposeScope();
             var batch = Next(model, 1, step, total);
@@ -242,13 +236,11 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             var tokenLoss = functional.cross_entropy(logits, seq.Targets, reduction: nn.Reduction.None);
             var answerLoss = tokenLoss.mean();
             var loss = answerLoss;
-            if (batch.Labels is { } labels)
+            if (head is not null && batch.Labels is { } labels)
             {
-                var (readingLoss, glyphAccuracy, shapeAccuracy) = head.Loss(features, labels);
-                loss += readingLoss * options.ReadingWeight;
-                readingMeter.Add(readingLoss.item<float>(), 0);
-                if (!double.IsNaN(glyphAccuracy)) glyphMeter.Add(glyphAccuracy, 0);
-                if (!double.IsNaN(shapeAccuracy)) shapeMeter.Add(shapeAccuracy, 0);
+                var reading = head.Loss(features, labels);
+                loss += reading.Loss * options.ReadingWeight;
+                readingMeter.Add(reading, 0);
             }
             optimizer.zero_grad();
             loss.backward();
@@ -260,10 +252,10 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             captionMeter.Add(tokenLoss[tensor(seq.CaptionTargets, device: device)].mean().item<float>(), 0);
             if ((step + 1) % options.LogEvery == 0 || step + 1 == total)
             {
-                var readingPart = reading ? $" reading {readingMeter.TakeMean():F4} glyphs {glyphMeter.TakeMean():P1} shapes {shapeMeter.TakeMean():P1}" : "";
+                var readingPart = head is null ? "" : $" reading {readingMeter.Take()}";
                 log($"stage 1 step {step + 1}/{total} loss {meter.TakeMean():F4} caption {captionMeter.TakeMean():F4} text {textMeter.TakeMean():F4}{readingPart} tiles/s {meter.Rate():F1} data wait {TakeDataWaitShare():P0} elapsed {Elapsed:F0}s");
             }
-            if ((step + 1) % options.CheckpointEvery == 0) state = Save(model, state with { Step = step + 1 }, reading ? head : null);
+            if ((step + 1) % options.CheckpointEvery == 0) state = Save(model, state with { Step = step + 1 }, head);
         }
         // The consistency stage compares against this model, frozen.
         state = Save(model, state with { Stage = 2, Step = 0, Stage1Completed = total });
@@ -438,7 +430,24 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
     }
 
-    private sealed class Meter
+    /// <summary>The reading head's loss and accuracies, averaged between log lines.</summary>
+    private sealed class ReadingMeter : Meter
+    {
+        private readonly Meter _glyphs = new();
+        private readonly Meter _shapes = new();
+
+        public void Add((Tensor Loss, double GlyphAccuracy, double ShapeAccuracy) result, long items)
+        {
+            Add(result.Loss.item<float>(), items);
+            if (!double.IsNaN(result.GlyphAccuracy)) _glyphs.Add(result.GlyphAccuracy, 0);
+            if (!double.IsNaN(result.ShapeAccuracy)) _shapes.Add(result.ShapeAccuracy, 0);
+        }
+
+        /// <summary>"loss glyphs accuracy shapes accuracy" since the last call.</summary>
+        public string Take() => $"{TakeMean():F4} glyphs {_glyphs.TakeMean():P1} shapes {_shapes.TakeMean():P1}";
+    }
+
+    private class Meter
     {
         private readonly Stopwatch _since = Stopwatch.StartNew();
         private double _sum;
