@@ -15,4 +15,15 @@ public static class TorchRuntime
             throw new InvalidOperationException($"Device '{name}' was requested but CUDA is not available on this machine.");
         return device;
     }
+
+    /// <summary>
+    /// Moves a host tensor to <paramref name="device"/> without waiting for the device's queued work (a plain copy
+    /// from pageable memory first drains the stream, which stalls training at every upload). The host tensor is
+    /// disposed once handed over; on the CPU it is returned as it is.
+    /// </summary>
+    public static torch.Tensor Upload(torch.Tensor host, torch.Device device)
+    {
+        if (device.type == DeviceType.CPU) return host;
+        using (host) return host.to(device, non_blocking: true);
+    }
 }

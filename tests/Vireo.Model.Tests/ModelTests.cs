@@ -4,6 +4,7 @@ using Vireo.Model.Data;
 using Vireo.Model.Imaging;
 using Vireo.Model.Inference;
 using Vireo.Model.Modules;
+using Vireo.Model.Training;
 using static TorchSharp.torch;
 
 namespace Vireo.Model.Tests;
@@ -137,8 +138,34 @@ public sealed class ModelTests
 
         // Tile order is kept: the compressed tile's tokens equal mlp2 applied to that tile alone.
         using var mixedAgain = model.ConnectTiles(features, [false, true, false]);
+        using var first = model.ConnectStandard(features[0..1]);
         using var middle = model.ConnectCompressed(features[1..2]);
+        using var last = model.ConnectStandard(features[2..3]);
+        Assert.True(allclose(mixedAgain[0..256], first[0], 1e-5, 1e-6));
         Assert.True(allclose(mixedAgain[256..320], middle[0], 1e-5, 1e-6));
+        Assert.True(allclose(mixedAgain[320..576], last[0], 1e-5, 1e-6));
+    }
+
+    [Fact]
+    public void AnswerLossWithoutCaptionIgnoresCaptionTokens()
+    {
+        using var model = TinyModel();
+        var answers = new[] { "red circle top-left. text: none", "no shapes. text: GO12" };
+        using var seq = SequenceBatch.Build(model, answers, [1, 1], [false, true], CPU);
+        var n = seq.CaptionTargets.Length;
+        using var low = ones(n);
+        using var high = ones(n);
+        for (var i = 0; i < n; i++)
+            if (seq.CaptionTargets[i]) high[i] = 50f;
+
+        using var withoutLow = TeacherForcing.AnswerLoss(low, seq, includeCaption: false);
+        using var withoutHigh = TeacherForcing.AnswerLoss(high, seq, includeCaption: false);
+        using var withHigh = TeacherForcing.AnswerLoss(high, seq, includeCaption: true);
+
+        Assert.Contains(true, seq.CaptionTargets);
+        Assert.Equal(1f, withoutLow.item<float>(), 5);
+        Assert.Equal(1f, withoutHigh.item<float>(), 5);
+        Assert.True(withHigh.item<float>() > 10f);
     }
 
     [Fact]

@@ -67,13 +67,22 @@ public sealed class VireoModel : nn.Module
         var device = features.device;
         var keepIdx = Enumerable.Range(0, compress.Count).Where(i => !compress[i]).Select(i => (long)i).ToArray();
         var packIdx = Enumerable.Range(0, compress.Count).Where(i => compress[i]).Select(i => (long)i).ToArray();
-        Tensor? full = keepIdx.Length > 0 ? ConnectStandard(features.index_select(0, tensor(keepIdx, device: device))) : null;
-        Tensor? packed = packIdx.Length > 0 ? ConnectCompressed(features.index_select(0, tensor(packIdx, device: device))) : null;
-        var parts = new List<Tensor>(compress.Count);
-        int k = 0, p = 0;
-        for (var i = 0; i < compress.Count; i++)
-            parts.Add(compress[i] ? packed![p++] : full![k++]);
-        return cat(parts, 0).MoveToOuterDisposeScope();
+        var parts = new List<Tensor>(2);
+        if (keepIdx.Length > 0)
+            parts.Add(ConnectStandard(features.index_select(0, TorchRuntime.Upload(tensor(keepIdx), device))).flatten(0, 1));
+        if (packIdx.Length > 0)
+            parts.Add(ConnectCompressed(features.index_select(0, TorchRuntime.Upload(tensor(packIdx), device))).flatten(0, 1));
+        // Rows are grouped by path (all 256-token tiles, then all 64-token ones); gather them back into tile order.
+        var order = new long[keepIdx.Length * Config.TokensPerTile + packIdx.Length * Config.CompressedTokensPerTile];
+        long keepAt = 0, packAt = keepIdx.Length * (long)Config.TokensPerTile, o = 0;
+        foreach (var c in compress)
+        {
+            var n = TokensFor(c);
+            ref var from = ref c ? ref packAt : ref keepAt;
+            for (var k = 0; k < n; k++) order[o++] = from++;
+        }
+        var grouped = parts.Count == 1 ? parts[0] : cat(parts, 0);
+        return grouped.index_select(0, TorchRuntime.Upload(tensor(order), device)).MoveToOuterDisposeScope();
     }
 
     /// <summary>Prompt ids for one frame: bos, then per tile &lt;img&gt; + n×&lt;IMG_CONTEXT&gt; + &lt;/img&gt;.</summary>
@@ -91,14 +100,15 @@ public sealed class VireoModel : nn.Module
 
     /// <summary>
     /// Token embeddings for right-padded id rows with every &lt;IMG_CONTEXT&gt; position replaced, in order,
-    /// by the rows of <paramref name="visualTokens"/>.
+    /// by the rows of <paramref name="visualTokens"/>. <paramref name="imagePositions"/>, the flat indices of those
+    /// positions when the caller already knows them, spares the device a round trip to find them.
     /// </summary>
-    public Tensor EmbedWithVision(Tensor ids, Tensor visualTokens)
+    public Tensor EmbedWithVision(Tensor ids, Tensor visualTokens, Tensor? imagePositions = null)
     {
         using var scope = NewDisposeScope();
         var embeds = LanguageModel.Embed(ids);
         var flat = embeds.reshape(-1, embeds.shape[2]);
-        var positions = nonzero(ids.reshape(-1) == CharTokenizer.ImageContext).reshape(-1);
+        var positions = imagePositions ?? nonzero(ids.reshape(-1) == CharTokenizer.ImageContext).reshape(-1);
         if (positions.shape[0] != visualTokens.shape[0])
             throw new InvalidOperationException($"{positions.shape[0]} image-context positions but {visualTokens.shape[0]} visual tokens.");
         return flat.index_copy(0, positions, visualTokens.to(flat.dtype)).reshape(embeds.shape).MoveToOuterDisposeScope();

@@ -52,19 +52,21 @@ public sealed class ReadingHead : Module<Tensor, (Tensor Own, Tensor Previous, T
     public override (Tensor Own, Tensor Previous, Tensor Scene) forward(Tensor features) =>
         (own.forward(features).flatten(0, 1), previous.forward(features).flatten(0, 1), scene.forward(features).flatten(0, 1));
 
-    /// <summary>Loss of the probes, plus the share of glyph patches and of shape patches whose class is right.</summary>
-    public (Tensor Loss, double GlyphAccuracy, double ShapeAccuracy) Loss(Tensor features, ReadingLabels labels)
+    /// <summary>Loss of the probes, with the glyph and shape patches (class above 0) and how many of each are named right.</summary>
+    public ReadingResult Loss(Tensor features, ReadingLabels labels)
     {
         using var scope = NewDisposeScope();
         var device = features.device;
         var (ownLogits, previousLogits, sceneLogits) = forward(features);
-        var ownTarget = tensor(labels.Own, device: device);
-        var sceneTarget = tensor(labels.Scene, device: device);
+        var ownTarget = TorchRuntime.Upload(tensor(labels.Own), device);
+        var sceneTarget = TorchRuntime.Upload(tensor(labels.Scene), device);
         var loss = functional.cross_entropy(ownLogits, ownTarget, weight: ClassWeights(ReadingTargets.Classes, device), ignore_index: ReadingTargets.Ignore)
             + functional.cross_entropy(sceneLogits, sceneTarget, weight: ClassWeights(ReadingTargets.SceneClasses, device));
         if (labels.Previous.Any(l => l != ReadingTargets.Ignore))
-            loss += functional.cross_entropy(previousLogits, tensor(labels.Previous, device: device), ignore_index: ReadingTargets.Ignore);
-        return (loss.MoveToOuterDisposeScope(), Accuracy(ownLogits, ownTarget), Accuracy(sceneLogits, sceneTarget));
+            loss += functional.cross_entropy(previousLogits, TorchRuntime.Upload(tensor(labels.Previous), device), ignore_index: ReadingTargets.Ignore);
+        var (glyphHits, glyphs) = Hits(ownLogits, ownTarget);
+        var (shapeHits, shapes) = Hits(sceneLogits, sceneTarget);
+        return new ReadingResult(loss, glyphHits, glyphs, shapeHits, shapes).MoveToOuterDisposeScope();
     }
 
     private static Tensor ClassWeights(int classes, Device device)
@@ -74,12 +76,33 @@ public sealed class ReadingHead : Module<Tensor, (Tensor Own, Tensor Previous, T
         return weights;
     }
 
-    /// <summary>Share of the patches labelled with a class above 0 that are predicted as that class.</summary>
-    private static double Accuracy(Tensor logits, Tensor target)
+    /// <summary>Patches labelled with a class above 0, and how many of them are predicted as that class.</summary>
+    private static (Tensor Hits, Tensor Labelled) Hits(Tensor logits, Tensor target)
     {
-        using var scope = NewDisposeScope();
+        using var _ = no_grad();
         var labelled = target > 0;
-        var total = labelled.sum().item<long>();
-        return total == 0 ? double.NaN : (double)(logits.argmax(-1) == target).logical_and(labelled).sum().item<long>() / total;
+        return ((logits.argmax(-1) == target).logical_and(labelled).sum(), labelled.sum());
+    }
+}
+
+/// <summary>The reading head's loss on a batch, with its glyph and shape patches and how many it names right (device scalars).</summary>
+public sealed record ReadingResult(Tensor Loss, Tensor GlyphHits, Tensor GlyphPatches, Tensor ShapeHits, Tensor ShapePatches)
+{
+    public ReadingResult MoveToOuterDisposeScope()
+    {
+        foreach (var t in new[] { Loss, GlyphHits, GlyphPatches, ShapeHits, ShapePatches }) t.MoveToOuterDisposeScope();
+        return this;
+    }
+
+    /// <summary>Share of glyph patches named right (NaN without any); reads the device.</summary>
+    public double GlyphAccuracy => Ratio(GlyphHits, GlyphPatches);
+
+    /// <summary>Share of shape patches named right (NaN without any); reads the device.</summary>
+    public double ShapeAccuracy => Ratio(ShapeHits, ShapePatches);
+
+    private static double Ratio(Tensor hits, Tensor total)
+    {
+        var n = total.item<long>();
+        return n == 0 ? double.NaN : (double)hits.item<long>() / n;
     }
 }

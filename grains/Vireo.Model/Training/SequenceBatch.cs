@@ -7,18 +7,59 @@ using static TorchSharp.torch;
 namespace Vireo.Model.Training;
 
 /// <summary>Tiles of a batch of frames, normalised, with each frame's tile range.</summary>
-public sealed class TileBatch(float[] pixels, int[] tileCounts, int imageSize)
+public sealed class TileBatch
 {
-    public float[] Pixels { get; } = pixels;
-    public int[] TileCounts { get; } = tileCounts;
+    private readonly float[][] _frames;
+    private readonly int _imageSize;
+    private Tensor? _staged;
+
+    private TileBatch(float[][] frames, int[] tileCounts, int imageSize)
+    {
+        _frames = frames;
+        _imageSize = imageSize;
+        TileCounts = tileCounts;
+    }
+
+    public int[] TileCounts { get; }
     public int TotalTiles => TileCounts.Sum();
     public int FirstTile(int frame) => TileCounts.Take(frame).Sum();
 
     /// <summary>Whether tile t of a frame is its thumbnail (the last tile, when the frame has more than one).</summary>
     public bool IsThumbnail(int frame, int tile) => TileCounts[frame] > 1 && tile == TileCounts[frame] - 1;
 
-    public Tensor ToTensor(Device device) =>
-        tensor(Pixels, [TotalTiles, 3, imageSize, imageSize]).to(device);
+    /// <summary>
+    /// Prepares the host copy of the pixels for <paramref name="device"/> ahead of <see cref="ToTensor"/>, in page-locked
+    /// memory for CUDA so the upload runs beside the device's work; meant for a thread that prepares the next batch.
+    /// </summary>
+    public TileBatch Stage(Device device)
+    {
+        _staged = Host(pinned: device.type == DeviceType.CUDA);
+        return this;
+    }
+
+    /// <summary>The tiles [tiles, 3, size, size] on <paramref name="device"/>; uses (and releases) the staged copy if any.</summary>
+    public Tensor ToTensor(Device device)
+    {
+        var host = _staged ?? Host(pinned: false);
+        _staged = null;
+        return TorchRuntime.Upload(host, device);
+    }
+
+    /// <summary>All tiles in one host tensor, each frame's written in parallel straight into its place.</summary>
+    private Tensor Host(bool pinned)
+    {
+        var host = empty(TotalTiles, 3, _imageSize, _imageSize);
+        if (pinned)
+            using (var pageable = host) host = pageable.pin_memory();
+        var offsets = new long[_frames.Length];
+        for (var i = 1; i < offsets.Length; i++) offsets[i] = offsets[i - 1] + _frames[i - 1].Length;
+        Parallel.For(0, _frames.Length, i =>
+        {
+            using var values = host.data<float>();
+            values.CopyFrom(_frames[i], 0, offsets[i]);
+        });
+        return host;
+    }
 
     public static TileBatch From(VireoModel model, IReadOnlyList<Imaging.RgbFrame> frames, IReadOnlyList<Imaging.DynamicTiler>? tilers = null)
     {
@@ -29,14 +70,7 @@ public sealed class TileBatch(float[] pixels, int[] tileCounts, int imageSize)
             parts[i] = (tilers?[i] ?? model.Tiler).Tile(frames[i], out var grid);
             counts[i] = grid.TotalTiles;
         });
-        var all = new float[parts.Sum(p => (long)p.Length)];
-        long offset = 0;
-        foreach (var p in parts)
-        {
-            Array.Copy(p, 0, all, offset, p.Length);
-            offset += p.Length;
-        }
-        return new TileBatch(all, counts, model.Config.ImageSize);
+        return new TileBatch(parts, counts, model.Config.ImageSize);
     }
 }
 
@@ -46,23 +80,27 @@ public sealed class TileBatch(float[] pixels, int[] tileCounts, int imageSize)
 /// </summary>
 public sealed class SequenceBatch : IDisposable
 {
-    private SequenceBatch(Tensor ids, Tensor predictMask, Tensor targets, int[] responseLengths, bool[] textTargets, bool[] captionTargets)
+    private SequenceBatch(Tensor ids, Tensor predictIndex, Tensor imagePositions, Tensor targets, int[] responseLengths, bool[] textTargets, bool[] captionTargets)
     {
         CaptionTargets = captionTargets;
         ResponseLengths = responseLengths;
         TextTargets = textTargets;
         Ids = ids;
-        PredictMask = predictMask;
+        PredictIndex = predictIndex;
+        ImagePositions = imagePositions;
         Targets = targets;
     }
 
     /// <summary>[B, T] token ids, right-padded with pad.</summary>
     public Tensor Ids { get; }
 
-    /// <summary>[B, T] true where the position predicts a response token (or the final eos).</summary>
-    public Tensor PredictMask { get; }
+    /// <summary>Flat indices into [B × T] of the positions that predict a response token (or the final eos), in order.</summary>
+    public Tensor PredictIndex { get; }
 
-    /// <summary>The response tokens (and eos) in mask order: the targets for the logits at <see cref="PredictMask"/>.</summary>
+    /// <summary>Flat indices into [B × T] of the &lt;IMG_CONTEXT&gt; positions, in order.</summary>
+    public Tensor ImagePositions { get; }
+
+    /// <summary>The response tokens (and eos) in order: the targets for the logits at <see cref="PredictIndex"/>.</summary>
     public Tensor Targets { get; }
 
     /// <summary>Targets per sequence (response plus eos), in order.</summary>
@@ -104,17 +142,21 @@ public sealed class SequenceBatch : IDisposable
         }
         var length = rows.Max(r => r.Length);
         var ids = new long[rows.Count * length];
-        var m = new bool[rows.Count * length];
+        var predict = new List<long>(targets.Count);
+        var image = new List<long>();
         for (var r = 0; r < rows.Count; r++)
             for (var i = 0; i < rows[r].Length; i++)
             {
-                ids[r * length + i] = rows[r][i];
-                m[r * length + i] = masks[r][i];
+                var at = (long)r * length + i;
+                ids[at] = rows[r][i];
+                if (masks[r][i]) predict.Add(at);
+                if (rows[r][i] == CharTokenizer.ImageContext) image.Add(at);
             }
         return new SequenceBatch(
-            tensor(ids, [rows.Count, length]).to(device),
-            tensor(m, [rows.Count, length]).to(device),
-            tensor(targets.ToArray()).to(device),
+            TorchRuntime.Upload(tensor(ids, [rows.Count, length]), device),
+            TorchRuntime.Upload(tensor(predict.ToArray()), device),
+            TorchRuntime.Upload(tensor(image.ToArray()), device),
+            TorchRuntime.Upload(tensor(targets.ToArray()), device),
             lengths.ToArray(),
             textTargets.ToArray(),
             captionTargets.ToArray());
@@ -123,7 +165,8 @@ public sealed class SequenceBatch : IDisposable
     public void Dispose()
     {
         Ids.Dispose();
-        PredictMask.Dispose();
+        PredictIndex.Dispose();
+        ImagePositions.Dispose();
         Targets.Dispose();
     }
 }
@@ -136,9 +179,25 @@ public static class TeacherForcing
     {
         using var scope = NewDisposeScope();
         var visual = model.ConnectTiles(features, compress);
-        var embeds = model.EmbedWithVision(batch.Ids, visual);
+        var embeds = model.EmbedWithVision(batch.Ids, visual, batch.ImagePositions);
         var hidden = model.LanguageModel.Hidden(embeds);
-        var selected = hidden[batch.PredictMask];
+        var selected = hidden.reshape(-1, hidden.shape[2]).index_select(0, batch.PredictIndex);
         return model.LanguageModel.Logits(selected).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Mean loss over the response tokens; without the caption, over the tokens after it (the text field and eos).
+    /// </summary>
+    public static Tensor AnswerLoss(Tensor tokenLoss, SequenceBatch batch, bool includeCaption) =>
+        includeCaption ? tokenLoss.mean() : MeanOver(tokenLoss, batch.CaptionTargets.Select(c => !c).ToArray(), tokenLoss.device)!;
+
+    /// <summary>Mean of the token losses where <paramref name="selected"/> is true; null when none is.</summary>
+    public static Tensor? MeanOver(Tensor tokenLoss, bool[] selected, Device device)
+    {
+        var count = selected.Count(x => x);
+        if (count == 0) return null;
+        using var scope = NewDisposeScope();
+        var weights = TorchRuntime.Upload(tensor(selected.Select(x => x ? 1f : 0f).ToArray()), device);
+        return ((tokenLoss * weights).sum() / count).MoveToOuterDisposeScope();
     }
 }

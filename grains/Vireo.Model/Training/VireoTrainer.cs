@@ -82,14 +82,22 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         var sizes = options.Sizes ?? SyntheticFrames.TrainingSizes;
         var seeds = Seeds(stage, step);
         var samples = new SyntheticSample[seeds.Length];
-        var curriculum = stage == 1 && step < options.CurriculumUntilStep;
+        var curriculum = InCurriculum(stage, step);
         if (curriculum) sizes = SyntheticFrames.SingleTileSizes;
-        var textOnly = curriculum && options.CurriculumTextOnly;
+        var textOnly = InTextOnlyCurriculum(stage, step);
         var textProbability = textOnly ? 1.0 : curriculum ? 0.9 : options.TextProbability;
         var largeFraction = textOnly ? 0.85 : curriculum ? 0.75 : 0.5;
         Parallel.For(0, samples.Length, i => samples[i] = generator.Generate(new Random(seeds[i]), sizes, textProbability, largeFraction, curriculum ? options.CurriculumScaleBoost : 0, !textOnly));
         return samples.ToList();
     }
+
+    private bool InCurriculum(int stage, int step) => stage == 1 && step < options.CurriculumUntilStep;
+
+    /// <summary>
+    /// Curriculum steps whose frames carry only text: their captions are all "no shapes", so the caption is left out
+    /// of the loss there; teaching it would only teach the language model to stop looking for shapes.
+    /// </summary>
+    private bool InTextOnlyCurriculum(int stage, int step) => InCurriculum(stage, step) && options.CurriculumTextOnly;
 
     /// <summary>One seed per frame of batch (stage, step): the same frames on every run, resumed or not.</summary>
     private int[] Seeds(int stage, int step)
@@ -110,7 +118,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
     /// <summary>One step's frames, their tiles and, in stage 1, the encoder's dense reading labels.</summary>
     private sealed record PreparedBatch(List<SyntheticSample> Samples, TileBatch Tiles, ReadingLabels? Labels);
 
-    private (int Stage, int Step, Task<PreparedBatch> Work)? _pending;
+    private readonly Dictionary<(int Stage, int Step), Task<PreparedBatch>> _pending = [];
     private TimeSpan _dataWait;
     private readonly Stopwatch _sinceLog = Stopwatch.StartNew();
 
@@ -124,30 +132,40 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
     }
 
     /// <summary>
-    /// The batch for (stage, step), rendered and tiled on the CPU while the previous step ran on the device;
-    /// starts preparing the following one before returning.
+    /// The batch for (stage, step), rendered and tiled on the CPU while earlier steps ran on the device; starts
+    /// preparing the following ones before returning.
     /// </summary>
-    private PreparedBatch Next(VireoModel model, int stage, int step, int total)
+    private PreparedBatch Next(VireoModel model, Device device, int stage, int step, int total)
     {
         PreparedBatch Prepare(int s, int k)
         {
             if (s == 0)
             {
                 var pages = ReadingPages(model, k);
-                return new PreparedBatch([], TileBatch.From(model, pages.Select(x => x.Frame).ToList()),
+                return new PreparedBatch([], TileBatch.From(model, pages.Select(x => x.Frame).ToList()).Stage(device),
                     ReadingLabels.For(pages, page => ReadingTargets.For(page, model.Tiler, model.Config.PatchSize)));
             }
             var samples = Batch(model, s, k);
-            var tiles = TileBatch.From(model, samples.Select(x => x.Frame).ToList());
+            var tiles = TileBatch.From(model, samples.Select(x => x.Frame).ToList()).Stage(device);
             if (s != 1 || options.ReadingWeight <= 0) return new PreparedBatch(samples, tiles, null);
             return new PreparedBatch(samples, tiles, ReadingLabels.For(samples, sample => ReadingTargets.For(sample, model.Tiler, model.Config.PatchSize)));
         }
         var waiting = Stopwatch.StartNew();
-        var result = _pending is { } p && p.Stage == stage && p.Step == step ? p.Work.GetAwaiter().GetResult() : Prepare(stage, step);
+        var result = _pending.Remove((stage, step), out var work) ? work.GetAwaiter().GetResult() : Prepare(stage, step);
         _dataWait += waiting.Elapsed;
-        _pending = step + 1 < total ? (stage, step + 1, Task.Run(() => Prepare(stage, step + 1))) : null;
+        for (var k = step + 1; k <= Math.Min(total - 1, step + PrefetchDepth(device)); k++)
+        {
+            var next = k;
+            _pending.TryAdd((stage, next), Task.Run(() => Prepare(stage, next)));
+        }
         return result;
     }
+
+    /// <summary>
+    /// Batches prepared ahead: on CUDA the device outruns one preparing thread (rendering, tiling, labels and the
+    /// page-locked copy), so several are prepared side by side; on the CPU they would only compete with the model.
+    /// </summary>
+    private static int PrefetchDepth(Device device) => device.type == DeviceType.CUDA ? 3 : 1;
 
     private static double Schedule(int step, int total, double peak)
     {
@@ -193,12 +211,12 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             if (OutOfTime) return Stopped(model, state with { ReadingStep = step }, head);
             SetLr(optimizer, Schedule(step, total, options.LearningRate));
             using var scope = NewDisposeScope();
-            var batch = Next(model, 0, step, total);
+            var batch = Next(model, device, 0, step, total);
             var features = model.Vision.forward(batch.Tiles.ToTensor(device));
             var result = head.Loss(features, batch.Labels!);
             optimizer.zero_grad();
             result.Loss.backward();
-            nn.utils.clip_grad_norm_(trained, 1.0);
+            ClipGradients(trained, 1.0);
             optimizer.step();
             meter.Add(result, batch.Tiles.TotalTiles);
             if ((step + 1) % options.LogEvery == 0 || step + 1 == total)
@@ -226,7 +244,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             if (OutOfTime) return Stopped(model, state with { Step = step }, head);
             SetLr(optimizer, Schedule(step, total, options.LearningRate));
             using var scope = NewDisposeScope();
-            var batch = Next(model, 1, step, total);
+            var batch = Next(model, device, 1, step, total);
             var (samples, tiles) = (batch.Samples, batch.Tiles);
             var rng = new Random(HashCode.Combine(options.Seed, 11, step));
             var compress = Enumerable.Range(0, tiles.TotalTiles).Select(_ => rng.Next(2) == 1).ToList();
@@ -234,7 +252,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             var features = model.Vision.forward(tiles.ToTensor(device));
             var logits = TeacherForcing.ResponseLogits(model, features, compress, seq);
             var tokenLoss = functional.cross_entropy(logits, seq.Targets, reduction: nn.Reduction.None);
-            var answerLoss = tokenLoss.mean();
+            var answerLoss = TeacherForcing.AnswerLoss(tokenLoss, seq, includeCaption: !InTextOnlyCurriculum(1, step));
             var loss = answerLoss;
             if (head is not null && batch.Labels is { } labels)
             {
@@ -244,12 +262,11 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             }
             optimizer.zero_grad();
             loss.backward();
-            nn.utils.clip_grad_norm_(trained, 1.0);
+            ClipGradients(trained, 1.0);
             optimizer.step();
-            meter.Add(answerLoss.item<float>(), tiles.TotalTiles);
-            if (seq.TextTargets.Any(x => x))
-                textMeter.Add(tokenLoss[tensor(seq.TextTargets, device: device)].mean().item<float>(), 0);
-            captionMeter.Add(tokenLoss[tensor(seq.CaptionTargets, device: device)].mean().item<float>(), 0);
+            meter.Add(answerLoss, tiles.TotalTiles);
+            if (TeacherForcing.MeanOver(tokenLoss, seq.TextTargets, device) is { } textLoss) textMeter.Add(textLoss, 0);
+            if (TeacherForcing.MeanOver(tokenLoss, seq.CaptionTargets, device) is { } captionLoss) captionMeter.Add(captionLoss, 0);
             if ((step + 1) % options.LogEvery == 0 || step + 1 == total)
             {
                 var readingPart = head is null ? "" : $" reading {readingMeter.Take()}";
@@ -281,7 +298,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             if (OutOfTime) return Stopped(model, state with { Step = step });
             SetLr(optimizer, Schedule(step, total, options.LearningRate * 0.5));
             using var scope = NewDisposeScope();
-            var (samples, tiles, _) = Next(model, 2, step, total);
+            var (samples, tiles, _) = Next(model, device, 2, step, total);
             var answers = samples.Select(s => s.Answer).ToList();
             var pixels = tiles.ToTensor(device);
             var allFull = new bool[tiles.TotalTiles];
@@ -302,10 +319,10 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             var loss = kl + ce * options.ConsistencyTaskWeight;
             optimizer.zero_grad();
             loss.backward();
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0);
+            ClipGradients(model.parameters().ToList(), 1.0);
             optimizer.step();
-            meter.Add(ce.item<float>(), tiles.TotalTiles);
-            klMeter.Add(kl.item<float>(), 0);
+            meter.Add(ce, tiles.TotalTiles);
+            klMeter.Add(kl, 0);
             if ((step + 1) % options.LogEvery == 0 || step + 1 == total)
                 log($"stage 2 step {step + 1}/{total} kl {klMeter.TakeMean():F4} task {meter.TakeMean():F4} tiles/s {meter.Rate():F1} elapsed {Elapsed:F0}s");
             if ((step + 1) % options.CheckpointEvery == 0) state = Save(model, state with { Step = step + 1 });
@@ -330,7 +347,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             if (OutOfTime) return Stopped(model, state with { Step = step, RecentRatios = window.ToArray() });
             SetLr(optimizer, Schedule(step, total, options.RouterLearningRate));
             using var scope = NewDisposeScope();
-            var (samples, tiles, _) = Next(model, 3, step, total);
+            var (samples, tiles, _) = Next(model, device, 3, step, total);
             Tensor features;
             var ratios = new double[tiles.TotalTiles];
             using (no_grad())
@@ -381,7 +398,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             agree += predicted.Zip(labels).Count(p => p.First == p.Second);
             labelled += labels.Length;
             keepLabels += labels.Count(l => l == 0);
-            meter.Add(loss.item<float>(), tiles.TotalTiles);
+            meter.Add(loss, tiles.TotalTiles);
             if ((step + 1) % options.LogEvery == 0 || step + 1 == total)
             {
                 log($"stage 3 step {step + 1}/{total} router loss {meter.TakeMean():F4} label agreement {agree / labelled:P1} keep-256 labels {keepLabels / labelled:P1} ratio threshold {threshold:F3} elapsed {Elapsed:F0}s");
@@ -430,41 +447,62 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
     }
 
-    /// <summary>The reading head's loss and accuracies, averaged between log lines.</summary>
+    /// <summary>
+    /// clip_grad_norm_ that never reads the norm back to the host, so the optimizer step is queued behind the
+    /// backward pass instead of waiting for it.
+    /// </summary>
+    private static void ClipGradients(IReadOnlyList<TorchSharp.Modules.Parameter> parameters, double maxNorm)
+    {
+        using var scope = NewDisposeScope();
+        var norms = parameters.Select(p => p.grad).OfType<Tensor>().Select(g => g.detach().norm()).ToArray();
+        if (norms.Length == 0) return;
+        var scale = (maxNorm / (stack(norms).norm() + 1e-6)).clamp_max(1.0);
+        foreach (var grad in parameters.Select(p => p.grad).OfType<Tensor>()) grad.mul_(scale);
+    }
+
+    /// <summary>The reading head's loss, and its accuracies pooled over the patches seen between log lines.</summary>
     private sealed class ReadingMeter : Meter
     {
-        private readonly Meter _glyphs = new();
-        private readonly Meter _shapes = new();
+        private readonly DeviceSum _glyphHits = new(), _glyphs = new(), _shapeHits = new(), _shapes = new();
 
-        public void Add((Tensor Loss, double GlyphAccuracy, double ShapeAccuracy) result, long items)
+        public void Add(ReadingResult result, long items)
         {
-            Add(result.Loss.item<float>(), items);
-            if (!double.IsNaN(result.GlyphAccuracy)) _glyphs.Add(result.GlyphAccuracy, 0);
-            if (!double.IsNaN(result.ShapeAccuracy)) _shapes.Add(result.ShapeAccuracy, 0);
+            Add(result.Loss, items);
+            _glyphHits.Add(result.GlyphHits);
+            _glyphs.Add(result.GlyphPatches);
+            _shapeHits.Add(result.ShapeHits);
+            _shapes.Add(result.ShapePatches);
         }
 
         /// <summary>"loss glyphs accuracy shapes accuracy" since the last call.</summary>
-        public string Take() => $"{TakeMean():F4} glyphs {_glyphs.TakeMean():P1} shapes {_shapes.TakeMean():P1}";
+        public string Take() => $"{TakeMean():F4} glyphs {Ratio(_glyphHits, _glyphs):P1} shapes {Ratio(_shapeHits, _shapes):P1}";
+
+        private static double Ratio(DeviceSum hits, DeviceSum total)
+        {
+            var (h, n) = (hits.Take(), total.Take());
+            return n == 0 ? double.NaN : h / n;
+        }
     }
 
+    /// <summary>Mean of per-step values between log lines, and items per second.</summary>
     private class Meter
     {
         private readonly Stopwatch _since = Stopwatch.StartNew();
-        private double _sum;
+        private readonly DeviceSum _sum = new();
         private int _count;
         private long _items;
 
-        public void Add(double value, long items)
+        public void Add(Tensor value, long items)
         {
-            _sum += value;
+            _sum.Add(value);
             _count++;
             _items += items;
         }
 
         public double TakeMean()
         {
-            var mean = _count == 0 ? double.NaN : _sum / _count;
-            _sum = 0;
+            var sum = _sum.Take();
+            var mean = _count == 0 ? double.NaN : sum / _count;
             _count = 0;
             return mean;
         }
@@ -475,6 +513,29 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             _items = 0;
             _since.Restart();
             return rate;
+        }
+    }
+
+    /// <summary>A running sum kept on the device, read back only when taken, so that training steps never wait for it.</summary>
+    private sealed class DeviceSum
+    {
+        private Tensor? _sum;
+
+        public void Add(Tensor value)
+        {
+            using var scope = NewDisposeScope();
+            var v = value.detach().to(ScalarType.Float64);
+            if (_sum is null) _sum = v.clone().DetachFromDisposeScope();
+            else _sum.add_(v);
+        }
+
+        public double Take()
+        {
+            if (_sum is null) return 0;
+            var sum = _sum.item<double>();
+            _sum.Dispose();
+            _sum = null;
+            return sum;
         }
     }
 }
