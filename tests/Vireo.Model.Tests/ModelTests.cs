@@ -99,6 +99,44 @@ public sealed class ModelTests
         Assert.All(floats.Take(1000), v => Assert.Equal(-1f, v, 5));
     }
 
+    [Theory]
+    [InlineData(37, 23, 20, 31)]
+    [InlineData(300, 200, 64, 41)]
+    [InlineData(16, 16, 16, 16)]
+    public void ResizeIsTheAntialiasedTriangleFilter(int width, int height, int outW, int outH)
+    {
+        var rng = new Random(width * 31 + outW);
+        var frame = RgbFrame.Create(width, height);
+        rng.NextBytes(frame.Pixels);
+
+        var resized = DynamicTiler.Resize(frame, outW, outH);
+
+        // Direct 2D sum of the same filter: weight max(0, 1 - |distance| / support) along each axis, normalised.
+        static double[][] Weights(int inSize, int outSize)
+        {
+            var scale = (double)inSize / outSize;
+            var support = Math.Max(scale, 1.0);
+            return Enumerable.Range(0, outSize).Select(o =>
+            {
+                var w = Enumerable.Range(0, inSize).Select(i => Math.Max(0, 1 - Math.Abs(i + 0.5 - (o + 0.5) * scale) / support)).ToArray();
+                var total = w.Sum();
+                return w.Select(v => v / total).ToArray();
+            }).ToArray();
+        }
+        var wx = Weights(width, outW);
+        var wy = Weights(height, outH);
+        for (var y = 0; y < outH; y++)
+            for (var x = 0; x < outW; x++)
+                for (var c = 0; c < 3; c++)
+                {
+                    double expected = 0;
+                    for (var j = 0; j < height; j++)
+                        for (var i = 0; i < width; i++)
+                            expected += wy[y][j] * wx[x][i] * frame.Pixels[(j * width + i) * 3 + c];
+                    Assert.InRange(resized[(y * outW + x) * 3 + c], expected - 0.01, expected + 0.01);
+                }
+    }
+
     [Fact]
     public void RouterDecisionsDoNotDependOnBatchCompanions()
     {

@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace Vireo.Model.Imaging;
 
 /// <summary>A grid of <see cref="Columns"/> x <see cref="Rows"/> tiles, plus an optional thumbnail.</summary>
@@ -117,34 +119,48 @@ public sealed class DynamicTiler(int imageSize, int minTiles, int maxTiles, bool
         var tmp = new float[frame.Height * outW * 3];
         for (var y = 0; y < frame.Height; y++)
         {
-            var rowIn = y * frame.Width * 3;
-            var rowOut = y * outW * 3;
+            var rowIn = src.AsSpan(y * frame.Width * 3, frame.Width * 3);
+            var rowOut = tmp.AsSpan(y * outW * 3, outW * 3);
             for (var x = 0; x < outW; x++)
             {
+                var weights = xW.AsSpan(x * xN, xN);
+                var indices = xIdx.AsSpan(x * xN, xN);
                 float r = 0, g = 0, b = 0;
-                for (var k = 0; k < xN; k++)
+                for (var k = 0; k < weights.Length; k++)
                 {
-                    var w = xW[x * xN + k];
+                    var w = weights[k];
                     if (w == 0) continue;
-                    var s = rowIn + xIdx[x * xN + k] * 3;
-                    r += w * src[s]; g += w * src[s + 1]; b += w * src[s + 2];
+                    var s = indices[k] * 3;
+                    r += w * rowIn[s]; g += w * rowIn[s + 1]; b += w * rowIn[s + 2];
                 }
-                tmp[rowOut + x * 3] = r; tmp[rowOut + x * 3 + 1] = g; tmp[rowOut + x * 3 + 2] = b;
+                rowOut[x * 3] = r; rowOut[x * 3 + 1] = g; rowOut[x * 3 + 2] = b;
             }
         }
         var dst = new float[outH * outW * 3];
+        var width = outW * 3;
         for (var y = 0; y < outH; y++)
         {
-            var rowOut = y * outW * 3;
+            var rowOut = dst.AsSpan(y * width, width);
             for (var k = 0; k < yN; k++)
             {
                 var w = yW[y * yN + k];
-                if (w == 0) continue;
-                var rowIn = yIdx[y * yN + k] * outW * 3;
-                for (var i = 0; i < outW * 3; i++) dst[rowOut + i] += w * tmp[rowIn + i];
+                if (w != 0) AddScaled(rowOut, tmp.AsSpan(yIdx[y * yN + k] * width, width), w);
             }
         }
         return dst;
+    }
+
+    /// <summary>dst[i] += w * src[i], a vector at a time (same rounding as the scalar loop: multiply, then add).</summary>
+    private static void AddScaled(Span<float> dst, ReadOnlySpan<float> src, float w)
+    {
+        var i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var scale = new Vector<float>(w);
+            for (; i <= dst.Length - Vector<float>.Count; i += Vector<float>.Count)
+                (new Vector<float>(dst[i..]) + scale * new Vector<float>(src[i..])).CopyTo(dst[i..]);
+        }
+        for (; i < dst.Length; i++) dst[i] += w * src[i];
     }
 
     private static (int[] Index, float[] Weight, int Taps) Weights(int inSize, int outSize)

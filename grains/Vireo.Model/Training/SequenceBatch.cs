@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using TorchSharp;
 using Vireo.Model.Data;
 using Vireo.Model.Modules;
@@ -53,11 +54,9 @@ public sealed class TileBatch
             using (var pageable = host) host = pageable.pin_memory();
         var offsets = new long[_frames.Length];
         for (var i = 1; i < offsets.Length; i++) offsets[i] = offsets[i - 1] + _frames[i - 1].Length;
-        Parallel.For(0, _frames.Length, i =>
-        {
-            using var values = host.data<float>();
-            values.CopyFrom(_frames[i], 0, offsets[i]);
-        });
+        // A fresh contiguous tensor: its storage starts at element 0.
+        var start = host.storage<float>().data_ptr();
+        Parallel.For(0, _frames.Length, i => Marshal.Copy(_frames[i], 0, start + (nint)(offsets[i] * sizeof(float)), _frames[i].Length));
         return host;
     }
 
