@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics;
 
 namespace Vireo.Model.Imaging;
@@ -70,84 +71,101 @@ public sealed class DynamicTiler(int imageSize, int minTiles, int maxTiles, bool
         grid = ChooseGrid(frame.Width, frame.Height);
         var plane = imageSize * imageSize;
         var result = new float[grid.TotalTiles * 3 * plane];
-        var targetW = imageSize * grid.Columns;
-        var targetH = imageSize * grid.Rows;
-        var resized = Resize(frame, targetW, targetH);
-        for (var t = 0; t < grid.GridTiles; t++)
+        var (columns, gridTiles, size) = (grid.Columns, grid.GridTiles, imageSize);
+        var thumbnailOfGrid = grid.HasThumbnail && gridTiles == 1;
+        ResizeRows(frame, size * columns, size * grid.Rows, (y, row) =>
         {
-            var x0 = t % grid.Columns * imageSize;
-            var y0 = t / grid.Columns * imageSize;
-            WriteTile(resized, targetW, x0, y0, result, t * 3 * plane);
-        }
-        if (grid.HasThumbnail)
-        {
-            var thumb = grid.GridTiles == 1 ? resized : Resize(frame, imageSize, imageSize);
-            WriteTile(thumb, imageSize, 0, 0, result, grid.GridTiles * 3 * plane);
-        }
+            for (var c = 0; c < columns; c++)
+            {
+                var tile = y / size * columns + c;
+                WriteRow(row.Slice(c * size * 3, size * 3), result.AsSpan(tile * 3 * plane), y % size);
+                if (thumbnailOfGrid) WriteRow(row.Slice(c * size * 3, size * 3), result.AsSpan(gridTiles * 3 * plane), y % size);
+            }
+        });
+        if (grid.HasThumbnail && !thumbnailOfGrid)
+            ResizeRows(frame, size, size, (y, row) => WriteRow(row, result.AsSpan(gridTiles * 3 * plane), y));
         return result;
     }
 
-    private void WriteTile(float[] rgb, int stride, int x0, int y0, float[] dst, int offset)
+    /// <summary>Normalises one interleaved RGB row (0..255) into row y of a tile's three channel planes.</summary>
+    private void WriteRow(ReadOnlySpan<float> rgb, Span<float> tile, int y)
     {
         var plane = imageSize * imageSize;
-        var scale = new float[3];
-        var shift = new float[3];
-        for (var c = 0; c < 3; c++)
+        var r = tile.Slice(y * imageSize, imageSize);
+        var g = tile.Slice(plane + y * imageSize, imageSize);
+        var b = tile.Slice(2 * plane + y * imageSize, imageSize);
+        float scaleR = 1f / (255f * std[0]), scaleG = 1f / (255f * std[1]), scaleB = 1f / (255f * std[2]);
+        float shiftR = -mean[0] / std[0], shiftG = -mean[1] / std[1], shiftB = -mean[2] / std[2];
+        for (var x = 0; x < imageSize; x++)
         {
-            scale[c] = 1f / (255f * std[c]);
-            shift[c] = -mean[c] / std[c];
-        }
-        for (var y = 0; y < imageSize; y++)
-        {
-            var src = ((y0 + y) * stride + x0) * 3;
-            var row = y * imageSize;
-            for (var x = 0; x < imageSize; x++, src += 3)
-            {
-                dst[offset + row + x] = rgb[src] * scale[0] + shift[0];
-                dst[offset + plane + row + x] = rgb[src + 1] * scale[1] + shift[1];
-                dst[offset + 2 * plane + row + x] = rgb[src + 2] * scale[2] + shift[2];
-            }
+            r[x] = rgb[3 * x] * scaleR + shiftR;
+            g[x] = rgb[3 * x + 1] * scaleG + shiftG;
+            b[x] = rgb[3 * x + 2] * scaleB + shiftB;
         }
     }
 
     /// <summary>Antialiased bilinear resize (PIL's triangle filter widened by the downscale factor), values 0..255.</summary>
     public static float[] Resize(RgbFrame frame, int outW, int outH)
     {
+        var dst = new float[outH * outW * 3];
+        ResizeRows(frame, outW, outH, (y, row) => row.CopyTo(dst.AsSpan(y * outW * 3)));
+        return dst;
+    }
+
+    private delegate void RowSink(int y, ReadOnlySpan<float> row);
+
+    /// <summary>
+    /// The resize of <see cref="Resize"/>, handed over one output row (interleaved RGB) at a time, so a caller can
+    /// place the rows where they belong without a resized copy of the whole frame.
+    /// </summary>
+    private static void ResizeRows(RgbFrame frame, int outW, int outH, RowSink sink)
+    {
         var (xIdx, xW, xN) = Weights(frame.Width, outW);
         var (yIdx, yW, yN) = Weights(frame.Height, outH);
-        var src = frame.Pixels;
-        var tmp = new float[frame.Height * outW * 3];
-        for (var y = 0; y < frame.Height; y++)
-        {
-            var rowIn = src.AsSpan(y * frame.Width * 3, frame.Width * 3);
-            var rowOut = tmp.AsSpan(y * outW * 3, outW * 3);
-            for (var x = 0; x < outW; x++)
-            {
-                var weights = xW.AsSpan(x * xN, xN);
-                var indices = xIdx.AsSpan(x * xN, xN);
-                float r = 0, g = 0, b = 0;
-                for (var k = 0; k < weights.Length; k++)
-                {
-                    var w = weights[k];
-                    if (w == 0) continue;
-                    var s = indices[k] * 3;
-                    r += w * rowIn[s]; g += w * rowIn[s + 1]; b += w * rowIn[s + 2];
-                }
-                rowOut[x * 3] = r; rowOut[x * 3 + 1] = g; rowOut[x * 3 + 2] = b;
-            }
-        }
-        var dst = new float[outH * outW * 3];
         var width = outW * 3;
-        for (var y = 0; y < outH; y++)
+        var src = frame.Pixels;
+        var tmp = ArrayPool<float>.Shared.Rent(frame.Height * width);
+        var row = ArrayPool<float>.Shared.Rent(width);
+        try
         {
-            var rowOut = dst.AsSpan(y * width, width);
-            for (var k = 0; k < yN; k++)
+            // Horizontal pass: every input row to outW columns.
+            for (var y = 0; y < frame.Height; y++)
             {
-                var w = yW[y * yN + k];
-                if (w != 0) AddScaled(rowOut, tmp.AsSpan(yIdx[y * yN + k] * width, width), w);
+                var rowIn = src.AsSpan(y * frame.Width * 3, frame.Width * 3);
+                var rowOut = tmp.AsSpan(y * width, width);
+                for (var x = 0; x < outW; x++)
+                {
+                    var weights = xW.AsSpan(x * xN, xN);
+                    var indices = xIdx.AsSpan(x * xN, xN);
+                    float r = 0, g = 0, b = 0;
+                    for (var k = 0; k < weights.Length; k++)
+                    {
+                        var w = weights[k];
+                        if (w == 0) continue;
+                        var s = indices[k] * 3;
+                        r += w * rowIn[s]; g += w * rowIn[s + 1]; b += w * rowIn[s + 2];
+                    }
+                    rowOut[x * 3] = r; rowOut[x * 3 + 1] = g; rowOut[x * 3 + 2] = b;
+                }
+            }
+            // Vertical pass, one output row at a time.
+            var rowSpan = row.AsSpan(0, width);
+            for (var y = 0; y < outH; y++)
+            {
+                rowSpan.Clear();
+                for (var k = 0; k < yN; k++)
+                {
+                    var w = yW[y * yN + k];
+                    if (w != 0) AddScaled(rowSpan, tmp.AsSpan(yIdx[y * yN + k] * width, width), w);
+                }
+                sink(y, rowSpan);
             }
         }
-        return dst;
+        finally
+        {
+            ArrayPool<float>.Shared.Return(tmp);
+            ArrayPool<float>.Shared.Return(row);
+        }
     }
 
     /// <summary>dst[i] += w * src[i], a vector at a time (same rounding as the scalar loop: multiply, then add).</summary>
