@@ -93,16 +93,4 @@ public sealed record ReadingResult(Tensor Loss, Tensor GlyphHits, Tensor GlyphPa
         foreach (var t in new[] { Loss, GlyphHits, GlyphPatches, ShapeHits, ShapePatches }) t.MoveToOuterDisposeScope();
         return this;
     }
-
-    /// <summary>Share of glyph patches named right (NaN without any); reads the device.</summary>
-    public double GlyphAccuracy => Ratio(GlyphHits, GlyphPatches);
-
-    /// <summary>Share of shape patches named right (NaN without any); reads the device.</summary>
-    public double ShapeAccuracy => Ratio(ShapeHits, ShapePatches);
-
-    private static double Ratio(Tensor hits, Tensor total)
-    {
-        var n = total.item<long>();
-        return n == 0 ? double.NaN : (double)hits.item<long>() / n;
-    }
 }
