@@ -290,27 +290,48 @@ public sealed class SyntheticFrames(DynamicTiler tiler)
         var period = 6 + rng.Next(30);
         var vertical = rng.Next(2) == 0;
         var amplitude = 25 + rng.Next(30);
+        if (kind == BackgroundKind.Noise)
+        {
+            // Per pixel, in raster order: the random stream decides every value.
+            for (var i = 0; i < p.Length; i += 3)
+            {
+                var n = rng.Next(-amplitude, amplitude + 1);
+                p[i] = Clamp(a.R + n + rng.Next(-8, 9));
+                p[i + 1] = Clamp(a.G + n + rng.Next(-8, 9));
+                p[i + 2] = Clamp(a.B + n + rng.Next(-8, 9));
+            }
+            return;
+        }
+        // The other patterns are a function of (x, y) alone; a row equal to the one above is copied.
+        var rowKey = -1;
         for (var y = 0; y < h; y++)
         {
+            var key = kind switch
+            {
+                BackgroundKind.Gradient => vertical ? y : 0,
+                BackgroundKind.Stripes => vertical ? 0 : y / period % 2,
+                BackgroundKind.Checker => y / period % 2,
+                _ => 0,
+            };
+            var row = p.AsSpan(y * w * 3, w * 3);
+            if (key == rowKey)
+            {
+                p.AsSpan((y - 1) * w * 3, w * 3).CopyTo(row);
+                continue;
+            }
+            rowKey = key;
             for (var x = 0; x < w; x++)
             {
-                var i = (y * w + x) * 3;
-                (int R, int G, int B) c = kind switch
+                var c = kind switch
                 {
-                    BackgroundKind.Flat => a,
                     BackgroundKind.Gradient => Lerp(a, b, vertical ? (double)y / h : (double)x / w),
                     BackgroundKind.Stripes => ((vertical ? x : y) / period % 2 == 0) ? a : b,
                     BackgroundKind.Checker => ((x / period + y / period) % 2 == 0) ? a : b,
                     _ => a,
                 };
-                if (kind == BackgroundKind.Noise)
-                {
-                    var n = rng.Next(-amplitude, amplitude + 1);
-                    c = (c.R + n + rng.Next(-8, 9), c.G + n + rng.Next(-8, 9), c.B + n + rng.Next(-8, 9));
-                }
-                p[i] = Clamp(c.R);
-                p[i + 1] = Clamp(c.G);
-                p[i + 2] = Clamp(c.B);
+                row[3 * x] = Clamp(c.R);
+                row[3 * x + 1] = Clamp(c.G);
+                row[3 * x + 2] = Clamp(c.B);
             }
         }
     }
