@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using TorchSharp;
 using Vireo.Model.Configuration;
 using Vireo.Model.Data;
+using Vireo.Model.Evaluation;
 using Vireo.Model.Inference;
 using Vireo.Model.Modules;
 using Vireo.Model.Training;
@@ -167,6 +168,35 @@ public sealed class CheckpointAndTrainingTests : IDisposable
         var results = engine.Analyze(samples.Select(s => s.Frame).ToList(), RoutingOptions.Off);
         var correct = samples.Zip(results).Count(p => SyntheticFrames.ParseAnswer(p.Second.Text).Caption == p.First.Caption);
         Assert.True(correct >= 3, string.Join(" | ", samples.Zip(results).Select(p => $"{p.First.Answer} => {p.Second.Text}")));
+    }
+
+    [Fact]
+    public void HeldOutSetKeepsItsMixAndStaysTheSame()
+    {
+        using var engine = new VireoEngine(new VireoModel(ModelConfig.Small()), CPU);
+        var set = VireoEvaluator.HeldOutSet(engine, 120, 7);
+
+        Assert.True(set.Count(s => s.Text is not null) >= 60);
+        Assert.True(set.Count(s => s.TextSize == TextSize.Small) >= 30);
+        Assert.Contains(set, s => s.BusyBackground);
+        Assert.Contains(set, s => !s.BusyBackground);
+        Assert.True(set.Select(s => (s.Frame.Width, s.Frame.Height)).Distinct().Count() >= 4);
+        // The published eval numbers are comparable only while these are the same frames and answers.
+        Assert.Equal(HeldOutSetHash, Hash(set));
+        Assert.Equal(HeldOutSetHash, Hash(VireoEvaluator.HeldOutSet(engine, 120, 7)));
+    }
+
+    private const string HeldOutSetHash = "707632928E8D65BBB4C76139DD4969EDF1BF15A23045B40CE8C95AA6FD0A0D0A";
+
+    private static string Hash(IEnumerable<SyntheticSample> samples)
+    {
+        using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var s in samples)
+        {
+            sha.AppendData(s.Frame.Pixels);
+            sha.AppendData(System.Text.Encoding.UTF8.GetBytes(s.Answer));
+        }
+        return Convert.ToHexString(sha.GetHashAndReset());
     }
 
     private const int VireoEvaluatorSeed = 424242;
