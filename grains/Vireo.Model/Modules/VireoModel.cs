@@ -72,6 +72,7 @@ public sealed class VireoModel : nn.Module
             parts.Add(ConnectStandard(features.index_select(0, TorchRuntime.Upload(tensor(keepIdx), device))).flatten(0, 1));
         if (packIdx.Length > 0)
             parts.Add(ConnectCompressed(features.index_select(0, TorchRuntime.Upload(tensor(packIdx), device))).flatten(0, 1));
+        if (parts.Count == 1) return parts[0].MoveToOuterDisposeScope();
         // Rows are grouped by path (all 256-token tiles, then all 64-token ones); gather them back into tile order.
         var order = new long[keepIdx.Length * Config.TokensPerTile + packIdx.Length * Config.CompressedTokensPerTile];
         long keepAt = 0, packAt = keepIdx.Length * (long)Config.TokensPerTile, o = 0;
@@ -81,8 +82,7 @@ public sealed class VireoModel : nn.Module
             ref var from = ref c ? ref packAt : ref keepAt;
             for (var k = 0; k < n; k++) order[o++] = from++;
         }
-        var grouped = parts.Count == 1 ? parts[0] : cat(parts, 0);
-        return grouped.index_select(0, TorchRuntime.Upload(tensor(order), device)).MoveToOuterDisposeScope();
+        return cat(parts, 0).index_select(0, TorchRuntime.Upload(tensor(order), device)).MoveToOuterDisposeScope();
     }
 
     /// <summary>Prompt ids for one frame: bos, then per tile &lt;img&gt; + n×&lt;IMG_CONTEXT&gt; + &lt;/img&gt;.</summary>
