@@ -67,12 +67,14 @@ public sealed class VireoModel : nn.Module
         var device = features.device;
         var keepIdx = Enumerable.Range(0, compress.Count).Where(i => !compress[i]).Select(i => (long)i).ToArray();
         var packIdx = Enumerable.Range(0, compress.Count).Where(i => compress[i]).Select(i => (long)i).ToArray();
-        var parts = new List<Tensor>(2);
-        if (keepIdx.Length > 0)
-            parts.Add(ConnectStandard(features.index_select(0, TorchRuntime.Upload(tensor(keepIdx), device))).flatten(0, 1));
-        if (packIdx.Length > 0)
-            parts.Add(ConnectCompressed(features.index_select(0, TorchRuntime.Upload(tensor(packIdx), device))).flatten(0, 1));
-        if (parts.Count == 1) return parts[0].MoveToOuterDisposeScope();
+        // Every tile on one path: its tokens are already in tile order.
+        if (packIdx.Length == 0) return ConnectStandard(features).flatten(0, 1).MoveToOuterDisposeScope();
+        if (keepIdx.Length == 0) return ConnectCompressed(features).flatten(0, 1).MoveToOuterDisposeScope();
+        var parts = new List<Tensor>
+        {
+            ConnectStandard(features.index_select(0, TorchRuntime.Upload(tensor(keepIdx), device))).flatten(0, 1),
+            ConnectCompressed(features.index_select(0, TorchRuntime.Upload(tensor(packIdx), device))).flatten(0, 1),
+        };
         // Rows are grouped by path (all 256-token tiles, then all 64-token ones); gather them back into tile order.
         var order = new long[keepIdx.Length * Config.TokensPerTile + packIdx.Length * Config.CompressedTokensPerTile];
         long keepAt = 0, packAt = keepIdx.Length * (long)Config.TokensPerTile, o = 0;

@@ -114,7 +114,7 @@ public sealed class SequenceBatch : IDisposable
     public static SequenceBatch Build(VireoModel model, IReadOnlyList<string> answers, IReadOnlyList<int> tileCounts, IReadOnlyList<bool> compress, Device device)
     {
         var rows = new List<int[]>();
-        var masks = new List<bool[]>();
+        var promptLengths = new List<int>();
         var targets = new List<long>();
         var lengths = new List<int>();
         var textTargets = new List<bool>();
@@ -127,10 +127,8 @@ public sealed class SequenceBatch : IDisposable
             var prompt = model.PromptIds(decisions);
             var response = model.Tokenizer.Encode(answers[f]).Append(CharTokenizer.Eos).ToList();
             var row = prompt.Concat(response).ToArray();
-            var mask = new bool[row.Length];
-            for (var i = prompt.Count - 1; i < row.Length - 1; i++) mask[i] = true;
             rows.Add(row);
-            masks.Add(mask);
+            promptLengths.Add(prompt.Count);
             targets.AddRange(response.Select(x => (long)x));
             lengths.Add(response.Count);
             var (caption, text) = SyntheticFrames.ParseAnswer(answers[f]);
@@ -148,7 +146,8 @@ public sealed class SequenceBatch : IDisposable
             {
                 var at = (long)r * length + i;
                 ids[at] = rows[r][i];
-                if (masks[r][i]) predict.Add(at);
+                // The last prompt position predicts the first response token; the eos predicts nothing.
+                if (i >= promptLengths[r] - 1 && i < rows[r].Length - 1) predict.Add(at);
                 if (rows[r][i] == CharTokenizer.ImageContext) image.Add(at);
             }
         return new SequenceBatch(
