@@ -49,6 +49,9 @@ public sealed record TrainingOptions
     /// <summary>Chance a training frame carries text (evaluation keeps 0.6).</summary>
     public double TextProbability { get; init; } = 0.6;
 
+    /// <summary>Outside the curriculum: share of text-carrying training frames whose text is small (evaluation keeps 0.5).</summary>
+    public double SmallTextFraction { get; init; } = 0.5;
+
     /// <summary>
     /// Stage-1 steps before this index use single-tile frames, mostly with (mostly large) text: the model
     /// learns to find and read text where it is a larger share of the visual tokens, then generalises.

@@ -86,7 +86,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         if (curriculum) sizes = SyntheticFrames.SingleTileSizes;
         var textOnly = InTextOnlyCurriculum(stage, step);
         var textProbability = textOnly ? 1.0 : curriculum ? 0.9 : options.TextProbability;
-        var largeFraction = textOnly ? 0.85 : curriculum ? 0.75 : 0.5;
+        var largeFraction = textOnly ? 0.85 : curriculum ? 0.75 : 1 - options.SmallTextFraction;
         Parallel.For(0, samples.Length, i => samples[i] = generator.Generate(new Random(seeds[i]), sizes, textProbability, largeFraction, curriculum ? options.CurriculumScaleBoost : 0, !textOnly));
         return samples.ToList();
     }

@@ -27,6 +27,7 @@ public static class TrainCommand
         var logEvery = new Option<int>("--log-every") { DefaultValueFactory = _ => 25 };
         var checkpointEvery = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => 250 };
         var textProbability = new Option<double>("--text-probability") { Description = "Chance a training frame carries text.", DefaultValueFactory = _ => 0.6 };
+        var smallText = new Option<double>("--small-text-fraction") { Description = "Share of text-carrying frames (after the curriculum) whose text is small.", DefaultValueFactory = _ => 0.5 };
         var curriculum = new Option<int>("--curriculum-until-step") { Description = "Stage-1 steps below this use single-tile frames with mostly large text.", DefaultValueFactory = _ => 0 };
         var boost = new Option<int>("--curriculum-scale-boost") { Description = "Extra font scale (0..N) for large text during the curriculum.", DefaultValueFactory = _ => 0 };
         var continueStage1 = new Option<bool>("--continue-stage1") { Description = "If stage 1 is finished and --stage1-steps asks for more, continue it from the frozen stage-1 weights, then redo stages 2 and 3." };
@@ -39,7 +40,7 @@ public static class TrainCommand
 
         var command = new Command("train", "Train the vision-language model with its visual resolution router (ViCO stages 1-3).")
         {
-            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, logEvery, checkpointEvery, ship, textProbability, curriculum, boost, continueStage1, textOnly, readingWeight, readingSteps, initVision, sineCosine,
+            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, logEvery, checkpointEvery, ship, textProbability, smallText, curriculum, boost, continueStage1, textOnly, readingWeight, readingSteps, initVision, sineCosine,
         };
         command.SetAction(parse =>
         {
@@ -77,6 +78,7 @@ public static class TrainCommand
                 CheckpointEvery = parse.GetValue(checkpointEvery),
                 Model = model,
                 TextProbability = parse.GetValue(textProbability),
+                SmallTextFraction = parse.GetValue(smallText),
                 CurriculumUntilStep = parse.GetValue(curriculum),
                 CurriculumScaleBoost = parse.GetValue(boost),
                 ContinueStage1 = parse.GetValue(continueStage1),
