@@ -171,6 +171,20 @@ public sealed class CheckpointAndTrainingTests : IDisposable
     }
 
     [Fact]
+    public void ShippedCheckpointReadsTheTextOfFrames()
+    {
+        using var engine = VireoEngine.Load(ShippedCheckpoint(), "cpu");
+        var generator = new SyntheticFrames(engine.Model.Tiler);
+        var rng = new Random(VireoEvaluatorSeed + 1);
+        var samples = Enumerable.Range(0, 6).Select(_ => generator.Generate(rng, [(448, 448)], textProbability: 1, largeTextFraction: 1)).ToList();
+        Assert.All(samples, s => Assert.NotNull(s.Text));
+        // The mode the pipeline runs: the router picks each tile's connector.
+        var results = engine.Analyze(samples.Select(s => s.Frame).ToList(), RoutingOptions.Auto);
+        var read = samples.Zip(results).Count(p => SyntheticFrames.ParseAnswer(p.Second.Text).Text == p.First.Text);
+        Assert.True(read >= 4, string.Join(" | ", samples.Zip(results).Select(p => $"{p.First.Answer} => {p.Second.Text}")));
+    }
+
+    [Fact]
     public void HeldOutSetKeepsItsMixAndStaysTheSame()
     {
         using var engine = new VireoEngine(new VireoModel(ModelConfig.Small()), CPU);
