@@ -41,6 +41,18 @@ public sealed class LauncherTests
         Assert.Contains(lines, l => l.Contains("scene", StringComparison.OrdinalIgnoreCase) && l.Contains("4.0"));
     }
 
+    [Theory]
+    [InlineData("--small-text-fraction", "1.5")]
+    [InlineData("--text-probability", "-0.1")]
+    public async Task TrainRefusesAShareOutsideZeroToOneBeforeWritingAnything(string option, string value)
+    {
+        var output = Path.Combine(Path.GetTempPath(), $"vireo-train-{Guid.NewGuid():N}");
+        var (code, printed) = await RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "vireo.dll"), "train", "--out", output, option, value, "--device", "cpu"]);
+        Assert.NotEqual(0, code);
+        Assert.Contains($"{option} must be between 0 and 1.", printed);
+        Assert.False(Directory.Exists(output));
+    }
+
     private static async Task<(int Code, string Output)> RunAsync(string program, string[] arguments, params (string, string)[] environment)
     {
         var start = new ProcessStartInfo(program) { WorkingDirectory = Root, RedirectStandardOutput = true, RedirectStandardError = true };

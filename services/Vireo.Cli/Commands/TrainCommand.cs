@@ -26,8 +26,8 @@ public static class TrainCommand
         var minutes = new Option<double?>("--time-limit-minutes") { Description = "Save and stop after this long; rerun to resume." };
         var logEvery = new Option<int>("--log-every") { DefaultValueFactory = _ => 25 };
         var checkpointEvery = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => 250 };
-        var textProbability = new Option<double>("--text-probability") { Description = "Chance a training frame carries text.", DefaultValueFactory = _ => 0.6 };
-        var smallText = new Option<double>("--small-text-fraction") { Description = "Share of text-carrying frames (after the curriculum) whose text is small.", DefaultValueFactory = _ => 0.5 };
+        var textProbability = Fraction("--text-probability", "Chance a training frame carries text.", 0.6);
+        var smallText = Fraction("--small-text-fraction", "Share of text-carrying frames (after the curriculum) whose text is small.", 0.5);
         var curriculum = new Option<int>("--curriculum-until-step") { Description = "Stage-1 steps below this use single-tile frames with mostly large text.", DefaultValueFactory = _ => 0 };
         var boost = new Option<int>("--curriculum-scale-boost") { Description = "Extra font scale (0..N) for large text during the curriculum.", DefaultValueFactory = _ => 0 };
         var continueStage1 = new Option<bool>("--continue-stage1") { Description = "If stage 1 is finished and --stage1-steps asks for more, continue it from the frozen stage-1 weights, then redo stages 2 and 3." };
@@ -100,5 +100,15 @@ public static class TrainCommand
             return 0;
         });
         return command;
+    }
+
+    private static Option<double> Fraction(string name, string description, double fallback)
+    {
+        var option = new Option<double>(name) { Description = description, DefaultValueFactory = _ => fallback };
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<double>() is < 0 or > 1) result.AddError($"{name} must be between 0 and 1.");
+        });
+        return option;
     }
 }
