@@ -59,6 +59,8 @@ public sealed class ReadingTargets
         var previous = new long[own.Length];
         var scene = new long[own.Length];
         Array.Fill(previous, Ignore);
+        // Each label's first glyph cell: its line runs text.Length cells to the right.
+        var lines = labels.Select(l => (l.Text, First: l.Placement.Cell(0))).ToArray();
         for (var t = 0; t < grid.TotalTiles; t++)
         {
             var thumbnail = t >= grid.GridTiles;
@@ -76,9 +78,8 @@ public sealed class ReadingTargets
                     var i = t * patches + py * side + px;
                     foreach (var shape in shapes)
                         if (shape.Contains((int)fx, (int)fy)) scene[i] = SceneClassOf(shape);
-                    foreach (var (text, placement) in labels)
+                    foreach (var (text, first) in lines)
                     {
-                        var first = placement.Cell(0);
                         if (fy < first.Y || fy >= first.Y + first.H || fx < first.X || fx >= first.X + text.Length * first.W) continue;
                         if (first.H / sy < MinimumGlyphHeight)
                         {

@@ -187,15 +187,15 @@ public static class TeacherForcing
     /// Mean loss over the response tokens; without the caption, over the tokens after it (the text field and eos).
     /// </summary>
     public static Tensor AnswerLoss(Tensor tokenLoss, SequenceBatch batch, bool includeCaption) =>
-        includeCaption ? tokenLoss.mean() : MeanOver(tokenLoss, batch.CaptionTargets.Select(c => !c).ToArray(), tokenLoss.device)!;
+        includeCaption ? tokenLoss.mean() : MeanOver(tokenLoss, batch.CaptionTargets.Select(c => !c).ToArray())!;
 
     /// <summary>Mean of the token losses where <paramref name="selected"/> is true; null when none is.</summary>
-    public static Tensor? MeanOver(Tensor tokenLoss, bool[] selected, Device device)
+    public static Tensor? MeanOver(Tensor tokenLoss, bool[] selected)
     {
         var count = selected.Count(x => x);
         if (count == 0) return null;
         using var scope = NewDisposeScope();
-        var weights = TorchRuntime.Upload(tensor(selected.Select(x => x ? 1f : 0f).ToArray()), device);
+        var weights = TorchRuntime.Upload(tensor(selected.Select(x => x ? 1f : 0f).ToArray()), tokenLoss.device);
         return ((tokenLoss * weights).sum() / count).MoveToOuterDisposeScope();
     }
 }

@@ -265,8 +265,8 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             ClipGradients(trained, 1.0);
             optimizer.step();
             meter.Add(answerLoss, tiles.TotalTiles);
-            if (TeacherForcing.MeanOver(tokenLoss, seq.TextTargets, device) is { } textLoss) textMeter.Add(textLoss, 0);
-            if (TeacherForcing.MeanOver(tokenLoss, seq.CaptionTargets, device) is { } captionLoss) captionMeter.Add(captionLoss, 0);
+            if (TeacherForcing.MeanOver(tokenLoss, seq.TextTargets) is { } textLoss) textMeter.Add(textLoss, 0);
+            if (TeacherForcing.MeanOver(tokenLoss, seq.CaptionTargets) is { } captionLoss) captionMeter.Add(captionLoss, 0);
             if ((step + 1) % options.LogEvery == 0 || step + 1 == total)
             {
                 var readingPart = head is null ? "" : $" reading {readingMeter.Take()}";
@@ -289,7 +289,8 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         reference.eval();
         foreach (var p in reference.parameters()) p.requires_grad = false;
         model.train();
-        using var optimizer = optim.AdamW(model.parameters(), options.LearningRate * 0.5, weight_decay: 0.01);
+        var trained = model.parameters().ToList();
+        using var optimizer = optim.AdamW(trained, options.LearningRate * 0.5, weight_decay: 0.01);
         var total = options.Stage2Steps;
         var meter = new Meter();
         var klMeter = new Meter();
@@ -319,7 +320,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             var loss = kl + ce * options.ConsistencyTaskWeight;
             optimizer.zero_grad();
             loss.backward();
-            ClipGradients(model.parameters().ToList(), 1.0);
+            ClipGradients(trained, 1.0);
             optimizer.step();
             meter.Add(ce, tiles.TotalTiles);
             klMeter.Add(kl, 0);
