@@ -1,8 +1,6 @@
-using Vireo.Messaging;
-
 namespace Vireo.Grains;
 
-/// <summary>A video to analyse, as the ingest consumer resolved it: the source is a checked local path.</summary>
+/// <summary>A video to analyse, as the ingest consumer resolved it: the source is a checked local path or URL.</summary>
 [GenerateSerializer, Immutable, Alias("Vireo.VideoJob")]
 public sealed record VideoJob(
     [property: Id(0)] string VideoId,
@@ -29,15 +27,15 @@ public sealed record AnalysisSettings(
 [GenerateSerializer, Alias("Vireo.SubmitOutcome")]
 public enum SubmitOutcome
 {
-    /// <summary>A new video; work has started.</summary>
+    /// <summary>A new video; its job is saved and work has started.</summary>
     Accepted,
     /// <summary>The video is known (in progress or done); nothing changed.</summary>
     AlreadyKnown,
 }
 
-/// <summary>A frame on its way to a vision worker.</summary>
-[GenerateSerializer, Immutable, Alias("Vireo.VisionRequest")]
-public sealed record VisionRequest(
+/// <summary>A sampled frame on its way to a vision worker, with the routing its video asked for.</summary>
+[GenerateSerializer, Immutable, Alias("Vireo.FrameRequest")]
+public sealed record FrameRequest(
     [property: Id(0)] string VideoId,
     [property: Id(1)] int FrameIndex,
     [property: Id(2)] int Width,
@@ -48,28 +46,16 @@ public sealed record VisionRequest(
     [property: Id(7)] RoutingMode Routing,
     [property: Id(8)] double? RouterThreshold);
 
-/// <summary>The router's decision for one tile.</summary>
-[GenerateSerializer, Immutable, Alias("Vireo.TileDecision")]
-public sealed record TileDecision(
-    [property: Id(0)] int Tile,
-    [property: Id(1)] bool Compressed,
-    [property: Id(2)] double Probability,
-    [property: Id(3)] int Tokens)
-{
-    public TileRouting ToEvent() => new(Tile, Compressed, Probability, Tokens);
-}
-
-/// <summary>The router's decisions and the visual tokens of a frame, ready for the language model.</summary>
+/// <summary>The vision half's result for a frame: the router's decisions and the visual tokens for the language model.</summary>
 [GenerateSerializer, Immutable, Alias("Vireo.VisionResult")]
 public sealed record VisionResult(
     [property: Id(0)] IReadOnlyList<TileDecision> Tiles,
     [property: Id(1)] int TokensBefore,
     [property: Id(2)] int TokensAfter,
     [property: Id(3)] Half[] VisualTokens,
-    [property: Id(4)] double VisionMs,
-    [property: Id(5)] string Silo);
+    [property: Id(4)] double VisionMs);
 
-/// <summary>A frame's visual tokens on their way to a language worker.</summary>
+/// <summary>A frame's visual tokens on their way from a vision worker to a language worker.</summary>
 [GenerateSerializer, Immutable, Alias("Vireo.LanguageRequest")]
 public sealed record LanguageRequest(
     [property: Id(0)] string VideoId,
@@ -85,10 +71,12 @@ public sealed record LanguageResult(
     [property: Id(2)] double LanguageMs,
     [property: Id(3)] string Silo);
 
-/// <summary>Progress of one video, as its grain knows it.</summary>
-[GenerateSerializer, Immutable, Alias("Vireo.VideoProgress")]
-public sealed record VideoProgress(
-    [property: Id(0)] VideoState State,
-    [property: Id(1)] int FramesDone,
-    [property: Id(2)] string? Reason,
-    [property: Id(3)] string Silo);
+/// <summary>A frame's whole analysis as the video grain receives it; the visual tokens stayed between the workers.</summary>
+[GenerateSerializer, Immutable, Alias("Vireo.FrameAnalysis")]
+public sealed record FrameAnalysis(
+    [property: Id(0)] IReadOnlyList<TileDecision> Tiles,
+    [property: Id(1)] int TokensBefore,
+    [property: Id(2)] int TokensAfter,
+    [property: Id(3)] double VisionMs,
+    [property: Id(4)] string VisionSilo,
+    [property: Id(5)] LanguageResult Language);

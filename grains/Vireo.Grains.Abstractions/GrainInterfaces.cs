@@ -7,28 +7,30 @@ namespace Vireo.Grains;
 [Alias("Vireo.IVideoGrain")]
 public interface IVideoGrain : IGrainWithStringKey
 {
-    /// <summary>Starts the analysis once; a repeated submission of a known video changes nothing.</summary>
+    /// <summary>
+    /// Starts the analysis once. Acceptance is all or nothing: when this returns <see cref="SubmitOutcome.Accepted"/>
+    /// the job is saved and a reminder guards it; when it throws, nothing was kept and the caller may retry.
+    /// A repeated submission of a known video changes nothing.
+    /// </summary>
     [Alias("Submit")]
     Task<SubmitOutcome> Submit(VideoJob job);
-
-    [Alias("GetProgress")]
-    Task<VideoProgress> GetProgress();
 }
 
 /// <summary>
-/// A vision worker on a vision silo, keyed by an integer. Frames sent to it are batched with frames of other
-/// videos; its queue is bounded, so a caller waits when the GPU falls behind.
+/// The vision stage on one vision silo, keyed by that silo's address, so that every silo
+/// of the role gets work as soon as it joins. It encodes a frame together with frames of other videos, then hands
+/// the visual tokens straight to a language worker and returns the whole analysis.
 /// </summary>
 [Alias("Vireo.IVisionWorker")]
-public interface IVisionWorker : IGrainWithIntegerKey
+public interface IVisionWorker : IGrainWithStringKey
 {
-    [Alias("Encode")]
-    Task<VisionResult> Encode(VisionRequest request);
+    [Alias("Analyze")]
+    Task<FrameAnalysis> Analyze(FrameRequest request);
 }
 
-/// <summary>A language worker on a language silo, keyed by an integer; batched and bounded like the vision workers.</summary>
+/// <summary>The language stage on one language silo, keyed like <see cref="IVisionWorker"/>; batched and bounded the same way.</summary>
 [Alias("Vireo.ILanguageWorker")]
-public interface ILanguageWorker : IGrainWithIntegerKey
+public interface ILanguageWorker : IGrainWithStringKey
 {
     [Alias("Generate")]
     Task<LanguageResult> Generate(LanguageRequest request);

@@ -67,10 +67,6 @@ public sealed class PipelineOptions : IValidatableObject
     /// <summary>Frames of one video inside the model at once; bounds memory and keeps both stages busy.</summary>
     [Range(1, 256)] public int FramesInFlight { get; set; } = 6;
 
-    /// <summary>Worker grains per stage; spread over the silos of the stage's role.</summary>
-    [Range(1, 1024)] public int VisionWorkers { get; set; } = 4;
-    [Range(1, 1024)] public int LanguageWorkers { get; set; } = 4;
-
     /// <summary>How often an unfinished video is checked for a silo that died under it.</summary>
     [Range(1, 3600)] public int ResumeCheckSeconds { get; set; } = 60;
 

@@ -58,16 +58,14 @@ public sealed record SamplingPolicy
     /// <summary>True when no selective rule is set, so every frame is kept.</summary>
     public bool KeepsEveryFrame => FramesPerSecond is null && SceneThreshold is null && !Keyframes;
 
-    /// <summary>Throws <see cref="ArgumentException"/> when a value is out of range.</summary>
+    /// <summary>Throws <see cref="ArgumentException"/> when a value breaks <see cref="AnalysisLimits"/>.</summary>
     public void Validate()
     {
-        if (FramesPerSecond is { } fps && (!double.IsFinite(fps) || fps <= 0 || fps > 1000))
-            throw new ArgumentException($"FramesPerSecond must be in (0, 1000], was {fps}.");
-        if (SceneThreshold is { } t && (!double.IsFinite(t) || t <= 0 || t >= 1))
-            throw new ArgumentException($"SceneThreshold must be in (0, 1), was {t}.");
-        if (DedupMaxDistance is { } d && d is < 0 or > 64)
-            throw new ArgumentException($"DedupMaxDistance must be in [0, 64], was {d}.");
-        if (MaxFrames is { } m && m < 1)
-            throw new ArgumentException($"MaxFrames must be at least 1, was {m}.");
+        var problem = (FramesPerSecond is { } fps ? fps > 0 ? AnalysisLimits.CheckFps(fps) : "fps must be greater than 0 when set" : null)
+            ?? (SceneThreshold is { } t ? AnalysisLimits.CheckSceneThreshold(t) : null)
+            ?? (DedupMaxDistance is { } d ? AnalysisLimits.CheckDedupDistance(d) : null)
+            ?? (MaxFrames is { } m ? AnalysisLimits.CheckMaxFrames(m) : null);
+        if (problem is not null)
+            throw new ArgumentException(problem);
     }
 }

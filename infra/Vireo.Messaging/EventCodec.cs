@@ -101,21 +101,24 @@ public static partial class EventCodec
             return "tenantId must be 1–128 characters of letters, digits, '.', '_' or '-'";
         if (string.IsNullOrWhiteSpace(e.Source) || e.Source.Length > 4096 || e.Source.Contains('\0'))
             return "source must be a non-empty path or URL of at most 4096 characters";
-        var o = e.Options;
-        if (o is null)
-            return null;
+        return e.Options is { } o ? CheckOptions(o) : null;
+    }
+
+    /// <summary>Checks a client's analysis options against <see cref="AnalysisLimits"/>; null when they are valid.</summary>
+    public static string? CheckOptions(AnalysisRequestOptions o)
+    {
         if (o.Sampling is { } s)
         {
-            if (s.Fps is < 0 or > 60) return "options.sampling.fps must be between 0 and 60";
-            if (s.SceneThreshold is < 0 or > 1) return "options.sampling.sceneThreshold must be between 0 and 1";
-            if (s.DedupDistance is < 0 or > 64) return "options.sampling.dedupDistance must be between 0 and 64";
-            if (s.MaxFrames is < 1 or > 100_000) return "options.sampling.maxFrames must be between 1 and 100000";
+            var sampling = (s.Fps is { } fps ? AnalysisLimits.CheckFps(fps) : null)
+                ?? (s.SceneThreshold is { } scene ? AnalysisLimits.CheckSceneThreshold(scene) : null)
+                ?? (s.DedupDistance is { } dedup ? AnalysisLimits.CheckDedupDistance(dedup) : null)
+                ?? (s.MaxFrames is { } max ? AnalysisLimits.CheckMaxFrames(max) : null);
+            if (sampling is not null)
+                return "options.sampling." + sampling;
         }
-        if (o.MinTiles is < 1 or > 40) return "options.minTiles must be between 1 and 40";
-        if (o.MaxTiles is < 1 or > 40) return "options.maxTiles must be between 1 and 40";
-        if (o.MinTiles > o.MaxTiles) return "options.minTiles must not exceed options.maxTiles";
-        if (o.RouterThreshold is < 0 or > 1) return "options.routerThreshold must be between 0 and 1";
-        return null;
+        var other = AnalysisLimits.CheckTiles(o.MinTiles, o.MaxTiles)
+            ?? (o.RouterThreshold is { } threshold ? AnalysisLimits.CheckRouterThreshold(threshold) : null);
+        return other is null ? null : "options." + other;
     }
 
     [GeneratedRegex("^[A-Za-z0-9._-]{1,128}$")]

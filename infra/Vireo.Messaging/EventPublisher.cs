@@ -9,7 +9,7 @@ namespace Vireo.Messaging;
 /// Publishes the pipeline's events. One idempotent producer per process; records are keyed by video id so that
 /// a video's events stay in one partition and in order.
 /// </summary>
-public sealed class EventPublisher : IDisposable
+public sealed class EventPublisher : IEventPublisher, IDisposable
 {
     private readonly IProducer<string, byte[]> _producer;
     private readonly KafkaOptions _options;

@@ -22,18 +22,6 @@ public sealed record SamplingRequest
     public int? MaxFrames { get; init; }
 }
 
-/// <summary>Which connector a tile goes through.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<RoutingMode>))]
-public enum RoutingMode
-{
-    /// <summary>The router decides per tile.</summary>
-    [JsonStringEnumMemberName("auto")] Auto,
-    /// <summary>Every tile at full resolution (256 tokens).</summary>
-    [JsonStringEnumMemberName("off")] Off,
-    /// <summary>Every tile compressed (64 tokens).</summary>
-    [JsonStringEnumMemberName("all-compressed")] AllCompressed,
-}
-
 /// <summary>Options a client can set for one video.</summary>
 public sealed record AnalysisRequestOptions
 {
@@ -62,9 +50,6 @@ public sealed record VideoUploaded
     public DateTimeOffset? SubmittedAt { get; init; }
 }
 
-/// <summary>The router's decision for one tile.</summary>
-public sealed record TileRouting(int Tile, bool Compressed, double Probability, int Tokens);
-
 /// <summary>Milliseconds spent on a frame per stage.</summary>
 public sealed record StageTimings(double DecodeMs, double VisionMs, double LanguageMs);
 
@@ -87,31 +72,30 @@ public sealed record FrameAnalyzed
 
     public required string Caption { get; init; }
     public required string Text { get; init; }
-    public required IReadOnlyList<TileRouting> Tiles { get; init; }
+    public required IReadOnlyList<TileDecision> Tiles { get; init; }
     public required int TokensBefore { get; init; }
     public required int TokensAfter { get; init; }
     public required StageTimings Timings { get; init; }
     public WorkPlacement? Placement { get; init; }
 }
 
-/// <summary>Lifecycle of a video's analysis.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<VideoState>))]
-public enum VideoState
-{
-    [JsonStringEnumMemberName("accepted")] Accepted,
-    [JsonStringEnumMemberName("processing")] Processing,
-    [JsonStringEnumMemberName("completed")] Completed,
-    [JsonStringEnumMemberName("failed")] Failed,
-}
-
-/// <summary>A run of consecutive frames with the same content.</summary>
-public sealed record TimelineSegment(double StartSeconds, double EndSeconds, int FirstFrame, int LastFrame, string Caption, IReadOnlyList<string> Texts);
-
-/// <summary>The video-level result, produced after the last frame.</summary>
+/// <summary>
+/// The video-level result, produced after the last frame. The timeline's segments travel one by one, each on the
+/// status event published when it closed (<see cref="VideoStatusChanged.Segment"/>), so the result stays small
+/// however long the video is.
+/// </summary>
 public sealed record VideoResult
 {
-    public required IReadOnlyList<TimelineSegment> Segments { get; init; }
+    /// <summary>Most distinct texts a result lists.</summary>
+    public const int TextsLimit = 256;
+
+    public required int Segments { get; init; }
+
+    /// <summary>Distinct texts found, in order of first appearance, at most <see cref="TextsLimit"/> of them.</summary>
     public required IReadOnlyList<string> Texts { get; init; }
+
+    /// <summary>How many more distinct texts were found than <see cref="Texts"/> holds.</summary>
+    public int TextsOmitted { get; init; }
     public required int Frames { get; init; }
     public required long TokensBefore { get; init; }
     public required long TokensAfter { get; init; }
@@ -139,6 +123,9 @@ public sealed record VideoStatusChanged
     /// <summary>Why the video failed, for <see cref="VideoState.Failed"/>.</summary>
     public string? Reason { get; init; }
 
+    /// <summary>A timeline segment that closed with this event; segments are unique by (videoId, first frame).</summary>
+    public TimelineSegment? Segment { get; init; }
+
     public VideoResult? Result { get; init; }
     public DateTimeOffset At { get; init; }
 }
@@ -163,5 +150,5 @@ public sealed record DeadLetter
 [JsonSerializable(typeof(VideoStatusChanged))]
 [JsonSerializable(typeof(DeadLetter))]
 [JsonSerializable(typeof(VideoResult))]
-[JsonSerializable(typeof(IReadOnlyList<TileRouting>))]
+[JsonSerializable(typeof(IReadOnlyList<TileDecision>))]
 public sealed partial class VireoJsonContext : JsonSerializerContext;

@@ -9,6 +9,7 @@ public static class MessagingServiceCollectionExtensions
     {
         services.AddOptions<KafkaOptions>().BindConfiguration(KafkaOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<EventPublisher>();
+        services.AddSingleton<IEventPublisher>(sp => sp.GetRequiredService<EventPublisher>());
         services.AddSingleton<KafkaConsumers>();
         return services;
     }

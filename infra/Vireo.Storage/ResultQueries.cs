@@ -49,8 +49,8 @@ public sealed class ResultQueries(NpgsqlDataSource dataSource)
     public async Task<IReadOnlyList<StoredSegment>> GetSegmentsAsync(string videoId, CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand("""
-            select segment_index, start_s, end_s, first_frame, last_frame, caption, texts
-            from segments where video_id = $1 order by segment_index
+            select (row_number() over (order by first_frame))::int - 1, start_s, end_s, first_frame, last_frame, caption, texts
+            from segments where video_id = $1 order by first_frame
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = videoId });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);

@@ -107,22 +107,20 @@ public sealed class ResultStore(NpgsqlDataSource dataSource)
         update.Parameters.Add(new() { Value = (object?)result?.TokensAfter ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint });
         update.Parameters.Add(new() { Value = (object?)result?.DurationSeconds ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Double });
         update.Parameters.Add(new() { Value = (object?)result?.Texts.ToArray() ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-        var changed = await update.ExecuteNonQueryAsync(cancellationToken);
-        if (changed == 0 || result is null)
-            return;
-
-        var segments = result.Segments;
-        await using var batch = new NpgsqlBatch(connection, transaction);
-        batch.BatchCommands.Add(Command("delete from segments where video_id = $1", [s.VideoId]));
-        var rows = Enumerable.Range(0, segments.Count).ToArray();
-        batch.BatchCommands.Add(Command("""
-            insert into segments (video_id, segment_index, start_s, end_s, first_frame, last_frame, caption, texts)
-            select $1, i, st, en, ff, lf, c, string_to_array(tx, E'\x1f')
-            from unnest($2::int[], $3::float8[], $4::float8[], $5::int[], $6::int[], $7::text[], $8::text[]) as x(i, st, en, ff, lf, c, tx)
-            """, [s.VideoId, rows, segments.Select(g => g.StartSeconds).ToArray(), segments.Select(g => g.EndSeconds).ToArray(),
-            segments.Select(g => g.FirstFrame).ToArray(), segments.Select(g => g.LastFrame).ToArray(),
-            segments.Select(g => g.Caption).ToArray(), segments.Select(g => string.Join('\x1f', g.Texts)).ToArray()]));
-        await batch.ExecuteNonQueryAsync(cancellationToken);
+        await update.ExecuteNonQueryAsync(cancellationToken);
+        // A segment is a fact about the video that does not depend on which status is current, so it is stored even
+        // when its event is older than the video's state.
+        if (s.Segment is { } g)
+        {
+            await using var segment = new NpgsqlCommand("""
+                insert into segments (video_id, start_s, end_s, first_frame, last_frame, caption, texts)
+                values ($1, $2, $3, $4, $5, $6, $7)
+                on conflict (video_id, first_frame) do nothing
+                """, connection, transaction);
+            foreach (var value in new object[] { s.VideoId, g.StartSeconds, g.EndSeconds, g.FirstFrame, g.LastFrame, g.Caption, g.Texts.ToArray() })
+                segment.Parameters.Add(new NpgsqlParameter { Value = value });
+            await segment.ExecuteNonQueryAsync(cancellationToken);
+        }
     }
 
     // Takes the values as one array, never as params: a lone string[] would otherwise bind as the whole list.

@@ -9,6 +9,7 @@ using Orleans.Runtime.MembershipService.SiloMetadata;
 using StackExchange.Redis;
 using Vireo.Grains;
 using Vireo.Grains.Ingest;
+using Vireo.Silo.Ingest;
 using Vireo.Grains.Placement;
 using Vireo.Grains.Videos;
 using Vireo.Grains.Workers;
@@ -58,6 +59,7 @@ public static class SiloHostExtensions
         services.AddPlacementDirector<MediaPlacement, RolePlacementDirector>();
         services.AddPlacementDirector<VisionPlacement, RolePlacementDirector>();
         services.AddPlacementDirector<LanguagePlacement, RolePlacementDirector>();
+        services.AddSingleton<WorkerDirectory>();
         services.AddOptions<PipelineOptions>().BindConfiguration(PipelineOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 

@@ -108,7 +108,7 @@ public sealed class SinkWorker(
             {
                 consumer.StoreOffset(record);
             }
-            catch (KafkaException e) when (e.Error.Code == ErrorCode.Local_State)
+            catch (KafkaException e) when (e.Error.Code == Confluent.Kafka.ErrorCode.Local_State)
             {
                 // The partition moved to another member during the retry; it will replay these idempotent writes.
             }

@@ -1,3 +1,4 @@
+using Vireo.Media;
 using Vireo.Grains.Ingest;
 using Vireo.Messaging;
 
@@ -24,5 +25,33 @@ public sealed class AnalysisSettingsTests
             MinTiles = 6,
         }, Defaults);
         Assert.Equal((0.0, 0.4, 500, RoutingMode.Off, 6, 6), (s.Fps, s.SceneThreshold!.Value, s.MaxFrames, s.Routing, s.MinTiles, s.MaxTiles));
+    }
+}
+
+public sealed class OneRuleAtEveryBoundaryTests
+{
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(1.0)]
+    [InlineData(0.5)]
+    [InlineData(double.NaN)]
+    [InlineData(double.PositiveInfinity)]
+    public void TheUploadDecoderAcceptsASceneThresholdExactlyWhenTheSamplerDoes(double threshold)
+    {
+        var atIngest = EventCodec.CheckOptions(new AnalysisRequestOptions { Sampling = new SamplingRequest { SceneThreshold = threshold } }) is null;
+        var atSampler = Record.Exception(() => SamplingPolicy.SceneChanges(threshold).Validate()) is null;
+        Assert.Equal(atIngest, atSampler);
+    }
+
+    [Theory]
+    [InlineData(0.5)]
+    [InlineData(60.0)]
+    [InlineData(61.0)]
+    [InlineData(double.NaN)]
+    public void TheUploadDecoderAcceptsAFrameRateExactlyWhenTheSamplerDoes(double fps)
+    {
+        var atIngest = EventCodec.CheckOptions(new AnalysisRequestOptions { Sampling = new SamplingRequest { Fps = fps } }) is null;
+        var atSampler = Record.Exception(() => SamplingPolicy.FixedRate(fps).Validate()) is null;
+        Assert.Equal(atIngest, atSampler);
     }
 }

@@ -41,7 +41,10 @@ public sealed class EventCodecTests
     [InlineData("{\"version\":1,\"tenantId\":\"t\",\"source\":\"x\"}", "malformed JSON")]
     [InlineData("{\"version\":1,\"videoId\":\"../etc\",\"tenantId\":\"t\",\"source\":\"x\"}", "videoId must be")]
     [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"\"}", "source must be")]
-    [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"x\",\"options\":{\"sampling\":{\"fps\":1000}}}", "fps must be between")]
+    [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"x\",\"options\":{\"sampling\":{\"fps\":1000}}}", "fps must be a number between")]
+    [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"x\",\"options\":{\"sampling\":{\"fps\":\"NaN\"}}}", "fps must be")]
+    [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"x\",\"options\":{\"sampling\":{\"sceneThreshold\":0}}}", "sceneThreshold must be")]
+    [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"x\",\"options\":{\"sampling\":{\"sceneThreshold\":1}}}", "sceneThreshold must be")]
     [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"x\",\"options\":{\"minTiles\":5,\"maxTiles\":2}}", "minTiles must not exceed")]
     [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"x\",\"options\":{\"routing\":\"sideways\"}}", "malformed JSON")]
     public void RefusesBadUploadsWithAReason(string json, string expected)

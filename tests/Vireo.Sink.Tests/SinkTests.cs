@@ -111,7 +111,7 @@ public sealed class SinkTests
         Reasons = "interval",
         Caption = "green square",
         Text = "",
-        Tiles = [new TileRouting(0, true, 0.8, 64)],
+        Tiles = [new TileDecision(0, true, 0.8, 64)],
         TokensBefore = 256,
         TokensAfter = 64,
         Timings = new StageTimings(1, 1, 1),

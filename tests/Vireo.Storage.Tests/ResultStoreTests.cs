@@ -45,26 +45,30 @@ public sealed class ResultStoreTests : IAsyncLifetime
     {
         var result = new VideoResult
         {
-            Segments = [new TimelineSegment(0, 1.5, 0, 3, "red circle", ["AB12"]), new TimelineSegment(2, 3, 4, 5, "blue square", [])],
+            Segments = 2,
             Texts = ["AB12"],
             Frames = 6,
             TokensBefore = 6 * 512,
             TokensAfter = 6 * 320,
             DurationSeconds = 3,
         };
+        var first = new TimelineSegment(0, 1.5, 0, 3, "red circle", ["AB12"]);
+        var second = new TimelineSegment(2, 3, 4, 5, "blue square", []);
         await _store.WriteAsync([], [Status("v2", VideoState.Accepted, 1), Status("v2", VideoState.Processing, 2)]);
-        await _store.WriteAsync(Enumerable.Range(0, 6).Select(i => Frame("v2", i)).ToArray(), [Status("v2", VideoState.Completed, 9) with { Result = result }]);
-        await _store.WriteAsync([], [Status("v2", VideoState.Processing, 5), Status("v2", VideoState.Accepted, 1)]);
+        await _store.WriteAsync(Enumerable.Range(0, 6).Select(i => Frame("v2", i)).ToArray(),
+            [Status("v2", VideoState.Processing, 6) with { Segment = first }, Status("v2", VideoState.Completed, 9) with { Result = result, Segment = second }]);
+        // Replays, one of them older than the video's state: the state stays, and the segment is not stored twice.
+        await _store.WriteAsync([], [Status("v2", VideoState.Processing, 5), Status("v2", VideoState.Accepted, 1), Status("v2", VideoState.Processing, 6) with { Segment = first }]);
         Assert.Equal("completed", await _db.ScalarAsync<string>("select state from videos where video_id = 'v2'"));
         Assert.Equal(2L, await _db.ScalarAsync<long>("select count(*) from segments where video_id = 'v2'"));
-        Assert.Equal("AB12", await _db.ScalarAsync<string>("select texts[1] from segments where video_id = 'v2' and segment_index = 0"));
+        Assert.Equal("AB12", await _db.ScalarAsync<string>("select texts[1] from segments where video_id = 'v2' and first_frame = 0"));
         Assert.Equal(3072L, await _db.ScalarAsync<long>("select tokens_before from videos where video_id = 'v2'"));
     }
 
     [Fact]
     public async Task ACompletionThatOvertakesItsFramesWaitsForThem()
     {
-        var result = new VideoResult { Segments = [], Texts = [], Frames = 3, TokensBefore = 3, TokensAfter = 3, DurationSeconds = 1.5 };
+        var result = new VideoResult { Segments = 0, Texts = [], Frames = 3, TokensBefore = 3, TokensAfter = 3, DurationSeconds = 1.5 };
         await _store.WriteAsync([Frame("v4", 0)], [Status("v4", VideoState.Completed, 7) with { Result = result }]);
         Assert.Equal("finishing", await _db.ScalarAsync<string>("select state from videos where video_id = 'v4'"));
         await _store.WriteAsync([Frame("v4", 1)], []);
@@ -91,7 +95,7 @@ public sealed class ResultStoreTests : IAsyncLifetime
         Reasons = "interval",
         Caption = "red circle top-left",
         Text = "AB12",
-        Tiles = [new TileRouting(0, true, 0.9, 64), new TileRouting(1, false, 0.1, 256)],
+        Tiles = [new TileDecision(0, true, 0.9, 64), new TileDecision(1, false, 0.1, 256)],
         TokensBefore = 512,
         TokensAfter = 320,
         Timings = new StageTimings(1, 2, 3),

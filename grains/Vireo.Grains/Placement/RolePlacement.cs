@@ -53,8 +53,9 @@ public sealed class VisionPlacementAttribute() : PlacementAttribute(new VisionPl
 public sealed class LanguagePlacementAttribute() : PlacementAttribute(new LanguagePlacement());
 
 /// <summary>
-/// Chooses among the active silos that publish the strategy's role. Keyed workers spread over those silos by key,
-/// so that worker 0..N-1 cover every silo of the role; other grains take a random one.
+/// Chooses among the active silos that publish the strategy's role. A worker keyed by a silo's address (see
+/// <see cref="WorkerDirectory"/>) goes to that silo; a key naming a silo that is gone or lacks the role, and every
+/// other grain, goes to a random silo of the role.
 /// </summary>
 public sealed class RolePlacementDirector(ISiloMetadataCache metadata) : IPlacementDirector
 {
@@ -63,13 +64,10 @@ public sealed class RolePlacementDirector(ISiloMetadataCache metadata) : IPlacem
         var role = ((RolePlacement)strategy).Role;
         var candidates = context.GetCompatibleSilos(target)
             .Where(s => metadata.GetSiloMetadata(s).Metadata.TryGetValue(SiloRoles.MetadataKey, out var roles) && SiloRoles.Has(roles, role))
-            .OrderBy(s => s.ToParsableString(), StringComparer.Ordinal)
             .ToArray();
         if (candidates.Length == 0)
             throw new OrleansException($"No active silo holds the role '{role}' needed by {target.GrainIdentity}.");
-        var index = target.GrainIdentity.TryGetIntegerKey(out var key, out _)
-            ? (int)((ulong)key % (ulong)candidates.Length)
-            : Random.Shared.Next(candidates.Length);
-        return Task.FromResult(candidates[index]);
+        var named = WorkerDirectory.SiloOf(target.GrainIdentity);
+        return Task.FromResult(named is not null && candidates.Contains(named) ? named : candidates[Random.Shared.Next(candidates.Length)]);
     }
 }

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Polly;
+using Polly.Retry;
 using Vireo.Grains.Ingest;
 using Vireo.Grains.Placement;
 using Vireo.Media;
@@ -10,9 +12,10 @@ using Vireo.Messaging;
 namespace Vireo.Grains.Videos;
 
 /// <summary>
-/// Analyses one video on a media silo: probes it, streams its sampled frames through the vision and language
-/// workers (a bounded number in flight), publishes each frame's result, and checkpoints after every frame. A
-/// reminder wakes the grain on another silo if this one dies; it resumes after the last finished frame.
+/// Analyses one video on a media silo: probes it, streams its sampled frames to the vision workers (a bounded number
+/// in flight; each vision worker hands its visual tokens to a language worker), publishes each frame's result in
+/// index order, and checkpoints a constant-size state after every frame. A reminder wakes the grain on another
+/// silo if this one dies; it resumes after the last published frame.
 /// </summary>
 [MediaPlacement]
 public sealed class VideoGrain(
@@ -20,7 +23,8 @@ public sealed class VideoGrain(
     IMediaProbe probe,
     IFrameSampler sampler,
     SourceResolver sources,
-    EventPublisher publisher,
+    IEventPublisher publisher,
+    WorkerDirectory workers,
     IOptions<PipelineOptions> options,
     ILocalSiloDetails silo,
     ILogger<VideoGrain> logger) : Grain, IVideoGrain, IRemindable
@@ -31,16 +35,14 @@ public sealed class VideoGrain(
     private readonly PipelineOptions _options = options.Value;
     private readonly CancellationTokenSource _stopping = new();
     private Task? _run;
-    private int _nextWorker;
 
     private string VideoId => this.GetPrimaryKeyString();
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _nextWorker = VideoId.GetHashCode(StringComparison.Ordinal) & int.MaxValue;
         if (state.State.Job is not null && !state.State.IsFinished)
         {
-            logger.LogInformation("Resuming video {VideoId} after frame {Frames} on {Silo}", VideoId, state.State.Frames.Count, silo.Name);
+            logger.LogInformation("Resuming video {VideoId} after frame {Frame} on {Silo}", VideoId, state.State.LastFrameIndex, silo.Name);
             StartRun();
         }
         return Task.CompletedTask;
@@ -57,24 +59,32 @@ public sealed class VideoGrain(
     {
         if (state.State.Job is not null)
             return SubmitOutcome.AlreadyKnown;
-        state.State.Job = job;
-        state.State.State = VideoState.Accepted;
-        await this.RegisterOrUpdateReminder(ResumeReminder, TimeSpan.FromSeconds(_options.ResumeCheckSeconds), TimeSpan.FromSeconds(_options.ResumeCheckSeconds));
-        await PublishStatusAsync(VideoState.Accepted, CancellationToken.None);
+        // Nothing is kept in memory until the reminder guards the job and the job is saved: a failure of either
+        // leaves the grain as it was, so the ingest consumer's retry submits the video again instead of being told
+        // that it is already known.
+        var reminderPeriod = TimeSpan.FromSeconds(_options.ResumeCheckSeconds);
+        await this.RegisterOrUpdateReminder(ResumeReminder, reminderPeriod, reminderPeriod);
+        var previous = state.State;
+        state.State = new VideoGrainState { Job = job, State = VideoState.Accepted, Sequence = 2 };
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            state.State = previous;
+            throw;
+        }
+        await PublishStatusAsync(CancellationToken.None);
         StartRun();
         return SubmitOutcome.Accepted;
     }
-
-    public Task<VideoProgress> GetProgress() =>
-        Task.FromResult(new VideoProgress(state.State.State, state.State.Frames.Count, state.State.Reason, silo.Name));
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
         if (state.State.Job is null || state.State.IsFinished)
         {
-            var reminder = await this.GetReminder(reminderName);
-            if (reminder is not null)
-                await this.UnregisterReminder(reminder);
+            await StopReminderAsync();
             return;
         }
         if (_run is null || _run.IsCompleted)
@@ -96,19 +106,19 @@ public sealed class VideoGrain(
             var settings = job.Settings;
             state.State.DurationSeconds = info.Duration.TotalSeconds;
             state.State.FramesExpected = ExpectedFrames(info, settings);
-            await PublishStatusAsync(VideoState.Processing, cancellationToken);
+            await AdvanceAsync(VideoState.Processing, cancellationToken);
             await AnalyzeFramesAsync(info, settings, cancellationToken);
 
-            var result = Timeline.Build(state.State.Frames, state.State.DurationSeconds);
-            state.State.FramesExpected = state.State.Frames.Count;
-            await PublishStatusAsync(VideoState.Completed, cancellationToken, result);
+            var (last, result) = state.State.Tally.Finish(state.State.DurationSeconds);
+            state.State.FramesExpected = result.Frames;
+            await AdvanceAsync(VideoState.Completed, cancellationToken, segment: last, result: result);
             logger.LogInformation("Video {VideoId} completed: {Frames} frames, {Segments} segments, visual tokens {Before} → {After}",
-                VideoId, result.Frames, result.Segments.Count, result.TokensBefore, result.TokensAfter);
+                VideoId, result.Frames, result.Segments, result.TokensBefore, result.TokensAfter);
             await StopReminderAsync();
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            logger.LogInformation("Video {VideoId} paused at frame {Frames}: the grain is deactivating", VideoId, state.State.Frames.Count);
+            logger.LogInformation("Video {VideoId} paused after frame {Frame}: the grain is deactivating", VideoId, state.State.LastFrameIndex);
         }
         catch (MediaException e) when (!e.IsTransient)
         {
@@ -127,7 +137,7 @@ public sealed class VideoGrain(
 
     private async Task AnalyzeFramesAsync(VideoInfo info, AnalysisSettings settings, CancellationToken cancellationToken)
     {
-        var done = state.State.Frames.Select(f => f.Index).ToHashSet();
+        var resumeAfter = state.State.LastFrameIndex;
         var policy = new SamplingPolicy
         {
             FramesPerSecond = settings.Fps > 0 ? settings.Fps : null,
@@ -139,6 +149,7 @@ public sealed class VideoGrain(
         var size = new FrameSize(_options.FrameLongSide, _options.FrameLongSide, ResizeMode.Fit);
         var inFlight = Channel.CreateBounded<Task<FrameOutcome>>(new BoundedChannelOptions(_options.FramesInFlight) { SingleReader = true, SingleWriter = true });
         var publishing = PublishOutcomesAsync(inFlight.Reader, cancellationToken);
+        var retry = ModelCallRetry();
         try
         {
             var decodeClock = Stopwatch.StartNew();
@@ -147,12 +158,12 @@ public sealed class VideoGrain(
                 using (frame)
                 {
                     var decodeMs = decodeClock.Elapsed.TotalMilliseconds;
-                    if (!done.Contains(frame.Index))
+                    if (frame.Index > resumeAfter)
                     {
-                        var request = new VisionRequest(VideoId, frame.Index, frame.Width, frame.Height, frame.CopyRgb(),
+                        var request = new FrameRequest(VideoId, frame.Index, frame.Width, frame.Height, frame.CopyRgb(),
                             settings.MinTiles, settings.MaxTiles, settings.Routing, settings.RouterThreshold);
                         var meta = new FrameMeta(frame.Index, frame.Timestamp.TotalSeconds, Describe(frame.Reasons), decodeMs);
-                        await inFlight.Writer.WriteAsync(AnalyzeFrameAsync(meta, request, cancellationToken), cancellationToken);
+                        await inFlight.Writer.WriteAsync(AnalyzeFrameAsync(meta, request, retry, cancellationToken), cancellationToken);
                         DelayDeactivation(TimeSpan.FromMinutes(10));
                     }
                 }
@@ -166,20 +177,37 @@ public sealed class VideoGrain(
         await publishing;
     }
 
-    private async Task<FrameOutcome> AnalyzeFrameAsync(FrameMeta meta, VisionRequest request, CancellationToken cancellationToken)
+    private async Task<FrameOutcome> AnalyzeFrameAsync(FrameMeta meta, FrameRequest request, ResiliencePipeline retry, CancellationToken cancellationToken)
     {
-        var vision = await CallWithRetryAsync(() => GrainFactory.GetGrain<IVisionWorker>(NextWorker(_options.VisionWorkers)).Encode(request), cancellationToken);
-        var language = await CallWithRetryAsync(() => GrainFactory.GetGrain<ILanguageWorker>(NextWorker(_options.LanguageWorkers))
-            .Generate(new LanguageRequest(VideoId, meta.Index, vision.Tiles.Select(t => t.Compressed).ToArray(), vision.VisualTokens)), cancellationToken);
-        return new FrameOutcome(meta, vision, language);
+        var analysis = await retry.ExecuteAsync(
+            async _ => await GrainFactory.GetGrain<IVisionWorker>(workers.Next(SiloRoles.Vision)).Analyze(request), cancellationToken);
+        return new FrameOutcome(meta, analysis);
     }
+
+    /// <summary>Retries a frame's model call with exponential backoff; a refused request (ArgumentException) is not retried.</summary>
+    private ResiliencePipeline ModelCallRetry() => new ResiliencePipelineBuilder()
+        .AddRetry(new RetryStrategyOptions
+        {
+            MaxRetryAttempts = _options.ModelCallAttempts - 1,
+            BackoffType = DelayBackoffType.Exponential,
+            Delay = TimeSpan.FromMilliseconds(250),
+            ShouldHandle = new PredicateBuilder().Handle<Exception>(e => e is not ArgumentException and not OperationCanceledException),
+            OnRetry = args =>
+            {
+                logger.LogWarning("Model call for video {VideoId} failed (attempt {Attempt}): {Message}",
+                    VideoId, args.AttemptNumber + 1, args.Outcome.Exception?.Message);
+                return ValueTask.CompletedTask;
+            },
+        })
+        .Build();
 
     private async Task PublishOutcomesAsync(ChannelReader<Task<FrameOutcome>> outcomes, CancellationToken cancellationToken)
     {
         var job = state.State.Job!;
         await foreach (var pending in outcomes.ReadAllAsync(cancellationToken))
         {
-            var (meta, vision, language) = await pending;
+            var (meta, analysis) = await pending;
+            var language = analysis.Language;
             var frame = new FrameAnalyzed
             {
                 VideoId = job.VideoId,
@@ -189,39 +217,20 @@ public sealed class VideoGrain(
                 Reasons = meta.Reasons,
                 Caption = language.Caption,
                 Text = language.Text,
-                Tiles = vision.Tiles.Select(t => t.ToEvent()).ToArray(),
-                TokensBefore = vision.TokensBefore,
-                TokensAfter = vision.TokensAfter,
-                Timings = new StageTimings(meta.DecodeMs, vision.VisionMs, language.LanguageMs),
-                Placement = new WorkPlacement(silo.Name, vision.Silo, language.Silo),
+                Tiles = analysis.Tiles,
+                TokensBefore = analysis.TokensBefore,
+                TokensAfter = analysis.TokensAfter,
+                Timings = new StageTimings(meta.DecodeMs, analysis.VisionMs, language.LanguageMs),
+                Placement = new WorkPlacement(silo.Name, analysis.VisionSilo, language.Silo),
             };
             await publisher.PublishAsync(VireoTopics.FramesAnalyzed, job.VideoId, frame, cancellationToken);
-            state.State.Frames.Add(new FrameSummary(meta.Index, meta.TimestampSeconds, language.Caption, language.Text, vision.TokensBefore, vision.TokensAfter));
-            state.State.Frames.Sort((a, b) => a.Index.CompareTo(b.Index));
-            var expected = state.State.FramesExpected;
-            if (expected is not null && state.State.Frames.Count > expected)
-                state.State.FramesExpected = state.State.Frames.Count;
-            await PublishStatusAsync(VideoState.Processing, cancellationToken);
+            var closed = state.State.Tally.Add(new FrameSummary(meta.Index, meta.TimestampSeconds, language.Caption, language.Text, analysis.TokensBefore, analysis.TokensAfter));
+            state.State.LastFrameIndex = meta.Index;
+            if (state.State.FramesExpected is { } expected && state.State.Tally.Frames > expected)
+                state.State.FramesExpected = state.State.Tally.Frames;
+            await AdvanceAsync(VideoState.Processing, cancellationToken, segment: closed);
         }
     }
-
-    private async Task<T> CallWithRetryAsync<T>(Func<Task<T>> call, CancellationToken cancellationToken)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return await call();
-            }
-            catch (Exception e) when (attempt < _options.ModelCallAttempts && !cancellationToken.IsCancellationRequested && e is not ArgumentException)
-            {
-                logger.LogWarning("Model call for video {VideoId} failed (attempt {Attempt}): {Message}", VideoId, attempt, e.Message);
-                await Task.Delay(TimeSpan.FromMilliseconds(250 * Math.Pow(2, attempt - 1)), cancellationToken);
-            }
-        }
-    }
-
-    private long NextWorker(int workers) => (uint)Interlocked.Increment(ref _nextWorker) % (uint)workers;
 
     private async Task<string> LocalPathAsync(VideoJob job, CancellationToken cancellationToken)
     {
@@ -240,26 +249,33 @@ public sealed class VideoGrain(
         }
     }
 
-    /// <summary>Advances the state, checkpoints it, then publishes the status event.</summary>
-    private async Task PublishStatusAsync(VideoState next, CancellationToken cancellationToken, VideoResult? result = null, string? reason = null)
+    /// <summary>Moves to the next state, checkpoints it, then publishes the status event.</summary>
+    private async Task AdvanceAsync(VideoState next, CancellationToken cancellationToken, TimelineSegment? segment = null, VideoResult? result = null, string? reason = null)
     {
         var s = state.State;
         s.State = next;
         s.Sequence = Math.Max(s.Sequence, 1) + 1;
         s.Reason = reason;
         await state.WriteStateAsync(cancellationToken);
-        var expected = s.FramesExpected;
-        await publisher.PublishAsync(VireoTopics.VideoStatus, VideoId, new VideoStatusChanged
+        await PublishStatusAsync(cancellationToken, segment, result);
+    }
+
+    private Task PublishStatusAsync(CancellationToken cancellationToken, TimelineSegment? segment = null, VideoResult? result = null)
+    {
+        var s = state.State;
+        var done = s.Tally.Frames;
+        return publisher.PublishAsync(VireoTopics.VideoStatus, VideoId, new VideoStatusChanged
         {
             VideoId = VideoId,
             TenantId = s.Job!.TenantId,
-            State = next,
+            State = s.State,
             Sequence = s.Sequence,
             Source = s.Job.SourceLabel,
-            FramesDone = s.Frames.Count,
-            FramesExpected = expected,
-            Progress = next == VideoState.Completed ? 1 : expected is > 0 ? Math.Min(1, (double)s.Frames.Count / expected.Value) : 0,
-            Reason = reason,
+            FramesDone = done,
+            FramesExpected = s.FramesExpected,
+            Progress = s.State == VideoState.Completed ? 1 : s.FramesExpected is > 0 and var expected ? Math.Min(1, (double)done / expected) : 0,
+            Reason = s.Reason,
+            Segment = segment,
             Result = result,
             At = DateTimeOffset.UtcNow,
         }, cancellationToken);
@@ -268,7 +284,7 @@ public sealed class VideoGrain(
     private async Task FailAsync(string reason)
     {
         logger.LogWarning("Video {VideoId} failed: {Reason}", VideoId, reason);
-        await PublishStatusAsync(VideoState.Failed, CancellationToken.None, reason: reason);
+        await AdvanceAsync(VideoState.Failed, CancellationToken.None, reason: reason);
         await StopReminderAsync();
     }
 
@@ -279,7 +295,7 @@ public sealed class VideoGrain(
             await this.UnregisterReminder(reminder);
     }
 
-    private int? ExpectedFrames(VideoInfo info, AnalysisSettings settings)
+    private static int? ExpectedFrames(VideoInfo info, AnalysisSettings settings)
     {
         if (settings.Fps <= 0 || settings.SceneThreshold is not null || settings.Keyframes || settings.DedupDistance is not null)
             return null;
@@ -292,5 +308,5 @@ public sealed class VideoGrain(
 
     private sealed record FrameMeta(int Index, double TimestampSeconds, string Reasons, double DecodeMs);
 
-    private sealed record FrameOutcome(FrameMeta Meta, VisionResult Vision, LanguageResult Language);
+    private sealed record FrameOutcome(FrameMeta Meta, FrameAnalysis Analysis);
 }

@@ -2,7 +2,11 @@ using Vireo.Messaging;
 
 namespace Vireo.Grains.Videos;
 
-/// <summary>What a video grain has finished, checkpointed after every frame.</summary>
+/// <summary>
+/// What a video grain has finished, checkpointed after every frame. Its size does not grow with the video: it holds
+/// the cursor, running totals, the open timeline segment and a bounded set of distinct texts, while each frame's
+/// result and each closed segment live in Kafka and Postgres.
+/// </summary>
 [GenerateSerializer, Alias("Vireo.VideoGrainState")]
 public sealed class VideoGrainState
 {
@@ -12,9 +16,6 @@ public sealed class VideoGrainState
     /// <summary>Sequence number of the last status event published; the next one is larger.</summary>
     [Id(2)] public long Sequence { get; set; }
 
-    /// <summary>Finished frames in index order.</summary>
-    [Id(3)] public List<FrameSummary> Frames { get; set; } = [];
-
     [Id(4)] public string? Reason { get; set; }
     [Id(5)] public int? FramesExpected { get; set; }
     [Id(6)] public double DurationSeconds { get; set; }
@@ -22,15 +23,89 @@ public sealed class VideoGrainState
     /// <summary>Where a URL source was downloaded to.</summary>
     [Id(7)] public string? DownloadedPath { get; set; }
 
+    /// <summary>Index of the last frame whose result was published; frames are published in index order.</summary>
+    [Id(8)] public int LastFrameIndex { get; set; } = -1;
+
+    [Id(9)] public VideoTally Tally { get; set; } = new();
+
     public bool IsFinished => State is VideoState.Completed or VideoState.Failed;
 }
 
 /// <summary>The part of a finished frame that the video-level result needs.</summary>
-[GenerateSerializer, Immutable, Alias("Vireo.FrameSummary")]
-public sealed record FrameSummary(
-    [property: Id(0)] int Index,
-    [property: Id(1)] double TimestampSeconds,
-    [property: Id(2)] string Caption,
-    [property: Id(3)] string Text,
-    [property: Id(4)] int TokensBefore,
-    [property: Id(5)] int TokensAfter);
+public readonly record struct FrameSummary(int Index, double TimestampSeconds, string Caption, string Text, int TokensBefore, int TokensAfter);
+
+/// <summary>
+/// Running totals of a video and its timeline, built one frame at a time: consecutive frames with the same caption
+/// and text form a segment, which is handed out as soon as a frame with other content closes it.
+/// </summary>
+[GenerateSerializer, Alias("Vireo.VideoTally")]
+public sealed class VideoTally
+{
+    [Id(0)] public int Frames { get; set; }
+    [Id(1)] public long TokensBefore { get; set; }
+    [Id(2)] public long TokensAfter { get; set; }
+    [Id(3)] public int SegmentsClosed { get; set; }
+    [Id(4)] public OpenSegment? Open { get; set; }
+
+    /// <summary>Distinct texts in order of first appearance, at most <see cref="VideoResult.TextsLimit"/>.</summary>
+    [Id(5)] public List<string> Texts { get; set; } = [];
+
+    [Id(6)] public int TextsOmitted { get; set; }
+
+    /// <summary>Adds the next frame (frames arrive in index order) and returns the segment it closed, if any.</summary>
+    public TimelineSegment? Add(FrameSummary frame)
+    {
+        Frames++;
+        TokensBefore += frame.TokensBefore;
+        TokensAfter += frame.TokensAfter;
+        if (frame.Text.Length > 0 && !Texts.Contains(frame.Text, StringComparer.Ordinal))
+        {
+            if (Texts.Count < VideoResult.TextsLimit) Texts.Add(frame.Text);
+            else TextsOmitted++;
+        }
+        if (Open is { } open && string.Equals(open.Caption, frame.Caption, StringComparison.Ordinal) && string.Equals(open.Text, frame.Text, StringComparison.Ordinal))
+        {
+            open.LastFrame = frame.Index;
+            open.LastSeconds = frame.TimestampSeconds;
+            return null;
+        }
+        var closed = Open is null ? null : Close(Open, frame.TimestampSeconds);
+        Open = new OpenSegment { StartSeconds = frame.TimestampSeconds, FirstFrame = frame.Index, LastFrame = frame.Index, LastSeconds = frame.TimestampSeconds, Caption = frame.Caption, Text = frame.Text };
+        return closed;
+    }
+
+    /// <summary>Closes the last segment at the end of the video and returns it with the video-level result.</summary>
+    public (TimelineSegment? Last, VideoResult Result) Finish(double durationSeconds)
+    {
+        var last = Open is null ? null : Close(Open, Math.Max(durationSeconds, Open.LastSeconds));
+        Open = null;
+        return (last, new VideoResult
+        {
+            Segments = SegmentsClosed,
+            Texts = Texts.ToArray(),
+            TextsOmitted = TextsOmitted,
+            Frames = Frames,
+            TokensBefore = TokensBefore,
+            TokensAfter = TokensAfter,
+            DurationSeconds = durationSeconds,
+        });
+    }
+
+    private TimelineSegment Close(OpenSegment open, double endSeconds)
+    {
+        SegmentsClosed++;
+        return new TimelineSegment(open.StartSeconds, endSeconds, open.FirstFrame, open.LastFrame, open.Caption, open.Text.Length > 0 ? [open.Text] : []);
+    }
+}
+
+/// <summary>The timeline segment still growing.</summary>
+[GenerateSerializer, Alias("Vireo.OpenSegment")]
+public sealed class OpenSegment
+{
+    [Id(0)] public double StartSeconds { get; set; }
+    [Id(1)] public int FirstFrame { get; set; }
+    [Id(2)] public int LastFrame { get; set; }
+    [Id(3)] public string Caption { get; set; } = "";
+    [Id(4)] public string Text { get; set; } = "";
+    [Id(5)] public double LastSeconds { get; set; }
+}

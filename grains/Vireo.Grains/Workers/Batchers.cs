@@ -6,10 +6,10 @@ namespace Vireo.Grains.Workers;
 /// <summary>This silo's batching of vision requests across videos.</summary>
 public sealed class VisionBatcher(IVisionEngine engine, IOptions<WorkerOptions> options, ILogger<VisionBatcher> logger) : IAsyncDisposable
 {
-    private readonly InferenceBatcher<VisionRequest, VisionResult> _batcher =
+    private readonly InferenceBatcher<FrameRequest, VisionResult> _batcher =
         new("vision", options.Value.VisionLimits, engine.Encode, logger);
 
-    public Task<VisionResult> SubmitAsync(VisionRequest request) => _batcher.SubmitAsync(request);
+    public Task<VisionResult> SubmitAsync(FrameRequest request) => _batcher.SubmitAsync(request);
 
     public ValueTask DisposeAsync() => _batcher.DisposeAsync();
 }

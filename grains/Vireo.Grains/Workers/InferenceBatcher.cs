@@ -18,8 +18,6 @@ public sealed class InferenceBatcher<TRequest, TResult> : IAsyncDisposable
     private readonly BatchingLimits _limits;
     private readonly ILogger _logger;
     private readonly Thread _thread;
-    private long _batches;
-    private long _items;
 
     public InferenceBatcher(string name, BatchingLimits limits, Func<IReadOnlyList<TRequest>, IReadOnlyList<TResult>> run, ILogger logger)
     {
@@ -37,8 +35,6 @@ public sealed class InferenceBatcher<TRequest, TResult> : IAsyncDisposable
 
     /// <summary>Requests waiting for a batch right now.</summary>
     public int Queued => _queue.Reader.Count;
-
-    public double AverageBatch => _batches == 0 ? 0 : (double)Interlocked.Read(ref _items) / Interlocked.Read(ref _batches);
 
     public async Task<TResult> SubmitAsync(TRequest request, CancellationToken cancellationToken = default)
     {
@@ -83,8 +79,6 @@ public sealed class InferenceBatcher<TRequest, TResult> : IAsyncDisposable
                 var results = _run(batch.Select(p => p.Request).ToArray());
                 for (var i = 0; i < batch.Count; i++)
                     batch[i].Result.TrySetResult(results[i]);
-                Interlocked.Increment(ref _batches);
-                Interlocked.Add(ref _items, batch.Count);
             }
             catch (Exception e)
             {

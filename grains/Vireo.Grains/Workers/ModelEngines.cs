@@ -47,7 +47,7 @@ public sealed class ModelHost : IDisposable
 /// <summary>Tiles, ViT, router and the chosen connector for a batch of frames from any videos.</summary>
 public sealed class ModelVisionEngine(ModelHost host) : IVisionEngine
 {
-    public IReadOnlyList<VisionResult> Encode(IReadOnlyList<VisionRequest> batch)
+    public IReadOnlyList<VisionResult> Encode(IReadOnlyList<FrameRequest> batch)
     {
         var frames = batch.Select(r => new FrameInput(new RgbFrame(r.Rgb, r.Width, r.Height), Routing(r), r.MinTiles, r.MaxTiles)).ToArray();
         var encoded = host.Run(engine => engine.Encode(frames));
@@ -56,14 +56,13 @@ public sealed class ModelVisionEngine(ModelHost host) : IVisionEngine
             e.VisualTokensBefore,
             e.VisualTokensAfter,
             e.VisualTokens.Select(v => (Half)v).ToArray(),
-            e.VisionMilliseconds,
-            host.Silo)).ToArray();
+            e.VisionMilliseconds)).ToArray();
     }
 
-    private static RoutingOptions Routing(VisionRequest request) => request.Routing switch
+    private static RoutingOptions Routing(FrameRequest request) => request.Routing switch
     {
-        Messaging.RoutingMode.Off => RoutingOptions.Off,
-        Messaging.RoutingMode.AllCompressed => RoutingOptions.AllCompressed,
+        Vireo.RoutingMode.Off => RoutingOptions.Off,
+        Vireo.RoutingMode.AllCompressed => RoutingOptions.AllCompressed,
         _ => new RoutingOptions(ModelRouting.Auto, request.RouterThreshold),
     };
 }

@@ -3,11 +3,20 @@ using Vireo.Grains.Placement;
 
 namespace Vireo.Grains.Workers;
 
-/// <summary>Hands frames to this silo's vision batcher; reentrant so that many frames wait for one batch together.</summary>
+/// <summary>
+/// Hands frames to this silo's vision batcher, then sends each frame's visual tokens straight to a language worker:
+/// they never travel back through the media silo. Reentrant, so that many frames wait for one batch together.
+/// </summary>
 [Reentrant, VisionPlacement]
-public sealed class VisionWorkerGrain(VisionBatcher batcher) : Grain, IVisionWorker
+public sealed class VisionWorkerGrain(VisionBatcher batcher, WorkerDirectory workers, ILocalSiloDetails silo) : Grain, IVisionWorker
 {
-    public Task<VisionResult> Encode(VisionRequest request) => batcher.SubmitAsync(request);
+    public async Task<FrameAnalysis> Analyze(FrameRequest request)
+    {
+        var vision = await batcher.SubmitAsync(request);
+        var language = await GrainFactory.GetGrain<ILanguageWorker>(workers.Next(SiloRoles.Language))
+            .Generate(new LanguageRequest(request.VideoId, request.FrameIndex, vision.Tiles.Select(t => t.Compressed).ToArray(), vision.VisualTokens));
+        return new FrameAnalysis(vision.Tiles, vision.TokensBefore, vision.TokensAfter, vision.VisionMs, silo.Name, language);
+    }
 }
 
 /// <summary>Hands visual tokens to this silo's language batcher.</summary>

@@ -50,9 +50,9 @@ public static class EvalCommand
             // Warm up kernels and allocators so the first mode's frames/s is not penalised.
             engine.Analyze([samples[0].Frame], RoutingOptions.Off);
             var full = evaluator.Run("all-256", RoutingOptions.Off, samples, b);
-            var vir = evaluator.Run("vir", new RoutingOptions(RoutingMode.Auto, parse.GetValue(threshold)), samples, b);
+            var vir = evaluator.Run("vir", new RoutingOptions(Vireo.Model.Inference.RoutingMode.Auto, parse.GetValue(threshold)), samples, b);
             var all64 = evaluator.Run("all-64", RoutingOptions.AllCompressed, samples, b);
-            var random = evaluator.Run("random", new RoutingOptions(RoutingMode.Random, RandomCompressFraction: vir.CompressedTileFraction, RandomSeed: 12345), samples, b);
+            var random = evaluator.Run("random", new RoutingOptions(Vireo.Model.Inference.RoutingMode.Random, RandomCompressFraction: vir.CompressedTileFraction, RandomSeed: 12345), samples, b);
             foreach (var row in new[] { full, vir, all64, random })
                 foreach (var o in row.Frames.Take(parse.GetValue(show)))
                     Console.WriteLine($"  [{row.Mode}] {o.Sample.TextSize,-5} expected: {o.Sample.Answer} | got: {o.Output}");

@@ -2,9 +2,13 @@ using Confluent.Kafka;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Polly;
+using Polly.Retry;
+using Vireo.Grains;
+using Vireo.Grains.Ingest;
 using Vireo.Messaging;
 
-namespace Vireo.Grains.Ingest;
+namespace Vireo.Silo.Ingest;
 
 /// <summary>Settings of the upload consumer (section "Ingest").</summary>
 public sealed class IngestOptions
@@ -31,6 +35,22 @@ public sealed class IngestConsumer(
     ILogger<IngestConsumer> logger)
     : ConsumerService(consumers, "Ingest", ingestOptions.Value.GroupId, [VireoTopics.VideoUploaded], logger)
 {
+    private readonly ResiliencePipeline _handOff = new ResiliencePipelineBuilder()
+        .AddRetry(new RetryStrategyOptions
+        {
+            MaxRetryAttempts = int.MaxValue,
+            BackoffType = DelayBackoffType.Exponential,
+            Delay = TimeSpan.FromMilliseconds(200),
+            MaxDelay = TimeSpan.FromSeconds(10),
+            ShouldHandle = new PredicateBuilder().Handle<Exception>(e => e is not OperationCanceledException),
+            OnRetry = args =>
+            {
+                logger.LogWarning("Handing an upload to its video grain failed (attempt {Attempt}): {Message}", args.AttemptNumber + 1, args.Outcome.Exception?.Message);
+                return ValueTask.CompletedTask;
+            },
+        })
+        .Build();
+
     protected override async Task ConsumeAsync(IConsumer<string, byte[]> consumer, CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
@@ -82,41 +102,9 @@ public sealed class IngestConsumer(
 
         var job = new VideoJob(upload.VideoId, upload.TenantId, sourcePath, upload.Source,
             AnalysisSettingsFactory.From(upload.Options, pipelineOptions.Value), Tracing.TraceParentOf(record.Message.Headers));
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                var outcome = await grains.GetGrain<IVideoGrain>(upload.VideoId).Submit(job);
-                Logger.LogInformation("Upload {VideoId}: {Outcome}", upload.VideoId, outcome);
-                return;
-            }
-            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
-            {
-                // The offset stays unstored until a grain accepts the job; retrying keeps the order of the partition.
-                Logger.LogWarning("Handing video {VideoId} to its grain failed (attempt {Attempt}): {Message}", upload.VideoId, attempt, e.Message);
-                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(10_000, 200 * Math.Pow(2, Math.Min(attempt, 6)))), stoppingToken);
-            }
-        }
-    }
-}
-
-/// <summary>Turns a client's options into settings, applying defaults and the service's limits.</summary>
-public static class AnalysisSettingsFactory
-{
-    public static AnalysisSettings From(AnalysisRequestOptions? request, PipelineOptions defaults)
-    {
-        var sampling = request?.Sampling;
-        var minTiles = request?.MinTiles ?? defaults.DefaultMinTiles;
-        var maxTiles = Math.Max(minTiles, request?.MaxTiles ?? defaults.DefaultMaxTiles);
-        return new AnalysisSettings(
-            Fps: sampling?.Fps ?? (sampling?.SceneThreshold is not null || sampling?.Keyframes == true ? 0 : defaults.DefaultFps),
-            SceneThreshold: sampling?.SceneThreshold,
-            Keyframes: sampling?.Keyframes ?? false,
-            DedupDistance: sampling?.DedupDistance,
-            MaxFrames: Math.Min(sampling?.MaxFrames ?? defaults.DefaultMaxFrames, defaults.MaxFramesLimit),
-            MinTiles: minTiles,
-            MaxTiles: maxTiles,
-            Routing: request?.Routing ?? RoutingMode.Auto,
-            RouterThreshold: request?.RouterThreshold);
+        // The offset stays unstored until a grain accepts the job; retrying (for as long as it takes) keeps the
+        // order of the partition.
+        var outcome = await _handOff.ExecuteAsync(async _ => await grains.GetGrain<IVideoGrain>(upload.VideoId).Submit(job), stoppingToken);
+        Logger.LogInformation("Upload {VideoId}: {Outcome}", upload.VideoId, outcome);
     }
 }

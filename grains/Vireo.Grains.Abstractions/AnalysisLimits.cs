@@ -1,0 +1,38 @@
+namespace Vireo;
+
+/// <summary>
+/// The one definition of what a client may ask of an analysis. The upload event's decoder, the sampler and any
+/// other entry point check values against these rules, so a value accepted at the door never fails later.
+/// </summary>
+public static class AnalysisLimits
+{
+    public const double MaxFps = 60;
+    public const int MaxDedupDistance = 64;
+    public const int MaxFrames = 100_000;
+    public const int MaxTiles = 40;
+
+    /// <summary>Fixed-rate sampling: 0 turns it off, otherwise up to <see cref="MaxFps"/> frames a second.</summary>
+    public static string? CheckFps(double fps) =>
+        double.IsFinite(fps) && fps is >= 0 and <= MaxFps ? null : $"fps must be a number between 0 and {MaxFps}";
+
+    /// <summary>A scene score threshold strictly between 0 (every frame) and 1 (no frame).</summary>
+    public static string? CheckSceneThreshold(double threshold) =>
+        double.IsFinite(threshold) && threshold is > 0 and < 1 ? null : "sceneThreshold must be a number greater than 0 and less than 1";
+
+    public static string? CheckDedupDistance(int distance) =>
+        distance is >= 0 and <= MaxDedupDistance ? null : $"dedupDistance must be between 0 and {MaxDedupDistance}";
+
+    public static string? CheckMaxFrames(int frames) =>
+        frames is >= 1 and <= MaxFrames ? null : $"maxFrames must be between 1 and {MaxFrames}";
+
+    public static string? CheckTiles(int? minTiles, int? maxTiles)
+    {
+        if (minTiles is < 1 or > MaxTiles) return $"minTiles must be between 1 and {MaxTiles}";
+        if (maxTiles is < 1 or > MaxTiles) return $"maxTiles must be between 1 and {MaxTiles}";
+        return minTiles > maxTiles ? "minTiles must not exceed maxTiles" : null;
+    }
+
+    /// <summary>A tile is compressed when its probability reaches the threshold, a number from 0 to 1.</summary>
+    public static string? CheckRouterThreshold(double threshold) =>
+        double.IsFinite(threshold) && threshold is >= 0 and <= 1 ? null : "routerThreshold must be a number between 0 and 1";
+}
