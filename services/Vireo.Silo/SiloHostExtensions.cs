@@ -56,10 +56,7 @@ public static class SiloHostExtensions
         var services = builder.Services;
         services.AddSingleton(silo);
         services.AddHostedService<ReadyAnnouncer>();
-        services.AddPlacementDirector<MediaPlacement, RolePlacementDirector>();
-        services.AddPlacementDirector<VisionPlacement, RolePlacementDirector>();
-        services.AddPlacementDirector<LanguagePlacement, RolePlacementDirector>();
-        services.AddSingleton<WorkerDirectory>();
+        services.AddVireoPlacement();
         services.AddOptions<PipelineOptions>().BindConfiguration(PipelineOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 

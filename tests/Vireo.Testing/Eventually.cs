@@ -20,6 +20,9 @@ public static class Eventually
             await Task.Delay(100);
         }
     }
+
+    public static Task UntilAsync(Func<bool> condition, TimeSpan timeout, string what) =>
+        WaitAsync(() => Task.FromResult(condition()), done => done, timeout, what);
 }
 
 /// <summary>Keeps the log lines of an in-process host so that a test can wait for one.</summary>

@@ -148,12 +148,14 @@ public sealed class VideoGrain(
         };
         var size = new FrameSize(_options.FrameLongSide, _options.FrameLongSide, ResizeMode.Fit);
         var inFlight = Channel.CreateBounded<Task<FrameOutcome>>(new BoundedChannelOptions(_options.FramesInFlight) { SingleReader = true, SingleWriter = true });
-        var publishing = PublishOutcomesAsync(inFlight.Reader, cancellationToken);
+        // When publishing fails, decoding must stop too: otherwise it would wait forever on a channel nobody reads.
+        using var publishingFailed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var publishing = PublishOutcomesAsync(inFlight.Reader, publishingFailed, cancellationToken);
         var retry = ModelCallRetry();
         try
         {
             var decodeClock = Stopwatch.StartNew();
-            await foreach (var frame in sampler.SampleAsync(info, policy, size, null, cancellationToken))
+            await foreach (var frame in sampler.SampleAsync(info, policy, size, null, publishingFailed.Token))
             {
                 using (frame)
                 {
@@ -163,12 +165,16 @@ public sealed class VideoGrain(
                         var request = new FrameRequest(VideoId, frame.Index, frame.Width, frame.Height, frame.CopyRgb(),
                             settings.MinTiles, settings.MaxTiles, settings.Routing, settings.RouterThreshold);
                         var meta = new FrameMeta(frame.Index, frame.Timestamp.TotalSeconds, Describe(frame.Reasons), decodeMs);
-                        await inFlight.Writer.WriteAsync(AnalyzeFrameAsync(meta, request, retry, cancellationToken), cancellationToken);
+                        await inFlight.Writer.WriteAsync(AnalyzeFrameAsync(meta, request, retry, cancellationToken), publishingFailed.Token);
                         DelayDeactivation(TimeSpan.FromMinutes(10));
                     }
                 }
                 decodeClock.Restart();
             }
+        }
+        catch (OperationCanceledException) when (publishingFailed.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            // Publishing's own exception, awaited below, says what went wrong.
         }
         finally
         {
@@ -179,9 +185,18 @@ public sealed class VideoGrain(
 
     private async Task<FrameOutcome> AnalyzeFrameAsync(FrameMeta meta, FrameRequest request, ResiliencePipeline retry, CancellationToken cancellationToken)
     {
-        var analysis = await retry.ExecuteAsync(
-            async _ => await GrainFactory.GetGrain<IVisionWorker>(workers.Next(SiloRoles.Vision)).Analyze(request), cancellationToken);
-        return new FrameOutcome(meta, analysis);
+        // Retries must resume on the grain's scheduler: grain calls are only allowed from the activation.
+        var context = ResilienceContextPool.Shared.Get(continueOnCapturedContext: true, cancellationToken);
+        try
+        {
+            var analysis = await retry.ExecuteAsync(
+                async _ => await GrainFactory.GetGrain<IVisionWorker>(workers.Next(SiloRoles.Vision)).Analyze(request), context);
+            return new FrameOutcome(meta, analysis);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
     }
 
     /// <summary>Retries a frame's model call with exponential backoff; a refused request (ArgumentException) is not retried.</summary>
@@ -200,6 +215,19 @@ public sealed class VideoGrain(
             },
         })
         .Build();
+
+    private async Task PublishOutcomesAsync(ChannelReader<Task<FrameOutcome>> outcomes, CancellationTokenSource failed, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await PublishOutcomesAsync(outcomes, cancellationToken);
+        }
+        catch
+        {
+            await failed.CancelAsync();
+            throw;
+        }
+    }
 
     private async Task PublishOutcomesAsync(ChannelReader<Task<FrameOutcome>> outcomes, CancellationToken cancellationToken)
     {

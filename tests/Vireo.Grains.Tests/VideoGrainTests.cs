@@ -1,0 +1,309 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using Confluent.Kafka;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Configuration;
+using Orleans.Core.Internal;
+using Orleans.Runtime.MembershipService.SiloMetadata;
+using Orleans.Serialization;
+using Orleans.Storage;
+using Orleans.TestingHost;
+using Vireo.Grains.Ingest;
+using Vireo.Grains.Placement;
+using Vireo.Grains.Videos;
+using Vireo.Grains.Workers;
+using Vireo.Media;
+using Vireo.Messaging;
+using Vireo.Testing;
+
+namespace Vireo.Grains.Tests;
+
+/// <summary>
+/// The video grain in an in-process Orleans cluster with every silo role, fake media and fake model engines, so its
+/// own logic (acceptance, checkpoints, resumption, retries, failure) is tested in seconds.
+/// </summary>
+public sealed class VideoGrainTests(VideoGrainCluster fixture) : IClassFixture<VideoGrainCluster>
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+    private readonly FakeWorld _world = VideoGrainCluster.World;
+
+    private IVideoGrain Grain(string id) => fixture.Cluster.GrainFactory.GetGrain<IVideoGrain>(id);
+
+    private VideoJob Job(string id, int frames)
+    {
+        _world.Frames[id] = frames;
+        File.WriteAllBytes(Path.Combine(_world.MediaRoot, id), [0]);
+        return new VideoJob(id, "acme", id, id, new AnalysisSettings(2, null, false, null, 10_000, 1, 2, RoutingMode.Auto, null), null);
+    }
+
+    [Fact]
+    public async Task ASubmittedVideoPublishesEveryFrameOnceInOrderThenCompletes()
+    {
+        Assert.Equal(SubmitOutcome.Accepted, await Grain("v-ok").Submit(Job("v-ok", 12)));
+        var done = await _world.WaitFinishedAsync("v-ok", Deadline);
+
+        Assert.Equal(VideoState.Completed, done.State);
+        Assert.Equal(Enumerable.Range(0, 12), _world.FramesOf("v-ok"));
+        Assert.Equal(12, done.Result!.Frames);
+        Assert.Equal(12L * 2 * 256, done.Result.TokensBefore);
+        var states = _world.StatusesOf("v-ok");
+        Assert.Equal(VideoState.Accepted, states[0].State);
+        Assert.True(states.Zip(states.Skip(1)).All(p => p.First.Sequence < p.Second.Sequence));
+        // The fake captions change every fourth frame: three segments, each on the event that closed it.
+        Assert.Equal([0, 4, 8], states.Where(s => s.Segment is not null).Select(s => s.Segment!.FirstFrame));
+    }
+
+    [Fact]
+    public async Task ASecondSubmissionOfAKnownVideoChangesNothing()
+    {
+        var job = Job("v-dup", 3);
+        Assert.Equal(SubmitOutcome.Accepted, await Grain("v-dup").Submit(job));
+        await _world.WaitFinishedAsync("v-dup", Deadline);
+        Assert.Equal(SubmitOutcome.AlreadyKnown, await Grain("v-dup").Submit(job with { SourceLabel = "other" }));
+        Assert.Equal(3, _world.Analysed.Count(a => a.VideoId == "v-dup"));
+        Assert.Single(_world.StatusesOf("v-dup"), s => s.State == VideoState.Completed);
+    }
+
+    [Fact]
+    public async Task AFailedSaveAtSubmissionKeepsNothingSoTheRetryIsAccepted()
+    {
+        var job = Job("v-save", 4);
+        _world.FailNextWrite["v-save"] = true;
+        await Assert.ThrowsAnyAsync<Exception>(() => Grain("v-save").Submit(job));
+        Assert.Empty(_world.StatusesOf("v-save"));
+
+        Assert.Equal(SubmitOutcome.Accepted, await Grain("v-save").Submit(job));
+        var done = await _world.WaitFinishedAsync("v-save", Deadline);
+        Assert.Equal(VideoState.Completed, done.State);
+        Assert.Equal(4, done.Result!.Frames);
+    }
+
+    [Fact]
+    public async Task ADeactivatedVideoResumesAfterItsLastPublishedFrame()
+    {
+        _world.DelayMs["v-resume"] = 20;
+        await Grain("v-resume").Submit(Job("v-resume", 80));
+        await Eventually.UntilAsync(() => _world.FramesOf("v-resume").Count >= 20, Deadline, "20 frames of v-resume");
+        await Grain("v-resume").Cast<IGrainManagementExtension>().DeactivateOnIdle();
+
+        var done = await _world.WaitFinishedAsync("v-resume", Deadline);
+        Assert.Equal(VideoState.Completed, done.State);
+        Assert.Equal(80, done.Result!.Frames);
+        Assert.Equal(Enumerable.Range(0, 80), _world.FramesOf("v-resume").Distinct().Order());
+        // Only frames that were in flight when the grain stopped are analysed twice.
+        Assert.InRange(_world.Analysed.Count(a => a.VideoId == "v-resume"), 80, 80 + 2 * VideoGrainCluster.FramesInFlight);
+    }
+
+    [Fact]
+    public async Task AFailedModelCallIsRetried()
+    {
+        _world.FailOnce[("v-retry", 2)] = true;
+        await Grain("v-retry").Submit(Job("v-retry", 5));
+        var done = await _world.WaitFinishedAsync("v-retry", Deadline);
+        Assert.True(done.State == VideoState.Completed, done.Reason);
+        Assert.Equal(Enumerable.Range(0, 5), _world.FramesOf("v-retry"));
+        Assert.Equal(2, _world.Analysed.Count(a => a == ("v-retry", 2)));
+    }
+
+    [Fact]
+    public async Task AFrameTheModelRefusesFailsTheVideoWithItsReason()
+    {
+        _world.Refuse[("v-refused", 1)] = true;
+        await Grain("v-refused").Submit(Job("v-refused", 5));
+        var done = await _world.WaitFinishedAsync("v-refused", Deadline);
+        Assert.Equal(VideoState.Failed, done.State);
+        Assert.Contains("refused frame 1", done.Reason);
+        Assert.Equal(1, _world.Analysed.Count(a => a == ("v-refused", 1)));
+    }
+
+    [Fact]
+    public async Task AnUnreadableVideoFailsWithTheMediaError()
+    {
+        await Grain("v-corrupt").Submit(Job("v-corrupt", -1));
+        var done = await _world.WaitFinishedAsync("v-corrupt", Deadline);
+        Assert.Equal(VideoState.Failed, done.State);
+        Assert.Contains("Corrupt", done.Reason);
+        Assert.Empty(_world.FramesOf("v-corrupt"));
+    }
+}
+
+/// <summary>One in-process cluster for all video grain tests.</summary>
+public sealed class VideoGrainCluster : IAsyncLifetime
+{
+    public const int FramesInFlight = 3;
+
+    /// <summary>What the fakes inside the silo see and record; the silo runs in this process, so it is shared.</summary>
+    public static FakeWorld World { get; } = new();
+
+    public TestCluster Cluster { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        var builder = new TestClusterBuilder(1);
+        builder.AddSiloBuilderConfigurator<SiloConfigurator>();
+        Cluster = builder.Build();
+        await Cluster.DeployAsync();
+    }
+
+    public async Task DisposeAsync() => await Cluster.DisposeAsync();
+
+    private sealed class SiloConfigurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder silo)
+        {
+            silo.UseSiloMetadata(new Dictionary<string, string> { [SiloRoles.MetadataKey] = string.Join(',', SiloRoles.All) });
+            silo.UseInMemoryReminderService();
+            silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
+            var services = silo.Services;
+            services.AddKeyedSingleton<IGrainStorage>(VideoGrain.StorageName, (sp, _) => new FlakyMemoryStorage(sp.GetRequiredService<Serializer>(), World));
+            services.AddVireoPlacement();
+            services.AddOptions<PipelineOptions>().Configure(o =>
+            {
+                o.MediaRoot = World.MediaRoot;
+                o.ResumeCheckSeconds = 1;
+                o.ModelCallAttempts = 3;
+                o.FramesInFlight = FramesInFlight;
+                o.FrameLongSide = 64;
+            });
+            services.AddOptions<WorkerOptions>().Configure(o => o.ModelPath = "unused");
+            services.AddSingleton<SourceResolver>();
+            services.AddSingleton<IMediaProbe>(World);
+            services.AddSingleton<IFrameSampler>(World);
+            services.AddSingleton<IEventPublisher>(World);
+            services.AddSingleton<IVisionEngine>(World);
+            services.AddSingleton<ILanguageEngine>(World);
+            services.AddSingleton<VisionBatcher>();
+            services.AddSingleton<LanguageBatcher>();
+        }
+    }
+}
+
+/// <summary>
+/// Fake media and model engines plus a recording publisher. A video's id is its source file under the media root;
+/// <see cref="Frames"/> says how many frames it has (negative: the file is corrupt).
+/// </summary>
+public sealed class FakeWorld : IMediaProbe, IFrameSampler, IEventPublisher, IVisionEngine, ILanguageEngine
+{
+    private readonly ConcurrentQueue<(string Topic, object Event)> _published = new();
+
+    public FakeWorld()
+    {
+        MediaRoot = Directory.CreateTempSubdirectory("vireo-grain-tests").FullName;
+    }
+
+    public string MediaRoot { get; }
+    public ConcurrentDictionary<string, int> Frames { get; } = new();
+    public ConcurrentDictionary<string, int> DelayMs { get; } = new();
+    public ConcurrentDictionary<(string, int), bool> FailOnce { get; } = new();
+    public ConcurrentDictionary<(string, int), bool> Refuse { get; } = new();
+    public ConcurrentDictionary<string, bool> FailNextWrite { get; } = new();
+    public ConcurrentQueue<(string VideoId, int Frame)> Analysed { get; } = new();
+
+    public List<int> FramesOf(string videoId) =>
+        _published.Select(p => p.Event).OfType<FrameAnalyzed>().Where(f => f.VideoId == videoId).Select(f => f.FrameIndex).ToList();
+
+    public List<VideoStatusChanged> StatusesOf(string videoId) =>
+        _published.Select(p => p.Event).OfType<VideoStatusChanged>().Where(s => s.VideoId == videoId).ToList();
+
+    public async Task<VideoStatusChanged> WaitFinishedAsync(string videoId, TimeSpan deadline)
+    {
+        VideoStatusChanged? finished = null;
+        await Eventually.UntilAsync(() =>
+            (finished = StatusesOf(videoId).LastOrDefault(s => s.State is VideoState.Completed or VideoState.Failed)) is not null, deadline, $"the end of {videoId}");
+        return finished!;
+    }
+
+    public Task<VideoInfo> ProbeAsync(string path, CancellationToken cancellationToken = default)
+    {
+        var frames = Frames[Path.GetFileName(path)];
+        if (frames < 0)
+            throw new MediaException(MediaErrorKind.Corrupt, path, "invalid data found when processing input");
+        return Task.FromResult(new VideoInfo(path, 1000, TimeSpan.FromSeconds(frames / 2.0), 64, 36, 0, 2, 2, false, "h264", "yuv420p", "mp4", false));
+    }
+
+    public IAsyncEnumerable<SampledFrame> SampleAsync(string path, SamplingPolicy policy, FrameSize size, IProgress<DecodeProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        throw new NotSupportedException("the video grain samples a probed video");
+
+    public async IAsyncEnumerable<SampledFrame> SampleAsync(VideoInfo video, SamplingPolicy policy, FrameSize size, IProgress<DecodeProgress>? progress = null,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        for (var i = 0; i < Frames[Path.GetFileName(video.Path)]; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            await Task.Yield();
+            const int width = 8, height = 8;
+            var buffer = ArrayPool<byte>.Shared.Rent(width * height * 3);
+            yield return new SampledFrame(buffer, width * height * 3, 0)
+            {
+                Index = i,
+                SourceFrameNumber = i,
+                Timestamp = TimeSpan.FromSeconds(i / 2.0),
+                Reasons = FrameReasons.Interval,
+                IsKeyframe = i == 0,
+                Width = width,
+                Height = height,
+            };
+        }
+    }
+
+    public Task PublishAsync<T>(string topic, string key, T value, CancellationToken cancellationToken = default) where T : class
+    {
+        _published.Enqueue((topic, value));
+        return Task.CompletedTask;
+    }
+
+    public Task DeadLetterAsync(ConsumeResult<string, byte[]> record, string reason, CancellationToken cancellationToken = default) =>
+        PublishAsync(VireoTopics.DeadLetter, record.Message.Key, reason, cancellationToken);
+
+    public IReadOnlyList<VisionResult> Encode(IReadOnlyList<FrameRequest> batch) => batch.Select(request =>
+    {
+        Analysed.Enqueue((request.VideoId, request.FrameIndex));
+        if (DelayMs.TryGetValue(request.VideoId, out var delay))
+            Thread.Sleep(delay);
+        if (FailOnce.TryRemove((request.VideoId, request.FrameIndex), out _))
+            throw new InvalidOperationException($"transient failure at frame {request.FrameIndex}");
+        if (Refuse.ContainsKey((request.VideoId, request.FrameIndex)))
+            throw new ArgumentException($"refused frame {request.FrameIndex}");
+        TileDecision[] tiles = [new(0, false, 0.2, 256), new(1, false, 0.3, 256)];
+        return new VisionResult(tiles, 512, 512, [(Half)request.FrameIndex], 1);
+    }).ToArray();
+
+    public IReadOnlyList<LanguageResult> Generate(IReadOnlyList<LanguageRequest> batch) =>
+        batch.Select(r => new LanguageResult($"scene {(int)r.VisualTokens[0] / 4}", "", 1, "fake")).ToArray();
+}
+
+/// <summary>Grain storage in memory, serialised as a real store would, that can fail a video's next write.</summary>
+internal sealed class FlakyMemoryStorage(Serializer serializer, FakeWorld world) : IGrainStorage
+{
+    private readonly ConcurrentDictionary<GrainId, (byte[] State, string ETag)> _rows = new();
+
+    public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    {
+        if (_rows.TryGetValue(grainId, out var row))
+        {
+            grainState.State = serializer.Deserialize<T>(row.State);
+            grainState.ETag = row.ETag;
+            grainState.RecordExists = true;
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    {
+        if (world.FailNextWrite.TryRemove(grainId.Key.ToString()!, out _))
+            throw new InvalidOperationException("the store is unreachable");
+        var etag = Guid.NewGuid().ToString("N");
+        _rows[grainId] = (serializer.SerializeToArray(grainState.State), etag);
+        grainState.ETag = etag;
+        grainState.RecordExists = true;
+        return Task.CompletedTask;
+    }
+
+    public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    {
+        _rows.TryRemove(grainId, out _);
+        grainState.RecordExists = false;
+        return Task.CompletedTask;
+    }
+}
