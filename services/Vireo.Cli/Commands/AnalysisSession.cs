@@ -28,9 +28,17 @@ internal sealed class AnalysisSession : IDisposable
     public static AnalysisSession Open()
     {
         var services = CliServices.Build(s => s.AddVireoMessaging().AddVireoStorage());
+        return new AnalysisSession(services, TailOf(services, VireoTopics.VideoStatus));
+    }
+
+    /// <summary>A reader of a pipeline topic positioned at its current end, with no group of its own.</summary>
+    public IConsumer<string, byte[]> Tail(string topic) => TailOf(_services, topic);
+
+    private static IConsumer<string, byte[]> TailOf(ServiceProvider services, string logicalTopic)
+    {
         var kafka = services.GetRequiredService<IOptions<KafkaOptions>>().Value;
         var bootstrap = kafka.ResolveBootstrapServers();
-        var statusTopic = kafka.Topic(VireoTopics.VideoStatus);
+        var topicName = kafka.Topic(logicalTopic);
         var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
         {
             BootstrapServers = bootstrap,
@@ -38,13 +46,13 @@ internal sealed class AnalysisSession : IDisposable
             EnableAutoCommit = false,
         }).Build();
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap }).Build();
-        var topic = admin.GetMetadata(statusTopic, TimeSpan.FromSeconds(10)).Topics.Single();
+        var topic = admin.GetMetadata(topicName, TimeSpan.FromSeconds(10)).Topics.Single();
         consumer.Assign(topic.Partitions.Select(p =>
         {
-            var partition = new TopicPartition(statusTopic, p.PartitionId);
+            var partition = new TopicPartition(topicName, p.PartitionId);
             return new TopicPartitionOffset(partition, consumer.QueryWatermarkOffsets(partition, TimeSpan.FromSeconds(10)).High);
         }));
-        return new AnalysisSession(services, consumer);
+        return consumer;
     }
 
     /// <summary>Puts a file under the media root (a hard link where possible, else a copy) and returns its relative path.</summary>
