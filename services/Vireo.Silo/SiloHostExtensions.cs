@@ -64,7 +64,7 @@ public static class SiloHostExtensions
         if (roles.Contains(SiloRoles.Media))
         {
             services.AddVireoMessaging().AddVireoMedia();
-            services.AddSingleton<SourceResolver>();
+            services.AddSourceResolver();
             services.AddOptions<IngestOptions>().BindConfiguration(IngestOptions.Section).ValidateDataAnnotations().ValidateOnStart();
             services.AddHostedService<IngestConsumer>();
         }
