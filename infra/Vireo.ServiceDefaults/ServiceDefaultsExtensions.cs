@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Configuration.Memory;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
@@ -59,6 +60,12 @@ public static class ServiceDefaultsExtensions
 
     private static void ConfigureLogging(this IHostApplicationBuilder builder, TelemetryOptions telemetry)
     {
+        // Probes hit /readyz every few seconds; ASP.NET's per-request lines would bury the pipeline's own. Put first
+        // among the sources, so that any configured level still wins.
+        builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource
+        {
+            InitialData = [new("Logging:LogLevel:Microsoft.AspNetCore", "Warning")],
+        });
         builder.Logging.ClearProviders();
         // Puts the current trace and span ids in the scope of every log entry, so a line can be found from a trace.
         builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId | ActivityTrackingOptions.ParentId);
