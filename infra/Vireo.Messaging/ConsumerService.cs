@@ -52,6 +52,7 @@ public abstract class ConsumerService : BackgroundService
         finally
         {
             consumer.Close();
+            VireoMetrics.ForgetConsumer(consumer.Name);
         }
     }
 }

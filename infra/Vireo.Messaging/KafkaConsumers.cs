@@ -31,6 +31,7 @@ public sealed class KafkaConsumers(IOptions<KafkaOptions> options, ILoggerFactor
             // Lets a consumer that starts before any producer create its topics where the cluster allows it (the dev broker does).
             AllowAutoCreateTopics = true,
             TopicMetadataRefreshIntervalMs = 3_000,
+            StatisticsIntervalMs = options.Value.StatisticsIntervalMs,
         };
         var consumer = new ConsumerBuilder<string, byte[]>(config)
             .SetErrorHandler((_, error) =>
@@ -39,6 +40,7 @@ public sealed class KafkaConsumers(IOptions<KafkaOptions> options, ILoggerFactor
                 else logger.LogWarning("Kafka consumer error {Code}: {Reason}", error.Code, error.Reason);
             })
             .SetLogHandler((_, message) => logger.LogDebug("librdkafka {Facility}: {Message}", message.Facility, message.Message))
+            .SetStatisticsHandler((_, json) => VireoMetrics.RecordConsumerStatistics(groupId, json))
             .SetPartitionsAssignedHandler((_, partitions) => logger.LogInformation("Assigned {Partitions}", string.Join(",", partitions)))
             .SetPartitionsRevokedHandler((_, partitions) => logger.LogInformation("Revoked {Partitions}", string.Join(",", partitions)))
             .Build();

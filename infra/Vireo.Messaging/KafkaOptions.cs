@@ -24,6 +24,10 @@ public sealed class KafkaOptions : IValidatableObject
     [RegularExpression("^[A-Za-z0-9._-]*$")]
     public string TopicPrefix { get; set; } = "";
 
+    /// <summary>How often consumers read librdkafka's statistics, which carry the consumer lag reported as a metric; 0 turns them off.</summary>
+    [Range(0, 600_000)]
+    public int StatisticsIntervalMs { get; set; } = 5_000;
+
     /// <summary>The physical name of a pipeline topic.</summary>
     public string Topic(string logicalName) => TopicPrefix + logicalName;
 

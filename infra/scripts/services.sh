@@ -14,34 +14,37 @@ bin() { echo "$VIREO_ROOT/$1/bin/$VIREO_CONFIGURATION/net10.0/$2"; }
 # shellcheck disable=SC1091
 source "$VIREO_STATE/stack.env"
 
-start() { # name log-ready-pattern dll [env...]
-  local name=$1 ready=$2 dll=$3; shift 3
-  local pid=$run_dir/$name.pid log=$VIREO_LOGS/$name.log
-  if pid_alive "$pid"; then say "$name already running (pid $(cat "$pid"))"; return; fi
+ready() { curl -fsS -o /dev/null --max-time 2 "$(cat "$1")/readyz"; }
+
+# Starts a process with its health endpoints on a free port, written to run/NAME.url, and waits until /readyz says 200.
+start() { # name dll [env...]
+  local name=$1 dll=$2; shift 2
+  local pid=$run_dir/$name.pid url=$run_dir/$name.url log=$VIREO_LOGS/$name.log
+  if pid_alive "$pid"; then say "$name already running (pid $(cat "$pid"), $(cat "$url" 2>/dev/null))"; return; fi
   [[ -f $dll ]] || fail "$dll is missing: build first (./vireo build)"
   mkdir -p "$run_dir"
-  : >"$log"
-  (cd "$VIREO_STATE" || exit 1; env "$@" setsid dotnet "$dll" >"$log" 2>&1 </dev/null & echo $! >"$pid")
+  : >"$log"; rm -f "$url"
+  (cd "$VIREO_STATE" || exit 1; env "Http__Port=0" "Http__UrlFile=$url" "$@" setsid dotnet "$dll" >"$log" 2>&1 </dev/null & echo $! >"$pid")
   local deadline=$((SECONDS + VIREO_START_TIMEOUT))
-  until grep -q "$ready" "$log"; do
+  until [[ -f $url ]] && ready "$url" 2>/dev/null; do
     if ! pid_alive "$pid"; then tail -n 30 "$log" >&2; fail "$name exited while starting (log: $log)"; fi
-    if ((SECONDS >= deadline)); then tail -n 30 "$log" >&2; fail "$name did not start within ${VIREO_START_TIMEOUT}s (log: $log)"; fi
+    if ((SECONDS >= deadline)); then tail -n 30 "$log" >&2; fail "$name was not ready within ${VIREO_START_TIMEOUT}s (log: $log)"; fi
     sleep 0.2
   done
-  say "$name running (pid $(cat "$pid"), log $log)"
+  say "$name ready at $(cat "$url") (pid $(cat "$pid"), log $log)"
 }
 
-stop() { stop_pid "$run_dir/$1.pid" "$1"; }
+stop() { stop_pid "$run_dir/$1.pid" "$1"; rm -f "$run_dir/$1.url"; }
 
 up() {
   dotnet "$(bin services/Vireo.Cli vireo.dll)" migrate
   mkdir -p "$Pipeline__MediaRoot"
   for spec in $VIREO_SILOS; do
     local name=${spec%%:*} roles=${spec#*:}
-    start "silo-$name" "Vireo silo ready" "$(bin services/Vireo.Silo Vireo.Silo.dll)" \
+    start "silo-$name" "$(bin services/Vireo.Silo Vireo.Silo.dll)" \
       "Silo__Roles=${roles//+/,}" "Silo__Name=$name"
   done
-  start sink "Sink consuming" "$(bin services/Vireo.Sink Vireo.Sink.dll)"
+  start sink "$(bin services/Vireo.Sink Vireo.Sink.dll)"
 }
 
 down() {
@@ -54,7 +57,10 @@ status() {
   for f in "$run_dir"/*.pid; do
     [[ -f $f ]] || continue
     local name; name=$(basename "$f" .pid)
-    if pid_alive "$f"; then printf '%-16s running (pid %s)\n' "$name" "$(cat "$f")"; else printf '%-16s stopped\n' "$name"; fi
+    local url; url=$(cat "$run_dir/$name.url" 2>/dev/null || echo "-")
+    if ! pid_alive "$f"; then printf '%-16s stopped\n' "$name"
+    elif [[ $url != - ]] && ready "$run_dir/$name.url" 2>/dev/null; then printf '%-16s ready    %s (pid %s)\n' "$name" "$url" "$(cat "$f")"
+    else printf '%-16s running  %s (pid %s, not ready)\n' "$name" "$url" "$(cat "$f")"; fi
   done
 }
 

@@ -1,6 +1,11 @@
-using Microsoft.Extensions.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Vireo.ServiceDefaults;
 using Vireo.Silo;
 
-var builder = Host.CreateApplicationBuilder(args);
+var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults();
 builder.AddVireoSilo();
-await builder.Build().RunAsync();
+var app = builder.Build();
+app.MapDefaultEndpoints();
+app.MapSiloDashboard();
+await app.RunAsync();

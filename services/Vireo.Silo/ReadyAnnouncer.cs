@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Vireo.Silo;
 
-/// <summary>Logs one line once the silo has joined its cluster; scripts and tests wait for it.</summary>
+/// <summary>Logs one line once the silo has started, for people reading its log; scripts and tests wait on /readyz.</summary>
 public sealed class ReadyAnnouncer(IHostApplicationLifetime lifetime, ILocalSiloDetails silo, ILogger<ReadyAnnouncer> logger, SiloOptions options) : IHostedService
 {
     public const string Line = "Vireo silo ready";

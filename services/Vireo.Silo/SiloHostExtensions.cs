@@ -5,6 +5,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
+using Orleans.Dashboard;
 using Orleans.Runtime.MembershipService.SiloMetadata;
 using StackExchange.Redis;
 using Vireo.Grains;
@@ -28,6 +29,7 @@ public static class SiloHostExtensions
         var redis = builder.Configuration["ConnectionStrings:Redis"]
             ?? throw new InvalidOperationException("ConnectionStrings:Redis is not set; on the local stack, source .state/stack.env.");
         var roles = silo.RoleList;
+        var dashboard = DashboardOptions.From(builder.Configuration);
 
         builder.UseOrleans(orleans =>
         {
@@ -40,6 +42,10 @@ public static class SiloHostExtensions
             orleans.UseSiloMetadata(new Dictionary<string, string> { [SiloRoles.MetadataKey] = string.Join(',', roles) });
             orleans.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
             orleans.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromMinutes(5));
+            // Carries the caller's trace context into grain calls, so one video's spans on other silos join its trace.
+            orleans.AddActivityPropagation();
+            if (dashboard.Enabled)
+                orleans.AddDashboard();
             if (silo.FastFailureDetection)
             {
                 orleans.Configure<ClusterMembershipOptions>(o =>
@@ -56,6 +62,7 @@ public static class SiloHostExtensions
         var services = builder.Services;
         services.AddSingleton(silo);
         services.AddHostedService<ReadyAnnouncer>();
+        services.AddSiloReadiness(roles);
         services.AddVireoPlacement();
         services.AddOptions<PipelineOptions>().BindConfiguration(PipelineOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.Section).ValidateDataAnnotations().ValidateOnStart();
@@ -63,7 +70,7 @@ public static class SiloHostExtensions
         if (roles.Contains(SiloRoles.Media))
         {
             services.AddVireoMessaging().AddVireoMedia();
-            services.AddSingleton<SourceResolver>();
+            services.AddSourceResolver();
             services.AddOptions<IngestOptions>().BindConfiguration(IngestOptions.Section).ValidateDataAnnotations().ValidateOnStart();
             services.AddHostedService<IngestConsumer>();
         }

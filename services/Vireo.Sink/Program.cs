@@ -1,6 +1,10 @@
-using Microsoft.Extensions.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Vireo.ServiceDefaults;
 using Vireo.Sink;
 
-var builder = Host.CreateApplicationBuilder(args);
+var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults();
 builder.AddVireoSink();
-await builder.Build().RunAsync();
+var app = builder.Build();
+app.MapDefaultEndpoints();
+await app.RunAsync();

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Vireo.Messaging;
 
 namespace Vireo.Sink;
 
@@ -22,6 +23,13 @@ public sealed class SinkOptions
     [Range(10, 60_000)]
     public int RetryDelayMs { get; set; } = 250;
 
-    [Range(10, 600_000)]
+    /// <summary>
+    /// Longest delay between two attempts. The consumer polls once per attempt to stay in its group, so this stays
+    /// well below the consumer's max.poll.interval.ms (10 minutes).
+    /// </summary>
+    [Range(10, 60_000)]
     public int MaxRetryDelayMs { get; set; } = 5_000;
+
+    /// <summary>The backoff of writes while Postgres is unreachable: until it comes back or the sink stops.</summary>
+    public RetrySettings Retry => new() { DelayMs = RetryDelayMs, MaxDelayMs = MaxRetryDelayMs };
 }

@@ -3,6 +3,7 @@ using Confluent.Kafka;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Polly;
 using Vireo.Messaging;
 using Vireo.Storage;
 
@@ -22,6 +23,24 @@ public sealed class SinkWorker(
     ILogger<SinkWorker> logger)
     : ConsumerService(consumers, "Sink", options.Value.GroupId, [VireoTopics.FramesAnalyzed, VireoTopics.VideoStatus], logger)
 {
+    private static readonly ResiliencePropertyKey<WriteAttempt> CurrentWrite = new("vireo.sink.write");
+
+    private readonly ResiliencePipeline _retry = RetryPipelines.Create(options.Value.Retry,
+        e => e is TimeoutException || e is Npgsql.NpgsqlException and not Npgsql.PostgresException { IsTransient: false },
+        args =>
+        {
+            // Pausing keeps the assigned partitions from fetching more while this batch waits for Postgres.
+            var write = args.Context.Properties.GetValue(CurrentWrite, null!);
+            if (!write.Paused)
+            {
+                write.Consumer.Pause(write.Consumer.Assignment);
+                write.Paused = true;
+            }
+            logger.LogWarning("Writing {Count} records failed (attempt {Attempt}): {Message}; retrying in {Delay:0} ms",
+                write.Records, args.AttemptNumber + 1, args.Outcome.Exception?.Message, args.RetryDelay.TotalMilliseconds);
+            return ValueTask.CompletedTask;
+        });
+
     protected override async Task ConsumeAsync(IConsumer<string, byte[]> consumer, CancellationToken stoppingToken)
     {
         var settings = options.Value;
@@ -31,7 +50,7 @@ public sealed class SinkWorker(
             batch.Clear();
             Fill(consumer, batch, settings, stoppingToken);
             if (batch.Count > 0)
-                await WriteWithRetryAsync(consumer, batch, settings, stoppingToken);
+                await WriteWithRetryAsync(consumer, batch, stoppingToken);
         }
     }
 
@@ -54,12 +73,19 @@ public sealed class SinkWorker(
         }
     }
 
-    private async Task WriteWithRetryAsync(IConsumer<string, byte[]> consumer, List<ConsumeResult<string, byte[]>> batch, SinkOptions settings, CancellationToken stoppingToken)
+    private async Task WriteWithRetryAsync(IConsumer<string, byte[]> consumer, List<ConsumeResult<string, byte[]>> batch, CancellationToken stoppingToken)
     {
+        var started = Stopwatch.GetTimestamp();
         var frames = new List<FrameAnalyzed>();
         var statuses = new List<VideoStatusChanged>();
+        var traces = new HashSet<ActivityContext>();
         foreach (var record in batch)
         {
+            // One short span per record continues the trace its producer started, so a video's trace reaches the sink.
+            using var consumed = Tracing.StartConsume("sink.consume", record.Message.Headers);
+            consumed?.SetTag("messaging.destination.name", record.Topic);
+            if (consumed is not null)
+                traces.Add(consumed.Context);
             var error = Decode(record, frames, statuses);
             if (error is not null)
             {
@@ -68,38 +94,33 @@ public sealed class SinkWorker(
             }
         }
 
-        var delay = settings.RetryDelayMs;
-        var paused = false;
-        for (var attempt = 1; ; attempt++)
+        var attempt = new WriteAttempt(consumer, batch.Count);
+        var context = ResilienceContextPool.Shared.Get(stoppingToken);
+        context.Properties.Set(CurrentWrite, attempt);
+        try
         {
-            try
+            await _retry.ExecuteAsync(async (ctx, state) =>
             {
-                using var activity = Tracing.Source.StartActivity("sink.write");
-                await store.WriteAsync(frames, statuses, stoppingToken);
-                break;
-            }
-            catch (Npgsql.PostgresException e) when (!e.IsTransient)
-            {
-                Logger.LogError(e, "Postgres refused a batch of {Count} records; writing them one by one", batch.Count);
-                await IsolatePoisonAsync(batch, stoppingToken);
-                break;
-            }
-            catch (Exception e) when (e is Npgsql.NpgsqlException or TimeoutException && !stoppingToken.IsCancellationRequested)
-            {
-                if (!paused)
-                {
-                    consumer.Pause(consumer.Assignment);
-                    paused = true;
-                }
-                Logger.LogWarning("Writing {Count} records failed (attempt {Attempt}): {Message}; retrying in {Delay} ms", batch.Count, attempt, e.Message, delay);
-                var until = DateTime.UtcNow.AddMilliseconds(delay);
-                // Polling while paused keeps the consumer in its group without fetching anything new.
-                while (DateTime.UtcNow < until)
-                    consumer.ConsumeOrNull(TimeSpan.FromMilliseconds(Math.Min(100, delay)), Logger, stoppingToken);
-                delay = Math.Min(delay * 2, settings.MaxRetryDelayMs);
-            }
+                // A paused consumer that polls stays in its group without fetching anything; one poll per attempt is
+                // enough because the longest delay is far below max.poll.interval.ms.
+                if (state.Attempt.Paused)
+                    state.Attempt.Consumer.ConsumeOrNull(TimeSpan.Zero, Logger, ctx.CancellationToken);
+                using var activity = Tracing.Source.StartActivity("sink.write", ActivityKind.Internal, default(ActivityContext),
+                    links: state.Traces.Select(t => new ActivityLink(t)));
+                activity?.SetTag("vireo.records", state.Attempt.Records);
+                await store.WriteAsync(state.Frames, state.Statuses, ctx.CancellationToken);
+            }, context, (Attempt: attempt, Traces: traces, Frames: frames, Statuses: statuses));
         }
-        if (paused)
+        catch (Npgsql.PostgresException e) when (!e.IsTransient)
+        {
+            Logger.LogError(e, "Postgres refused a batch of {Count} records; writing them one by one", batch.Count);
+            await IsolatePoisonAsync(batch, stoppingToken);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
+        if (attempt.Paused)
             consumer.Resume(consumer.Assignment);
 
         foreach (var record in batch)
@@ -113,6 +134,10 @@ public sealed class SinkWorker(
                 // The partition moved to another member during the retry; it will replay these idempotent writes.
             }
         }
+        VireoMetrics.SinkBatchSize.Record(batch.Count);
+        VireoMetrics.SinkBatchDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        VireoMetrics.SinkRecordsWritten.Add(frames.Count, new KeyValuePair<string, object?>("kind", "frame"));
+        VireoMetrics.SinkRecordsWritten.Add(statuses.Count, new KeyValuePair<string, object?>("kind", "status"));
         Logger.LogDebug("Wrote {Frames} frames and {Statuses} status changes", frames.Count, statuses.Count);
     }
 
@@ -135,6 +160,13 @@ public sealed class SinkWorker(
                 await publisher.DeadLetterAsync(record, $"refused by Postgres: {e.SqlState} {e.MessageText}", stoppingToken);
             }
         }
+    }
+
+    private sealed class WriteAttempt(IConsumer<string, byte[]> consumer, int records)
+    {
+        public IConsumer<string, byte[]> Consumer { get; } = consumer;
+        public int Records { get; } = records;
+        public bool Paused { get; set; }
     }
 
     private string? Decode(ConsumeResult<string, byte[]> record, List<FrameAnalyzed> frames, List<VideoStatusChanged> statuses)

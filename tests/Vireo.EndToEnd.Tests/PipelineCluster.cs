@@ -22,6 +22,9 @@ public sealed class PipelineCluster : IAsyncDisposable
     private (string Key, string Value)[] _siloSettings = [];
 
     public string MediaRoot { get; } = Directory.CreateTempSubdirectory("vireo-e2e-media-").FullName;
+
+    /// <summary>Where each process writes its URL file and its spans (one JSON line each).</summary>
+    public string RunFolder { get; } = Directory.CreateTempSubdirectory("vireo-e2e-run-").FullName;
     public string TopicPrefix => $"e2e-{_id}.";
     public NpgsqlDataSource Database => _database.DataSource;
     public EventPublisher Publisher { get; private set; } = null!;
@@ -48,12 +51,24 @@ public sealed class PipelineCluster : IAsyncDisposable
         }
     }
 
-    public Task StartSiloAsync(string name, string roles) => Start(name, "Vireo.Silo.dll", "Vireo silo ready", [
+    public Task StartSiloAsync(string name, string roles) => Start(name, "Vireo.Silo.dll", [
         ("Silo__Name", name), ("Silo__Roles", roles), ("Silo__ClusterId", $"e2e-{_id}"), ("Silo__ServiceId", $"e2e-{_id}"),
         ("Pipeline__MediaRoot", MediaRoot), ("Pipeline__ResumeCheckSeconds", "2"), ("Pipeline__DefaultMaxTiles", "2"),
         ("Workers__ModelPath", Repository.ShippedModel), ("Workers__Device", "cpu"), ("Ingest__GroupId", $"e2e-{_id}-ingest"), .. _siloSettings]);
 
-    private Task StartSinkAsync() => Start("sink", "Vireo.Sink.dll", "Sink consuming", [("Sink__GroupId", $"e2e-{_id}-sink")]);
+    private Task StartSinkAsync() => Start("sink", "Vireo.Sink.dll", [("Sink__GroupId", $"e2e-{_id}-sink")]);
+
+    /// <summary>Starts one more sink with its own settings and group, and returns once it listens (ready or not).</summary>
+    public Task StartExtraSinkAsync(string name, params (string Key, string Value)[] settings) =>
+        Start(name, "Vireo.Sink.dll", [("Sink__GroupId", $"e2e-{_id}-{name}"), .. settings], waitReady: false);
+
+    /// <summary>The health and metrics endpoints of a process.</summary>
+    public HealthEndpoints Endpoints(string name) => new(Path.Combine(RunFolder, name + ".url"));
+
+    /// <summary>The file a process writes its finished spans to.</summary>
+    public string SpanFile(string name) => Path.Combine(RunFolder, name + ".spans.jsonl");
+
+    public IEnumerable<string> ProcessNames => _processes.Keys;
 
     /// <summary>Ends a process the way a crash would: SIGKILL, no shutdown.</summary>
     public void Kill(string name)
@@ -170,8 +185,9 @@ public sealed class PipelineCluster : IAsyncDisposable
         return consumer;
     }
 
-    private async Task Start(string name, string dll, string ready, (string Key, string Value)[] environment)
+    private async Task Start(string name, string dll, (string Key, string Value)[] environment, bool waitReady = true)
     {
+        var endpoints = Endpoints(name);
         var process = new ManagedProcess(name, Path.Combine(AppContext.BaseDirectory, dll), [
             ("ConnectionStrings__Postgres", _database.ConnectionString),
             ("ConnectionStrings__Redis", LocalStack.RedisConnectionString),
@@ -180,9 +196,16 @@ public sealed class PipelineCluster : IAsyncDisposable
             ("Logging__LogLevel__Default", "Information"),
             ("Logging__LogLevel__Orleans", "Warning"),
             ("Logging__LogLevel__Orleans.Runtime.Silo", "Information"),
+            ("Http__Port", "0"),
+            ("Http__UrlFile", endpoints.UrlFile),
+            ("Telemetry__TraceFile", SpanFile(name)),
+            ("Kafka__StatisticsIntervalMs", "1000"),
             .. environment]);
         _processes[name] = process;
-        await process.WaitForOutputAsync(ready, TimeSpan.FromSeconds(120));
+        if (waitReady)
+            await process.WaitUntilAsync(endpoints.IsReadyAsync, "/readyz answering 200", TimeSpan.FromSeconds(120));
+        else
+            await process.WaitUntilAsync(async () => await endpoints.GetAsync("/healthz") is not null, "/healthz answering", TimeSpan.FromSeconds(120));
     }
 
     public async ValueTask DisposeAsync()
@@ -193,6 +216,7 @@ public sealed class PipelineCluster : IAsyncDisposable
         if (_database is not null)
             await _database.DisposeAsync();
         Directory.Delete(MediaRoot, recursive: true);
+        Directory.Delete(RunFolder, recursive: true);
     }
 }
 
@@ -219,15 +243,16 @@ public sealed class ManagedProcess
 
     public string Output { get { lock (_output) return _output.ToString(); } }
 
-    public async Task WaitForOutputAsync(string text, TimeSpan timeout)
+    /// <summary>Waits until a condition about the process holds, failing early with its log if it exits.</summary>
+    public async Task WaitUntilAsync(Func<Task<bool>> condition, string what, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
-        while (!Output.Contains(text, StringComparison.Ordinal))
+        while (!await condition())
         {
             if (_process.HasExited)
-                throw new InvalidOperationException($"{_name} exited with {_process.ExitCode} before '{text}':\n{Tail()}");
+                throw new InvalidOperationException($"{_name} exited with {_process.ExitCode} before {what}:\n{Tail()}");
             if (DateTime.UtcNow > deadline)
-                throw new TimeoutException($"{_name} did not print '{text}' within {timeout.TotalSeconds:0} s:\n{Tail()}");
+                throw new TimeoutException($"{_name}: no {what} within {timeout.TotalSeconds:0} s:\n{Tail()}");
             await Task.Delay(100);
         }
     }

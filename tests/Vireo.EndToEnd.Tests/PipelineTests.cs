@@ -8,18 +8,10 @@ namespace Vireo.EndToEnd.Tests;
 /// Two silo processes, one with the media role and one with the vision and language roles, plus the sink: videos
 /// go in as Kafka events and come out as Postgres rows.
 /// </summary>
-public sealed class PipelineTests : IAsyncLifetime
+[Collection(PipelineCollection.Name)]
+public sealed class PipelineTests(PipelineFixture fixture)
 {
-    private PipelineCluster _cluster = null!;
-
-    public async Task InitializeAsync() =>
-        _cluster = await PipelineCluster.StartAsync([("media", "media"), ("gpu", "vision,language")]);
-
-    public async Task DisposeAsync()
-    {
-        if (_cluster is not null)
-            await _cluster.DisposeAsync();
-    }
+    private readonly PipelineCluster _cluster = fixture.Cluster;
 
     [Fact]
     public async Task ThreeVideosAtOnceEndWithEverySampledFrameStoredExactlyOnce()

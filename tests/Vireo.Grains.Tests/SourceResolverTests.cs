@@ -1,3 +1,7 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Vireo.Grains.Ingest;
 
@@ -7,6 +11,7 @@ public sealed class SourceResolverTests : IDisposable
 {
     private readonly string _root = Directory.CreateTempSubdirectory("vireo-media-").FullName;
     private readonly string _outside = Directory.CreateTempSubdirectory("vireo-outside-").FullName;
+    private readonly List<ServiceProvider> _providers = [];
 
     public SourceResolverTests()
     {
@@ -16,12 +21,21 @@ public sealed class SourceResolverTests : IDisposable
         File.CreateSymbolicLink(Path.Combine(_root, "clips", "escape.mp4"), Path.Combine(_outside, "secret.mp4"));
     }
 
-    private SourceResolver Resolver(bool allowUrls = false) => new(Options.Create(new PipelineOptions
+    private SourceResolver Resolver(bool allowUrls = false, bool allowPrivateHosts = false)
     {
-        MediaRoot = _root,
-        AllowUrls = allowUrls,
-        DownloadFolder = Path.Combine(_root, "downloads"),
-    }));
+        var services = new ServiceCollection()
+            .AddSingleton(Options.Create(new PipelineOptions
+            {
+                MediaRoot = _root,
+                AllowUrls = allowUrls,
+                AllowPrivateUrlHosts = allowPrivateHosts,
+                DownloadFolder = Path.Combine(_root, "downloads"),
+            }))
+            .AddSourceResolver()
+            .BuildServiceProvider();
+        _providers.Add(services);
+        return services.GetRequiredService<SourceResolver>();
+    }
 
     [Fact]
     public void AcceptsAFileUnderTheMediaRoot()
@@ -69,8 +83,50 @@ public sealed class SourceResolverTests : IDisposable
         Assert.Contains("local or private", error.Message);
     }
 
+    [Fact]
+    public async Task AHostNameResolvingToLoopbackIsRefusedWhenConnectingAndNothingReachesIt()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+
+        var error = await Assert.ThrowsAsync<SourceRejectedException>(() =>
+            Resolver(allowUrls: true).DownloadAsync(new Uri($"http://localhost:{port}/v.mp4"), "v1", CancellationToken.None));
+
+        Assert.Contains("local or private", error.Message);
+        Assert.False(listener.Pending(), "a connection reached the loopback listener");
+    }
+
+    [Fact]
+    public async Task WithPrivateHostsAllowedTheDownloadConnectsToTheAddressItResolved()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        var server = ServeOnceAsync(listener, "not really a video");
+
+        var path = await Resolver(allowUrls: true, allowPrivateHosts: true).DownloadAsync(new Uri($"http://localhost:{port}/v.mp4"), "v2", CancellationToken.None);
+
+        await server;
+        Assert.Equal("not really a video", await File.ReadAllTextAsync(path));
+    }
+
+    private static async Task ServeOnceAsync(TcpListener listener, string body)
+    {
+        using var client = await listener.AcceptTcpClientAsync();
+        await using var stream = client.GetStream();
+        using var reader = new StreamReader(stream, Encoding.ASCII, leaveOpen: true);
+        while (!string.IsNullOrEmpty(await reader.ReadLineAsync()))
+        {
+        }
+        var response = $"HTTP/1.1 200 OK\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n{body}";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(response));
+    }
+
     public void Dispose()
     {
+        foreach (var provider in _providers)
+            provider.Dispose();
         Directory.Delete(_root, recursive: true);
         Directory.Delete(_outside, recursive: true);
     }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
 namespace Vireo.Grains.Ingest;
@@ -20,9 +21,11 @@ public abstract record CheckedSource
 /// "..", and links), URLs must be allowed, http(s), without credentials, and (unless configured) not point
 /// at this host or a private network. Downloads are bounded in size and time.
 /// </summary>
-public sealed class SourceResolver(IOptions<PipelineOptions> options)
+public sealed class SourceResolver(IOptions<PipelineOptions> options, IHttpClientFactory httpClients)
 {
-    private static readonly HttpClient Http = new(new SocketsHttpHandler { AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.FromMinutes(5) });
+    /// <summary>The named HttpClient that downloads sources; see <see cref="SourceResolverServiceCollectionExtensions.AddSourceResolver"/>.</summary>
+    public const string HttpClientName = "vireo-sources";
+
     private readonly PipelineOptions _options = options.Value;
 
     public CheckedSource Check(string source)
@@ -37,7 +40,6 @@ public sealed class SourceResolver(IOptions<PipelineOptions> options)
     /// <summary>Fetches a URL source into the download folder and returns the file's path.</summary>
     public async Task<string> DownloadAsync(Uri address, string videoId, CancellationToken cancellationToken)
     {
-        await RefuseHostileHostAsync(address, cancellationToken);
         var folder = Path.GetFullPath(_options.DownloadFolder!);
         Directory.CreateDirectory(folder);
         var target = Path.Combine(folder, videoId + ".video");
@@ -46,7 +48,8 @@ public sealed class SourceResolver(IOptions<PipelineOptions> options)
         timeout.CancelAfter(TimeSpan.FromSeconds(_options.DownloadTimeoutSeconds));
         try
         {
-            using var response = await Http.GetAsync(address, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            using var http = httpClients.CreateClient(HttpClientName);
+            using var response = await http.GetAsync(address, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
             if (!response.IsSuccessStatusCode)
                 throw new SourceRejectedException($"downloading {address} failed with HTTP {(int)response.StatusCode}");
             if (response.Content.Headers.ContentLength > _options.MaxDownloadBytes)
@@ -71,6 +74,10 @@ public sealed class SourceResolver(IOptions<PipelineOptions> options)
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             throw new SourceRejectedException($"downloading {address} took longer than {_options.DownloadTimeoutSeconds} s");
+        }
+        catch (HttpRequestException e) when (e.InnerException is SourceRejectedException refused)
+        {
+            throw refused;
         }
         catch (HttpRequestException e)
         {
@@ -110,21 +117,37 @@ public sealed class SourceResolver(IOptions<PipelineOptions> options)
         return new CheckedSource.Url(uri);
     }
 
-    private async Task RefuseHostileHostAsync(Uri address, CancellationToken cancellationToken)
+    /// <summary>
+    /// Opens the connection of a download. The host is resolved here, every address it has is checked, and the socket
+    /// connects to those same addresses: checking before the request and letting the handler resolve again would let
+    /// a host that changes its DNS answer in between (DNS rebinding) reach this machine or its private network.
+    /// </summary>
+    internal static async ValueTask<Stream> ConnectAsync(DnsEndPoint endpoint, bool allowPrivateHosts, CancellationToken cancellationToken)
     {
-        if (_options.AllowPrivateUrlHosts)
-            return;
         IPAddress[] addresses;
         try
         {
-            addresses = IPAddress.TryParse(address.Host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(address.DnsSafeHost, cancellationToken);
+            addresses = IPAddress.TryParse(endpoint.Host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(endpoint.Host, cancellationToken);
         }
         catch (SocketException e)
         {
-            throw new SourceRejectedException($"the host of {address} cannot be resolved: {e.Message}");
+            throw new SourceRejectedException($"the host {endpoint.Host} cannot be resolved: {e.Message}");
         }
-        if (addresses.Length == 0 || addresses.Any(IsPrivate))
-            throw new SourceRejectedException($"{address.Host} is a local or private address; such URLs are refused");
+        if (addresses.Length == 0)
+            throw new SourceRejectedException($"the host {endpoint.Host} has no addresses");
+        if (!allowPrivateHosts && addresses.Any(IsPrivate))
+            throw new SourceRejectedException($"{endpoint.Host} is a local or private address; such URLs are refused");
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(addresses, endpoint.Port, cancellationToken);
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
     }
 
     private static bool IsPrivate(IPAddress address)
@@ -137,5 +160,28 @@ public sealed class SourceResolver(IOptions<PipelineOptions> options)
         var b = address.GetAddressBytes();
         return b[0] is 10 or 127 or 0 || (b[0] == 172 && b[1] is >= 16 and <= 31) || (b[0] == 192 && b[1] == 168) || (b[0] == 169 && b[1] == 254)
             || (b[0] == 100 && b[1] is >= 64 and <= 127);
+    }
+}
+
+public static class SourceResolverServiceCollectionExtensions
+{
+    /// <summary>The source checks and the HttpClient they download with, whose connections go only where the checks allow.</summary>
+    public static IServiceCollection AddSourceResolver(this IServiceCollection services)
+    {
+        services.AddHttpClient(SourceResolver.HttpClientName)
+            .ConfigurePrimaryHttpMessageHandler(sp =>
+            {
+                var allowPrivate = sp.GetRequiredService<IOptions<PipelineOptions>>().Value.AllowPrivateUrlHosts;
+                return new SocketsHttpHandler
+                {
+                    AllowAutoRedirect = false,
+                    // A proxy would be the address connected to, and the source's own host would go unchecked.
+                    UseProxy = false,
+                    PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+                    ConnectCallback = (context, token) => SourceResolver.ConnectAsync(context.DnsEndPoint, allowPrivate, token),
+                };
+            });
+        services.AddSingleton<SourceResolver>();
+        return services;
     }
 }

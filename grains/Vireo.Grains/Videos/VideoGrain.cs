@@ -3,7 +3,6 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Polly;
-using Polly.Retry;
 using Vireo.Grains.Ingest;
 using Vireo.Grains.Placement;
 using Vireo.Media;
@@ -200,21 +199,14 @@ public sealed class VideoGrain(
     }
 
     /// <summary>Retries a frame's model call with exponential backoff; a refused request (ArgumentException) is not retried.</summary>
-    private ResiliencePipeline ModelCallRetry() => new ResiliencePipelineBuilder()
-        .AddRetry(new RetryStrategyOptions
+    private ResiliencePipeline ModelCallRetry() => _options.ModelCallAttempts <= 1 ? ResiliencePipeline.Empty : RetryPipelines.Create(
+        new RetrySettings { DelayMs = 250, MaxRetries = _options.ModelCallAttempts - 1 },
+        e => e is not ArgumentException,
+        args =>
         {
-            MaxRetryAttempts = _options.ModelCallAttempts - 1,
-            BackoffType = DelayBackoffType.Exponential,
-            Delay = TimeSpan.FromMilliseconds(250),
-            ShouldHandle = new PredicateBuilder().Handle<Exception>(e => e is not ArgumentException and not OperationCanceledException),
-            OnRetry = args =>
-            {
-                logger.LogWarning("Model call for video {VideoId} failed (attempt {Attempt}): {Message}",
-                    VideoId, args.AttemptNumber + 1, args.Outcome.Exception?.Message);
-                return ValueTask.CompletedTask;
-            },
-        })
-        .Build();
+            logger.LogWarning("Model call for video {VideoId} failed (attempt {Attempt}): {Message}", VideoId, args.AttemptNumber + 1, args.Outcome.Exception?.Message);
+            return ValueTask.CompletedTask;
+        });
 
     private async Task PublishOutcomesAsync(ChannelReader<Task<FrameOutcome>> outcomes, CancellationTokenSource failed, CancellationToken cancellationToken)
     {

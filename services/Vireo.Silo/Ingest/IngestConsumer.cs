@@ -3,7 +3,6 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Polly;
-using Polly.Retry;
 using Vireo.Grains;
 using Vireo.Grains.Ingest;
 using Vireo.Messaging;
@@ -35,21 +34,11 @@ public sealed class IngestConsumer(
     ILogger<IngestConsumer> logger)
     : ConsumerService(consumers, "Ingest", ingestOptions.Value.GroupId, [VireoTopics.VideoUploaded], logger)
 {
-    private readonly ResiliencePipeline _handOff = new ResiliencePipelineBuilder()
-        .AddRetry(new RetryStrategyOptions
-        {
-            MaxRetryAttempts = int.MaxValue,
-            BackoffType = DelayBackoffType.Exponential,
-            Delay = TimeSpan.FromMilliseconds(200),
-            MaxDelay = TimeSpan.FromSeconds(10),
-            ShouldHandle = new PredicateBuilder().Handle<Exception>(e => e is not OperationCanceledException),
-            OnRetry = args =>
-            {
-                logger.LogWarning("Handing an upload to its video grain failed (attempt {Attempt}): {Message}", args.AttemptNumber + 1, args.Outcome.Exception?.Message);
-                return ValueTask.CompletedTask;
-            },
-        })
-        .Build();
+    private readonly ResiliencePipeline _handOff = RetryPipelines.Create(new RetrySettings(), _ => true, args =>
+    {
+        logger.LogWarning("Handing an upload to its video grain failed (attempt {Attempt}): {Message}", args.AttemptNumber + 1, args.Outcome.Exception?.Message);
+        return ValueTask.CompletedTask;
+    });
 
     protected override async Task ConsumeAsync(IConsumer<string, byte[]> consumer, CancellationToken stoppingToken)
     {
@@ -101,7 +90,7 @@ public sealed class IngestConsumer(
         }
 
         var job = new VideoJob(upload.VideoId, upload.TenantId, sourcePath, upload.Source,
-            AnalysisSettingsFactory.From(upload.Options, pipelineOptions.Value), Tracing.TraceParentOf(record.Message.Headers));
+            AnalysisSettingsFactory.From(upload.Options, pipelineOptions.Value), activity?.Id ?? Tracing.TraceParentOf(record.Message.Headers));
         // The offset stays unstored until a grain accepts the job; retrying (for as long as it takes) keeps the
         // order of the partition.
         var outcome = await _handOff.ExecuteAsync(async _ => await grains.GetGrain<IVideoGrain>(upload.VideoId).Submit(job), stoppingToken);
