@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json;
 using TorchSharp;
-using Vireo.Model.Data;
+using Vireo.Model.Training.Data;
+using Vireo.Model.Imaging;
 using Vireo.Model.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -142,11 +143,11 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             if (s == 0)
             {
                 var pages = ReadingPages(model, k);
-                return new PreparedBatch([], TileBatch.From(model, pages.Select(x => x.Frame).ToList()).Stage(device),
+                return new PreparedBatch([], TileBatch.From(model.Tiler, pages.Select(x => x.Frame).ToList()).Stage(device),
                     ReadingLabels.For(pages, page => ReadingTargets.For(page, model.Tiler, model.Config.PatchSize)));
             }
             var samples = Batch(model, s, k);
-            var tiles = TileBatch.From(model, samples.Select(x => x.Frame).ToList()).Stage(device);
+            var tiles = TileBatch.From(model.Tiler, samples.Select(x => x.Frame).ToList()).Stage(device);
             if (s != 1 || options.ReadingWeight <= 0) return new PreparedBatch(samples, tiles, null);
             return new PreparedBatch(samples, tiles, ReadingLabels.For(samples, sample => ReadingTargets.For(sample, model.Tiler, model.Config.PatchSize)));
         }
