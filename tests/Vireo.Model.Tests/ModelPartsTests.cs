@@ -68,6 +68,29 @@ public sealed class ModelPartsTests : IDisposable
     }
 
     [Fact]
+    public void TinyModelLoadsThroughTheNormalLoaderAndRunsAFrame()
+    {
+        TinyModel.Write(_dir, seed: 5);
+        var first = File.ReadAllBytes(Path.Combine(_dir, VireoCheckpoint.WeightsFile));
+        TinyModel.Write(_dir, seed: 5);
+        Assert.Equal(first, File.ReadAllBytes(Path.Combine(_dir, VireoCheckpoint.WeightsFile)));
+
+        using var engine = VireoEngine.Load(_dir, "cpu");
+        Assert.True(engine.Model.ParameterCount() < 2_000, $"{engine.Model.ParameterCount()} parameters");
+        var frame = Imaging.RgbFrame.Create(1280, 720);
+        var result = Assert.Single(engine.Analyze([frame], RoutingPolicy.Router()));
+        // 1280×720 is a 2×1 grid plus the thumbnail; 4 tokens a tile through mlp1, 1 through mlp2.
+        Assert.Equal(3, result.Tiles.Count);
+        Assert.Equal(3 * 4, result.VisualTokensBefore);
+        Assert.Equal(result.Tiles.Sum(t => t.Compressed ? 1 : 4), result.VisualTokensAfter);
+
+        using var vision = VireoVision.Load(_dir, "cpu");
+        using var language = VireoLanguage.Load(_dir, "cpu");
+        var encoded = vision.Encode([new FrameInput(frame, RoutingPolicy.Router())])[0];
+        Assert.Equal(result.Text, language.Describe(encoded.Tiles.Select(t => t.Compressed).ToArray(), encoded.VisualTokens).Text);
+    }
+
+    [Fact]
     public void RoutingPoliciesDecideEachFrameOnItsOwn()
     {
         float[] probabilities = [0.1f, 0.5f, 0.7f, 0.95f];
