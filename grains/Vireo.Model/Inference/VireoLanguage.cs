@@ -10,26 +10,8 @@ namespace Vireo.Model.Inference;
 /// The language side at inference: places a frame's visual tokens between the image tokens of the prompt, prefills,
 /// and decodes greedily with a KV cache.
 /// </summary>
-public sealed class VireoLanguage : IDisposable
+public sealed class VireoLanguage(LanguageTower tower, Device device, bool ownsTower = true) : ModelSide<LanguageTower>(tower, device, ownsTower)
 {
-    private readonly LanguageTower _tower;
-    private readonly Device _device;
-    private readonly bool _ownsTower;
-
-    /// <param name="tower">The language side's modules, moved to <paramref name="device"/> and put in eval mode.</param>
-    /// <param name="device">Where prefill and decoding run.</param>
-    /// <param name="ownsTower">Whether disposing this disposes <paramref name="tower"/>.</param>
-    public VireoLanguage(LanguageTower tower, Device device, bool ownsTower = true)
-    {
-        _tower = tower;
-        _device = device;
-        _ownsTower = ownsTower;
-        _tower.to(device);
-        _tower.eval();
-    }
-
-    public LanguageTower Tower => _tower;
-
     /// <summary>
     /// Loads only the language side of a model directory (<c>language_model</c> from model.safetensors, and
     /// config.json with the tokenizer) onto a device ("auto", "cpu", "cuda").
@@ -44,7 +26,7 @@ public sealed class VireoLanguage : IDisposable
     /// </summary>
     public (string Text, double Milliseconds) Describe(IReadOnlyList<bool> compressedTiles, float[] visualTokens, int maxNewTokens = 96)
     {
-        var config = _tower.Config;
+        var config = Tower.Config;
         var expected = compressedTiles.Sum(config.TokensFor);
         var width = config.LlmConfig.HiddenSize;
         if (visualTokens.Length != expected * width)
@@ -52,7 +34,7 @@ public sealed class VireoLanguage : IDisposable
         using var inference = inference_mode();
         using var scope = NewDisposeScope();
         var clock = Stopwatch.StartNew();
-        using var visual = tensor(visualTokens, [expected, width]).to(_tower.LanguageModel.parameters().First().dtype).to(_device);
+        using var visual = tensor(visualTokens, [expected, width]).to(Tower.LanguageModel.parameters().First().dtype).to(Device);
         var text = Generate(compressedTiles, visual, maxNewTokens);
         return (text, clock.Elapsed.TotalMilliseconds);
     }
@@ -60,11 +42,11 @@ public sealed class VireoLanguage : IDisposable
     private string Generate(IReadOnlyList<bool> compress, Tensor frameVisual, int maxNewTokens)
     {
         using var scope = NewDisposeScope();
-        var lm = _tower.LanguageModel;
-        var prompt = _tower.PromptIds(compress).Select(i => (long)i).ToArray();
-        using var ids = tensor(prompt, [1, prompt.Length]).to(_device);
-        var embeds = _tower.EmbedWithVision(ids, frameVisual);
-        using var cache = new KvCache(_tower.Config.LlmConfig, 1, prompt.Length + maxNewTokens + 1, _device);
+        var lm = Tower.LanguageModel;
+        var prompt = Tower.PromptIds(compress).Select(i => (long)i).ToArray();
+        using var ids = tensor(prompt, [1, prompt.Length]).to(Device);
+        var embeds = Tower.EmbedWithVision(ids, frameVisual);
+        using var cache = new KvCache(Tower.Config.LlmConfig, 1, prompt.Length + maxNewTokens + 1, Device);
         var hidden = lm.Hidden(embeds, cache);
         var next = lm.Logits(hidden[.., -1]).argmax(-1);
         var output = new List<int>();
@@ -77,11 +59,6 @@ public sealed class VireoLanguage : IDisposable
             var h = lm.Hidden(lm.Embed(next.reshape(1, 1)), cache);
             next = lm.Logits(h[.., -1]).argmax(-1).MoveToOuterDisposeScope();
         }
-        return _tower.Tokenizer.Decode(output);
-    }
-
-    public void Dispose()
-    {
-        if (_ownsTower) _tower.Dispose();
+        return Tower.Tokenizer.Decode(output);
     }
 }

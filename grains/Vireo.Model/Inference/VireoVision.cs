@@ -10,26 +10,8 @@ namespace Vireo.Model.Inference;
 /// The vision side at inference: all tiles of a batch go through the ViT together, ViR scores each tile from its own
 /// features, and only the connector chosen for a tile runs. A frame gets the same routes alone or in any batch.
 /// </summary>
-public sealed class VireoVision : IDisposable
+public sealed class VireoVision(VisionTower tower, Device device, bool ownsTower = true) : ModelSide<VisionTower>(tower, device, ownsTower)
 {
-    private readonly VisionTower _tower;
-    private readonly Device _device;
-    private readonly bool _ownsTower;
-
-    /// <param name="tower">The vision side's modules, moved to <paramref name="device"/> and put in eval mode.</param>
-    /// <param name="device">Where the tiles are encoded.</param>
-    /// <param name="ownsTower">Whether disposing this disposes <paramref name="tower"/>.</param>
-    public VireoVision(VisionTower tower, Device device, bool ownsTower = true)
-    {
-        _tower = tower;
-        _device = device;
-        _ownsTower = ownsTower;
-        _tower.to(device);
-        _tower.eval();
-    }
-
-    public VisionTower Tower => _tower;
-
     /// <summary>Most tiles sent through the ViT at once; bounds activation memory.</summary>
     public int MaxTilesPerVisionPass { get; init; } = 16;
 
@@ -50,18 +32,18 @@ public sealed class VireoVision : IDisposable
         if (frames.Count == 0) return [];
         using var inference = inference_mode();
         using var scope = NewDisposeScope();
-        var config = _tower.Config;
+        var config = Tower.Config;
         var clock = Stopwatch.StartNew();
         var tilers = frames.Select(f => f.MinTiles is null && f.MaxTiles is null
-            ? _tower.Tiler
-            : _tower.Tiler.WithLimits(f.MinTiles ?? config.MinDynamicPatch, f.MaxTiles ?? config.MaxDynamicPatch)).ToArray();
-        var tiles = TileBatch.From(_tower.Tiler, frames.Select(f => f.Frame).ToArray(), tilers);
+            ? Tower.Tiler
+            : Tower.Tiler.WithLimits(f.MinTiles ?? config.MinDynamicPatch, f.MaxTiles ?? config.MaxDynamicPatch)).ToArray();
+        var tiles = TileBatch.From(Tower.Tiler, frames.Select(f => f.Frame).ToArray(), tilers);
         var features = EncodeTiles(tiles);
-        var probabilities = _tower.Router.CompressProbability(features).to(ScalarType.Float32).cpu().data<float>().ToArray();
+        var probabilities = Tower.Router.CompressProbability(features).to(ScalarType.Float32).cpu().data<float>().ToArray();
         var compress = new bool[tiles.TotalTiles];
         for (int f = 0, offset = 0; f < frames.Count; offset += tiles.TileCounts[f], f++)
             frames[f].Routing.Decide(probabilities.AsSpan(offset, tiles.TileCounts[f]), config.RouterConfig.Threshold, compress.AsSpan(offset, tiles.TileCounts[f]));
-        var visual = _tower.ConnectTiles(features, compress).to(ScalarType.Float32).cpu();
+        var visual = Tower.ConnectTiles(features, compress).to(ScalarType.Float32).cpu();
         var visionMs = clock.Elapsed.TotalMilliseconds;
         var width = (int)visual.shape[1];
         var all = visual.data<float>().ToArray();
@@ -91,16 +73,11 @@ public sealed class VireoVision : IDisposable
 
     private Tensor EncodeTiles(TileBatch tiles)
     {
-        using var pixels = tiles.ToTensor(_device);
-        if (tiles.TotalTiles <= MaxTilesPerVisionPass) return _tower.Encoder.forward(pixels);
+        using var pixels = tiles.ToTensor(Device);
+        if (tiles.TotalTiles <= MaxTilesPerVisionPass) return Tower.Encoder.forward(pixels);
         var chunks = new List<Tensor>();
         for (var start = 0; start < tiles.TotalTiles; start += MaxTilesPerVisionPass)
-            chunks.Add(_tower.Encoder.forward(pixels.narrow(0, start, Math.Min(MaxTilesPerVisionPass, tiles.TotalTiles - start))));
+            chunks.Add(Tower.Encoder.forward(pixels.narrow(0, start, Math.Min(MaxTilesPerVisionPass, tiles.TotalTiles - start))));
         return cat(chunks, 0);
-    }
-
-    public void Dispose()
-    {
-        if (_ownsTower) _tower.Dispose();
     }
 }
