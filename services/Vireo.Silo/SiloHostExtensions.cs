@@ -74,8 +74,10 @@ public static class SiloHostExtensions
             services.AddOptions<IngestOptions>().BindConfiguration(IngestOptions.Section).ValidateDataAnnotations().ValidateOnStart();
             services.AddHostedService<IngestConsumer>();
         }
-        if (roles.Contains(SiloRoles.Vision) || roles.Contains(SiloRoles.Language))
-            services.AddVireoModelEngines();
+        if (roles.Contains(SiloRoles.Vision))
+            services.AddVisionEngine();
+        if (roles.Contains(SiloRoles.Language))
+            services.AddLanguageEngine();
         if (roles.Contains(SiloRoles.Vision))
             services.AddSingleton<VisionBatcher>();
         if (roles.Contains(SiloRoles.Language))

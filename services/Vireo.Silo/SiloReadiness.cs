@@ -30,7 +30,9 @@ public sealed class ModelWarmup(IServiceProvider services, ReadinessGate gate, I
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.Run(() =>
     {
-        services.GetRequiredService<ModelHost>();
+        // Each side loads only on a silo of its role; a silo with both roles loads both.
+        services.GetService<VisionHost>();
+        services.GetService<LanguageHost>();
         gate.Open(ReadinessGate.Model);
         logger.LogInformation("Model ready");
     }, stoppingToken);

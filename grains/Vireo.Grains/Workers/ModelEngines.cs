@@ -1,56 +1,71 @@
 using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Vireo.Model;
-using Vireo.Model.Data;
 using Vireo.Model.Imaging;
 using Vireo.Model.Inference;
 using Vireo.Messaging;
-using ModelRouting = Vireo.Model.Inference.RoutingMode;
 
 namespace Vireo.Grains.Workers;
 
 /// <summary>
-/// The model loaded once per silo. Vision and language stages of the same process take turns on it, so the two
-/// batching threads never run torch at the same time.
+/// One lock per silo around torch work. The vision and language batchers of a silo with both roles take turns, so
+/// they never compete for the same cores or device at once.
 /// </summary>
-public sealed class ModelHost : IDisposable
+public sealed class TorchGate
 {
     private readonly Lock _gate = new();
 
-    public ModelHost(IOptions<WorkerOptions> options, ILocalSiloDetails silo, ILogger<ModelHost> logger)
+    public T Run<T>(Func<T> work)
     {
+        lock (_gate)
+            return work();
+    }
+}
+
+/// <summary>Loads one side of the model once per silo, with the silo's torch settings.</summary>
+public abstract class ModelSideHost<TSide> : IDisposable where TSide : IDisposable
+{
+    private readonly TorchGate _gate;
+
+    protected ModelSideHost(IOptions<WorkerOptions> options, ILocalSiloDetails silo, TorchGate gate, ILogger logger, string side, Func<string, string, TSide> load)
+    {
+        _gate = gate;
         var settings = options.Value;
         if (settings.CpuThreads > 0)
             TorchSharp.torch.set_num_threads(settings.CpuThreads);
         var clock = Stopwatch.StartNew();
-        Engine = VireoEngine.Load(settings.ModelPath, settings.Device);
+        Side = load(settings.ModelPath, settings.Device);
         Silo = silo.Name;
-        logger.LogInformation("Loaded model {Path} on {Device} in {Ms:0} ms", settings.ModelPath, settings.Device, clock.Elapsed.TotalMilliseconds);
+        logger.LogInformation("Loaded the {Side} side of model {Path} on {Device} in {Ms:0} ms", side, settings.ModelPath, settings.Device, clock.Elapsed.TotalMilliseconds);
     }
 
-    public VireoEngine Engine { get; }
+    protected TSide Side { get; }
 
-    /// <summary>The silo that runs this model, named in results so that they say where they were computed.</summary>
+    /// <summary>The silo that runs this model side, named in results so that they say where they were computed.</summary>
     public string Silo { get; }
 
-    public T Run<T>(Func<VireoEngine, T> work)
-    {
-        lock (_gate)
-            return work(Engine);
-    }
+    public T Run<T>(Func<TSide, T> work) => _gate.Run(() => work(Side));
 
-    public void Dispose() => Engine.Dispose();
+    public void Dispose() => Side.Dispose();
 }
 
+/// <summary>The vision side of the model (ViT, router, connectors), loaded on silos with the vision role.</summary>
+public sealed class VisionHost(IOptions<WorkerOptions> options, ILocalSiloDetails silo, TorchGate gate, ILogger<VisionHost> logger)
+    : ModelSideHost<VireoVision>(options, silo, gate, logger, "vision", VireoVision.Load);
+
+/// <summary>The language side of the model (decoder and tokenizer), loaded on silos with the language role.</summary>
+public sealed class LanguageHost(IOptions<WorkerOptions> options, ILocalSiloDetails silo, TorchGate gate, ILogger<LanguageHost> logger)
+    : ModelSideHost<VireoLanguage>(options, silo, gate, logger, "language", VireoLanguage.Load);
+
 /// <summary>Tiles, ViT, router and the chosen connector for a batch of frames from any videos.</summary>
-public sealed class ModelVisionEngine(ModelHost host) : IVisionEngine
+public sealed class ModelVisionEngine(VisionHost host) : IVisionEngine
 {
     public IReadOnlyList<VisionResult> Encode(IReadOnlyList<FrameRequest> batch)
     {
-        var frames = batch.Select(r => new FrameInput(new RgbFrame(r.Rgb, r.Width, r.Height), Routing(r), r.MinTiles, r.MaxTiles)).ToArray();
-        var encoded = host.Run(engine => engine.Encode(frames));
+        var frames = batch.Select(r => new FrameInput(new RgbFrame(r.Rgb, r.Width, r.Height), Policy(r.Routing, r.RouterThreshold), r.MinTiles, r.MaxTiles)).ToArray();
+        var encoded = host.Run(vision => vision.Encode(frames));
         return encoded.Select(e => new VisionResult(
             e.Tiles.Select(t => new TileDecision(t.Index, t.Compressed, t.CompressProbability, t.VisualTokens)).ToArray(),
             e.VisualTokensBefore,
@@ -59,34 +74,45 @@ public sealed class ModelVisionEngine(ModelHost host) : IVisionEngine
             e.VisionMilliseconds)).ToArray();
     }
 
-    private static RoutingOptions Routing(FrameRequest request) => request.Routing switch
+    /// <summary>The pipeline's routing mode as the model's routing policy: the one place the two meet.</summary>
+    internal static RoutingPolicy Policy(RoutingMode mode, double? threshold) => mode switch
     {
-        Vireo.RoutingMode.Off => RoutingOptions.Off,
-        Vireo.RoutingMode.AllCompressed => RoutingOptions.AllCompressed,
-        _ => new RoutingOptions(ModelRouting.Auto, request.RouterThreshold),
+        RoutingMode.Auto => RoutingPolicy.Router(threshold),
+        RoutingMode.Off => RoutingPolicy.Fixed(compressed: false),
+        RoutingMode.AllCompressed => RoutingPolicy.Fixed(compressed: true),
+        _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, "Unknown routing mode."),
     };
 }
 
 /// <summary>Prefill with a frame's visual tokens and greedy decoding of its caption and text.</summary>
-public sealed class ModelLanguageEngine(ModelHost host) : ILanguageEngine
+public sealed class ModelLanguageEngine(LanguageHost host) : ILanguageEngine
 {
     public IReadOnlyList<LanguageResult> Generate(IReadOnlyList<LanguageRequest> batch) =>
         batch.Select(request =>
         {
             var visual = request.VisualTokens.Select(h => (float)h).ToArray();
-            var (answer, ms) = host.Run(engine => engine.Describe(request.CompressedTiles, visual));
-            var (caption, text) = SyntheticFrames.ParseAnswer(answer);
-            return new LanguageResult(caption, text ?? "", ms, host.Silo);
+            var (output, ms) = host.Run(language => language.Describe(request.CompressedTiles, visual));
+            var answer = ModelAnswer.Parse(output);
+            return new LanguageResult(answer.Caption, answer.Text ?? "", ms, host.Silo);
         }).ToArray();
 }
 
 public static class ModelEngineServiceCollectionExtensions
 {
-    /// <summary>The model and both engines; used on silos with the vision or language role.</summary>
-    public static IServiceCollection AddVireoModelEngines(this IServiceCollection services)
+    /// <summary>The vision side of the model and the vision engine; for silos with the vision role.</summary>
+    public static IServiceCollection AddVisionEngine(this IServiceCollection services)
     {
-        services.AddSingleton<ModelHost>();
+        services.TryAddSingleton<TorchGate>();
+        services.AddSingleton<VisionHost>();
         services.AddSingleton<IVisionEngine, ModelVisionEngine>();
+        return services;
+    }
+
+    /// <summary>The language side of the model and the language engine; for silos with the language role.</summary>
+    public static IServiceCollection AddLanguageEngine(this IServiceCollection services)
+    {
+        services.TryAddSingleton<TorchGate>();
+        services.AddSingleton<LanguageHost>();
         services.AddSingleton<ILanguageEngine, ModelLanguageEngine>();
         return services;
     }

@@ -53,6 +53,9 @@ public sealed record ModelConfig
     [JsonIgnore]
     public int CompressedTokensPerTile => Square(PatchesPerSide * CompressedDownsampleRatio);
 
+    /// <summary>Visual tokens a tile gets on the path chosen for it.</summary>
+    public int TokensFor(bool compressed) => compressed ? CompressedTokensPerTile : TokensPerTile;
+
     [JsonIgnore]
     public int PatchesPerSide => ImageSize / PatchSize;
 

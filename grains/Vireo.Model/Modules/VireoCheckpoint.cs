@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+using System.Text.Json;
 using TorchSharp;
 using TorchSharp.PyBridge;
 using Vireo.Model.Configuration;
@@ -50,27 +52,56 @@ public static class VireoCheckpoint
 
     /// <summary>Builds the model its config.json describes and loads its weights, converting them to float32.</summary>
     /// <exception cref="CheckpointMismatchException">Names or shapes differ from the model.</exception>
-    public static VireoModel Load(string directory, Device? device = null)
+    public static VireoModel Load(string directory, Device? device = null) =>
+        LoadPart(directory, config => new VireoModel(config), [""], device);
+
+    /// <summary>
+    /// Builds the vision side (<c>vision_model</c>, <c>mlp1</c>, <c>mlp2</c>, <c>vir</c>) and reads only its tensors.
+    /// </summary>
+    /// <exception cref="CheckpointMismatchException">Names or shapes within the vision side differ from the model.</exception>
+    public static VisionTower LoadVision(string directory, Device? device = null) =>
+        LoadPart(directory, config => new VisionTower(config), VisionTower.CheckpointPrefixes, device);
+
+    /// <summary>Builds the language side (<c>language_model</c> and the tokenizer) and reads only its tensors.</summary>
+    /// <exception cref="CheckpointMismatchException">Names or shapes within the language side differ from the model.</exception>
+    public static LanguageTower LoadLanguage(string directory, Device? device = null) =>
+        LoadPart(directory, config => new LanguageTower(config), LanguageTower.CheckpointPrefixes, device);
+
+    private static T LoadPart<T>(string directory, Func<ModelConfig, T> build, IReadOnlyList<string> prefixes, Device? device) where T : nn.Module
     {
         var config = ModelConfig.Load(Path.Combine(directory, ConfigFile));
-        var model = new VireoModel(config);
-        LoadWeights(model, Path.Combine(directory, WeightsFile));
-        if (device is not null) model.to(device);
-        model.eval();
-        return model;
+        var part = build(config);
+        LoadWeights(part, Path.Combine(directory, WeightsFile), prefixes);
+        if (device is not null) part.to(device);
+        part.eval();
+        return part;
     }
 
     /// <summary>Loads a safetensors file into an existing module after checking every name and shape.</summary>
     /// <param name="model">The module to fill.</param>
     /// <param name="path">The safetensors file.</param>
     /// <param name="prefix">Only the file's tensors under this prefix, with the prefix removed (a submodule's part of a whole checkpoint).</param>
-    public static void LoadWeights(nn.Module model, string path, string prefix = "")
+    public static void LoadWeights(nn.Module model, string path, string prefix = "") =>
+        LoadMatching(model, path, name => name.StartsWith(prefix, StringComparison.Ordinal) ? name[prefix.Length..] : null);
+
+    /// <summary>
+    /// Loads the file's tensors under any of <paramref name="prefixes"/>, names kept, into a module that holds that
+    /// part of the model; tensors elsewhere in the file are not read.
+    /// </summary>
+    public static void LoadWeights(nn.Module part, string path, IReadOnlyList<string> prefixes) =>
+        LoadMatching(part, path, name => prefixes.Any(p => name.StartsWith(p, StringComparison.Ordinal)) ? name : null);
+
+    /// <summary>Reads the file tensors <paramref name="nameInModule"/> maps to a name, and fills the module after checking them all.</summary>
+    /// <param name="model">The module to fill.</param>
+    /// <param name="path">The safetensors file.</param>
+    /// <param name="nameInModule">The module's name for a file tensor, or null when the tensor is not to be read.</param>
+    private static void LoadMatching(nn.Module model, string path, Func<string, string?> nameInModule)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"No weights at {path}.", path);
-        var all = Safetensors.LoadStateDict(path);
-        var loaded = all.Where(p => p.Key.StartsWith(prefix, StringComparison.Ordinal)).ToDictionary(p => p.Key[prefix.Length..], p => p.Value);
-        foreach (var (name, tensor) in all)
-            if (!name.StartsWith(prefix, StringComparison.Ordinal)) tensor.Dispose();
+        var wanted = TensorNames(path).Where(n => nameInModule(n) is not null).ToList();
+        var loaded = wanted.Count == 0
+            ? []
+            : Safetensors.LoadStateDict(path, wanted).ToDictionary(p => nameInModule(p.Key)!, p => p.Value);
         try
         {
             var expected = model.state_dict();
@@ -90,5 +121,19 @@ public static class VireoCheckpoint
         {
             foreach (var t in loaded.Values) t.Dispose();
         }
+    }
+
+    /// <summary>The tensor names of a safetensors file, from its header alone.</summary>
+    public static IReadOnlyList<string> TensorNames(string path)
+    {
+        using var file = File.OpenRead(path);
+        Span<byte> size = stackalloc byte[8];
+        file.ReadExactly(size);
+        var length = BinaryPrimitives.ReadUInt64LittleEndian(size);
+        if (length > int.MaxValue || (long)length > file.Length - 8) throw new InvalidDataException($"{path} is not a safetensors file.");
+        var header = new byte[(int)length];
+        file.ReadExactly(header);
+        using var json = JsonDocument.Parse(header);
+        return json.RootElement.EnumerateObject().Select(p => p.Name).Where(n => n != "__metadata__").ToList();
     }
 }

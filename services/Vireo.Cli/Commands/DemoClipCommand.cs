@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Vireo.Model.Configuration;
-using Vireo.Model.Data;
+using Vireo.Model.Training.Data;
 using Vireo.Model.Imaging;
 
 namespace Vireo.Cli.Commands;

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using Vireo.Model;
-using Vireo.Model.Evaluation;
+using Vireo.Model.Training.Evaluation;
 using Vireo.Model.Inference;
 
 namespace Vireo.Cli.Commands;
@@ -30,7 +30,7 @@ public static class EvalCommand
             using var engine = VireoEngine.Load(parse.GetValue(modelDir)!, dev.ToString());
             var samples = VireoEvaluator.HeldOutSet(engine, parse.GetValue(frames), parse.GetValue(seed));
             var withText = samples.Count(s => s.Text is not null);
-            var small = samples.Count(s => s.TextSize == Vireo.Model.Data.TextSize.Small);
+            var small = samples.Count(s => s.TextSize == Vireo.Model.Training.Data.TextSize.Small);
             Console.WriteLine($"held-out set: {samples.Count} frames, {withText} with text ({small} small), {samples.Count(s => s.BusyBackground)} busy backgrounds, device {dev}");
             if (parse.GetValue(dump) is { } dumpDir)
             {
@@ -48,11 +48,11 @@ public static class EvalCommand
             var evaluator = new VireoEvaluator(engine, Console.WriteLine);
             var b = parse.GetValue(batch);
             // Warm up kernels and allocators so the first mode's frames/s is not penalised.
-            engine.Analyze([samples[0].Frame], RoutingOptions.Off);
-            var full = evaluator.Run("all-256", RoutingOptions.Off, samples, b);
-            var vir = evaluator.Run("vir", new RoutingOptions(Vireo.Model.Inference.RoutingMode.Auto, parse.GetValue(threshold)), samples, b);
-            var all64 = evaluator.Run("all-64", RoutingOptions.AllCompressed, samples, b);
-            var random = evaluator.Run("random", new RoutingOptions(Vireo.Model.Inference.RoutingMode.Random, RandomCompressFraction: vir.CompressedTileFraction, RandomSeed: 12345), samples, b);
+            engine.Analyze([samples[0].Frame], RoutingPolicy.Fixed(compressed: false));
+            var full = evaluator.Run("all-256", RoutingPolicy.Fixed(compressed: false), samples, b);
+            var vir = evaluator.Run("vir", RoutingPolicy.Router(parse.GetValue(threshold)), samples, b);
+            var all64 = evaluator.Run("all-64", RoutingPolicy.Fixed(compressed: true), samples, b);
+            var random = evaluator.Run("random", RoutingPolicy.Random(vir.CompressedTileFraction, seed: 12345), samples, b);
             foreach (var row in new[] { full, vir, all64, random })
                 foreach (var o in row.Frames.Take(parse.GetValue(show)))
                     Console.WriteLine($"  [{row.Mode}] {o.Sample.TextSize,-5} expected: {o.Sample.Answer} | got: {o.Output}");

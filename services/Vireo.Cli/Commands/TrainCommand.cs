@@ -11,7 +11,7 @@ public static class TrainCommand
 {
     public static Command Create()
     {
-        var outDir = new Option<string>("--out") { Description = "Checkpoint directory (model.safetensors, config.json, train_state.json, train.log). Rerunning resumes.", Required = true };
+        var outDir = new Option<string>("--out") { Description = "Output directory (model.safetensors, config.json, train.log, and resume/: weights, optimizer state and position). Rerunning resumes.", Required = true };
         var device = new Option<string>("--device") { Description = "auto | cpu | cuda", DefaultValueFactory = _ => "auto" };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 1 };
         var preset = new Option<string>("--preset") { Description = "Model size for a fresh run: small (shipped) | medium (192-wide encoder) | tiny", DefaultValueFactory = _ => "small" };
@@ -24,6 +24,7 @@ public static class TrainCommand
         var lr = new Option<double>("--lr") { DefaultValueFactory = _ => 1e-3 };
         var percentile = new Option<double>("--router-percentile") { Description = "Stage 3: keep-256 when r = L64/L256 is above this percentile of recent r.", DefaultValueFactory = _ => 0.75 };
         var minutes = new Option<double?>("--time-limit-minutes") { Description = "Save and stop after this long; rerun to resume." };
+        var stopAfter = new Option<int?>("--stop-after-steps") { Description = "Save and stop after this many steps (any stage); rerun to resume." };
         var logEvery = new Option<int>("--log-every") { DefaultValueFactory = _ => 25 };
         var checkpointEvery = new Option<int>("--checkpoint-every") { DefaultValueFactory = _ => 250 };
         var textProbability = Fraction("--text-probability", "Chance a training frame carries text.", 0.6);
@@ -40,7 +41,7 @@ public static class TrainCommand
 
         var command = new Command("train", "Train the vision-language model with its visual resolution router (ViCO stages 1-3).")
         {
-            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, logEvery, checkpointEvery, ship, textProbability, smallText, curriculum, boost, continueStage1, textOnly, readingWeight, readingSteps, initVision, sineCosine,
+            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, stopAfter, logEvery, checkpointEvery, ship, textProbability, smallText, curriculum, boost, continueStage1, textOnly, readingWeight, readingSteps, initVision, sineCosine,
         };
         command.SetAction(parse =>
         {
@@ -74,6 +75,7 @@ public static class TrainCommand
                 RouterLearningRate = parse.GetValue(lr),
                 RouterPercentile = parse.GetValue(percentile),
                 TimeLimit = parse.GetValue(minutes) is { } m ? TimeSpan.FromMinutes(m) : null,
+                StopAfterSteps = parse.GetValue(stopAfter),
                 LogEvery = parse.GetValue(logEvery),
                 CheckpointEvery = parse.GetValue(checkpointEvery),
                 Model = model,

@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json;
 using TorchSharp;
-using Vireo.Model.Data;
+using Vireo.Model.Training.Data;
+using Vireo.Model.Imaging;
 using Vireo.Model.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -11,29 +12,44 @@ namespace Vireo.Model.Training;
 /// <summary>
 /// ViCO's three stages on synthetic frames: (1) both connectors on the tasks, (2) consistency with a frozen
 /// 256-token reference, (3) the router from loss ratios. Seeded: batch k of stage s is the same frames on
-/// every run, so a resumed run sees the data it would have seen.
+/// every run, and a checkpoint keeps the optimizer's state beside the weights, so a run stopped and resumed ends
+/// with the same weights, bit for bit, as one that never stopped.
 /// </summary>
 public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
 {
-    public const string StateFile = "train_state.json";
     public const string ReferenceFile = "reference.safetensors";
 
     private readonly Stopwatch _clock = new();
     private double _elapsedBefore;
+    private int _stepsThisRun;
+
+    /// <summary>Where the optimizer state of the stage being resumed is, until that stage has taken it.</summary>
+    private string? _optimizerToRestore;
 
     /// <summary>Runs (or resumes) training; returns the final state. Stops early, saved, at the time limit.</summary>
     public TrainingState Run()
     {
         var device = TorchRuntime.ResolveDevice(options.Device);
         Directory.CreateDirectory(options.OutputDirectory);
-        var statePath = Path.Combine(options.OutputDirectory, StateFile);
+        var legacyStatePath = Path.Combine(options.OutputDirectory, TrainingCheckpoint.StateFile);
         VireoModel model;
         TrainingState state;
-        if (File.Exists(statePath))
+        if (TrainingCheckpoint.Find(options.OutputDirectory) is { } checkpoint)
         {
-            state = JsonSerializer.Deserialize(File.ReadAllText(statePath), TrainingStateJsonContext.Default.TrainingState)!;
-            model = VireoCheckpoint.Load(options.OutputDirectory);
+            state = TrainingCheckpoint.ReadState(checkpoint);
+            model = VireoCheckpoint.Load(checkpoint);
+            _optimizerToRestore = checkpoint;
             log($"resuming from {options.OutputDirectory}: stage {state.Stage}, step {state.Step}");
+        }
+        else if (File.Exists(legacyStatePath))
+        {
+            // Written before checkpoints kept the optimizer: the weights and the position carry on, the moments restart.
+            state = JsonSerializer.Deserialize(File.ReadAllText(legacyStatePath), TrainingStateJsonContext.Default.TrainingState)!;
+            model = VireoCheckpoint.Load(options.OutputDirectory);
+            var legacyHeadPath = Path.Combine(options.OutputDirectory, ReadingHead.File);
+            using (var legacyHead = File.Exists(legacyHeadPath) ? LoadHead(model, legacyHeadPath) : null)
+                TrainingCheckpoint.Write(options.OutputDirectory, model, state, legacyHead, null);
+            log($"resuming from {options.OutputDirectory}: stage {state.Stage}, step {state.Step} (an older checkpoint without optimizer state: the optimizer starts afresh)");
         }
         else
         {
@@ -52,6 +68,8 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         {
             VireoCheckpoint.LoadWeights(model, Path.Combine(options.OutputDirectory, ReferenceFile));
             state = state with { Stage = 1, Step = state.Stage1Completed, RecentRatios = [] };
+            // The saved optimizer state belongs to the stage being rolled back.
+            _optimizerToRestore = null;
             log($"continuing stage 1 from its frozen weights at step {state.Step} to {options.Stage1Steps}");
         }
         _elapsedBefore = state.ElapsedSeconds;
@@ -72,7 +90,27 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         return state;
     }
 
-    private bool OutOfTime => options.TimeLimit is { } limit && _clock.Elapsed >= limit;
+    private bool ShouldStop =>
+        (options.TimeLimit is { } limit && _clock.Elapsed >= limit) || (options.StopAfterSteps is { } steps && _stepsThisRun >= steps);
+
+    /// <summary>Called at the top of every step: whether to stop (and save) before it, counting it when not.</summary>
+    private bool StopBeforeStep()
+    {
+        if (ShouldStop) return true;
+        _stepsThisRun++;
+        return false;
+    }
+
+    /// <summary>
+    /// Gives the optimizer of the stage this run resumed in the moments and step counts it had when saved. Only the
+    /// first stage a run enters can be mid-way; later ones start with a fresh optimizer.
+    /// </summary>
+    private void RestoreOptimizer(TorchSharp.Modules.OptimizerHelper optimizer)
+    {
+        if (_optimizerToRestore is { } checkpoint && TrainingCheckpoint.RestoreOptimizer(checkpoint, optimizer))
+            log("optimizer state restored");
+        _optimizerToRestore = null;
+    }
 
     private double Elapsed => _elapsedBefore + _clock.Elapsed.TotalSeconds;
 
@@ -102,7 +140,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
     /// <summary>One seed per frame of batch (stage, step): the same frames on every run, resumed or not.</summary>
     private int[] Seeds(int stage, int step)
     {
-        var rng = new Random(HashCode.Combine(options.Seed, stage, step));
+        var rng = new Random(TrainingSeeds.Derive(options.Seed, stage, step));
         return Enumerable.Range(0, options.BatchSize).Select(_ => rng.Next()).ToArray();
     }
 
@@ -142,11 +180,11 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             if (s == 0)
             {
                 var pages = ReadingPages(model, k);
-                return new PreparedBatch([], TileBatch.From(model, pages.Select(x => x.Frame).ToList()).Stage(device),
+                return new PreparedBatch([], TileBatch.From(model.Tiler, pages.Select(x => x.Frame).ToList()).Stage(device),
                     ReadingLabels.For(pages, page => ReadingTargets.For(page, model.Tiler, model.Config.PatchSize)));
             }
             var samples = Batch(model, s, k);
-            var tiles = TileBatch.From(model, samples.Select(x => x.Frame).ToList()).Stage(device);
+            var tiles = TileBatch.From(model.Tiler, samples.Select(x => x.Frame).ToList()).Stage(device);
             if (s != 1 || options.ReadingWeight <= 0) return new PreparedBatch(samples, tiles, null);
             return new PreparedBatch(samples, tiles, ReadingLabels.For(samples, sample => ReadingTargets.For(sample, model.Tiler, model.Config.PatchSize)));
         }
@@ -175,21 +213,31 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         return peak * (0.1 + 0.9 * 0.5 * (1 + Math.Cos(Math.PI * Math.Min(1, progress))));
     }
 
-    private TrainingState Save(VireoModel model, TrainingState state, ReadingHead? head = null)
+    /// <summary>
+    /// Writes the model for use (model.safetensors + config.json in the output directory) and the checkpoint a rerun
+    /// resumes from. Mid-stage saves pass the stage's optimizer; a stage's last save does not, as the next stage
+    /// starts a fresh one.
+    /// </summary>
+    private TrainingState Save(VireoModel model, TrainingState state, ReadingHead? head = null, TorchSharp.Modules.OptimizerHelper? optimizer = null)
     {
         state = state with { ElapsedSeconds = Elapsed };
         VireoCheckpoint.Save(model, options.OutputDirectory);
-        if (head is not null) VireoCheckpoint.SaveWeights(head, Path.Combine(options.OutputDirectory, ReadingHead.File));
-        File.WriteAllText(Path.Combine(options.OutputDirectory, StateFile), JsonSerializer.Serialize(state, TrainingStateJsonContext.Default.TrainingState));
+        TrainingCheckpoint.Write(options.OutputDirectory, model, state, head, optimizer);
         return state;
     }
 
     private ReadingHead LoadReadingHead(VireoModel model, TrainingState state, Device device)
     {
-        var head = new ReadingHead(model.Config.VisionConfig.HiddenSize);
-        var path = Path.Combine(options.OutputDirectory, ReadingHead.File);
-        if ((state.Step > 0 || state.ReadingStep > 0) && File.Exists(path)) VireoCheckpoint.LoadWeights(head, path);
+        var path = Path.Combine(options.OutputDirectory, TrainingCheckpoint.DirectoryName, ReadingHead.File);
+        var head = (state.Step > 0 || state.ReadingStep > 0) && File.Exists(path) ? LoadHead(model, path) : new ReadingHead(model.Config.VisionConfig.HiddenSize);
         head.to(device);
+        return head;
+    }
+
+    private static ReadingHead LoadHead(VireoModel model, string path)
+    {
+        var head = new ReadingHead(model.Config.VisionConfig.HiddenSize);
+        VireoCheckpoint.LoadWeights(head, path);
         return head;
     }
 
@@ -204,24 +252,25 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         using var head = LoadReadingHead(model, state, device);
         var trained = model.Vision.parameters().Concat(head.parameters()).ToList();
         using var optimizer = optim.AdamW(trained, options.LearningRate, weight_decay: 0.01);
+        RestoreOptimizer(optimizer);
         var total = options.ReadingSteps;
         var meter = new ReadingMeter();
         for (var step = state.ReadingStep; step < total; step++)
         {
-            if (OutOfTime) return Stopped(model, state with { ReadingStep = step }, head);
+            if (StopBeforeStep()) return Stopped(model, state with { ReadingStep = step }, head, optimizer);
             SetLr(optimizer, Schedule(step, total, options.LearningRate));
             using var scope = NewDisposeScope();
             var batch = Next(model, device, 0, step, total);
             var features = model.Vision.forward(batch.Tiles.ToTensor(device));
             var result = head.Loss(features, batch.Labels!);
-            optimizer.zero_grad();
+            ClearGradients(model, head);
             result.Loss.backward();
             ClipGradients(trained, 1.0);
             optimizer.step();
             meter.Add(result, batch.Tiles.TotalTiles);
             if ((step + 1) % options.LogEvery == 0 || step + 1 == total)
                 log($"reading step {step + 1}/{total} loss {meter.Take()} tiles/s {meter.Rate():F1} data wait {TakeDataWaitShare():P0} elapsed {Elapsed:F0}s");
-            if ((step + 1) % options.CheckpointEvery == 0) state = Save(model, state with { ReadingStep = step + 1 }, head);
+            if ((step + 1) % options.CheckpointEvery == 0) state = Save(model, state with { ReadingStep = step + 1 }, head, optimizer);
         }
         state = Save(model, state with { ReadingStep = total }, head);
         log("reading pretraining done");
@@ -234,6 +283,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         using var head = options.ReadingWeight > 0 ? LoadReadingHead(model, state, device) : null;
         var trained = model.parameters().Concat(head?.parameters() ?? []).ToList();
         using var optimizer = optim.AdamW(trained, options.LearningRate, weight_decay: 0.01);
+        RestoreOptimizer(optimizer);
         var total = options.Stage1Steps;
         var meter = new Meter();
         var textMeter = new Meter();
@@ -241,12 +291,12 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         var readingMeter = new ReadingMeter();
         for (var step = state.Step; step < total; step++)
         {
-            if (OutOfTime) return Stopped(model, state with { Step = step }, head);
+            if (StopBeforeStep()) return Stopped(model, state with { Step = step }, head, optimizer);
             SetLr(optimizer, Schedule(step, total, options.LearningRate));
             using var scope = NewDisposeScope();
             var batch = Next(model, device, 1, step, total);
             var (samples, tiles) = (batch.Samples, batch.Tiles);
-            var rng = new Random(HashCode.Combine(options.Seed, 11, step));
+            var rng = new Random(TrainingSeeds.Derive(options.Seed, 11, step));
             var compress = Enumerable.Range(0, tiles.TotalTiles).Select(_ => rng.Next(2) == 1).ToList();
             using var seq = SequenceBatch.Build(model, samples.Select(s => s.Answer).ToList(), tiles.TileCounts, compress, device);
             var features = model.Vision.forward(tiles.ToTensor(device));
@@ -260,7 +310,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
                 loss += reading.Loss * options.ReadingWeight;
                 readingMeter.Add(reading, 0);
             }
-            optimizer.zero_grad();
+            ClearGradients(model, head);
             loss.backward();
             ClipGradients(trained, 1.0);
             optimizer.step();
@@ -272,10 +322,10 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
                 var readingPart = head is null ? "" : $" reading {readingMeter.Take()}";
                 log($"stage 1 step {step + 1}/{total} loss {meter.TakeMean():F4} caption {captionMeter.TakeMean():F4} text {textMeter.TakeMean():F4}{readingPart} tiles/s {meter.Rate():F1} data wait {TakeDataWaitShare():P0} elapsed {Elapsed:F0}s");
             }
-            if ((step + 1) % options.CheckpointEvery == 0) state = Save(model, state with { Step = step + 1 }, head);
+            if ((step + 1) % options.CheckpointEvery == 0) state = Save(model, state with { Step = step + 1 }, head, optimizer);
         }
         // The consistency stage compares against this model, frozen.
-        state = Save(model, state with { Stage = 2, Step = 0, Stage1Completed = total });
+        state = Save(model, state with { Stage = 2, Step = 0, Stage1Completed = total }, head);
         File.Copy(Path.Combine(options.OutputDirectory, VireoCheckpoint.WeightsFile), Path.Combine(options.OutputDirectory, ReferenceFile), overwrite: true);
         log("stage 1 done; saved the frozen reference for stage 2");
         return state;
@@ -291,12 +341,13 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         model.train();
         var trained = model.parameters().ToList();
         using var optimizer = optim.AdamW(trained, options.LearningRate * 0.5, weight_decay: 0.01);
+        RestoreOptimizer(optimizer);
         var total = options.Stage2Steps;
         var meter = new Meter();
         var klMeter = new Meter();
         for (var step = state.Step; step < total; step++)
         {
-            if (OutOfTime) return Stopped(model, state with { Step = step });
+            if (StopBeforeStep()) return Stopped(model, state with { Step = step }, optimizer: optimizer);
             SetLr(optimizer, Schedule(step, total, options.LearningRate * 0.5));
             using var scope = NewDisposeScope();
             var (samples, tiles, _) = Next(model, device, 2, step, total);
@@ -310,7 +361,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
                 var refFeatures = reference.Vision.forward(pixels);
                 refLogProbs = functional.log_softmax(TeacherForcing.ResponseLogits(reference, refFeatures, allFull, refSeq), -1);
             }
-            var rng = new Random(HashCode.Combine(options.Seed, 22, step));
+            var rng = new Random(TrainingSeeds.Derive(options.Seed, 22, step));
             var compress = Enumerable.Range(0, tiles.TotalTiles).Select(_ => rng.Next(2) == 1).ToList();
             using var seq = SequenceBatch.Build(model, answers, tiles.TileCounts, compress, device);
             var logits = TeacherForcing.ResponseLogits(model, model.Vision.forward(pixels), compress, seq);
@@ -318,7 +369,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             var kl = (refLogProbs.exp() * (refLogProbs - logProbs)).sum(-1).mean();
             var ce = functional.cross_entropy(logits, seq.Targets);
             var loss = kl + ce * options.ConsistencyTaskWeight;
-            optimizer.zero_grad();
+            ClearGradients(model);
             loss.backward();
             ClipGradients(trained, 1.0);
             optimizer.step();
@@ -326,7 +377,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             klMeter.Add(kl, 0);
             if ((step + 1) % options.LogEvery == 0 || step + 1 == total)
                 log($"stage 2 step {step + 1}/{total} kl {klMeter.TakeMean():F4} task {meter.TakeMean():F4} tiles/s {meter.Rate():F1} elapsed {Elapsed:F0}s");
-            if ((step + 1) % options.CheckpointEvery == 0) state = Save(model, state with { Step = step + 1 });
+            if ((step + 1) % options.CheckpointEvery == 0) state = Save(model, state with { Step = step + 1 }, optimizer: optimizer);
         }
         state = Save(model, state with { Stage = 3, Step = 0 });
         log("stage 2 done");
@@ -339,13 +390,14 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         foreach (var (name, p) in model.named_parameters()) p.requires_grad = name.StartsWith("vir.", StringComparison.Ordinal);
         var routerParams = model.Router.parameters().ToList();
         using var optimizer = optim.AdamW(routerParams, options.RouterLearningRate, weight_decay: 0.01);
+        RestoreOptimizer(optimizer);
         var window = new Queue<double>(state.RecentRatios);
         var total = options.Stage3Steps;
         var meter = new Meter();
         double agree = 0, labelled = 0, keepLabels = 0;
         for (var step = state.Step; step < total; step++)
         {
-            if (OutOfTime) return Stopped(model, state with { Step = step, RecentRatios = window.ToArray() });
+            if (StopBeforeStep()) return Stopped(model, state with { Step = step, RecentRatios = window.ToArray() }, optimizer: optimizer);
             SetLr(optimizer, Schedule(step, total, options.RouterLearningRate));
             using var scope = NewDisposeScope();
             var (samples, tiles, _) = Next(model, device, 3, step, total);
@@ -392,7 +444,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             var labels = ratios.Select(r => r > threshold ? 0L : VisualResolutionRouter.CompressClass).ToArray();
             var logits = model.Router.forward(features.detach());
             var loss = functional.cross_entropy(logits, tensor(labels, device: device));
-            optimizer.zero_grad();
+            ClearGradients(model);
             loss.backward();
             optimizer.step();
             var predicted = logits.argmax(-1).cpu().data<long>().ToArray();
@@ -405,7 +457,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
                 log($"stage 3 step {step + 1}/{total} router loss {meter.TakeMean():F4} label agreement {agree / labelled:P1} keep-256 labels {keepLabels / labelled:P1} ratio threshold {threshold:F3} elapsed {Elapsed:F0}s");
                 agree = labelled = keepLabels = 0;
             }
-            if ((step + 1) % options.CheckpointEvery == 0) state = Save(model, state with { Step = step + 1, RecentRatios = window.ToArray() });
+            if ((step + 1) % options.CheckpointEvery == 0) state = Save(model, state with { Step = step + 1, RecentRatios = window.ToArray() }, optimizer: optimizer);
         }
         state = Save(model, state with { Stage = 4, Step = 0, RecentRatios = window.ToArray() });
         log($"stage 3 done; training finished in {Elapsed:F0}s");
@@ -433,14 +485,25 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         return result;
     }
 
-    private TrainingState Stopped(VireoModel model, TrainingState state, ReadingHead? head = null)
+    private TrainingState Stopped(VireoModel model, TrainingState state, ReadingHead? head = null, TorchSharp.Modules.OptimizerHelper? optimizer = null)
     {
-        state = Save(model, state, head);
+        state = Save(model, state, head, optimizer);
         var where = state.Stage == 1 && state.Step == 0 && state.ReadingStep < options.ReadingSteps
             ? $"reading step {state.ReadingStep}"
             : $"stage {state.Stage} step {state.Step}";
-        log($"time limit reached at {where}; saved. Run the same command again to resume.");
+        var why = options.TimeLimit is { } limit && _clock.Elapsed >= limit ? "time limit" : "step limit";
+        log($"{why} reached at {where}; saved. Run the same command again to resume.");
         return state;
+    }
+
+    /// <summary>
+    /// Drops the gradients before a step (PyTorch's zero_grad with set_to_none): a parameter the step's loss does not
+    /// reach then has none, and AdamW leaves it alone. Zeroed gradients kept from earlier steps would make AdamW move
+    /// it, so a run resumed in a new process, which has no gradients yet, would part from one that never stopped.
+    /// </summary>
+    private static void ClearGradients(params Module?[] modules)
+    {
+        foreach (var module in modules) module?.zero_grad(set_to_none: true);
     }
 
     private static void SetLr(optim.Optimizer optimizer, double lr)

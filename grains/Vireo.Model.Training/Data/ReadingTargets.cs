@@ -1,6 +1,6 @@
 using Vireo.Model.Imaging;
 
-namespace Vireo.Model.Data;
+namespace Vireo.Model.Training.Data;
 
 /// <summary>
 /// Dense labels for the vision encoder: for every ViT patch of every tile of a frame, the character whose cell

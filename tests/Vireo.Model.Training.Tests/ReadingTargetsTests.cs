@@ -1,8 +1,8 @@
 using Vireo.Model.Configuration;
-using Vireo.Model.Data;
+using Vireo.Model.Training.Data;
 using Vireo.Model.Imaging;
 
-namespace Vireo.Model.Tests;
+namespace Vireo.Model.Training.Tests;
 
 public sealed class ReadingTargetsTests
 {

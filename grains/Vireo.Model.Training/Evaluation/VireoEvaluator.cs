@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using Vireo.Model.Data;
+using Vireo.Model.Training.Data;
 using Vireo.Model.Inference;
 
-namespace Vireo.Model.Evaluation;
+namespace Vireo.Model.Training.Evaluation;
 
 /// <summary>One routing mode's numbers over the held-out set.</summary>
 public sealed record EvalRow(
@@ -44,7 +44,7 @@ public sealed class VireoEvaluator(VireoEngine engine, Action<string> log)
         return samples.ToList();
     }
 
-    public EvalRow Run(string mode, RoutingOptions routing, IReadOnlyList<SyntheticSample> samples, int batchSize)
+    public EvalRow Run(string mode, RoutingPolicy routing, IReadOnlyList<SyntheticSample> samples, int batchSize)
     {
         var outcomes = new List<FrameOutcome>();
         long tiles = 0, compressed = 0;
@@ -52,10 +52,12 @@ public sealed class VireoEvaluator(VireoEngine engine, Action<string> log)
         for (var start = 0; start < samples.Count; start += batchSize)
         {
             var batch = samples.Skip(start).Take(batchSize).ToList();
-            var results = engine.Analyze(batch.Select(s => s.Frame).ToList(), routing with { RandomSeed = routing.RandomSeed + start });
+            // Random routing draws afresh for every batch; the other policies are the same everywhere.
+            var batchRouting = routing is RoutingPolicy.AtRandom random ? random with { Seed = random.Seed + start } : routing;
+            var results = engine.Analyze(batch.Select(s => s.Frame).ToList(), batchRouting);
             for (var i = 0; i < batch.Count; i++)
             {
-                var (caption, text) = SyntheticFrames.ParseAnswer(results[i].Text);
+                var (caption, text) = ModelAnswer.Parse(results[i].Text);
                 outcomes.Add(new FrameOutcome(batch[i], results[i].Text, caption == batch[i].Caption, text == batch[i].Text, results[i].VisualTokensAfter));
                 tiles += results[i].Tiles.Count;
                 compressed += results[i].Tiles.Count(t => t.Compressed);

@@ -1,4 +1,4 @@
-namespace Vireo.Model.Data;
+namespace Vireo.Model.Training.Data;
 
 /// <summary>A 5x7 bitmap font for A–Z and 0–9, drawn at integer scale factors.</summary>
 public static class BitmapFont

@@ -1,77 +1,12 @@
-using System.Runtime.InteropServices;
 using TorchSharp;
-using Vireo.Model.Data;
+using Vireo.Model.Training.Data;
 using Vireo.Model.Modules;
+using Vireo.Model.Imaging;
+using Vireo.Model.Inference;
 using Vireo.Model.Text;
 using static TorchSharp.torch;
 
 namespace Vireo.Model.Training;
-
-/// <summary>Tiles of a batch of frames, normalised, with each frame's tile range.</summary>
-public sealed class TileBatch
-{
-    private readonly float[][] _frames;
-    private readonly int _imageSize;
-    private Tensor? _staged;
-
-    private TileBatch(float[][] frames, int[] tileCounts, int imageSize)
-    {
-        _frames = frames;
-        _imageSize = imageSize;
-        TileCounts = tileCounts;
-    }
-
-    public int[] TileCounts { get; }
-    public int TotalTiles => TileCounts.Sum();
-    public int FirstTile(int frame) => TileCounts.Take(frame).Sum();
-
-    /// <summary>Whether tile t of a frame is its thumbnail (the last tile, when the frame has more than one).</summary>
-    public bool IsThumbnail(int frame, int tile) => TileCounts[frame] > 1 && tile == TileCounts[frame] - 1;
-
-    /// <summary>
-    /// Prepares the host copy of the pixels for <paramref name="device"/> ahead of <see cref="ToTensor"/>, in page-locked
-    /// memory for CUDA so the upload runs beside the device's work; meant for a thread that prepares the next batch.
-    /// </summary>
-    public TileBatch Stage(Device device)
-    {
-        _staged = Host(pinned: device.type == DeviceType.CUDA);
-        return this;
-    }
-
-    /// <summary>The tiles [tiles, 3, size, size] on <paramref name="device"/>; uses (and releases) the staged copy if any.</summary>
-    public Tensor ToTensor(Device device)
-    {
-        var host = _staged ?? Host(pinned: false);
-        _staged = null;
-        return TorchRuntime.Upload(host, device);
-    }
-
-    /// <summary>All tiles in one host tensor, each frame's written in parallel straight into its place.</summary>
-    private Tensor Host(bool pinned)
-    {
-        var host = empty(TotalTiles, 3, _imageSize, _imageSize);
-        if (pinned)
-            using (var pageable = host) host = pageable.pin_memory();
-        var offsets = new long[_frames.Length];
-        for (var i = 1; i < offsets.Length; i++) offsets[i] = offsets[i - 1] + _frames[i - 1].Length;
-        // A fresh contiguous tensor: its storage starts at element 0.
-        var start = host.storage<float>().data_ptr();
-        Parallel.For(0, _frames.Length, i => Marshal.Copy(_frames[i], 0, start + (nint)(offsets[i] * sizeof(float)), _frames[i].Length));
-        return host;
-    }
-
-    public static TileBatch From(VireoModel model, IReadOnlyList<Imaging.RgbFrame> frames, IReadOnlyList<Imaging.DynamicTiler>? tilers = null)
-    {
-        var parts = new float[frames.Count][];
-        var counts = new int[frames.Count];
-        Parallel.For(0, frames.Count, i =>
-        {
-            parts[i] = (tilers?[i] ?? model.Tiler).Tile(frames[i], out var grid);
-            counts[i] = grid.TotalTiles;
-        });
-        return new TileBatch(parts, counts, model.Config.ImageSize);
-    }
-}
 
 /// <summary>
 /// Teacher-forcing sequences for a batch: right-padded ids (prompt with visual placeholders, response, eos),
@@ -131,7 +66,7 @@ public sealed class SequenceBatch : IDisposable
             promptLengths.Add(prompt.Count);
             targets.AddRange(response.Select(x => (long)x));
             lengths.Add(response.Count);
-            var (caption, text) = SyntheticFrames.ParseAnswer(answers[f]);
+            var (caption, text) = ModelAnswer.Parse(answers[f]);
             var captionLength = model.Tokenizer.Encode(caption).Count;
             for (var i = 0; i < response.Count; i++) captionTargets.Add(i < captionLength);
             var textStart = text is null ? response.Count : response.Count - 1 - model.Tokenizer.Encode(text).Count;

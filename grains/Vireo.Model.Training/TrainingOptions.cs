@@ -28,6 +28,9 @@ public sealed record TrainingOptions
     /// <summary>Stop (after saving) once this much wall-clock time has passed; resume later with the same command.</summary>
     public TimeSpan? TimeLimit { get; init; }
 
+    /// <summary>Stop (after saving) once this many steps, of any stage, have run in this invocation; resume later with the same command.</summary>
+    public int? StopAfterSteps { get; init; }
+
     /// <summary>
     /// A fresh run takes its vision encoder (<c>vision_model.*</c>) from the checkpoint in this directory, e.g. one
     /// whose encoder already reads; everything else starts from scratch.
@@ -80,7 +83,10 @@ public sealed record TrainingOptions
     public ModelConfig Model { get; init; } = ModelConfig.Small();
 }
 
-/// <summary>Where a training run stands; written beside the checkpoint so a rerun resumes.</summary>
+/// <summary>
+/// Where a training run stands; saved with each checkpoint so a rerun resumes. Batch k of a stage is a fixed function
+/// of the seed, the stage and k, so the stage and step are also the position in the data.
+/// </summary>
 public sealed record TrainingState
 {
     /// <summary>The stage in progress (1–3), or 4 when finished.</summary>

@@ -1,6 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
-using Vireo.Model.Data;
+using Vireo.Model.Training.Data;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 

@@ -1,6 +1,7 @@
 using Vireo.Model.Imaging;
+using Vireo.Model.Inference;
 
-namespace Vireo.Model.Data;
+namespace Vireo.Model.Training.Data;
 
 /// <summary>How busy the background behind the content is.</summary>
 public enum BackgroundKind
@@ -42,7 +43,7 @@ public sealed record SyntheticSample(
     public IReadOnlyList<DrawnShape> Shapes { get; init; } = [];
 
     /// <summary>The response the model is trained to produce: "red circle top-left; blue square right. text: AB12".</summary>
-    public string Answer => SyntheticFrames.FormatAnswer(Caption, Text);
+    public string Answer => new ModelAnswer(Caption, Text).Format();
 
     public bool BusyBackground => Background is BackgroundKind.Stripes or BackgroundKind.Checker or BackgroundKind.Noise;
 }
@@ -112,17 +113,6 @@ public sealed class SyntheticFrames(DynamicTiler tiler)
 
     private static readonly string[] Cells =
         ["top-left", "top", "top-right", "left", "center", "right", "bottom-left", "bottom", "bottom-right"];
-
-    public static string FormatAnswer(string caption, string? text) => $"{caption}. text: {text ?? "none"}";
-
-    /// <summary>Splits an answer back into caption and text ("none" → null); tolerant of malformed output.</summary>
-    public static (string Caption, string? Text) ParseAnswer(string answer)
-    {
-        var i = answer.LastIndexOf(". text: ", StringComparison.Ordinal);
-        if (i < 0) return (answer.Trim(), null);
-        var text = answer[(i + 8)..].Trim();
-        return (answer[..i].Trim(), text == "none" ? null : text);
-    }
 
     /// <param name="rng">The only source of randomness: the same seed gives the same frame.</param>
     /// <param name="sizes">Frame sizes to pick from.</param>

@@ -1,0 +1,72 @@
+using System.Runtime.InteropServices;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Vireo.Model.Imaging;
+
+/// <summary>Tiles of a batch of frames, normalised, with each frame's tile range.</summary>
+public sealed class TileBatch
+{
+    private readonly float[][] _frames;
+    private readonly int _imageSize;
+    private Tensor? _staged;
+
+    private TileBatch(float[][] frames, int[] tileCounts, int imageSize)
+    {
+        _frames = frames;
+        _imageSize = imageSize;
+        TileCounts = tileCounts;
+    }
+
+    public int[] TileCounts { get; }
+    public int TotalTiles => TileCounts.Sum();
+    public int FirstTile(int frame) => TileCounts.Take(frame).Sum();
+
+    /// <summary>Whether tile t of a frame is its thumbnail (the last tile, when the frame has more than one).</summary>
+    public bool IsThumbnail(int frame, int tile) => TileCounts[frame] > 1 && tile == TileCounts[frame] - 1;
+
+    /// <summary>
+    /// Prepares the host copy of the pixels for <paramref name="device"/> ahead of <see cref="ToTensor"/>, in page-locked
+    /// memory for CUDA so the upload runs beside the device's work; meant for a thread that prepares the next batch.
+    /// </summary>
+    public TileBatch Stage(Device device)
+    {
+        _staged = Host(pinned: device.type == DeviceType.CUDA);
+        return this;
+    }
+
+    /// <summary>The tiles [tiles, 3, size, size] on <paramref name="device"/>; uses (and releases) the staged copy if any.</summary>
+    public Tensor ToTensor(Device device)
+    {
+        var host = _staged ?? Host(pinned: false);
+        _staged = null;
+        return TorchRuntime.Upload(host, device);
+    }
+
+    /// <summary>All tiles in one host tensor, each frame's written in parallel straight into its place.</summary>
+    private Tensor Host(bool pinned)
+    {
+        var host = empty(TotalTiles, 3, _imageSize, _imageSize);
+        if (pinned)
+            using (var pageable = host) host = pageable.pin_memory();
+        var offsets = new long[_frames.Length];
+        for (var i = 1; i < offsets.Length; i++) offsets[i] = offsets[i - 1] + _frames[i - 1].Length;
+        // A fresh contiguous tensor: its storage starts at element 0.
+        var start = host.storage<float>().data_ptr();
+        Parallel.For(0, _frames.Length, i => Marshal.Copy(_frames[i], 0, start + (nint)(offsets[i] * sizeof(float)), _frames[i].Length));
+        return host;
+    }
+
+    /// <summary>Tiles every frame, in parallel, with <paramref name="tiler"/> or the frame's own entry of <paramref name="tilers"/>.</summary>
+    public static TileBatch From(DynamicTiler tiler, IReadOnlyList<RgbFrame> frames, IReadOnlyList<DynamicTiler>? tilers = null)
+    {
+        var parts = new float[frames.Count][];
+        var counts = new int[frames.Count];
+        Parallel.For(0, frames.Count, i =>
+        {
+            parts[i] = (tilers?[i] ?? tiler).Tile(frames[i], out var grid);
+            counts[i] = grid.TotalTiles;
+        });
+        return new TileBatch(parts, counts, tiler.ImageSize);
+    }
+}

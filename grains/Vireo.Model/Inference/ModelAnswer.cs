@@ -1,0 +1,28 @@
+namespace Vireo.Model.Inference;
+
+/// <summary>
+/// The answer format the model is trained to produce and the pipeline reads back:
+/// "red circle top-left; blue square right. text: AB12", with "none" when the frame carries no text.
+/// </summary>
+/// <param name="Caption">What the frame shows.</param>
+/// <param name="Text">The text read in the frame; null when there is none.</param>
+public sealed record ModelAnswer(string Caption, string? Text)
+{
+    private const string TextMarker = ". text: ";
+    private const string NoText = "none";
+
+    /// <summary>The answer as the model writes it.</summary>
+    public string Format() => $"{Caption}{TextMarker}{Text ?? NoText}";
+
+    /// <summary>
+    /// Splits generated text into caption and text ("none" → null). Tolerant of malformed output: without the marker
+    /// the whole output is the caption.
+    /// </summary>
+    public static ModelAnswer Parse(string answer)
+    {
+        var i = answer.LastIndexOf(TextMarker, StringComparison.Ordinal);
+        if (i < 0) return new ModelAnswer(answer.Trim(), null);
+        var text = answer[(i + TextMarker.Length)..].Trim();
+        return new ModelAnswer(answer[..i].Trim(), text == NoText ? null : text);
+    }
+}

@@ -1,0 +1,84 @@
+using TorchSharp;
+using Vireo.Model.Configuration;
+using Vireo.Model.Imaging;
+using static TorchSharp.torch;
+
+namespace Vireo.Model.Modules;
+
+/// <summary>
+/// The vision side of the model: <c>vision_model</c>, <c>mlp1</c> (256 tokens a tile), <c>mlp2</c> (64 tokens a tile)
+/// and <c>vir</c> (the router), named as in InternVL checkpoints, with the tiler that prepares its input.
+/// A vision-only process builds and loads just this.
+/// </summary>
+public sealed class VisionTower : nn.Module
+{
+    /// <summary>The checkpoint prefixes of this side's tensors.</summary>
+    public static readonly IReadOnlyList<string> CheckpointPrefixes = ["vision_model.", "mlp1.", "mlp2.", "vir."];
+
+    public VisionTower(ModelConfig config) : base("vision")
+    {
+        config.Validate();
+        Config = config;
+        Tiler = new DynamicTiler(config.ImageSize, config.MinDynamicPatch, config.MaxDynamicPatch, config.UseThumbnail, config.PixelMean, config.PixelStd);
+        vision_model = new VisionModel(config);
+        mlp1 = Connectors.Standard(config.VisionConfig.HiddenSize, config.LlmConfig.HiddenSize, config.DownsampleRatio);
+        mlp2 = Connectors.Compressed(config.VisionConfig.HiddenSize, config.LlmConfig.HiddenSize, config.CompressedDownsampleRatio);
+        vir = new VisualResolutionRouter(config.VisionConfig, config.RouterConfig);
+        RegisterComponents();
+    }
+
+    // Field names are the checkpoint's parameter prefixes (TorchSharp names submodules after fields).
+    private readonly VisionModel vision_model;
+    private readonly nn.Module<Tensor, Tensor> mlp1;
+    private readonly nn.Module<Tensor, Tensor> mlp2;
+    private readonly VisualResolutionRouter vir;
+
+    public ModelConfig Config { get; }
+    public DynamicTiler Tiler { get; }
+    public VisionModel Encoder => vision_model;
+    public VisualResolutionRouter Router => vir;
+
+    /// <summary>The 256-token path: pixel shuffle at 0.5, then mlp1. [tiles, 1024, D] → [tiles, 256, H].</summary>
+    public Tensor ConnectStandard(Tensor features)
+    {
+        using var shuffled = PixelShuffle.Apply(features, Config.DownsampleRatio);
+        return mlp1.call(shuffled);
+    }
+
+    /// <summary>The 64-token path: pixel shuffle at 0.25, then mlp2. [tiles, 1024, D] → [tiles, 64, H].</summary>
+    public Tensor ConnectCompressed(Tensor features)
+    {
+        using var shuffled = PixelShuffle.Apply(features, Config.CompressedDownsampleRatio);
+        return mlp2.call(shuffled);
+    }
+
+    /// <summary>
+    /// Runs, for each tile, only the connector chosen for it: mlp2 on the compressed tiles, mlp1 on the rest.
+    /// Returns all visual tokens [sum of tokens, H] in tile order.
+    /// </summary>
+    public Tensor ConnectTiles(Tensor features, IReadOnlyList<bool> compress)
+    {
+        using var scope = NewDisposeScope();
+        var device = features.device;
+        var keepIdx = Enumerable.Range(0, compress.Count).Where(i => !compress[i]).Select(i => (long)i).ToArray();
+        var packIdx = Enumerable.Range(0, compress.Count).Where(i => compress[i]).Select(i => (long)i).ToArray();
+        // Every tile on one path: its tokens are already in tile order.
+        if (packIdx.Length == 0) return ConnectStandard(features).flatten(0, 1).MoveToOuterDisposeScope();
+        if (keepIdx.Length == 0) return ConnectCompressed(features).flatten(0, 1).MoveToOuterDisposeScope();
+        var parts = new List<Tensor>
+        {
+            ConnectStandard(features.index_select(0, TorchRuntime.Upload(tensor(keepIdx), device))).flatten(0, 1),
+            ConnectCompressed(features.index_select(0, TorchRuntime.Upload(tensor(packIdx), device))).flatten(0, 1),
+        };
+        // Rows are grouped by path (all 256-token tiles, then all 64-token ones); gather them back into tile order.
+        var order = new long[keepIdx.Length * Config.TokensPerTile + packIdx.Length * Config.CompressedTokensPerTile];
+        long keepAt = 0, packAt = keepIdx.Length * (long)Config.TokensPerTile, o = 0;
+        foreach (var c in compress)
+        {
+            var n = Config.TokensFor(c);
+            ref var from = ref c ? ref packAt : ref keepAt;
+            for (var k = 0; k < n; k++) order[o++] = from++;
+        }
+        return cat(parts, 0).index_select(0, TorchRuntime.Upload(tensor(order), device)).MoveToOuterDisposeScope();
+    }
+}
