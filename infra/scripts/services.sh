@@ -4,6 +4,7 @@
 #   services.sh down    stop them
 #   services.sh status  say what runs where
 # VIREO_SILOS lists the silos as name:role+role, e.g. "all:media+vision+language" for a single process.
+# VIREO_SILO_MODEL, when set, is the checkpoint the silos load instead of the stack's (VIREO_MODEL).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 VIREO_SILOS=${VIREO_SILOS:-"media:media vision:vision language:language"}
@@ -42,7 +43,7 @@ up() {
   for spec in $VIREO_SILOS; do
     local name=${spec%%:*} roles=${spec#*:}
     start "silo-$name" "$(bin services/Vireo.Silo Vireo.Silo.dll)" \
-      "Silo__Roles=${roles//+/,}" "Silo__Name=$name"
+      "Silo__Roles=${roles//+/,}" "Silo__Name=$name" "Workers__ModelPath=${VIREO_SILO_MODEL:-$Workers__ModelPath}"
   done
   start sink "$(bin services/Vireo.Sink Vireo.Sink.dll)"
 }

@@ -17,6 +17,7 @@ public static class VireoCommandLine
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(DemoClipCommand.Create());
+        root.Subcommands.Add(TinyModelCommand.Create());
         bench.Subcommands.Add(BenchMediaCommand.Create());
         bench.Subcommands.Add(BenchPipelineCommand.Create());
         return root;

@@ -81,6 +81,9 @@ public sealed class PipelineCluster : IAsyncDisposable
 
     public string Logs(string name) => _processes.TryGetValue(name, out var p) ? p.Output : "";
 
+    /// <summary>The shared libraries a process has mapped, from /proc: what it actually loaded.</summary>
+    public string MappedLibraries(string name) => _processes.TryGetValue(name, out var p) ? File.ReadAllText($"/proc/{p.Id}/maps") : "";
+
     /// <summary>Places a file under the media root and returns the source to name in an upload event.</summary>
     public string AddMedia(string file)
     {
@@ -242,6 +245,8 @@ public sealed class ManagedProcess
     }
 
     public string Output { get { lock (_output) return _output.ToString(); } }
+
+    public int Id => _process.Id;
 
     /// <summary>Waits until a condition about the process holds, failing early with its log if it exits.</summary>
     public async Task WaitUntilAsync(Func<Task<bool>> condition, string what, TimeSpan timeout)

@@ -38,8 +38,12 @@ public sealed class PipelineTests(PipelineFixture fixture)
         // The work ran where the roles say: decoding on the media silo, the model on the other one.
         var placements = await _cluster.ListAsync<string>("select distinct media_silo || '|' || vision_silo || '|' || language_silo from frames");
         Assert.Equal(["media|gpu|gpu"], placements);
-        Assert.Contains("Loaded model", _cluster.Logs("gpu"));
-        Assert.DoesNotContain("Loaded model", _cluster.Logs("media"));
+        // Each silo loads what its roles need: the GPU silo both sides of the model, the media silo no model and no libtorch.
+        Assert.Contains("Loaded the vision side", _cluster.Logs("gpu"));
+        Assert.Contains("Loaded the language side", _cluster.Logs("gpu"));
+        Assert.Contains("libtorch", _cluster.MappedLibraries("gpu"));
+        Assert.DoesNotContain("Loaded the", _cluster.Logs("media"));
+        Assert.DoesNotContain("libtorch", _cluster.MappedLibraries("media"));
     }
 
     [Fact]

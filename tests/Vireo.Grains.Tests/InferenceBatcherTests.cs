@@ -1,3 +1,4 @@
+using Vireo.Messaging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Vireo.Grains.Workers;
 
@@ -9,7 +10,7 @@ public sealed class InferenceBatcherTests
     public async Task RequestsFromManyCallersShareBatchesAndKeepTheirOwnResults()
     {
         var sizes = new List<int>();
-        await using var batcher = new InferenceBatcher<int, int>("test", new BatchingLimits(8, TimeSpan.FromMilliseconds(200), 64),
+        await using var batcher = new InferenceBatcher<int, int>(PipelineStage.Vision, new BatchingLimits(8, TimeSpan.FromMilliseconds(200), 64),
             batch => { lock (sizes) sizes.Add(batch.Count); return batch.Select(x => x * 10).ToArray(); }, NullLogger.Instance);
         var results = await Task.WhenAll(Enumerable.Range(0, 32).Select(i => batcher.SubmitAsync(i)));
         Assert.Equal(Enumerable.Range(0, 32).Select(i => i * 10), results);
@@ -21,7 +22,7 @@ public sealed class InferenceBatcherTests
     public async Task AFullQueueMakesCallersWaitInsteadOfGrowing()
     {
         using var release = new ManualResetEventSlim(false);
-        await using var batcher = new InferenceBatcher<int, int>("test", new BatchingLimits(1, TimeSpan.Zero, 2),
+        await using var batcher = new InferenceBatcher<int, int>(PipelineStage.Vision, new BatchingLimits(1, TimeSpan.Zero, 2),
             batch => { release.Wait(); return batch.ToArray(); }, NullLogger.Instance);
         var first = batcher.SubmitAsync(0);
         await Vireo.Testing.Eventually.WaitAsync(() => Task.FromResult(batcher.Queued), q => q == 0, TimeSpan.FromSeconds(10), "the first request taken");
@@ -39,7 +40,7 @@ public sealed class InferenceBatcherTests
     public async Task AFailingBatchFailsItsCallersAndTheNextBatchRuns()
     {
         var calls = 0;
-        await using var batcher = new InferenceBatcher<int, int>("test", new BatchingLimits(4, TimeSpan.Zero, 8),
+        await using var batcher = new InferenceBatcher<int, int>(PipelineStage.Vision, new BatchingLimits(4, TimeSpan.Zero, 8),
             batch => Interlocked.Increment(ref calls) == 1 ? throw new InvalidOperationException("boom") : batch.ToArray(), NullLogger.Instance);
         await Assert.ThrowsAsync<InvalidOperationException>(() => batcher.SubmitAsync(1));
         Assert.Equal(2, await batcher.SubmitAsync(2));

@@ -167,7 +167,7 @@ public sealed class VideoGrainCluster : IAsyncLifetime
                 o.FrameLongSide = 64;
             });
             services.AddOptions<WorkerOptions>().Configure(o => o.ModelPath = "unused");
-            services.AddSingleton<SourceResolver>();
+            services.AddSourceResolver();
             services.AddSingleton<IMediaProbe>(World);
             services.AddSingleton<IFrameSampler>(World);
             services.AddSingleton<IEventPublisher>(World);

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Vireo.Messaging;
 
 namespace Vireo.Grains.Workers;
 
@@ -7,7 +8,7 @@ namespace Vireo.Grains.Workers;
 public sealed class VisionBatcher(IVisionEngine engine, IOptions<WorkerOptions> options, ILogger<VisionBatcher> logger) : IAsyncDisposable
 {
     private readonly InferenceBatcher<FrameRequest, VisionResult> _batcher =
-        new("vision", options.Value.VisionLimits, engine.Encode, logger);
+        new(PipelineStage.Vision, options.Value.VisionLimits, engine.Encode, logger);
 
     public Task<VisionResult> SubmitAsync(FrameRequest request) => _batcher.SubmitAsync(request);
 
@@ -18,7 +19,7 @@ public sealed class VisionBatcher(IVisionEngine engine, IOptions<WorkerOptions> 
 public sealed class LanguageBatcher(ILanguageEngine engine, IOptions<WorkerOptions> options, ILogger<LanguageBatcher> logger) : IAsyncDisposable
 {
     private readonly InferenceBatcher<LanguageRequest, LanguageResult> _batcher =
-        new("language", options.Value.LanguageLimits, engine.Generate, logger);
+        new(PipelineStage.Language, options.Value.LanguageLimits, engine.Generate, logger);
 
     public Task<LanguageResult> SubmitAsync(LanguageRequest request) => _batcher.SubmitAsync(request);
 

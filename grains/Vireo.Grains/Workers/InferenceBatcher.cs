@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using Vireo.Messaging;
 
 namespace Vireo.Grains.Workers;
 
@@ -18,9 +19,12 @@ public sealed class InferenceBatcher<TRequest, TResult> : IAsyncDisposable
     private readonly BatchingLimits _limits;
     private readonly ILogger _logger;
     private readonly Thread _thread;
+    private readonly PipelineStage _stage;
+    private readonly IDisposable _queueGauge;
 
-    public InferenceBatcher(string name, BatchingLimits limits, Func<IReadOnlyList<TRequest>, IReadOnlyList<TResult>> run, ILogger logger)
+    public InferenceBatcher(PipelineStage stage, BatchingLimits limits, Func<IReadOnlyList<TRequest>, IReadOnlyList<TResult>> run, ILogger logger)
     {
+        _stage = stage;
         _limits = limits;
         _run = run;
         _logger = logger;
@@ -29,6 +33,8 @@ public sealed class InferenceBatcher<TRequest, TResult> : IAsyncDisposable
             FullMode = BoundedChannelFullMode.Wait,
             SingleReader = true,
         });
+        var name = stage.ToString().ToLowerInvariant();
+        _queueGauge = VireoMetrics.ObserveQueue(name, () => _queue.Reader.Count);
         _thread = new Thread(Loop) { IsBackground = true, Name = $"vireo-{name}" };
         _thread.Start();
     }
@@ -76,6 +82,7 @@ public sealed class InferenceBatcher<TRequest, TResult> : IAsyncDisposable
                 continue;
             try
             {
+                VireoMetrics.RecordBatch(_stage, batch.Count);
                 var results = _run(batch.Select(p => p.Request).ToArray());
                 for (var i = 0; i < batch.Count; i++)
                     batch[i].Result.TrySetResult(results[i]);
@@ -93,6 +100,7 @@ public sealed class InferenceBatcher<TRequest, TResult> : IAsyncDisposable
     {
         _queue.Writer.TryComplete();
         _thread.Join(TimeSpan.FromSeconds(30));
+        _queueGauge.Dispose();
         return ValueTask.CompletedTask;
     }
 
