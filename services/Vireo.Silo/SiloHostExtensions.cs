@@ -75,13 +75,9 @@ public static class SiloHostExtensions
             services.AddHostedService<IngestConsumer>();
         }
         if (roles.Contains(SiloRoles.Vision))
-            services.AddVisionEngine();
+            services.AddVisionEngine().AddSingleton<VisionBatcher>();
         if (roles.Contains(SiloRoles.Language))
-            services.AddLanguageEngine();
-        if (roles.Contains(SiloRoles.Vision))
-            services.AddSingleton<VisionBatcher>();
-        if (roles.Contains(SiloRoles.Language))
-            services.AddSingleton<LanguageBatcher>();
+            services.AddLanguageEngine().AddSingleton<LanguageBatcher>();
         return builder;
     }
 
