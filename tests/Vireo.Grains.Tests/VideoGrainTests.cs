@@ -128,6 +128,41 @@ public sealed class VideoGrainTests(VideoGrainCluster fixture) : IClassFixture<V
     }
 }
 
+/// <summary>A cluster whose media silo is apart from the model silos, so the test can add a model silo mid-video.</summary>
+public sealed class SplitRolesCluster : IAsyncLifetime
+{
+    public VideoGrainCluster Inner { get; } = new();
+
+    public Task InitializeAsync() => Inner.StartAsync<VideoGrainCluster.MediaApartFromModel>(silos: 2);
+
+    public Task DisposeAsync() => Inner.DisposeAsync();
+}
+
+public sealed class LateSiloTests(SplitRolesCluster fixture) : IClassFixture<SplitRolesCluster>
+{
+    [Fact]
+    public async Task AModelSiloThatJoinsMidVideoTakesPartOfItsFrames()
+    {
+        var world = VideoGrainCluster.World;
+        const string id = "v-late";
+        world.Frames[id] = 120;
+        world.DelayMs[id] = 20;
+        File.WriteAllBytes(Path.Combine(world.MediaRoot, id), [0]);
+        var cluster = fixture.Inner.Cluster;
+        await cluster.GrainFactory.GetGrain<IVideoGrain>(id)
+            .Submit(new VideoJob(id, "acme", id, id, new AnalysisSettings(2, null, false, null, 10_000, 1, 2, RoutingMode.Auto, null), null));
+        await Eventually.UntilAsync(() => world.FramesOf(id).Count >= 10, TimeSpan.FromSeconds(30), "10 frames of v-late");
+
+        var joined = await cluster.StartAdditionalSiloAsync();
+        var done = await world.WaitFinishedAsync(id, TimeSpan.FromSeconds(60));
+
+        Assert.Equal(VideoState.Completed, done.State);
+        var visionSilos = world.FrameEventsOf(id).Select(f => f.Placement!.Vision).ToHashSet();
+        Assert.Contains(joined.Name, visionSilos);
+        Assert.DoesNotContain("Primary", visionSilos);
+    }
+}
+
 /// <summary>One in-process cluster for all video grain tests.</summary>
 public sealed class VideoGrainCluster : IAsyncLifetime
 {
@@ -138,44 +173,57 @@ public sealed class VideoGrainCluster : IAsyncLifetime
 
     public TestCluster Cluster { get; private set; } = null!;
 
-    public async Task InitializeAsync()
+    public Task InitializeAsync() => StartAsync<AllRoles>(silos: 1);
+
+    /// <summary>Starts the cluster with a configurator that decides each silo's roles.</summary>
+    public async Task StartAsync<TConfigurator>(short silos) where TConfigurator : ISiloConfigurator, new()
     {
-        var builder = new TestClusterBuilder(1);
-        builder.AddSiloBuilderConfigurator<SiloConfigurator>();
+        var builder = new TestClusterBuilder(silos);
+        builder.AddSiloBuilderConfigurator<TConfigurator>();
         Cluster = builder.Build();
         await Cluster.DeployAsync();
     }
 
     public async Task DisposeAsync() => await Cluster.DisposeAsync();
 
-    private sealed class SiloConfigurator : ISiloConfigurator
+    /// <summary>Every silo holds every role.</summary>
+    public sealed class AllRoles : ISiloConfigurator
     {
-        public void Configure(ISiloBuilder silo)
+        public void Configure(ISiloBuilder silo) => ConfigureFakeSilo(silo, string.Join(',', SiloRoles.All));
+    }
+
+    /// <summary>The first silo is the media silo; every other silo, including those that join later, holds the model roles.</summary>
+    public sealed class MediaApartFromModel : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder silo) => ConfigureFakeSilo(silo,
+            silo.Configuration["Orleans:Name"] == "Primary" ? SiloRoles.Media : $"{SiloRoles.Vision},{SiloRoles.Language}");
+    }
+
+    private static void ConfigureFakeSilo(ISiloBuilder silo, string roles)
+    {
+        silo.UseSiloMetadata(new Dictionary<string, string> { [SiloRoles.MetadataKey] = roles });
+        silo.UseInMemoryReminderService();
+        silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
+        var services = silo.Services;
+        services.AddKeyedSingleton<IGrainStorage>(VideoGrain.StorageName, (sp, _) => new FlakyMemoryStorage(sp.GetRequiredService<Serializer>(), World));
+        services.AddVireoPlacement();
+        services.AddOptions<PipelineOptions>().Configure(o =>
         {
-            silo.UseSiloMetadata(new Dictionary<string, string> { [SiloRoles.MetadataKey] = string.Join(',', SiloRoles.All) });
-            silo.UseInMemoryReminderService();
-            silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
-            var services = silo.Services;
-            services.AddKeyedSingleton<IGrainStorage>(VideoGrain.StorageName, (sp, _) => new FlakyMemoryStorage(sp.GetRequiredService<Serializer>(), World));
-            services.AddVireoPlacement();
-            services.AddOptions<PipelineOptions>().Configure(o =>
-            {
-                o.MediaRoot = World.MediaRoot;
-                o.ResumeCheckSeconds = 1;
-                o.ModelCallAttempts = 3;
-                o.FramesInFlight = FramesInFlight;
-                o.FrameLongSide = 64;
-            });
-            services.AddOptions<WorkerOptions>().Configure(o => o.ModelPath = "unused");
-            services.AddSourceResolver();
-            services.AddSingleton<IMediaProbe>(World);
-            services.AddSingleton<IFrameSampler>(World);
-            services.AddSingleton<IEventPublisher>(World);
-            services.AddSingleton<IVisionEngine>(World);
-            services.AddSingleton<ILanguageEngine>(World);
-            services.AddSingleton<VisionBatcher>();
-            services.AddSingleton<LanguageBatcher>();
-        }
+            o.MediaRoot = World.MediaRoot;
+            o.ResumeCheckSeconds = 1;
+            o.ModelCallAttempts = 3;
+            o.FramesInFlight = FramesInFlight;
+            o.FrameLongSide = 64;
+        });
+        services.AddOptions<WorkerOptions>().Configure(o => o.ModelPath = "unused");
+        services.AddSourceResolver();
+        services.AddSingleton<IMediaProbe>(World);
+        services.AddSingleton<IFrameSampler>(World);
+        services.AddSingleton<IEventPublisher>(World);
+        services.AddSingleton<IVisionEngine>(World);
+        services.AddSingleton<ILanguageEngine>(World);
+        services.AddSingleton<VisionBatcher>();
+        services.AddSingleton<LanguageBatcher>();
     }
 }
 
@@ -200,8 +248,10 @@ public sealed class FakeWorld : IMediaProbe, IFrameSampler, IEventPublisher, IVi
     public ConcurrentDictionary<string, bool> FailNextWrite { get; } = new();
     public ConcurrentQueue<(string VideoId, int Frame)> Analysed { get; } = new();
 
-    public List<int> FramesOf(string videoId) =>
-        _published.Select(p => p.Event).OfType<FrameAnalyzed>().Where(f => f.VideoId == videoId).Select(f => f.FrameIndex).ToList();
+    public List<int> FramesOf(string videoId) => FrameEventsOf(videoId).Select(f => f.FrameIndex).ToList();
+
+    public List<FrameAnalyzed> FrameEventsOf(string videoId) =>
+        _published.Select(p => p.Event).OfType<FrameAnalyzed>().Where(f => f.VideoId == videoId).ToList();
 
     public List<VideoStatusChanged> StatusesOf(string videoId) =>
         _published.Select(p => p.Event).OfType<VideoStatusChanged>().Where(s => s.VideoId == videoId).ToList();
