@@ -1,7 +1,5 @@
 using TorchSharp;
-using Vireo.Model.Training.Data;
 using Vireo.Model.Modules;
-using Vireo.Model.Imaging;
 using Vireo.Model.Inference;
 using Vireo.Model.Text;
 using static TorchSharp.torch;

@@ -17,13 +17,17 @@ internal static class TrainingCheckpoint
     public const string StateFile = "train_state.json";
     private const string OptimizerFile = "optimizer.bin";
 
-    /// <summary>Replaces the checkpoint. Without a reading head, the previous checkpoint's head is carried over.</summary>
-    public static void Write(string output, VireoModel model, TrainingState state, ReadingHead? head, OptimizerHelper? optimizer)
+    /// <summary>
+    /// Replaces the checkpoint with the model just written to <paramref name="output"/> (copied, not serialised
+    /// again) and the rest of the run's state. Without a reading head, the previous checkpoint's head is carried over.
+    /// </summary>
+    public static void Write(string output, TrainingState state, ReadingHead? head, OptimizerHelper? optimizer)
     {
         var (final, fresh, old) = Paths(output);
         if (Directory.Exists(fresh)) Directory.Delete(fresh, recursive: true);
         Directory.CreateDirectory(fresh);
-        VireoCheckpoint.Save(model, fresh);
+        foreach (var file in new[] { VireoCheckpoint.WeightsFile, VireoCheckpoint.ConfigFile })
+            File.Copy(Path.Combine(output, file), Path.Combine(fresh, file));
         var headPath = Path.Combine(fresh, ReadingHead.File);
         if (head is not null) VireoCheckpoint.SaveWeights(head, headPath);
         else if (File.Exists(Path.Combine(final, ReadingHead.File))) File.Copy(Path.Combine(final, ReadingHead.File), headPath);

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json;
 using TorchSharp;
 using Vireo.Model.Training.Data;
 using Vireo.Model.Imaging;
@@ -44,11 +43,11 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         else if (File.Exists(legacyStatePath))
         {
             // Written before checkpoints kept the optimizer: the weights and the position carry on, the moments restart.
-            state = JsonSerializer.Deserialize(File.ReadAllText(legacyStatePath), TrainingStateJsonContext.Default.TrainingState)!;
+            state = TrainingCheckpoint.ReadState(options.OutputDirectory);
             model = VireoCheckpoint.Load(options.OutputDirectory);
             var legacyHeadPath = Path.Combine(options.OutputDirectory, ReadingHead.File);
             using (var legacyHead = File.Exists(legacyHeadPath) ? LoadHead(model, legacyHeadPath) : null)
-                TrainingCheckpoint.Write(options.OutputDirectory, model, state, legacyHead, null);
+                TrainingCheckpoint.Write(options.OutputDirectory, state, legacyHead, null);
             log($"resuming from {options.OutputDirectory}: stage {state.Stage}, step {state.Step} (an older checkpoint without optimizer state: the optimizer starts afresh)");
         }
         else
@@ -105,11 +104,14 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
     /// Gives the optimizer of the stage this run resumed in the moments and step counts it had when saved. Only the
     /// first stage a run enters can be mid-way; later ones start with a fresh optimizer.
     /// </summary>
-    private void RestoreOptimizer(TorchSharp.Modules.OptimizerHelper optimizer)
+    /// <summary>A stage's AdamW, carrying on from the checkpoint's state when the run resumes inside that stage.</summary>
+    private TorchSharp.Modules.OptimizerHelper NewOptimizer(IEnumerable<TorchSharp.Modules.Parameter> parameters, double learningRate)
     {
+        var optimizer = optim.AdamW(parameters, learningRate, weight_decay: 0.01);
         if (_optimizerToRestore is { } checkpoint && TrainingCheckpoint.RestoreOptimizer(checkpoint, optimizer))
             log("optimizer state restored");
         _optimizerToRestore = null;
+        return optimizer;
     }
 
     private double Elapsed => _elapsedBefore + _clock.Elapsed.TotalSeconds;
@@ -222,7 +224,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
     {
         state = state with { ElapsedSeconds = Elapsed };
         VireoCheckpoint.Save(model, options.OutputDirectory);
-        TrainingCheckpoint.Write(options.OutputDirectory, model, state, head, optimizer);
+        TrainingCheckpoint.Write(options.OutputDirectory, state, head, optimizer);
         return state;
     }
 
@@ -251,8 +253,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         model.train();
         using var head = LoadReadingHead(model, state, device);
         var trained = model.Vision.parameters().Concat(head.parameters()).ToList();
-        using var optimizer = optim.AdamW(trained, options.LearningRate, weight_decay: 0.01);
-        RestoreOptimizer(optimizer);
+        using var optimizer = NewOptimizer(trained, options.LearningRate);
         var total = options.ReadingSteps;
         var meter = new ReadingMeter();
         for (var step = state.ReadingStep; step < total; step++)
@@ -282,8 +283,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         model.train();
         using var head = options.ReadingWeight > 0 ? LoadReadingHead(model, state, device) : null;
         var trained = model.parameters().Concat(head?.parameters() ?? []).ToList();
-        using var optimizer = optim.AdamW(trained, options.LearningRate, weight_decay: 0.01);
-        RestoreOptimizer(optimizer);
+        using var optimizer = NewOptimizer(trained, options.LearningRate);
         var total = options.Stage1Steps;
         var meter = new Meter();
         var textMeter = new Meter();
@@ -340,8 +340,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         foreach (var p in reference.parameters()) p.requires_grad = false;
         model.train();
         var trained = model.parameters().ToList();
-        using var optimizer = optim.AdamW(trained, options.LearningRate * 0.5, weight_decay: 0.01);
-        RestoreOptimizer(optimizer);
+        using var optimizer = NewOptimizer(trained, options.LearningRate * 0.5);
         var total = options.Stage2Steps;
         var meter = new Meter();
         var klMeter = new Meter();
@@ -389,8 +388,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         model.eval();
         foreach (var (name, p) in model.named_parameters()) p.requires_grad = name.StartsWith("vir.", StringComparison.Ordinal);
         var routerParams = model.Router.parameters().ToList();
-        using var optimizer = optim.AdamW(routerParams, options.RouterLearningRate, weight_decay: 0.01);
-        RestoreOptimizer(optimizer);
+        using var optimizer = NewOptimizer(routerParams, options.RouterLearningRate);
         var window = new Queue<double>(state.RecentRatios);
         var total = options.Stage3Steps;
         var meter = new Meter();

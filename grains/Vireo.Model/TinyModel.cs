@@ -36,6 +36,7 @@ public static class TinyModel
         // Drawn from a generator of its own: torch's global one is shared with whatever else runs in the process.
         using var generator = new Generator((ulong)seed);
         using (no_grad())
+        using (NewDisposeScope())
             foreach (var (_, parameter) in model.named_parameters())
                 parameter.copy_(randn(parameter.shape, generator: generator) * 0.5);
         VireoCheckpoint.Save(model, directory);

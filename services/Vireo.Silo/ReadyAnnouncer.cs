@@ -6,12 +6,10 @@ namespace Vireo.Silo;
 /// <summary>Logs one line once the silo has started, for people reading its log; scripts and tests wait on /readyz.</summary>
 public sealed class ReadyAnnouncer(IHostApplicationLifetime lifetime, ILocalSiloDetails silo, ILogger<ReadyAnnouncer> logger, SiloOptions options) : IHostedService
 {
-    public const string Line = "Vireo silo ready";
-
     public Task StartAsync(CancellationToken cancellationToken)
     {
         lifetime.ApplicationStarted.Register(() =>
-            logger.LogInformation(Line + ": {Name} at {Address} with roles {Roles}", silo.Name, silo.SiloAddress, options.Roles));
+            logger.LogInformation("Vireo silo ready: {Name} at {Address} with roles {Roles}", silo.Name, silo.SiloAddress, options.Roles));
         return Task.CompletedTask;
     }
 

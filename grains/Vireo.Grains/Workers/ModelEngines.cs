@@ -10,12 +10,18 @@ using Vireo.Messaging;
 namespace Vireo.Grains.Workers;
 
 /// <summary>
-/// One lock per silo around torch work. The vision and language batchers of a silo with both roles take turns, so
-/// they never compete for the same cores or device at once.
+/// Torch in this silo: its thread count, set once, and one lock around torch work. The vision and language batchers
+/// of a silo with both roles take turns, so they never compete for the same cores or device at once.
 /// </summary>
 public sealed class TorchGate
 {
     private readonly Lock _gate = new();
+
+    public TorchGate(IOptions<WorkerOptions> options)
+    {
+        if (options.Value.CpuThreads > 0)
+            TorchSharp.torch.set_num_threads(options.Value.CpuThreads);
+    }
 
     public T Run<T>(Func<T> work)
     {
@@ -24,27 +30,21 @@ public sealed class TorchGate
     }
 }
 
-/// <summary>Loads one side of the model once per silo, with the silo's torch settings.</summary>
+/// <summary>Loads one side of the model once per silo.</summary>
 public abstract class ModelSideHost<TSide> : IDisposable where TSide : IDisposable
 {
     private readonly TorchGate _gate;
 
-    protected ModelSideHost(IOptions<WorkerOptions> options, ILocalSiloDetails silo, TorchGate gate, ILogger logger, string side, Func<string, string, TSide> load)
+    protected ModelSideHost(IOptions<WorkerOptions> options, TorchGate gate, ILogger logger, string side, Func<string, string, TSide> load)
     {
         _gate = gate;
         var settings = options.Value;
-        if (settings.CpuThreads > 0)
-            TorchSharp.torch.set_num_threads(settings.CpuThreads);
         var clock = Stopwatch.StartNew();
         Side = load(settings.ModelPath, settings.Device);
-        Silo = silo.Name;
         logger.LogInformation("Loaded the {Side} side of model {Path} on {Device} in {Ms:0} ms", side, settings.ModelPath, settings.Device, clock.Elapsed.TotalMilliseconds);
     }
 
     protected TSide Side { get; }
-
-    /// <summary>The silo that runs this model side, named in results so that they say where they were computed.</summary>
-    public string Silo { get; }
 
     public T Run<T>(Func<TSide, T> work) => _gate.Run(() => work(Side));
 
@@ -52,12 +52,16 @@ public abstract class ModelSideHost<TSide> : IDisposable where TSide : IDisposab
 }
 
 /// <summary>The vision side of the model (ViT, router, connectors), loaded on silos with the vision role.</summary>
-public sealed class VisionHost(IOptions<WorkerOptions> options, ILocalSiloDetails silo, TorchGate gate, ILogger<VisionHost> logger)
-    : ModelSideHost<VireoVision>(options, silo, gate, logger, "vision", VireoVision.Load);
+public sealed class VisionHost(IOptions<WorkerOptions> options, TorchGate gate, ILogger<VisionHost> logger)
+    : ModelSideHost<VireoVision>(options, gate, logger, "vision", VireoVision.Load);
 
 /// <summary>The language side of the model (decoder and tokenizer), loaded on silos with the language role.</summary>
 public sealed class LanguageHost(IOptions<WorkerOptions> options, ILocalSiloDetails silo, TorchGate gate, ILogger<LanguageHost> logger)
-    : ModelSideHost<VireoLanguage>(options, silo, gate, logger, "language", VireoLanguage.Load);
+    : ModelSideHost<VireoLanguage>(options, gate, logger, "language", VireoLanguage.Load)
+{
+    /// <summary>The silo that runs the language model, named in results so that they say where they were computed.</summary>
+    public string Silo { get; } = silo.Name;
+}
 
 /// <summary>Tiles, ViT, router and the chosen connector for a batch of frames from any videos.</summary>
 public sealed class ModelVisionEngine(VisionHost host) : IVisionEngine

@@ -98,10 +98,12 @@ public static class VireoCheckpoint
     private static void LoadMatching(nn.Module model, string path, Func<string, string?> nameInModule)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"No weights at {path}.", path);
-        var wanted = TensorNames(path).Where(n => nameInModule(n) is not null).ToList();
+        var names = TensorNames(path);
+        var wanted = names.Where(n => nameInModule(n) is not null).ToList();
+        // A key list costs the reader a lookup per tensor; when every tensor is wanted, it is left out.
         var loaded = wanted.Count == 0
             ? []
-            : Safetensors.LoadStateDict(path, wanted).ToDictionary(p => nameInModule(p.Key)!, p => p.Value);
+            : Safetensors.LoadStateDict(path, wanted.Count == names.Count ? null : wanted).ToDictionary(p => nameInModule(p.Key)!, p => p.Value);
         try
         {
             var expected = model.state_dict();

@@ -45,9 +45,6 @@ public sealed class VireoModel : nn.Module
     /// <inheritdoc cref="VisionTower.ConnectTiles"/>
     public Tensor ConnectTiles(Tensor features, IReadOnlyList<bool> compress) => VisionSide.ConnectTiles(features, compress);
 
-    /// <inheritdoc cref="ModelConfig.TokensFor"/>
-    public int TokensFor(bool compressed) => Config.TokensFor(compressed);
-
     /// <inheritdoc cref="LanguageTower.PromptIds"/>
     public List<int> PromptIds(IReadOnlyList<bool> compress) => LanguageSide.PromptIds(compress);
 
