@@ -37,15 +37,7 @@ public sealed class EventPublisher : IEventPublisher, IDisposable
     {
         var message = new Message<string, byte[]> { Key = key, Value = EventCodec.Serialize(value), Headers = [] };
         Tracing.Inject(message.Headers, Activity.Current);
-        var started = Stopwatch.GetTimestamp();
         await _producer.ProduceAsync(_options.Topic(topic), message, cancellationToken).ConfigureAwait(false);
-        // Every analysed frame leaves its silo through here exactly once it is done, so this is where the frame
-        // counters are kept; the grains record only what happens inside a stage.
-        if (value is FrameAnalyzed frame)
-        {
-            VireoMetrics.RecordStage(PipelineStage.Publish, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-            VireoMetrics.RecordFrame(frame);
-        }
     }
 
     /// <summary>Publishes raw bytes (for dead letters and tools that send what they were given).</summary>

@@ -1,4 +1,3 @@
-using System.ComponentModel.DataAnnotations;
 using Polly;
 using Polly.Retry;
 
@@ -6,21 +5,18 @@ namespace Vireo.Messaging;
 
 /// <summary>
 /// How to retry an operation that fails for a passing reason (a database restarting, a silo going away): exponential
-/// backoff from <see cref="DelayMs"/> up to <see cref="MaxDelayMs"/>, with jitter. Bind it from a section of its
-/// own and validate it like any other options.
+/// backoff from <see cref="DelayMs"/> up to <see cref="MaxDelayMs"/>, with jitter. Callers fill it from their own
+/// validated options.
 /// </summary>
 public sealed class RetrySettings
 {
     /// <summary>Delay before the first retry; it doubles with each attempt.</summary>
-    [Range(1, 60_000)]
     public int DelayMs { get; set; } = 200;
 
     /// <summary>Longest delay between two attempts.</summary>
-    [Range(1, 600_000)]
     public int MaxDelayMs { get; set; } = 10_000;
 
     /// <summary>Retries after the first attempt; 0 retries until the operation succeeds or is cancelled.</summary>
-    [Range(0, int.MaxValue)]
     public int MaxRetries { get; set; }
 
     /// <summary>Spreads the delays so that many callers failing together do not retry together.</summary>

@@ -22,15 +22,19 @@ public static class Tracing
     }
 
     /// <summary>Starts a consumer activity whose parent is the trace context of the record, when it has one.</summary>
-    public static Activity? StartConsume(string name, Headers? headers)
+    public static Activity? StartConsume(string name, Headers? headers) =>
+        Source.StartActivity(name, ActivityKind.Consumer, ContextOf(headers));
+
+    /// <summary>The trace context a record carries, or the default context when it carries none.</summary>
+    public static ActivityContext ContextOf(Headers? headers)
     {
-        ActivityContext parent = default;
+        ActivityContext context = default;
         if (headers is not null && headers.TryGetLastBytes(TraceParent, out var parentBytes))
         {
             string? state = headers.TryGetLastBytes(TraceState, out var stateBytes) ? Encoding.ASCII.GetString(stateBytes) : null;
-            ActivityContext.TryParse(Encoding.ASCII.GetString(parentBytes), state, out parent);
+            ActivityContext.TryParse(Encoding.ASCII.GetString(parentBytes), state, out context);
         }
-        return Source.StartActivity(name, ActivityKind.Consumer, parent);
+        return context;
     }
 
     /// <summary>The traceparent header of a record, if any.</summary>

@@ -40,8 +40,8 @@ public static class ServiceDefaultsExtensions
     /// <summary>Telemetry, logging, health checks and the HTTP listener, configured from "Telemetry" and "Http".</summary>
     public static IHostApplicationBuilder AddServiceDefaults(this IHostApplicationBuilder builder)
     {
-        var telemetry = Bind<TelemetryOptions>(builder, TelemetryOptions.Section);
-        var http = Bind<HttpEndpointOptions>(builder, HttpEndpointOptions.Section);
+        var telemetry = builder.BindValidated<TelemetryOptions>(TelemetryOptions.Section);
+        var http = builder.BindValidated<HttpEndpointOptions>(HttpEndpointOptions.Section);
         builder.ConfigureLogging(telemetry);
         builder.ConfigureOpenTelemetry(telemetry);
         builder.AddDefaultHealthChecks();
@@ -104,7 +104,7 @@ public static class ServiceDefaultsExtensions
                     .AddHttpClientInstrumentation()
                     .AddNpgsql();
                 if (!string.IsNullOrWhiteSpace(telemetry.TraceFile))
-                    tracing.AddProcessor(new SimpleActivityExportProcessor(new JsonLinesSpanExporter(telemetry.TraceFile)));
+                    tracing.AddProcessor(new BatchActivityExportProcessor(new JsonLinesSpanExporter(telemetry.TraceFile), scheduledDelayMilliseconds: 1000));
             })
             .WithMetrics(metrics => metrics
                 .AddMeter(VireoMetrics.MeterName, "Microsoft.Orleans")
@@ -134,9 +134,11 @@ public static class ServiceDefaultsExtensions
             builder.Services.AddHostedService(sp => ActivatorUtilities.CreateInstance<UrlFileWriter>(sp, http.UrlFile));
     }
 
-    // Read while the builder is being set up (the listener and the exporters need them before the host exists) and
-    // validated then; registered too, so the values can be injected and are checked again at start.
-    private static T Bind<T>(IHostApplicationBuilder builder, string section) where T : class, new()
+    /// <summary>
+    /// Options a host needs while it is being set up (before the container exists): read and validated now, and
+    /// registered too, so the values can be injected and are checked again at start.
+    /// </summary>
+    public static T BindValidated<T>(this IHostApplicationBuilder builder, string section) where T : class, new()
     {
         var options = builder.Configuration.GetSection(section).Get<T>() ?? new T();
         Validator.ValidateObject(options, new ValidationContext(options), validateAllProperties: true);

@@ -23,6 +23,9 @@ public sealed class ResultStore(NpgsqlDataSource dataSource)
             await InsertFramesAsync(connection, transaction, frames, cancellationToken);
         foreach (var status in statuses.OrderBy(s => s.Sequence))
             await ApplyStatusAsync(connection, transaction, status, cancellationToken);
+        var segments = statuses.Where(s => s.Segment is not null).Select(s => (s.VideoId, s.Segment!)).ToArray();
+        if (segments.Length > 0)
+            await InsertSegmentsAsync(connection, transaction, segments, cancellationToken);
         if (frames.Count > 0)
             await PromoteFinishedAsync(connection, transaction, frames.Select(f => f.VideoId).Distinct().ToArray(), cancellationToken);
         await transaction.CommitAsync(cancellationToken);
@@ -108,19 +111,24 @@ public sealed class ResultStore(NpgsqlDataSource dataSource)
         update.Parameters.Add(new() { Value = (object?)result?.DurationSeconds ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Double });
         update.Parameters.Add(new() { Value = (object?)result?.Texts.ToArray() ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         await update.ExecuteNonQueryAsync(cancellationToken);
-        // A segment is a fact about the video that does not depend on which status is current, so it is stored even
-        // when its event is older than the video's state.
-        if (s.Segment is { } g)
-        {
-            await using var segment = new NpgsqlCommand("""
-                insert into segments (video_id, start_s, end_s, first_frame, last_frame, caption, texts)
-                values ($1, $2, $3, $4, $5, $6, $7)
-                on conflict (video_id, first_frame) do nothing
-                """, connection, transaction);
-            foreach (var value in new object[] { s.VideoId, g.StartSeconds, g.EndSeconds, g.FirstFrame, g.LastFrame, g.Caption, g.Texts.ToArray() })
-                segment.Parameters.Add(new NpgsqlParameter { Value = value });
-            await segment.ExecuteNonQueryAsync(cancellationToken);
-        }
+    }
+
+    // A segment is a fact about the video that does not depend on which status is current, so it is stored even when
+    // its event is older than the video's state; replays find it there already.
+    private static async Task InsertSegmentsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
+        IReadOnlyList<(string VideoId, TimelineSegment Segment)> segments, CancellationToken cancellationToken)
+    {
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        batch.BatchCommands.Add(Command("""
+            insert into segments (video_id, start_s, end_s, first_frame, last_frame, caption, texts)
+            select v, st, en, ff, lf, c, string_to_array(tx, E'\x1f')
+            from unnest($1::text[], $2::float8[], $3::float8[], $4::int[], $5::int[], $6::text[], $7::text[]) as x(v, st, en, ff, lf, c, tx)
+            on conflict (video_id, first_frame) do nothing
+            """, [segments.Select(g => g.VideoId).ToArray(), segments.Select(g => g.Segment.StartSeconds).ToArray(),
+            segments.Select(g => g.Segment.EndSeconds).ToArray(), segments.Select(g => g.Segment.FirstFrame).ToArray(),
+            segments.Select(g => g.Segment.LastFrame).ToArray(), segments.Select(g => g.Segment.Caption).ToArray(),
+            segments.Select(g => string.Join('\x1f', g.Segment.Texts)).ToArray()]));
+        await batch.ExecuteNonQueryAsync(cancellationToken);
     }
 
     // Takes the values as one array, never as params: a lone string[] would otherwise bind as the whole list.

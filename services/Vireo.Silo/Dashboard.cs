@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Orleans.Dashboard;
 
 namespace Vireo.Silo;
@@ -15,13 +16,6 @@ public sealed class DashboardOptions
     /// <summary>Where the dashboard is served, under the same port as /healthz and /metrics.</summary>
     [Required, RegularExpression("^/[A-Za-z0-9/_-]*$")]
     public string Path { get; set; } = "/dashboard";
-
-    public static DashboardOptions From(IConfiguration configuration)
-    {
-        var options = configuration.GetSection(Section).Get<DashboardOptions>() ?? new DashboardOptions();
-        Validator.ValidateObject(options, new ValidationContext(options), validateAllProperties: true);
-        return options;
-    }
 }
 
 public static class DashboardExtensions
@@ -29,7 +23,7 @@ public static class DashboardExtensions
     /// <summary>Serves the dashboard when Dashboard:Enabled is true; the silo side is added by <see cref="SiloHostExtensions.AddVireoSilo"/>.</summary>
     public static WebApplication MapSiloDashboard(this WebApplication app)
     {
-        var options = DashboardOptions.From(app.Configuration);
+        var options = app.Services.GetRequiredService<IOptions<DashboardOptions>>().Value;
         if (options.Enabled)
             app.MapOrleansDashboard(options.Path);
         return app;

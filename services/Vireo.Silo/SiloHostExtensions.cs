@@ -1,4 +1,3 @@
-using System.ComponentModel.DataAnnotations;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Configuration;
@@ -10,6 +9,7 @@ using Orleans.Runtime.MembershipService.SiloMetadata;
 using StackExchange.Redis;
 using Vireo.Grains;
 using Vireo.Grains.Ingest;
+using Vireo.ServiceDefaults;
 using Vireo.Silo.Ingest;
 using Vireo.Grains.Placement;
 using Vireo.Grains.Videos;
@@ -24,12 +24,11 @@ public static class SiloHostExtensions
     /// <summary>An Orleans silo with Redis membership, state and reminders, and the services of its configured roles.</summary>
     public static IHostApplicationBuilder AddVireoSilo(this IHostApplicationBuilder builder)
     {
-        var silo = builder.Configuration.GetSection(SiloOptions.Section).Get<SiloOptions>() ?? new SiloOptions();
-        Validator.ValidateObject(silo, new ValidationContext(silo), validateAllProperties: true);
+        var silo = builder.BindValidated<SiloOptions>(SiloOptions.Section);
         var redis = builder.Configuration["ConnectionStrings:Redis"]
             ?? throw new InvalidOperationException("ConnectionStrings:Redis is not set; on the local stack, source .state/stack.env.");
         var roles = silo.RoleList;
-        var dashboard = DashboardOptions.From(builder.Configuration);
+        var dashboard = builder.BindValidated<DashboardOptions>(DashboardOptions.Section);
 
         builder.UseOrleans(orleans =>
         {

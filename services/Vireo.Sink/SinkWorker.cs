@@ -23,21 +23,12 @@ public sealed class SinkWorker(
     ILogger<SinkWorker> logger)
     : ConsumerService(consumers, "Sink", options.Value.GroupId, [VireoTopics.FramesAnalyzed, VireoTopics.VideoStatus], logger)
 {
-    private static readonly ResiliencePropertyKey<WriteAttempt> CurrentWrite = new("vireo.sink.write");
-
     private readonly ResiliencePipeline _retry = RetryPipelines.Create(options.Value.Retry,
         e => e is TimeoutException || e is Npgsql.NpgsqlException and not Npgsql.PostgresException { IsTransient: false },
         args =>
         {
-            // Pausing keeps the assigned partitions from fetching more while this batch waits for Postgres.
-            var write = args.Context.Properties.GetValue(CurrentWrite, null!);
-            if (!write.Paused)
-            {
-                write.Consumer.Pause(write.Consumer.Assignment);
-                write.Paused = true;
-            }
-            logger.LogWarning("Writing {Count} records failed (attempt {Attempt}): {Message}; retrying in {Delay:0} ms",
-                write.Records, args.AttemptNumber + 1, args.Outcome.Exception?.Message, args.RetryDelay.TotalMilliseconds);
+            logger.LogWarning("Writing a batch failed (attempt {Attempt}): {Message}; retrying in {Delay:0} ms",
+                args.AttemptNumber + 1, args.Outcome.Exception?.Message, args.RetryDelay.TotalMilliseconds);
             return ValueTask.CompletedTask;
         });
 
@@ -79,13 +70,19 @@ public sealed class SinkWorker(
         var frames = new List<FrameAnalyzed>();
         var statuses = new List<VideoStatusChanged>();
         var traces = new HashSet<ActivityContext>();
+        var tracesSeen = new HashSet<ActivityTraceId>();
         foreach (var record in batch)
         {
-            // One short span per record continues the trace its producer started, so a video's trace reaches the sink.
-            using var consumed = Tracing.StartConsume("sink.consume", record.Message.Headers);
-            consumed?.SetTag("messaging.destination.name", record.Topic);
-            if (consumed is not null)
-                traces.Add(consumed.Context);
+            // One short span per trace in the batch (not per record) continues the trace its producer started, so a
+            // video's trace reaches the sink; the write span links them all.
+            var context = Tracing.ContextOf(record.Message.Headers);
+            if (context != default && tracesSeen.Add(context.TraceId))
+            {
+                using var consumed = Tracing.Source.StartActivity("sink.consume", ActivityKind.Consumer, context);
+                consumed?.SetTag("messaging.destination.name", record.Topic);
+                if (consumed is not null)
+                    traces.Add(consumed.Context);
+            }
             var error = Decode(record, frames, statuses);
             if (error is not null)
             {
@@ -94,33 +91,25 @@ public sealed class SinkWorker(
             }
         }
 
-        var attempt = new WriteAttempt(consumer, batch.Count);
-        var context = ResilienceContextPool.Shared.Get(stoppingToken);
-        context.Properties.Set(CurrentWrite, attempt);
+        var attempts = 0;
         try
         {
-            await _retry.ExecuteAsync(async (ctx, state) =>
+            await _retry.ExecuteAsync(async (state, ct) =>
             {
-                // A paused consumer that polls stays in its group without fetching anything; one poll per attempt is
-                // enough because the longest delay is far below max.poll.interval.ms.
-                if (state.Attempt.Paused)
-                    state.Attempt.Consumer.ConsumeOrNull(TimeSpan.Zero, Logger, ctx.CancellationToken);
+                if (++attempts > 1)
+                    StayInGroupWhilePaused(consumer, ct);
                 using var activity = Tracing.Source.StartActivity("sink.write", ActivityKind.Internal, default(ActivityContext),
                     links: state.Traces.Select(t => new ActivityLink(t)));
-                activity?.SetTag("vireo.records", state.Attempt.Records);
-                await store.WriteAsync(state.Frames, state.Statuses, ctx.CancellationToken);
-            }, context, (Attempt: attempt, Traces: traces, Frames: frames, Statuses: statuses));
+                activity?.SetTag("vireo.records", state.Records);
+                await store.WriteAsync(state.Frames, state.Statuses, ct);
+            }, (Records: batch.Count, Traces: traces, Frames: frames, Statuses: statuses), stoppingToken);
         }
         catch (Npgsql.PostgresException e) when (!e.IsTransient)
         {
             Logger.LogError(e, "Postgres refused a batch of {Count} records; writing them one by one", batch.Count);
             await IsolatePoisonAsync(batch, stoppingToken);
         }
-        finally
-        {
-            ResilienceContextPool.Shared.Return(context);
-        }
-        if (attempt.Paused)
+        if (attempts > 1)
             consumer.Resume(consumer.Assignment);
 
         foreach (var record in batch)
@@ -162,11 +151,16 @@ public sealed class SinkWorker(
         }
     }
 
-    private sealed class WriteAttempt(IConsumer<string, byte[]> consumer, int records)
+    /// <summary>
+    /// Before a retry: pauses every assigned partition (a rebalance may have added some) so nothing more is fetched
+    /// while the batch waits for Postgres, and polls once so the consumer stays in its group; the longest delay is far
+    /// below max.poll.interval.ms. A record that poll returns anyway is sought back, so it is read again later.
+    /// </summary>
+    private void StayInGroupWhilePaused(IConsumer<string, byte[]> consumer, CancellationToken cancellationToken)
     {
-        public IConsumer<string, byte[]> Consumer { get; } = consumer;
-        public int Records { get; } = records;
-        public bool Paused { get; set; }
+        consumer.Pause(consumer.Assignment);
+        if (consumer.ConsumeOrNull(TimeSpan.Zero, Logger, cancellationToken) is { Message: not null } stray)
+            consumer.Seek(stray.TopicPartitionOffset);
     }
 
     private string? Decode(ConsumeResult<string, byte[]> record, List<FrameAnalyzed> frames, List<VideoStatusChanged> statuses)

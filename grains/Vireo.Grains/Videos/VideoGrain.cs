@@ -243,7 +243,10 @@ public sealed class VideoGrain(
                 Timings = new StageTimings(meta.DecodeMs, analysis.VisionMs, language.LanguageMs),
                 Placement = new WorkPlacement(silo.Name, analysis.VisionSilo, language.Silo),
             };
+            var started = Stopwatch.GetTimestamp();
             await publisher.PublishAsync(VireoTopics.FramesAnalyzed, job.VideoId, frame, cancellationToken);
+            VireoMetrics.RecordStage(PipelineStage.Publish, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            VireoMetrics.RecordFrame(frame);
             var closed = state.State.Tally.Add(new FrameSummary(meta.Index, meta.TimestampSeconds, language.Caption, language.Text, analysis.TokensBefore, analysis.TokensAfter));
             state.State.LastFrameIndex = meta.Index;
             if (state.State.FramesExpected is { } expected && state.State.Tally.Frames > expected)
