@@ -51,6 +51,7 @@ public static class VireoMetrics
 
     private static readonly ConcurrentDictionary<object, (string Queue, Func<long> Depth)> Queues = new();
     private static readonly ConcurrentDictionary<string, IReadOnlyList<Measurement<long>>> Lag = new();
+    private static readonly ConcurrentDictionary<object, Func<IEnumerable<Measurement<long>>>> GpuMemory = new();
 
     static VireoMetrics()
     {
@@ -58,6 +59,8 @@ public static class VireoMetrics
             "{item}", "Items waiting in a bounded queue");
         Meter.CreateObservableGauge("vireo.kafka.consumer.lag", () => Lag.Values.SelectMany(m => m),
             "{record}", "Records between a consumer group's position and the end of a partition");
+        Meter.CreateObservableGauge("vireo.gpu.memory", () => GpuMemory.Values.SelectMany(read => read()),
+            "By", "Memory of the GPU a model silo runs on");
     }
 
     public static void RecordStage(PipelineStage stage, double milliseconds) =>
@@ -82,6 +85,9 @@ public static class VireoMetrics
     /// callback runs on the metrics collector's thread, so it must be cheap and thread-safe (e.g. a channel's Count).
     /// </summary>
     public static IDisposable ObserveQueue(string queue, Func<long> depth) => Register(Queues, (queue, depth));
+
+    /// <summary>Reports GPU memory on "vireo.gpu.memory" (tags "device" and "state") until the returned handle is disposed.</summary>
+    public static IDisposable ObserveGpuMemory(Func<IEnumerable<Measurement<long>>> read) => Register(GpuMemory, read);
 
     /// <summary>
     /// Takes the per-partition lag out of a librdkafka statistics document (see STATISTICS.md in librdkafka) and

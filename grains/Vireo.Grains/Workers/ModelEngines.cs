@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Vireo.Model;
 using Vireo.Model.Imaging;
 using Vireo.Model.Inference;
 using Vireo.Messaging;
@@ -13,15 +14,27 @@ namespace Vireo.Grains.Workers;
 /// Torch in this silo: its thread count, set once, and one lock around torch work. The vision and language batchers
 /// of a silo with both roles take turns, so they never compete for the same cores or device at once.
 /// </summary>
-public sealed class TorchGate
+public sealed class TorchGate : IDisposable
 {
     private readonly Lock _gate = new();
+    private readonly IDisposable? _gpuMemoryGauge;
 
     public TorchGate(IOptions<WorkerOptions> options)
     {
         if (options.Value.CpuThreads > 0)
             TorchSharp.torch.set_num_threads(options.Value.CpuThreads);
+        var device = TorchRuntime.ResolveDevice(options.Value.Device);
+        if (device.type == TorchSharp.DeviceType.CUDA)
+        {
+            var index = Math.Max(0, (int)device.index);
+            var tag = new KeyValuePair<string, object?>("device", $"cuda:{index}");
+            _gpuMemoryGauge = VireoMetrics.ObserveGpuMemory(() => GpuMemory.Read(index) is { } m
+                ? [new((long)m.Used, tag, new("state", "used")), new((long)m.Total, tag, new("state", "total"))]
+                : []);
+        }
     }
+
+    public void Dispose() => _gpuMemoryGauge?.Dispose();
 
     public T Run<T>(Func<T> work)
     {

@@ -57,6 +57,8 @@ public static class EvalCommand
                 foreach (var o in row.Frames.Take(parse.GetValue(show)))
                     Console.WriteLine($"  [{row.Mode}] {o.Sample.TextSize,-5} expected: {o.Sample.Answer} | got: {o.Output}");
             var report = VireoEvaluator.Report([full, vir, all64, random], dev.type == TorchSharp.DeviceType.CPU);
+            if (dev.type == TorchSharp.DeviceType.CUDA && GpuMemory.Read(Math.Max(0, (int)dev.index)) is { } memory)
+                Console.WriteLine($"GPU memory: {memory.Used / (1 << 20)} MiB used of {memory.Total / (1 << 20)} MiB");
             Console.WriteLine();
             Console.WriteLine(report);
             if (parse.GetValue(output) is { } path) File.WriteAllText(path, report + Environment.NewLine);
