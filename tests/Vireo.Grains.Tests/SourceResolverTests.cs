@@ -63,6 +63,71 @@ public sealed class SourceResolverTests : IDisposable
     }
 
     [Fact]
+    public void AFolderLinkLeavingTheRootIsRefused()
+    {
+        Directory.CreateDirectory(Path.Combine(_root, "t"));
+        Directory.CreateSymbolicLink(Path.Combine(_root, "t", "dirlink"), _outside);
+
+        var error = Assert.Throws<SourceRejectedException>(() => Resolver().Check("t/dirlink/secret.mp4"));
+
+        Assert.Contains("links outside the media root", error.Message);
+        Assert.Throws<SourceRejectedException>(() => Resolver().Check(Path.Combine(_root, "t", "dirlink", "secret.mp4")));
+    }
+
+    [Fact]
+    public void DotDotAfterALinkClimbsFromTheLinkTargetAndCannotLeaveTheRoot()
+    {
+        // Read as text, t/out/../secret.mp4 is t/secret.mp4, which exists; the kernel reads outside/secret.mp4.
+        Directory.CreateDirectory(Path.Combine(_root, "t"));
+        File.WriteAllText(Path.Combine(_root, "t", "secret.mp4"), "x");
+        Directory.CreateDirectory(Path.Combine(_outside, "sub"));
+        Directory.CreateSymbolicLink(Path.Combine(_root, "t", "out"), Path.Combine(_outside, "sub"));
+
+        var error = Assert.Throws<SourceRejectedException>(() => Resolver().Check("t/out/../secret.mp4"));
+
+        Assert.Contains("links outside the media root", error.Message);
+    }
+
+    [Fact]
+    public void DotDotAfterALinkInsideTheRootNamesTheFileTheKernelWouldOpen()
+    {
+        Directory.CreateDirectory(Path.Combine(_root, "a", "b", "c"));
+        File.WriteAllText(Path.Combine(_root, "a", "x.mp4"), "x");
+        Directory.CreateDirectory(Path.Combine(_root, "t"));
+        Directory.CreateSymbolicLink(Path.Combine(_root, "t", "deep"), "../a/b/c");
+
+        var source = Assert.IsType<CheckedSource.LocalFile>(Resolver().Check("t/deep/../../x.mp4"));
+
+        Assert.Equal(Path.Combine(_root, "a", "x.mp4"), source.Path);
+    }
+
+    [Fact]
+    public void LinksThatStayInsideTheRootAreFollowedToTheRealFile()
+    {
+        Directory.CreateSymbolicLink(Path.Combine(_root, "alias"), "clips");
+        File.CreateSymbolicLink(Path.Combine(_root, "clips", "b.mp4"), "a.mp4");
+
+        var source = Assert.IsType<CheckedSource.LocalFile>(Resolver().Check("alias/b.mp4"));
+
+        Assert.Equal(Path.Combine(_root, "clips", "a.mp4"), source.Path);
+        // The grain checks the path the ingest consumer resolved a second time.
+        Assert.IsType<CheckedSource.LocalFile>(Resolver().Check(source.Path));
+    }
+
+    [Fact]
+    public void ALinkLoopIsRefused()
+    {
+        File.CreateSymbolicLink(Path.Combine(_root, "loop1"), "loop2");
+        File.CreateSymbolicLink(Path.Combine(_root, "loop2"), "loop1");
+
+        Assert.Throws<SourceRejectedException>(() => Resolver().Check("loop1"));
+    }
+
+    [Fact]
+    public void AFolderIsNotAVideoFile() =>
+        Assert.Contains("directory", Assert.Throws<SourceRejectedException>(() => Resolver().Check("clips")).Message);
+
+    [Fact]
     public void UrlsWithCredentialsAreRefusedEvenWhenUrlsAreOn()
     {
         var error = Assert.Throws<SourceRejectedException>(() => Resolver(allowUrls: true).Check("https://user:pw@example.com/v.mp4"));

@@ -17,8 +17,8 @@ public abstract record CheckedSource
 }
 
 /// <summary>
-/// Checks upload sources against the configuration: paths must stay inside the media root (after resolving
-/// "..", and links), URLs must be allowed, http(s), without credentials, and (unless configured) not point
+/// Checks upload sources against the configuration: a path must lead to a file inside the real media root once
+/// every link along it is resolved as the kernel resolves it, and the checked path handed on has no links; URLs must be allowed, http(s), without credentials, and (unless configured) not point
 /// at this host or a private network. Downloads are bounded in size and time.
 /// </summary>
 public sealed class SourceResolver(IOptions<PipelineOptions> options, IHttpClientFactory httpClients)
@@ -91,18 +91,29 @@ public sealed class SourceResolver(IOptions<PipelineOptions> options, IHttpClien
 
     private string CheckPath(string source)
     {
-        var root = Path.GetFullPath(_options.MediaRoot).TrimEnd('/') + "/";
-        var full = Path.GetFullPath(Path.Combine(root, source));
-        if (!full.StartsWith(root, StringComparison.Ordinal))
-            throw new SourceRejectedException($"'{source}' is outside the media root");
-        var info = new FileInfo(full);
-        if (!info.Exists)
-            throw new SourceRejectedException($"'{source}' does not exist under the media root");
-        var resolved = info.LinkTarget is null ? full : info.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? full;
-        if (!Path.GetFullPath(resolved).StartsWith(root, StringComparison.Ordinal))
-            throw new SourceRejectedException($"'{source}' links outside the media root");
-        return resolved;
+        var configuredRoot = Path.GetFullPath(_options.MediaRoot);
+        var root = LinkFreePath.Resolve(configuredRoot);
+        if (!root.Exists)
+            throw new SourceRejectedException($"the media root '{configuredRoot}' does not exist");
+        var requested = Path.Combine(configuredRoot, source);
+        var real = LinkFreePath.Resolve(requested);
+        if (!IsUnder(real.Path, root.Path))
+        {
+            // The lexical form only picks the message: confinement is decided on the real path alone.
+            var lexical = Path.GetFullPath(requested);
+            throw new SourceRejectedException(IsUnder(lexical, configuredRoot) || IsUnder(lexical, root.Path)
+                ? $"'{source}' links outside the media root"
+                : $"'{source}' is outside the media root");
+        }
+        if (!real.Exists || !File.Exists(real.Path))
+            throw new SourceRejectedException(Directory.Exists(real.Path)
+                ? $"'{source}' is a directory, not a video file"
+                : $"'{source}' does not exist under the media root");
+        return real.Path;
     }
+
+    private static bool IsUnder(string path, string root) =>
+        path.StartsWith(root.TrimEnd('/') + "/", StringComparison.Ordinal);
 
     private CheckedSource CheckUrl(string source)
     {
