@@ -85,6 +85,7 @@ internal static class FfmpegArguments
             "-loglevel", "repeat+level+info",
         };
         if (options.DecoderThreads > 0) args.AddRange(["-threads", options.DecoderThreads.ToString(CultureInfo.InvariantCulture)]);
+        args.AddRange(FfmpegBinaries.InputRestrictions());
         args.AddRange([
             "-i", FfmpegBinaries.LocalInput(info.Path),
             "-map", "0:v:0", "-an", "-sn", "-dn",

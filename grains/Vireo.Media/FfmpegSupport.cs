@@ -13,6 +13,21 @@ internal static class FfmpegBinaries
     /// </summary>
     public static string LocalInput(string fullPath) => "file:" + fullPath;
 
+    /// <summary>
+    /// The demuxers Vireo reads: video containers that hold their streams themselves. Playlists and other
+    /// indirections (hls, dash, concat, image sequences, ffmetadata, tee...) would make ffmpeg open files, or URLs,
+    /// that a playlist inside the media root names, wherever they are, so they are left out. yuv4mpegpipe is raw
+    /// pictures behind a one-line header. ffmpeg matches a demuxer by any of its names ("mov,mp4,m4a,...").
+    /// </summary>
+    public const string ReadableFormats = "mov,mp4,matroska,webm,avi,mpegts,mpeg,flv,ogg,asf,mxf,nut,ivf,yuv4mpegpipe";
+
+    /// <summary>
+    /// Options that go before an input, for ffmpeg and ffprobe alike: only the file protocol, and only
+    /// <see cref="ReadableFormats"/>. ffmpeg refuses anything else before reading a single packet.
+    /// </summary>
+    public static IEnumerable<string> InputRestrictions() =>
+        ["-protocol_whitelist", "file", "-format_whitelist", ReadableFormats];
+
     private static string Resolve(MediaOptions options, string name)
     {
         if (!string.IsNullOrWhiteSpace(options.BinaryFolder)) return Path.Combine(options.BinaryFolder, name);
@@ -31,6 +46,7 @@ internal static class FfmpegErrors
     public static MediaErrorKind? Classify(string errorText)
     {
         bool Has(string s) => errorText.Contains(s, StringComparison.OrdinalIgnoreCase);
+        if (Refusal(errorText) is not null) return MediaErrorKind.NotAVideo;
         if (Has("moov atom not found") || Has("partial file") || Has("end of file") || Has("truncat"))
             return MediaErrorKind.Truncated;
         if (Has("Picture size") && Has("is invalid") || Has("dimensions not set") || Has("Invalid image size"))
@@ -40,6 +56,30 @@ internal static class FfmpegErrors
         if (Has("No such file or directory")) return MediaErrorKind.NotFound;
         return null;
     }
+
+    /// <summary>Why ffmpeg refused an input by <see cref="FfmpegBinaries.InputRestrictions"/>, or null if it did not.</summary>
+    public static string? Refusal(string errorText)
+    {
+        foreach (var line in errorText.Split('\n'))
+        {
+            if (line.Contains("Format not on whitelist", StringComparison.Ordinal))
+                return $"it is in the {ComponentName(line) ?? "unknown"} format, which Vireo does not read: it reads video containers, not playlists or other files that name further files";
+            if (line.Contains("not on whitelist", StringComparison.Ordinal))
+                return $"it refers to something other than a local file ({line.Trim()}), which Vireo does not read";
+        }
+        return null;
+    }
+
+    // ffmpeg prefixes a component's log lines with "[name @ 0x...]".
+    private static string? ComponentName(string line)
+    {
+        var open = line.IndexOf('[', StringComparison.Ordinal);
+        var at = line.IndexOf(" @ ", StringComparison.Ordinal);
+        return open >= 0 && at > open ? line[(open + 1)..at] : null;
+    }
+
+    /// <summary>The reason to give for a failure: a refusal in plain words, else the most telling lines.</summary>
+    public static string Describe(string errorText) => Refusal(errorText) ?? Summary(errorText);
 
     /// <summary>The most telling lines of an error text, short enough for a message.</summary>
     public static string Summary(string errorText)

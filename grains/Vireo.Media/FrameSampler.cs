@@ -286,7 +286,7 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
             {
                 var kind = _log.SawTruncation ? MediaErrorKind.Truncated : FfmpegErrors.Classify(_log.Errors) ?? MediaErrorKind.DecodeFailed;
                 throw new MediaException(kind, _info.Path,
-                    $"ffmpeg exited with code {exitCode} after {_log.FramesDecoded} frames: {FfmpegErrors.Summary(_log.Errors)}");
+                    $"ffmpeg exited with code {exitCode} after {_log.FramesDecoded} frames: {FfmpegErrors.Describe(_log.Errors)}");
             }
             if (_log.SawTruncation)
                 throw new MediaException(MediaErrorKind.Truncated, _info.Path,

@@ -39,7 +39,8 @@ public sealed partial class MediaProbe(IOptions<MediaOptions> options, ILogger<M
         try
         {
             outcome = await ProcessRunner.RunAsync(FfmpegBinaries.FfprobePath(_options),
-                ["-loglevel", "error", "-print_format", "json", "-show_format", "-sexagesimal", "-show_streams", FfmpegBinaries.LocalInput(path)],
+                ["-loglevel", "error", "-print_format", "json", "-show_format", "-sexagesimal", "-show_streams",
+                    ..FfmpegBinaries.InputRestrictions(), FfmpegBinaries.LocalInput(path)],
                 _options.ProbeTimeout, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
@@ -70,7 +71,7 @@ public sealed partial class MediaProbe(IOptions<MediaOptions> options, ILogger<M
         // only a file that starts like an MP4 is a truncated one.
         if (kind == MediaErrorKind.Truncated && !LooksLikeIsoMedia(path)) kind = MediaErrorKind.NotAVideo;
         LogProbeFailed(path, kind, FfmpegErrors.Summary(errors));
-        throw new MediaException(kind, path, $"ffprobe could not read the file (exit code {outcome.ExitCode}): {FfmpegErrors.Summary(errors)}");
+        throw new MediaException(kind, path, $"ffprobe could not read the file (exit code {outcome.ExitCode}): {FfmpegErrors.Describe(errors)}");
     }
 
     private static bool LooksLikeIsoMedia(string path)
