@@ -1,4 +1,6 @@
+using Npgsql;
 using Vireo.Cli.Commands;
+using Vireo.Testing;
 
 namespace Vireo.Cli.Tests;
 
@@ -7,6 +9,33 @@ public sealed class SecretsAndPermissionsTests
 {
     private const UnixFileMode OwnerOnlyFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private const UnixFileMode OwnerOnlyFolder = OwnerOnlyFile | UnixFileMode.UserExecute;
+
+    [Theory]
+    [InlineData("stack.env")]
+    [InlineData("secrets.env")]
+    public void FilesWithPasswordsAreReadableByTheirOwnerOnly(string name)
+    {
+        var state = Environment.GetEnvironmentVariable("VIREO_STATE")
+            ?? throw new InvalidOperationException("VIREO_STATE is not set: run the tests through `./vireo test`, or `./vireo up` and source .state/stack.env.");
+        Assert.Equal(OwnerOnlyFile, File.GetUnixFileMode(Path.Combine(state, name)));
+    }
+
+    [Fact]
+    public async Task TheApplicationRoleOwnsItsDatabaseAndIsNoSuperuser()
+    {
+        await using var connection = new NpgsqlConnection(LocalStack.PostgresConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("""
+            select r.rolsuper, r.rolcreaterole, d.datdba = r.oid
+            from pg_roles r, pg_database d
+            where r.rolname = current_user and d.datname = current_database()
+            """, connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        Assert.False(reader.GetBoolean(0), "the application role is a superuser");
+        Assert.False(reader.GetBoolean(1), "the application role may create roles");
+        Assert.True(reader.GetBoolean(2), "the application role does not own its database");
+    }
 
     [Theory]
     [InlineData(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead)]
