@@ -62,6 +62,9 @@ write_private() {
   cat >"$tmp" && mv -f "$tmp" "$target" || { rm -f "$tmp"; return 1; }
 }
 
+# Appends a line marking a new start to a log: a restarted process keeps what its previous run wrote.
+mark_start() { printf -- '----- %s starting %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$2" >>"$1"; }
+
 # Passwords are made once per checkout and kept in the state folder (never committed).
 load_secrets() {
   local file=$VIREO_STATE/secrets.env

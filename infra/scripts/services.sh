@@ -23,10 +23,11 @@ start() { # name dll [env...]
   local pid=$run_dir/$name.pid url=$run_dir/$name.url log=$VIREO_LOGS/$name.log
   if pid_alive "$pid"; then say "$name already running (pid $(cat "$pid"), $(cat "$url" 2>/dev/null))"; return; fi
   [[ -f $dll ]] || fail "$dll is missing: build first (./vireo build)"
-  mkdir -p "$run_dir"
-  : >"$log"; rm -f "$url"
+  mkdir -p "$run_dir" "$VIREO_LOGS"
+  rm -f "$url"
+  mark_start "$log" "$name"
   # umask 077: what the services write (downloads, URL files, span files) is their owner's alone.
-  (cd "$VIREO_STATE" || exit 1; umask 077; env "Http__Port=0" "Http__UrlFile=$url" "$@" setsid dotnet "$dll" >"$log" 2>&1 </dev/null & echo $! >"$pid")
+  (cd "$VIREO_STATE" || exit 1; umask 077; env "Http__Port=0" "Http__UrlFile=$url" "$@" setsid dotnet "$dll" >>"$log" 2>&1 </dev/null & echo $! >"$pid")
   local deadline=$((SECONDS + VIREO_START_TIMEOUT))
   until [[ -f $url ]] && ready "$url" 2>/dev/null; do
     if ! pid_alive "$pid"; then tail -n 30 "$log" >&2; fail "$name exited while starting (log: $log)"; fi

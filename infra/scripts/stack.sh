@@ -128,7 +128,8 @@ start_kafka() {
   mkdir -p "$(dirname "$kafka_pid")"
   rm -f "$VIREO_BOOTSTRAP_FILE"
   local log=$VIREO_LOGS/devkafka.log
-  (cd "$VIREO_STATE" || exit 1; setsid dotnet "$dll" --DevKafka:BootstrapFile="$VIREO_BOOTSTRAP_FILE" >"$log" 2>&1 </dev/null & echo $! >"$kafka_pid")
+  mark_start "$log" "kafka dev broker"
+  (cd "$VIREO_STATE" || exit 1; setsid dotnet "$dll" --DevKafka:BootstrapFile="$VIREO_BOOTSTRAP_FILE" >>"$log" 2>&1 </dev/null & echo $! >"$kafka_pid")
   wait_for "kafka dev broker" "$log" test -s "$VIREO_BOOTSTRAP_FILE"
   local address
   address=$(cut -d, -f1 "$VIREO_BOOTSTRAP_FILE")
