@@ -36,10 +36,8 @@ public sealed class LauncherTests
     {
         // A state folder of its own (with the running stack's endpoints) keeps this sink's pid, URL and log apart
         // from any started by ./vireo up; a topic prefix and group of its own keep it off the pipeline's records.
-        var stackState = Environment.GetEnvironmentVariable("VIREO_STATE")
-            ?? throw new InvalidOperationException("VIREO_STATE is not set: run the tests through `./vireo test`, or `./vireo up` and source .state/stack.env.");
         var state = Directory.CreateTempSubdirectory("vireo-state-").FullName;
-        File.Copy(Path.Combine(stackState, "stack.env"), Path.Combine(state, "stack.env"));
+        File.Copy(Path.Combine(LocalStack.StateFolder, "stack.env"), Path.Combine(state, "stack.env"));
         var tag = Guid.NewGuid().ToString("N")[..8];
         (string, string)[] environment = [("VIREO_STATE", state), ("VIREO_SILOS", " "), ("Kafka__TopicPrefix", $"restart-{tag}-"), ("Sink__GroupId", $"restart-{tag}")];
         var log = Path.Combine(state, "logs", "sink.log");

@@ -15,9 +15,7 @@ public sealed class SecretsAndPermissionsTests
     [InlineData("secrets.env")]
     public void FilesWithPasswordsAreReadableByTheirOwnerOnly(string name)
     {
-        var state = Environment.GetEnvironmentVariable("VIREO_STATE")
-            ?? throw new InvalidOperationException("VIREO_STATE is not set: run the tests through `./vireo test`, or `./vireo up` and source .state/stack.env.");
-        Assert.Equal(OwnerOnlyFile, File.GetUnixFileMode(Path.Combine(state, name)));
+        Assert.Equal(OwnerOnlyFile, File.GetUnixFileMode(Path.Combine(LocalStack.StateFolder, name)));
     }
 
     [Fact]
