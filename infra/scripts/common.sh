@@ -53,28 +53,41 @@ stop_pid() {
   rm -f "$file"
 }
 
+# Writes stdin to a file only its owner can read. The content goes to a temporary file that mktemp creates with mode
+# 600 and is then renamed over the target, so there is no moment when a secret sits in a readable file, and an older
+# copy of mode 644 is replaced rather than rewritten in place.
+write_private() {
+  local target=$1 tmp
+  tmp=$(mktemp "$target.XXXXXX")
+  cat >"$tmp" && mv -f "$tmp" "$target" || { rm -f "$tmp"; return 1; }
+}
+
+# Appends a line marking a new start to a log: a restarted process keeps what its previous run wrote.
+mark_start() { printf -- '----- %s starting %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$2" >>"$1"; }
+
 # Passwords are made once per checkout and kept in the state folder (never committed).
 load_secrets() {
   local file=$VIREO_STATE/secrets.env
+  mkdir -p "$VIREO_STATE"
   if [[ ! -f $file ]]; then
-    mkdir -p "$VIREO_STATE"
-    (
-      umask 077
-      echo "VIREO_PG_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
-      echo "VIREO_REDIS_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
-    ) >"$file"
-    chmod 600 "$file"
+    write_private "$file" <<SECRETS
+VIREO_PG_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+VIREO_REDIS_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+SECRETS
   fi
+  # A file left by an older checkout may still be readable by others.
+  chmod 600 "$file"
   # shellcheck disable=SC1090
   source "$file"
 }
 
-# The environment every Vireo process and test reads its endpoints from.
+# The environment every Vireo process and test reads its endpoints from. It holds the passwords of the application's
+# Postgres role and of Redis, so only its owner may read it.
 write_stack_env() {
   load_secrets
   local bootstrap=""
   [[ -f $VIREO_BOOTSTRAP_FILE ]] && bootstrap=$(cat "$VIREO_BOOTSTRAP_FILE")
-  cat >"$VIREO_STATE/stack.env" <<ENV
+  write_private "$VIREO_STATE/stack.env" <<ENV
 export ConnectionStrings__Postgres='Host=127.0.0.1;Port=$VIREO_PG_PORT;Username=vireo;Password=$VIREO_PG_PASSWORD;Database=vireo'
 export ConnectionStrings__Redis='127.0.0.1:$VIREO_REDIS_PORT,password=$VIREO_REDIS_PASSWORD'
 export Kafka__BootstrapServers='$bootstrap'

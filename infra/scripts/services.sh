@@ -23,9 +23,11 @@ start() { # name dll [env...]
   local pid=$run_dir/$name.pid url=$run_dir/$name.url log=$VIREO_LOGS/$name.log
   if pid_alive "$pid"; then say "$name already running (pid $(cat "$pid"), $(cat "$url" 2>/dev/null))"; return; fi
   [[ -f $dll ]] || fail "$dll is missing: build first (./vireo build)"
-  mkdir -p "$run_dir"
-  : >"$log"; rm -f "$url"
-  (cd "$VIREO_STATE" || exit 1; env "Http__Port=0" "Http__UrlFile=$url" "$@" setsid dotnet "$dll" >"$log" 2>&1 </dev/null & echo $! >"$pid")
+  mkdir -p "$run_dir" "$VIREO_LOGS"
+  rm -f "$url"
+  mark_start "$log" "$name"
+  # umask 077: what the services write (downloads, URL files, span files) is their owner's alone.
+  (cd "$VIREO_STATE" || exit 1; umask 077; env "Http__Port=0" "Http__UrlFile=$url" "$@" setsid dotnet "$dll" >>"$log" 2>&1 </dev/null & echo $! >"$pid")
   local deadline=$((SECONDS + VIREO_START_TIMEOUT))
   until [[ -f $url ]] && ready "$url" 2>/dev/null; do
     if ! pid_alive "$pid"; then tail -n 30 "$log" >&2; fail "$name exited while starting (log: $log)"; fi
@@ -39,7 +41,9 @@ stop() { stop_pid "$run_dir/$1.pid" "$1"; rm -f "$run_dir/$1.url"; }
 
 up() {
   dotnet "$(bin services/Vireo.Cli vireo.dll)" migrate
+  # Uploads are private to the user the services run as; a folder made by an older checkout is tightened too.
   mkdir -p "$Pipeline__MediaRoot"
+  chmod 700 "$Pipeline__MediaRoot"
   for spec in $VIREO_SILOS; do
     local name=${spec%%:*} roles=${spec#*:}
     start "silo-$name" "$(bin services/Vireo.Silo Vireo.Silo.dll)" \

@@ -32,7 +32,33 @@ prepare_pg_data() {
 pg_running() { [[ -f $pg_data/postmaster.pid ]] && as_postgres "$VIREO_PG_BIN/pg_ctl" -D "$pg_data" status >/dev/null 2>&1; }
 pg_ready() { PGPASSWORD=$VIREO_PG_PASSWORD psql -h 127.0.0.1 -p "$VIREO_PG_PORT" -U vireo -d vireo -tAc 'select 1' | grep -q 1; }
 
+# The superuser is the postgres role, with no password: it logs in only through a Unix socket inside the data
+# directory (mode 700, owned by the postgres user), by peer authentication. The application role vireo logs in over
+# TCP with its password and owns its database, which is all the migrations need.
+pg_socket_dir() { readlink -f "$pg_data"; }
+as_superuser() { as_postgres psql -h "$(pg_socket_dir)" -p "$VIREO_PG_PORT" -U postgres -X -q -v ON_ERROR_STOP=1 "$@"; }
+
+# Creates or corrects the application role and its database on every start. CREATEDB lets the tests make and drop
+# databases of their own; the role is neither a superuser nor able to create roles. The password goes through
+# stdin, not the command line, where other users could read it.
+ensure_application_role() {
+  as_superuser -d postgres >/dev/null <<SQL
+select format('create role vireo login password %L', '$VIREO_PG_PASSWORD')
+  where not exists (select from pg_roles where rolname = 'vireo') \gexec
+alter role vireo with login nosuperuser createdb nocreaterole noreplication nobypassrls password '$VIREO_PG_PASSWORD';
+select 'create database vireo owner vireo' where not exists (select from pg_database where datname = 'vireo') \gexec
+alter database vireo owner to vireo;
+SQL
+}
+
+# Data directories made before the superuser and the application role were apart have vireo as their bootstrap
+# superuser, which cannot be demoted.
+pg_made_by_older_vireo() { [[ -f $pg_data/PG_VERSION ]] && ! grep -q "^unix_socket_directories = '/" "$pg_data/postgresql.conf"; }
+
 start_postgres() {
+  if pg_made_by_older_vireo; then
+    fail "$(pg_socket_dir) was made by an older Vireo whose vireo role is a superuser; stop the stack (./vireo down) and delete that folder (its data goes with it) to recreate it"
+  fi
   if pg_running; then say "postgres already running on 127.0.0.1:$VIREO_PG_PORT"; return; fi
   port_in_use "$VIREO_PG_PORT" && fail "port $VIREO_PG_PORT is taken by $(port_owner "$VIREO_PG_PORT"); set VIREO_PG_PORT to a free port"
   prepare_pg_data
@@ -40,14 +66,11 @@ start_postgres() {
   touch "$log"; chown postgres:postgres "$log"
   if [[ ! -f $pg_data/PG_VERSION ]]; then
     say "initialising PostgreSQL in $pg_data"
-    local pwfile
-    pwfile=$(mktemp); printf '%s\n' "$VIREO_PG_PASSWORD" >"$pwfile"; chown postgres "$pwfile"
-    as_postgres "$VIREO_PG_BIN/initdb" -D "$pg_data" -U vireo --pwfile="$pwfile" --auth=scram-sha-256 \
-      --encoding=UTF8 --locale=C.UTF-8 >>"$log" 2>&1 || { rm -f "$pwfile"; tail -n 20 "$log" >&2; fail "initdb failed (log: $log)"; }
-    rm -f "$pwfile"
+    as_postgres "$VIREO_PG_BIN/initdb" -D "$pg_data" -U postgres --auth-local=peer --auth-host=scram-sha-256 \
+      --encoding=UTF8 --locale=C.UTF-8 >>"$log" 2>&1 || { tail -n 20 "$log" >&2; fail "initdb failed (log: $log)"; }
     cat >>"$pg_data/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
-unix_socket_directories = ''
+unix_socket_directories = '$(pg_socket_dir)'
 max_connections = 200
 shared_buffers = 128MB
 fsync = on
@@ -55,9 +78,7 @@ CONF
   fi
   as_postgres "$VIREO_PG_BIN/pg_ctl" -D "$pg_data" -o "-p $VIREO_PG_PORT" -l "$log" -w -t "$VIREO_START_TIMEOUT" start >/dev/null \
     || { tail -n 20 "$log" >&2; fail "postgres did not start (log: $log)"; }
-  if ! PGPASSWORD=$VIREO_PG_PASSWORD psql -h 127.0.0.1 -p "$VIREO_PG_PORT" -U vireo -d postgres -tAc "select 1 from pg_database where datname='vireo'" | grep -q 1; then
-    PGPASSWORD=$VIREO_PG_PASSWORD psql -h 127.0.0.1 -p "$VIREO_PG_PORT" -U vireo -d postgres -qc 'create database vireo' >/dev/null
-  fi
+  ensure_application_role || fail "could not set up the vireo role and database (log: $log)"
   wait_for postgres "$log" pg_ready
   say "postgres on 127.0.0.1:$VIREO_PG_PORT (user vireo, database vireo)"
 }
@@ -75,7 +96,7 @@ start_redis() {
   port_in_use "$VIREO_REDIS_PORT" && fail "port $VIREO_REDIS_PORT is taken by $(port_owner "$VIREO_REDIS_PORT"); set VIREO_REDIS_PORT to a free port"
   mkdir -p -m 700 "$redis_dir"
   local conf=$redis_dir/redis.conf log=$VIREO_LOGS/redis.log
-  cat >"$conf" <<CONF
+  write_private "$conf" <<CONF
 bind 127.0.0.1
 port $VIREO_REDIS_PORT
 protected-mode yes
@@ -86,7 +107,6 @@ logfile $log
 dir $redis_dir
 appendonly yes
 CONF
-  chmod 600 "$conf"
   redis-server "$conf" || fail "redis-server did not start (log: $log)"
   wait_for redis "$log" redis_ready
   say "redis on 127.0.0.1:$VIREO_REDIS_PORT"
@@ -108,7 +128,8 @@ start_kafka() {
   mkdir -p "$(dirname "$kafka_pid")"
   rm -f "$VIREO_BOOTSTRAP_FILE"
   local log=$VIREO_LOGS/devkafka.log
-  (cd "$VIREO_STATE" || exit 1; setsid dotnet "$dll" --DevKafka:BootstrapFile="$VIREO_BOOTSTRAP_FILE" >"$log" 2>&1 </dev/null & echo $! >"$kafka_pid")
+  mark_start "$log" "kafka dev broker"
+  (cd "$VIREO_STATE" || exit 1; setsid dotnet "$dll" --DevKafka:BootstrapFile="$VIREO_BOOTSTRAP_FILE" >>"$log" 2>&1 </dev/null & echo $! >"$kafka_pid")
   wait_for "kafka dev broker" "$log" test -s "$VIREO_BOOTSTRAP_FILE"
   local address
   address=$(cut -d, -f1 "$VIREO_BOOTSTRAP_FILE")

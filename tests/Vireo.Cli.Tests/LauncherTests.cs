@@ -32,6 +32,42 @@ public sealed class LauncherTests
     }
 
     [Fact]
+    public async Task AServiceRestartedAfterBeingKilledKeepsItsEarlierLog()
+    {
+        // A state folder of its own (with the running stack's endpoints) keeps this sink's pid, URL and log apart
+        // from any started by ./vireo up; a topic prefix and group of its own keep it off the pipeline's records.
+        var state = Directory.CreateTempSubdirectory("vireo-state-").FullName;
+        File.Copy(Path.Combine(LocalStack.StateFolder, "stack.env"), Path.Combine(state, "stack.env"));
+        var tag = Guid.NewGuid().ToString("N")[..8];
+        (string, string)[] environment = [("VIREO_STATE", state), ("VIREO_SILOS", " "), ("Kafka__TopicPrefix", $"restart-{tag}-"), ("Sink__GroupId", $"restart-{tag}")];
+        var log = Path.Combine(state, "logs", "sink.log");
+        try
+        {
+            var (code, output) = await RunAsync("bash", ["infra/scripts/services.sh", "up"], environment);
+            Assert.True(code == 0, output);
+            var first = await File.ReadAllTextAsync(log);
+            Assert.Contains("starting sink", first);
+
+            using (var killed = Process.GetProcessById(int.Parse(await File.ReadAllTextAsync(Path.Combine(state, "run", "sink.pid")))))
+            {
+                killed.Kill();
+                await killed.WaitForExitAsync();
+            }
+            (code, output) = await RunAsync("bash", ["infra/scripts/services.sh", "up"], environment);
+            Assert.True(code == 0, output);
+
+            var second = await File.ReadAllTextAsync(log);
+            Assert.StartsWith(first, second);
+            Assert.Equal(2, second.Split('\n').Count(l => l.Contains("starting sink")));
+        }
+        finally
+        {
+            await RunAsync("bash", ["infra/scripts/services.sh", "down"], environment);
+            Directory.Delete(state, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task SampleOnAGeneratedClipPrintsTheCutsItKeeps()
     {
         var (code, output) = await RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "vireo.dll"), "sample", "--generate", "--scene", "0.3", "--fps", "0.5"]);

@@ -163,7 +163,7 @@ public sealed class SourceResolverTests : IDisposable
     }
 
     [Fact]
-    public async Task WithPrivateHostsAllowedTheDownloadConnectsToTheAddressItResolved()
+    public async Task WithPrivateHostsAllowedTheDownloadConnectsToTheAddressItResolvedAndKeepsTheFilePrivate()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
@@ -174,6 +174,11 @@ public sealed class SourceResolverTests : IDisposable
 
         await server;
         Assert.Equal("not really a video", await File.ReadAllTextAsync(path));
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.GetDirectoryName(path)!));
+        }
     }
 
     private static async Task ServeOnceAsync(TcpListener listener, string body)

@@ -12,6 +12,9 @@ public static class LocalStack
 
     public static string RedisConnectionString => Require("ConnectionStrings__Redis");
 
+    /// <summary>The state folder of the running stack, with its stack.env, secrets and logs.</summary>
+    public static string StateFolder => Require("VIREO_STATE");
+
     public static string KafkaBootstrapServers
     {
         get

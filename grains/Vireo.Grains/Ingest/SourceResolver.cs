@@ -40,8 +40,15 @@ public sealed class SourceResolver(IOptions<PipelineOptions> options, IHttpClien
     /// <summary>Fetches a URL source into the download folder and returns the file's path.</summary>
     public async Task<string> DownloadAsync(Uri address, string videoId, CancellationToken cancellationToken)
     {
+        // Downloads are private to the user the silo runs as: the folder is 700 and every file is created 600.
         var folder = Path.GetFullPath(_options.DownloadFolder!);
         Directory.CreateDirectory(folder);
+        var partialOptions = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            partialOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
         var target = Path.Combine(folder, videoId + ".video");
         var partial = target + ".part";
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -54,8 +61,10 @@ public sealed class SourceResolver(IOptions<PipelineOptions> options, IHttpClien
                 throw new SourceRejectedException($"downloading {address} failed with HTTP {(int)response.StatusCode}");
             if (response.Content.Headers.ContentLength > _options.MaxDownloadBytes)
                 throw new SourceRejectedException($"{address} is {response.Content.Headers.ContentLength} bytes, over the limit of {_options.MaxDownloadBytes}");
+            // A part left by a crashed download would keep its old mode, so the file is always created afresh.
+            File.Delete(partial);
             await using (var body = await response.Content.ReadAsStreamAsync(timeout.Token))
-            await using (var file = File.Create(partial))
+            await using (var file = new FileStream(partial, partialOptions))
             {
                 var buffer = new byte[81920];
                 long total = 0;

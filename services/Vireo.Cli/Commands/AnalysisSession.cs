@@ -56,19 +56,46 @@ internal sealed class AnalysisSession : IDisposable
     }
 
     /// <summary>Puts a file under the media root (a hard link where possible, else a copy) and returns its relative path.</summary>
-    public string Stage(string file, string videoId)
+    public string Stage(string file, string videoId) =>
+        Stage(_services.GetRequiredService<Microsoft.Extensions.Configuration.IConfiguration>()["Pipeline:MediaRoot"] ?? CliServices.StateFolder("media"), file, videoId);
+
+    /// <summary>
+    /// Stages a file under the given media root. The uploads folder is 700 and a staged file 600: uploads are private
+    /// to the user the pipeline runs as.
+    /// </summary>
+    internal static string Stage(string mediaRoot, string file, string videoId)
     {
-        var root = Path.GetFullPath(_services.GetRequiredService<Microsoft.Extensions.Configuration.IConfiguration>()["Pipeline:MediaRoot"]
-            ?? CliServices.StateFolder("media")).TrimEnd('/') + "/";
+        var root = Path.GetFullPath(mediaRoot).TrimEnd('/') + "/";
         var full = Path.GetFullPath(file);
         if (full.StartsWith(root, StringComparison.Ordinal))
             return full[root.Length..];
         var relative = Path.Combine("uploads", videoId + Path.GetExtension(full).ToLowerInvariant());
         var target = Path.Combine(root, relative);
-        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-        if (!HardLink(full, target))
-            File.Copy(full, target, overwrite: true);
+        var uploads = Path.GetDirectoryName(target)!;
+        // CreateDirectory gives the mode to the last folder only, so a media root made here is made first.
+        if (!Directory.Exists(root))
+            Directory.CreateDirectory(root, OwnerOnlyFolder);
+        Directory.CreateDirectory(uploads, OwnerOnlyFolder);
+        File.SetUnixFileMode(uploads, OwnerOnlyFolder);
+        // A hard link shares the source's inode and so its mode: linking a file others may read would leave the staged
+        // upload readable, and tightening it would change the user's own file. Such a file is copied instead.
+        if (!IsOwnerOnly(full) || !HardLink(full, target))
+            CopyPrivately(full, target);
         return relative;
+    }
+
+    private const UnixFileMode OwnerOnlyFolder = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+    private const UnixFileMode OwnerOnlyFile = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    private static bool IsOwnerOnly(string file) => (File.GetUnixFileMode(file) & ~OwnerOnlyFolder) == 0;
+
+    /// <summary>Copies into a file created with mode 600, so the copy is never readable by others, not even while it is written.</summary>
+    private static void CopyPrivately(string source, string target)
+    {
+        File.Delete(target);
+        using var from = File.OpenRead(source);
+        using var to = new FileStream(target, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OwnerOnlyFile });
+        from.CopyTo(to);
     }
 
     public Task PublishAsync(VideoUploaded upload, CancellationToken cancellationToken) =>

@@ -1,0 +1,2 @@
+// The CLI stages uploads with Unix file modes and runs the Linux local stack.
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
