@@ -8,7 +8,10 @@ public sealed record VideoJob(
     [property: Id(2)] string SourcePath,
     [property: Id(3)] string SourceLabel,
     [property: Id(4)] AnalysisSettings Settings,
-    [property: Id(5)] string? TraceParent);
+    [property: Id(5)] string? TraceParent)
+{
+    public VideoKey Key => new(TenantId, VideoId);
+}
 
 /// <summary>Analysis settings after defaults and limits were applied to the client's request.</summary>
 [GenerateSerializer, Immutable, Alias("Vireo.AnalysisSettings")]
@@ -33,7 +36,7 @@ public enum SubmitOutcome
     AlreadyKnown,
 }
 
-/// <summary>A sampled frame on its way to a vision worker, with the routing its video asked for.</summary>
+/// <summary>A sampled frame on its way to a vision worker, with the routing its video asked for; VideoId is the video's key.</summary>
 [GenerateSerializer, Immutable, Alias("Vireo.FrameRequest")]
 public sealed record FrameRequest(
     [property: Id(0)] string VideoId,

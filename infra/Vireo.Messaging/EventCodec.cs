@@ -95,10 +95,10 @@ public static partial class EventCodec
 
     private static string? Validate(VideoUploaded e)
     {
-        if (string.IsNullOrEmpty(e.VideoId) || !IdPattern().IsMatch(e.VideoId))
-            return "videoId must be 1–128 characters of letters, digits, '.', '_' or '-'";
-        if (string.IsNullOrEmpty(e.TenantId) || !IdPattern().IsMatch(e.TenantId))
-            return "tenantId must be 1–128 characters of letters, digits, '.', '_' or '-'";
+        if (!VideoKey.IsValidId(e.VideoId))
+            return "videoId must be " + VideoKey.IdRule;
+        if (!VideoKey.IsValidId(e.TenantId))
+            return "tenantId must be " + VideoKey.IdRule;
         if (string.IsNullOrWhiteSpace(e.Source) || e.Source.Length > 4096 || e.Source.Contains('\0'))
             return "source must be a non-empty path or URL of at most 4096 characters";
         return e.Options is { } o ? CheckOptions(o) : null;
@@ -120,7 +120,4 @@ public static partial class EventCodec
             ?? (o.RouterThreshold is { } threshold ? AnalysisLimits.CheckRouterThreshold(threshold) : null);
         return other is null ? null : "options." + other;
     }
-
-    [GeneratedRegex("^[A-Za-z0-9._-]{1,128}$")]
-    private static partial Regex IdPattern();
 }

@@ -34,7 +34,7 @@ public sealed record AnalysisRequestOptions
     public double? RouterThreshold { get; init; }
 }
 
-/// <summary>A video was uploaded and should be analysed. Topic <see cref="VireoTopics.VideoUploaded"/>, key videoId.</summary>
+/// <summary>A video was uploaded and should be analysed. Topic <see cref="VireoTopics.VideoUploaded"/>, keyed by <see cref="Key"/>.</summary>
 public sealed record VideoUploaded
 {
     public const int CurrentVersion = 1;
@@ -42,6 +42,10 @@ public sealed record VideoUploaded
     public int Version { get; init; } = CurrentVersion;
     public required string VideoId { get; init; }
     public required string TenantId { get; init; }
+
+    /// <summary>The video this event is about; its text form keys the event's Kafka record.</summary>
+    [JsonIgnore]
+    public VideoKey Key => new(TenantId, VideoId);
 
     /// <summary>A path under the configured media root, or an http(s) URL where configuration allows URLs.</summary>
     public required string Source { get; init; }
@@ -56,7 +60,7 @@ public sealed record StageTimings(double DecodeMs, double VisionMs, double Langu
 /// <summary>Which silo did each part of a frame's work.</summary>
 public sealed record WorkPlacement(string Media, string Vision, string Language);
 
-/// <summary>One analysed frame. Topic <see cref="VireoTopics.FramesAnalyzed"/>, key videoId; unique by (videoId, frameIndex).</summary>
+/// <summary>One analysed frame. Topic <see cref="VireoTopics.FramesAnalyzed"/>, keyed by <see cref="Key"/>; unique by (tenant, video, frameIndex).</summary>
 public sealed record FrameAnalyzed
 {
     public const int CurrentVersion = 1;
@@ -64,6 +68,10 @@ public sealed record FrameAnalyzed
     public int Version { get; init; } = CurrentVersion;
     public required string VideoId { get; init; }
     public required string TenantId { get; init; }
+
+    /// <summary>The video this event is about; its text form keys the event's Kafka record.</summary>
+    [JsonIgnore]
+    public VideoKey Key => new(TenantId, VideoId);
     public required int FrameIndex { get; init; }
     public required double TimestampSeconds { get; init; }
 
@@ -103,7 +111,7 @@ public sealed record VideoResult
 }
 
 /// <summary>
-/// A video's state changed. Topic <see cref="VireoTopics.VideoStatus"/>, key videoId. <see cref="Sequence"/> grows with
+/// A video's state changed. Topic <see cref="VireoTopics.VideoStatus"/>, keyed by <see cref="Key"/>. <see cref="Sequence"/> grows with
 /// every event of a video, so a consumer that sees an older or repeated event can ignore it.
 /// </summary>
 public sealed record VideoStatusChanged
@@ -113,8 +121,18 @@ public sealed record VideoStatusChanged
     public int Version { get; init; } = CurrentVersion;
     public required string VideoId { get; init; }
     public required string TenantId { get; init; }
+
+    /// <summary>The video this event is about; its text form keys the event's Kafka record.</summary>
+    [JsonIgnore]
+    public VideoKey Key => new(TenantId, VideoId);
     public required VideoState State { get; init; }
     public required long Sequence { get; init; }
+
+    /// <summary>
+    /// Which run of the video this is: 1 for the first, one more for each retry. A final state (completed or
+    /// failed) is only ever replaced by a status of a later attempt.
+    /// </summary>
+    public int Attempt { get; init; } = 1;
     public string? Source { get; init; }
     public int FramesDone { get; init; }
     public int? FramesExpected { get; init; }
@@ -123,7 +141,7 @@ public sealed record VideoStatusChanged
     /// <summary>Why the video failed, for <see cref="VideoState.Failed"/>.</summary>
     public string? Reason { get; init; }
 
-    /// <summary>A timeline segment that closed with this event; segments are unique by (videoId, first frame).</summary>
+    /// <summary>A timeline segment that closed with this event; segments are unique by (tenant, video, first frame).</summary>
     public TimelineSegment? Segment { get; init; }
 
     public VideoResult? Result { get; init; }

@@ -25,15 +25,16 @@ public sealed record StoredSegment(int Index, double StartSeconds, double EndSec
 /// <summary>Reads results back: what the CLI prints and the results API serves.</summary>
 public sealed class ResultQueries(NpgsqlDataSource dataSource)
 {
-    public async Task<StoredVideo?> GetVideoAsync(string videoId, CancellationToken cancellationToken = default)
+    public async Task<StoredVideo?> GetVideoAsync(VideoKey video, CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand("""
             select v.video_id, v.tenant_id, v.state, v.source, v.reason, v.frames_done, v.frames_expected,
-                   (select count(*) from frames f where f.video_id = v.video_id)::int,
+                   (select count(*) from frames f where f.tenant_id = v.tenant_id and f.video_id = v.video_id)::int,
                    v.tokens_before, v.tokens_after, v.duration_s, coalesce(v.texts, '{}'), v.created_at, v.completed_at
-            from videos v where v.video_id = $1
+            from videos v where v.tenant_id = $1 and v.video_id = $2
             """);
-        command.Parameters.Add(new NpgsqlParameter { Value = videoId });
+        command.Parameters.Add(new NpgsqlParameter { Value = video.TenantId });
+        command.Parameters.Add(new NpgsqlParameter { Value = video.VideoId });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
             return null;
@@ -46,13 +47,14 @@ public sealed class ResultQueries(NpgsqlDataSource dataSource)
             reader.GetFieldValue<DateTimeOffset>(12), reader.IsDBNull(13) ? null : reader.GetFieldValue<DateTimeOffset>(13));
     }
 
-    public async Task<IReadOnlyList<StoredSegment>> GetSegmentsAsync(string videoId, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<StoredSegment>> GetSegmentsAsync(VideoKey video, CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand("""
             select (row_number() over (order by first_frame))::int - 1, start_s, end_s, first_frame, last_frame, caption, texts
-            from segments where video_id = $1 order by first_frame
+            from segments where tenant_id = $1 and video_id = $2 order by first_frame
             """);
-        command.Parameters.Add(new NpgsqlParameter { Value = videoId });
+        command.Parameters.Add(new NpgsqlParameter { Value = video.TenantId });
+        command.Parameters.Add(new NpgsqlParameter { Value = video.VideoId });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var segments = new List<StoredSegment>();
         while (await reader.ReadAsync(cancellationToken))

@@ -18,47 +18,47 @@ public sealed class ResultStore(NpgsqlDataSource dataSource)
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await EnsureVideosAsync(connection, transaction,
-            frames.Select(f => (f.VideoId, f.TenantId, (string?)null)).Concat(statuses.Select(s => (s.VideoId, s.TenantId, s.Source))), cancellationToken);
+            frames.Select(f => (f.Key, (string?)null)).Concat(statuses.Select(s => (s.Key, s.Source))), cancellationToken);
         if (frames.Count > 0)
             await InsertFramesAsync(connection, transaction, frames, cancellationToken);
         foreach (var status in statuses.OrderBy(s => s.Sequence))
             await ApplyStatusAsync(connection, transaction, status, cancellationToken);
-        var segments = statuses.Where(s => s.Segment is not null).Select(s => (s.VideoId, s.Segment!)).ToArray();
+        var segments = statuses.Where(s => s.Segment is not null).Select(s => (s.Key, s.Segment!)).ToArray();
         if (segments.Length > 0)
             await InsertSegmentsAsync(connection, transaction, segments, cancellationToken);
         if (frames.Count > 0)
-            await PromoteFinishedAsync(connection, transaction, frames.Select(f => f.VideoId).Distinct().ToArray(), cancellationToken);
+            await PromoteFinishedAsync(connection, transaction, frames.Select(f => f.Key).Distinct().ToArray(), cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
 
     private static async Task EnsureVideosAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
-        IEnumerable<(string VideoId, string TenantId, string? Source)> videos, CancellationToken cancellationToken)
+        IEnumerable<(VideoKey Key, string? Source)> videos, CancellationToken cancellationToken)
     {
-        var distinct = videos.DistinctBy(v => v.VideoId).ToArray();
+        var distinct = videos.DistinctBy(v => v.Key).ToArray();
         await using var batch = new NpgsqlBatch(connection, transaction);
         batch.BatchCommands.Add(Command("""
             insert into tenants (tenant_id) select distinct unnest($1::text[]) on conflict do nothing
-            """, [distinct.Select(v => v.TenantId).ToArray()]));
+            """, [distinct.Select(v => v.Key.TenantId).ToArray()]));
         batch.BatchCommands.Add(Command("""
             insert into videos (video_id, tenant_id, source, state)
             select v, t, s, 'accepted' from unnest($1::text[], $2::text[], $3::text[]) as x(v, t, s)
-            on conflict (video_id) do nothing
-            """, [distinct.Select(v => v.VideoId).ToArray(), distinct.Select(v => v.TenantId).ToArray(), distinct.Select(v => v.Source).ToArray()]));
+            on conflict (tenant_id, video_id) do nothing
+            """, [distinct.Select(v => v.Key.VideoId).ToArray(), distinct.Select(v => v.Key.TenantId).ToArray(), distinct.Select(v => v.Source).ToArray()]));
         await batch.ExecuteNonQueryAsync(cancellationToken);
     }
 
     private static async Task InsertFramesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
         IReadOnlyList<FrameAnalyzed> frames, CancellationToken cancellationToken)
     {
-        var unique = frames.DistinctBy(f => (f.VideoId, f.FrameIndex)).ToArray();
-        var tiles = unique.SelectMany(f => f.Tiles.Select(t => (f.VideoId, f.FrameIndex, Tile: t))).ToArray();
+        var unique = frames.DistinctBy(f => (f.Key, f.FrameIndex)).ToArray();
+        var tiles = unique.SelectMany(f => f.Tiles.Select(t => (f.TenantId, f.VideoId, f.FrameIndex, Tile: t))).ToArray();
         await using var batch = new NpgsqlBatch(connection, transaction);
         batch.BatchCommands.Add(Command("""
             insert into frames (video_id, frame_index, tenant_id, timestamp_s, reasons, caption, text_found,
                                 tokens_before, tokens_after, decode_ms, vision_ms, language_ms, media_silo, vision_silo, language_silo)
             select * from unnest($1::text[], $2::int[], $3::text[], $4::float8[], $5::text[], $6::text[], $7::text[],
                                  $8::int[], $9::int[], $10::real[], $11::real[], $12::real[], $13::text[], $14::text[], $15::text[])
-            on conflict (video_id, frame_index) do nothing
+            on conflict (tenant_id, video_id, frame_index) do nothing
             """, [unique.Select(f => f.VideoId).ToArray(), unique.Select(f => f.FrameIndex).ToArray(), unique.Select(f => f.TenantId).ToArray(),
             unique.Select(f => f.TimestampSeconds).ToArray(), unique.Select(f => f.Reasons).ToArray(), unique.Select(f => f.Caption).ToArray(),
             unique.Select(f => f.Text).ToArray(), unique.Select(f => f.TokensBefore).ToArray(), unique.Select(f => f.TokensAfter).ToArray(),
@@ -66,11 +66,12 @@ public sealed class ResultStore(NpgsqlDataSource dataSource)
             unique.Select(f => (float)f.Timings.LanguageMs).ToArray(), unique.Select(f => f.Placement?.Media).ToArray(),
             unique.Select(f => f.Placement?.Vision).ToArray(), unique.Select(f => f.Placement?.Language).ToArray()]));
         batch.BatchCommands.Add(Command("""
-            insert into frame_tiles (video_id, frame_index, tile, compressed, probability, tokens)
-            select * from unnest($1::text[], $2::int[], $3::int[], $4::bool[], $5::real[], $6::int[])
+            insert into frame_tiles (tenant_id, video_id, frame_index, tile, compressed, probability, tokens)
+            select * from unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::bool[], $6::real[], $7::int[])
             on conflict do nothing
-            """, [tiles.Select(t => t.VideoId).ToArray(), tiles.Select(t => t.FrameIndex).ToArray(), tiles.Select(t => t.Tile.Tile).ToArray(),
-            tiles.Select(t => t.Tile.Compressed).ToArray(), tiles.Select(t => (float)t.Tile.Probability).ToArray(), tiles.Select(t => t.Tile.Tokens).ToArray()]));
+            """, [tiles.Select(t => t.TenantId).ToArray(), tiles.Select(t => t.VideoId).ToArray(), tiles.Select(t => t.FrameIndex).ToArray(),
+            tiles.Select(t => t.Tile.Tile).ToArray(), tiles.Select(t => t.Tile.Compressed).ToArray(), tiles.Select(t => (float)t.Tile.Probability).ToArray(),
+            tiles.Select(t => t.Tile.Tokens).ToArray()]));
         await batch.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -84,18 +85,23 @@ public sealed class ResultStore(NpgsqlDataSource dataSource)
             _ => "failed",
         };
         var result = s.Result;
+        // A status replaces only an older one of the same attempt, and never a final one: once a video completed or
+        // failed, only a newer attempt (a retry) moves it again. 'completed' waits as 'finishing' until every frame
+        // it counts is stored.
         await using var update = new NpgsqlCommand("""
-            update videos set status_sequence = $3,
-                state = case when $2 = 'completed' and (select count(*) from frames f where f.video_id = $1) < coalesce($10, 0)
-                             then 'finishing' else $2 end, source = coalesce($4, source), frames_done = $5,
-                frames_expected = $6, progress = $7, reason = $8, updated_at = $9,
-                completed_at = case when $2 = 'failed'
-                                      or ($2 = 'completed' and (select count(*) from frames f where f.video_id = $1) >= coalesce($10, 0))
-                                    then $9 else completed_at end,
-                frames = coalesce($10, frames), tokens_before = coalesce($11, tokens_before),
-                tokens_after = coalesce($12, tokens_after), duration_s = coalesce($13, duration_s), texts = coalesce($14, texts)
-            where video_id = $1 and status_sequence < $3
+            with stored as (select count(*) as frames from frames f where f.tenant_id = $1 and f.video_id = $2)
+            update videos set status_sequence = $4, attempt = $15,
+                state = case when $3 = 'completed' and (select frames from stored) < coalesce($11, 0)
+                             then 'finishing' else $3 end, source = coalesce($5, source), frames_done = $6,
+                frames_expected = $7, progress = $8, reason = $9, updated_at = $10,
+                completed_at = case when $3 = 'failed' or ($3 = 'completed' and (select frames from stored) >= coalesce($11, 0))
+                                    then $10 when $15 > attempt then null else completed_at end,
+                frames = coalesce($11, frames), tokens_before = coalesce($12, tokens_before),
+                tokens_after = coalesce($13, tokens_after), duration_s = coalesce($14, duration_s), texts = coalesce($16, texts)
+            where tenant_id = $1 and video_id = $2 and status_sequence < $4
+              and ($15 > attempt or ($15 = attempt and state not in ('completed', 'failed')))
             """, connection, transaction);
+        update.Parameters.Add(new() { Value = s.TenantId });
         update.Parameters.Add(new() { Value = s.VideoId });
         update.Parameters.Add(new() { Value = state });
         update.Parameters.Add(new() { Value = s.Sequence });
@@ -109,6 +115,7 @@ public sealed class ResultStore(NpgsqlDataSource dataSource)
         update.Parameters.Add(new() { Value = (object?)result?.TokensBefore ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint });
         update.Parameters.Add(new() { Value = (object?)result?.TokensAfter ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint });
         update.Parameters.Add(new() { Value = (object?)result?.DurationSeconds ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Double });
+        update.Parameters.Add(new() { Value = s.Attempt });
         update.Parameters.Add(new() { Value = (object?)result?.Texts.ToArray() ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         await update.ExecuteNonQueryAsync(cancellationToken);
     }
@@ -116,35 +123,37 @@ public sealed class ResultStore(NpgsqlDataSource dataSource)
     // A segment is a fact about the video that does not depend on which status is current, so it is stored even when
     // its event is older than the video's state; replays find it there already.
     private static async Task InsertSegmentsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
-        IReadOnlyList<(string VideoId, TimelineSegment Segment)> segments, CancellationToken cancellationToken)
+        IReadOnlyList<(VideoKey Key, TimelineSegment Segment)> segments, CancellationToken cancellationToken)
     {
         await using var batch = new NpgsqlBatch(connection, transaction);
         batch.BatchCommands.Add(Command("""
-            insert into segments (video_id, start_s, end_s, first_frame, last_frame, caption, texts)
-            select v, st, en, ff, lf, c, string_to_array(tx, E'\x1f')
-            from unnest($1::text[], $2::float8[], $3::float8[], $4::int[], $5::int[], $6::text[], $7::text[]) as x(v, st, en, ff, lf, c, tx)
-            on conflict (video_id, first_frame) do nothing
-            """, [segments.Select(g => g.VideoId).ToArray(), segments.Select(g => g.Segment.StartSeconds).ToArray(),
+            insert into segments (tenant_id, video_id, start_s, end_s, first_frame, last_frame, caption, texts)
+            select t, v, st, en, ff, lf, c, string_to_array(tx, E'\x1f')
+            from unnest($8::text[], $1::text[], $2::float8[], $3::float8[], $4::int[], $5::int[], $6::text[], $7::text[]) as x(t, v, st, en, ff, lf, c, tx)
+            on conflict (tenant_id, video_id, first_frame) do nothing
+            """, [segments.Select(g => g.Key.VideoId).ToArray(), segments.Select(g => g.Segment.StartSeconds).ToArray(),
             segments.Select(g => g.Segment.EndSeconds).ToArray(), segments.Select(g => g.Segment.FirstFrame).ToArray(),
             segments.Select(g => g.Segment.LastFrame).ToArray(), segments.Select(g => g.Segment.Caption).ToArray(),
-            segments.Select(g => string.Join('\x1f', g.Segment.Texts)).ToArray()]));
+            segments.Select(g => string.Join('\x1f', g.Segment.Texts)).ToArray(), segments.Select(g => g.Key.TenantId).ToArray()]));
         await batch.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    // Takes the values as one array, never as params: a lone string[] would otherwise bind as the whole list.
     // A completion that overtook some of its frames (they travel on another topic) is held as 'finishing' and
     // promoted here once the last of them is stored.
-    private static async Task PromoteFinishedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string[] videoIds, CancellationToken cancellationToken)
+    private static async Task PromoteFinishedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, VideoKey[] videos, CancellationToken cancellationToken)
     {
         await using var promote = new NpgsqlCommand("""
             update videos v set state = 'completed', completed_at = now(), updated_at = now()
-            where v.video_id = any($1) and v.state = 'finishing'
-              and (select count(*) from frames f where f.video_id = v.video_id) >= coalesce(v.frames, 0)
+            from unnest($1::text[], $2::text[]) as k(tenant_id, video_id)
+            where v.tenant_id = k.tenant_id and v.video_id = k.video_id and v.state = 'finishing'
+              and (select count(*) from frames f where f.tenant_id = v.tenant_id and f.video_id = v.video_id) >= coalesce(v.frames, 0)
             """, connection, transaction);
-        promote.Parameters.Add(new NpgsqlParameter { Value = videoIds });
+        promote.Parameters.Add(new NpgsqlParameter { Value = videos.Select(v => v.TenantId).ToArray() });
+        promote.Parameters.Add(new NpgsqlParameter { Value = videos.Select(v => v.VideoId).ToArray() });
         await promote.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    // Takes the values as one array, never as params: a lone string[] would otherwise bind as the whole list.
     private static NpgsqlBatchCommand Command(string sql, object?[] values)
     {
         var command = new NpgsqlBatchCommand(sql);

@@ -169,11 +169,24 @@ public sealed class SinkWorker(
         if (kafka.Value.Logical(record.Topic) == VireoTopics.FramesAnalyzed)
         {
             var frame = EventCodec.Deserialize<FrameAnalyzed>(payload, FrameAnalyzed.CurrentVersion, f => f.Version);
-            if (frame.Ok) frames.Add(frame.Event!);
-            return frame.Error;
+            var error = frame.Error ?? CheckIdentity(record, frame.Event!.Key);
+            if (error is null) frames.Add(frame.Event!);
+            return error;
         }
         var status = EventCodec.Deserialize<VideoStatusChanged>(payload, VideoStatusChanged.CurrentVersion, s => s.Version);
-        if (status.Ok) statuses.Add(status.Event!);
-        return status.Error;
+        var statusError = status.Error ?? CheckIdentity(record, status.Event!.Key);
+        if (statusError is null) statuses.Add(status.Event!);
+        return statusError;
+    }
+
+    /// <summary>
+    /// A record speaks for the video its key names: the pipeline keys every record by tenant and video, so a
+    /// payload that names another tenant (or an invalid id) did not come from it.
+    /// </summary>
+    private static string? CheckIdentity(ConsumeResult<string, byte[]> record, VideoKey video)
+    {
+        if (!VideoKey.IsValidId(video.TenantId) || !VideoKey.IsValidId(video.VideoId))
+            return $"tenantId and videoId must each be {VideoKey.IdRule}";
+        return record.Message.Key == video.ToString() ? null : $"the record's key '{record.Message.Key}' does not name video {video}";
     }
 }

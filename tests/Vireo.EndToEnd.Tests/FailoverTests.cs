@@ -28,10 +28,10 @@ public sealed class FailoverTests : IAsyncLifetime
         await _cluster.UploadAsync("video-failover", _cluster.AddMedia(path));
 
         // The first frame result on Kafka names the silo that runs the video's grain.
-        var first = await _cluster.FirstRecordAsync(VireoTopics.FramesAnalyzed, (key, _) => key == "video-failover", TimeSpan.FromMinutes(2));
+        var first = await _cluster.FirstRecordAsync(VireoTopics.FramesAnalyzed, (key, _) => key == "e2e/video-failover", TimeSpan.FromMinutes(2));
         var host = JsonDocument.Parse(first).RootElement.GetProperty("placement").GetProperty("media").GetString()!;
         _cluster.Kill(host);
-        var before = _cluster.ReadTopic(VireoTopics.FramesAnalyzed, TimeSpan.FromSeconds(1)).Count(r => r.Key == "video-failover");
+        var before = _cluster.ReadTopic(VireoTopics.FramesAnalyzed, TimeSpan.FromSeconds(1)).Count(r => r.Key == "e2e/video-failover");
         var survivor = host == "one" ? "two" : "one";
 
         Assert.Equal("completed", await _cluster.WaitFinishedAsync("video-failover", TimeSpan.FromMinutes(4)));

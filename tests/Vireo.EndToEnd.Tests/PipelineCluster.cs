@@ -92,11 +92,11 @@ public sealed class PipelineCluster : IAsyncDisposable
         return name;
     }
 
-    public Task UploadAsync(string videoId, string source, AnalysisRequestOptions? options = null) =>
-        Publisher.PublishAsync(VireoTopics.VideoUploaded, videoId, new VideoUploaded
+    public Task UploadAsync(string videoId, string source, AnalysisRequestOptions? options = null, string tenant = "e2e") =>
+        Publisher.PublishAsync(VireoTopics.VideoUploaded, new VideoKey(tenant, videoId).ToString(), new VideoUploaded
         {
             VideoId = videoId,
-            TenantId = "e2e",
+            TenantId = tenant,
             Source = source,
             Options = options,
             SubmittedAt = DateTimeOffset.UtcNow,
@@ -124,9 +124,9 @@ public sealed class PipelineCluster : IAsyncDisposable
     }
 
     /// <summary>Waits until Postgres says the video reached a final state, and returns it.</summary>
-    public Task<string?> WaitFinishedAsync(string videoId, TimeSpan timeout) =>
-        Eventually.WaitAsync(() => QueryAsync<string?>("select state from videos where video_id = $1", videoId),
-            s => s is "completed" or "failed", timeout, $"video {videoId} finished");
+    public Task<string?> WaitFinishedAsync(string videoId, TimeSpan timeout, string tenant = "e2e") =>
+        Eventually.WaitAsync(() => QueryAsync<string?>("select state from videos where tenant_id = $1 and video_id = $2", tenant, videoId),
+            s => s is "completed" or "failed", timeout, $"video {tenant}/{videoId} finished");
 
     /// <summary>The first record of a topic that matches, as it appears on Kafka (before the sink stores it).</summary>
     public async Task<string> FirstRecordAsync(string logicalTopic, Func<string?, string, bool> match, TimeSpan timeout)

@@ -14,25 +14,29 @@ public sealed class PipelineTests(PipelineFixture fixture)
     private readonly PipelineCluster _cluster = fixture.Cluster;
 
     [Fact]
-    public async Task ThreeVideosAtOnceEndWithEverySampledFrameStoredExactlyOnce()
+    public async Task ThreeVideosAtOnceEndWithEverySampledFrameStoredExactlyOnceAndTwoTenantsShareAnId()
     {
         var clips = await Task.WhenAll(
             Clips.MakeAsync("a.mp4", 3, "testsrc2"),
             Clips.MakeAsync("b.mp4", 2.5, "smptehdbars"),
             Clips.MakeAsync("c.mp4", 2, "mandelbrot"));
-        var ids = new[] { "video-a", "video-b", "video-c" };
+        // Two tenants use the same video id for different clips: each gets its own analysis and its own rows.
+        var videos = new[] { new VideoKey("e2e", "video-a"), new VideoKey("globex", "video-a"), new VideoKey("e2e", "video-c") };
         for (var i = 0; i < 3; i++)
-            await _cluster.UploadAsync(ids[i], _cluster.AddMedia(clips[i]));
+            await _cluster.UploadAsync(videos[i].VideoId, _cluster.AddMedia(clips[i]), tenant: videos[i].TenantId);
 
         for (var i = 0; i < 3; i++)
         {
-            Assert.Equal("completed", await _cluster.WaitFinishedAsync(ids[i], TimeSpan.FromMinutes(4)));
+            var (tenant, id) = videos[i];
+            Assert.Equal("completed", await _cluster.WaitFinishedAsync(id, TimeSpan.FromMinutes(4), tenant));
             var expected = await Clips.SampledIndexesAsync(clips[i], 2);
-            var stored = await _cluster.ListAsync<int>("select frame_index from frames where video_id = $1 order by frame_index", ids[i]);
+            var stored = await _cluster.ListAsync<int>("select frame_index from frames where tenant_id = $1 and video_id = $2 order by frame_index", tenant, id);
             Assert.Equal(expected, stored);
-            Assert.Equal((long)expected.Count, await _cluster.QueryAsync<int>("select frames from videos where video_id = $1", ids[i]));
-            Assert.True(await _cluster.QueryAsync<long>("select count(*) from segments where video_id = $1", ids[i]) >= 1);
-            Assert.Equal((long)expected.Count, await _cluster.QueryAsync<long>("select count(distinct frame_index) from frame_tiles where video_id = $1", ids[i]));
+            Assert.Equal((long)expected.Count, await _cluster.QueryAsync<int>("select frames from videos where tenant_id = $1 and video_id = $2", tenant, id));
+            Assert.EndsWith(Path.GetFileName(clips[i]), await _cluster.QueryAsync<string>("select source from videos where tenant_id = $1 and video_id = $2", tenant, id));
+            Assert.True(await _cluster.QueryAsync<long>("select count(*) from segments where tenant_id = $1 and video_id = $2", tenant, id) >= 1);
+            Assert.Equal((long)expected.Count, await _cluster.QueryAsync<long>(
+                "select count(distinct frame_index) from frame_tiles where tenant_id = $1 and video_id = $2", tenant, id));
         }
 
         // The work ran where the roles say: decoding on the media silo, the model on the other one.
@@ -57,10 +61,10 @@ public sealed class PipelineTests(PipelineFixture fixture)
 
         var expected = await Clips.SampledIndexesAsync(Path.Combine(_cluster.MediaRoot, clip), 2);
         await Eventually.WaitAsync(async () => _cluster.ReadTopic(VireoTopics.VideoStatus, TimeSpan.FromSeconds(3))
-                .Count(r => r.Key == "video-twice" && r.Value.Contains("\"state\":\"accepted\"")),
+                .Count(r => r.Key == "e2e/video-twice" && r.Value.Contains("\"state\":\"accepted\"")),
             n => n == 1, TimeSpan.FromSeconds(30), "exactly one acceptance");
         var completions = _cluster.ReadTopic(VireoTopics.VideoStatus, TimeSpan.FromSeconds(2))
-            .Count(r => r.Key == "video-twice" && r.Value.Contains("\"state\":\"completed\""));
+            .Count(r => r.Key == "e2e/video-twice" && r.Value.Contains("\"state\":\"completed\""));
         Assert.Equal(1, completions);
         Assert.Equal(expected, await _cluster.ListAsync<int>("select frame_index from frames where video_id = $1 order by frame_index", "video-twice"));
     }

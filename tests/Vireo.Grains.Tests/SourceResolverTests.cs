@@ -144,7 +144,7 @@ public sealed class SourceResolverTests : IDisposable
     [InlineData("http://localhost/v.mp4")]
     public async Task DownloadsFromLocalOrPrivateHostsAreRefused(string url)
     {
-        var error = await Assert.ThrowsAsync<SourceRejectedException>(() => Resolver(allowUrls: true).DownloadAsync(new Uri(url), "v1", CancellationToken.None));
+        var error = await Assert.ThrowsAsync<SourceRejectedException>(() => Resolver(allowUrls: true).DownloadAsync(new Uri(url), new VideoKey("t", "v1"), CancellationToken.None));
         Assert.Contains("local or private", error.Message);
     }
 
@@ -156,7 +156,7 @@ public sealed class SourceResolverTests : IDisposable
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
 
         var error = await Assert.ThrowsAsync<SourceRejectedException>(() =>
-            Resolver(allowUrls: true).DownloadAsync(new Uri($"http://localhost:{port}/v.mp4"), "v1", CancellationToken.None));
+            Resolver(allowUrls: true).DownloadAsync(new Uri($"http://localhost:{port}/v.mp4"), new VideoKey("t", "v1"), CancellationToken.None));
 
         Assert.Contains("local or private", error.Message);
         Assert.False(listener.Pending(), "a connection reached the loopback listener");
@@ -170,7 +170,7 @@ public sealed class SourceResolverTests : IDisposable
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
         var server = ServeOnceAsync(listener, "not really a video");
 
-        var path = await Resolver(allowUrls: true, allowPrivateHosts: true).DownloadAsync(new Uri($"http://localhost:{port}/v.mp4"), "v2", CancellationToken.None);
+        var path = await Resolver(allowUrls: true, allowPrivateHosts: true).DownloadAsync(new Uri($"http://localhost:{port}/v.mp4"), new VideoKey("t", "v2"), CancellationToken.None);
 
         await server;
         Assert.Equal("not really a video", await File.ReadAllTextAsync(path));

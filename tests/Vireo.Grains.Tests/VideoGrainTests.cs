@@ -28,7 +28,7 @@ public sealed class VideoGrainTests(VideoGrainCluster fixture) : IClassFixture<V
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
     private readonly FakeWorld _world = VideoGrainCluster.World;
 
-    private IVideoGrain Grain(string id) => fixture.Cluster.GrainFactory.GetGrain<IVideoGrain>(id);
+    private IVideoGrain Grain(string id) => fixture.Cluster.GrainFactory.GetGrain<IVideoGrain>(new VideoKey("acme", id).ToString());
 
     private VideoJob Job(string id, int frames)
     {
@@ -149,7 +149,7 @@ public sealed class LateSiloTests(SplitRolesCluster fixture) : IClassFixture<Spl
         world.DelayMs[id] = 20;
         File.WriteAllBytes(Path.Combine(world.MediaRoot, id), [0]);
         var cluster = fixture.Inner.Cluster;
-        await cluster.GrainFactory.GetGrain<IVideoGrain>(id)
+        await cluster.GrainFactory.GetGrain<IVideoGrain>(new VideoKey("acme", id).ToString())
             .Submit(new VideoJob(id, "acme", id, id, new AnalysisSettings(2, null, false, null, 10_000, 1, 2, RoutingMode.Auto, null), null));
         await Eventually.UntilAsync(() => world.FramesOf(id).Count >= 10, TimeSpan.FromSeconds(30), "10 frames of v-late");
 
@@ -308,12 +308,13 @@ public sealed class FakeWorld : IMediaProbe, IFrameSampler, IEventPublisher, IVi
 
     public IReadOnlyList<VisionResult> Encode(IReadOnlyList<FrameRequest> batch) => batch.Select(request =>
     {
-        Analysed.Enqueue((request.VideoId, request.FrameIndex));
-        if (DelayMs.TryGetValue(request.VideoId, out var delay))
+        var video = VideoKey.Parse(request.VideoId).VideoId;
+        Analysed.Enqueue((video, request.FrameIndex));
+        if (DelayMs.TryGetValue(video, out var delay))
             Thread.Sleep(delay);
-        if (FailOnce.TryRemove((request.VideoId, request.FrameIndex), out _))
+        if (FailOnce.TryRemove((video, request.FrameIndex), out _))
             throw new InvalidOperationException($"transient failure at frame {request.FrameIndex}");
-        if (Refuse.ContainsKey((request.VideoId, request.FrameIndex)))
+        if (Refuse.ContainsKey((video, request.FrameIndex)))
             throw new ArgumentException($"refused frame {request.FrameIndex}");
         TileDecision[] tiles = [new(0, false, 0.2, 256), new(1, false, 0.3, 256)];
         return new VisionResult(tiles, 512, 512, [(Half)request.FrameIndex], 1);
@@ -341,7 +342,7 @@ internal sealed class FlakyMemoryStorage(Serializer serializer, FakeWorld world)
 
     public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
-        if (world.FailNextWrite.TryRemove(grainId.Key.ToString()!, out _))
+        if (world.FailNextWrite.TryRemove(VideoKey.Parse(grainId.Key.ToString()!).VideoId, out _))
             throw new InvalidOperationException("the store is unreachable");
         var etag = Guid.NewGuid().ToString("N");
         _rows[grainId] = (serializer.SerializeToArray(grainState.State), etag);

@@ -15,6 +15,8 @@ public sealed class SinkTests
 {
     private readonly string _video = "sink-" + Guid.NewGuid().ToString("N")[..10];
 
+    private string Key => new VideoKey("acme", _video).ToString();
+
     [Fact]
     public async Task DuplicatedRecordsEndAsOneRowEachAndTheLatestStatus()
     {
@@ -23,12 +25,16 @@ public sealed class SinkTests
         using var host = await StartSinkAsync(db.ConnectionString, new CapturingLoggerProvider());
         var publisher = host.Services.GetRequiredService<EventPublisher>();
 
-        await publisher.PublishAsync(VireoTopics.VideoStatus, _video, Status(VideoState.Accepted, 1));
+        await publisher.PublishAsync(VireoTopics.VideoStatus, Key, Status(VideoState.Accepted, 1));
         for (var round = 0; round < 2; round++)
             foreach (var i in Enumerable.Range(0, 20))
-                await publisher.PublishAsync(VireoTopics.FramesAnalyzed, _video, Frame(i));
-        await publisher.PublishAsync(VireoTopics.VideoStatus, _video, Status(VideoState.Completed, 30));
-        await publisher.PublishAsync(VireoTopics.VideoStatus, _video, Status(VideoState.Processing, 12));
+                await publisher.PublishAsync(VireoTopics.FramesAnalyzed, Key, Frame(i));
+        // A record under this video's key that speaks for another tenant is refused, and so is a frame under a key
+        // of another video.
+        await publisher.PublishAsync(VireoTopics.FramesAnalyzed, Key, Frame(20) with { TenantId = "globex" });
+        await publisher.PublishAsync(VireoTopics.FramesAnalyzed, new VideoKey("acme", "other").ToString(), Frame(21));
+        await publisher.PublishAsync(VireoTopics.VideoStatus, Key, Status(VideoState.Completed, 30));
+        await publisher.PublishAsync(VireoTopics.VideoStatus, Key, Status(VideoState.Processing, 12));
 
         await Eventually.WaitAsync(() => CountFrames(db.DataSource), n => n == 20, TimeSpan.FromSeconds(60), "20 frames in Postgres");
         await Eventually.WaitAsync(() => db.ScalarAsync<string>("select state from videos where video_id = $1", _video),
@@ -36,6 +42,8 @@ public sealed class SinkTests
         await host.StopAsync();
         Assert.Equal(20L, await CountFrames(db.DataSource));
         Assert.Equal(30L, await db.ScalarAsync<long>("select status_sequence from videos where video_id = $1", _video));
+        Assert.Equal(0L, await db.ScalarAsync<long>("select count(*) from frames where frame_index >= 20"));
+        Assert.Equal(0L, await db.ScalarAsync<long>("select count(*) from videos where tenant_id = 'globex' or video_id = 'other'"));
     }
 
     [Fact]
@@ -49,13 +57,13 @@ public sealed class SinkTests
         var publisher = host.Services.GetRequiredService<EventPublisher>();
 
         foreach (var i in Enumerable.Range(0, 10))
-            await publisher.PublishAsync(VireoTopics.FramesAnalyzed, _video, Frame(i));
+            await publisher.PublishAsync(VireoTopics.FramesAnalyzed, Key, Frame(i));
         await Eventually.WaitAsync(() => CountFrames(dataSource), n => n == 10, TimeSpan.FromSeconds(60), "the first 10 frames in Postgres");
 
         server.Stop();
         foreach (var i in Enumerable.Range(10, 15))
-            await publisher.PublishAsync(VireoTopics.FramesAnalyzed, _video, Frame(i));
-        await publisher.PublishAsync(VireoTopics.VideoStatus, _video, Status(VideoState.Completed, 5));
+            await publisher.PublishAsync(VireoTopics.FramesAnalyzed, Key, Frame(i));
+        await publisher.PublishAsync(VireoTopics.VideoStatus, Key, Status(VideoState.Completed, 5));
         await Eventually.WaitAsync(() => Task.FromResult(logs.Lines.Count(l => l.Contains("retrying in"))), n => n >= 2,
             TimeSpan.FromSeconds(60), "the sink retrying against the stopped server");
 

@@ -79,6 +79,40 @@ public sealed class ResultStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TwoTenantsKeepTheirOwnVideoUnderTheSameId()
+    {
+        await _store.WriteAsync([Frame("same", 0), Frame("same", 1)], [Status("same", VideoState.Processing, 3)]);
+        await _store.WriteAsync([Frame("same", 0) with { TenantId = "globex", Caption = "green triangle" }],
+            [Status("same", VideoState.Failed, 4) with { TenantId = "globex", Reason = "NotAVideo" }]);
+        var queries = new ResultQueries(_db.DataSource);
+        var acme = await queries.GetVideoAsync(new VideoKey("acme", "same"));
+        var globex = await queries.GetVideoAsync(new VideoKey("globex", "same"));
+        Assert.Equal(("processing", 2), (acme!.State, acme.FramesStored));
+        Assert.Equal(("failed", 1, "NotAVideo"), (globex!.State, globex.FramesStored, globex.Reason));
+        Assert.Equal("red circle top-left", await _db.ScalarAsync<string>("select caption from frames where tenant_id = 'acme' and video_id = 'same' and frame_index = 0"));
+        Assert.Equal("green triangle", await _db.ScalarAsync<string>("select caption from frames where tenant_id = 'globex' and video_id = 'same' and frame_index = 0"));
+        Assert.Null(await queries.GetVideoAsync(new VideoKey("initech", "same")));
+    }
+
+    [Fact]
+    public async Task AFinalStateIsReplacedOnlyByALaterAttempt()
+    {
+        // In-flight frames of a failed run must not reopen it, whatever their sequence numbers.
+        await _store.WriteAsync([], [Status("v5", VideoState.Failed, 4) with { Reason = "Truncated" }]);
+        await _store.WriteAsync([], [Status("v5", VideoState.Processing, 5), Status("v5", VideoState.Processing, 10)]);
+        Assert.Equal(("failed", 4L), (await _db.ScalarAsync<string>("select state from videos where video_id = 'v5'"),
+            await _db.ScalarAsync<long>("select status_sequence from videos where video_id = 'v5'")));
+        // A retry is a new attempt: it reopens the video, and then its own final state holds.
+        await _store.WriteAsync([], [Status("v5", VideoState.Accepted, 11) with { Attempt = 2 }]);
+        Assert.Equal(("accepted", 2), (await _db.ScalarAsync<string>("select state from videos where video_id = 'v5'"),
+            await _db.ScalarAsync<int>("select attempt from videos where video_id = 'v5'")));
+        Assert.True(await _db.ScalarAsync<bool>("select completed_at is null and reason is null from videos where video_id = 'v5'"));
+        await _store.WriteAsync([], [Status("v5", VideoState.Completed, 14) with { Attempt = 2, Result = new VideoResult { Segments = 0, Texts = [], Frames = 0, TokensBefore = 0, TokensAfter = 0, DurationSeconds = 1 } }]);
+        await _store.WriteAsync([], [Status("v5", VideoState.Processing, 15) with { Attempt = 2 }, Status("v5", VideoState.Failed, 16)]);
+        Assert.Equal("completed", await _db.ScalarAsync<string>("select state from videos where video_id = 'v5'"));
+    }
+
+    [Fact]
     public async Task TextFoundInFramesIsSearchable()
     {
         await _store.WriteAsync([Frame("v3", 0) with { Text = "EXIT 42" }, Frame("v3", 1) with { Text = "" }], []);

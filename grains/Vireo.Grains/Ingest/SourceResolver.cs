@@ -38,7 +38,7 @@ public sealed class SourceResolver(IOptions<PipelineOptions> options, IHttpClien
     }
 
     /// <summary>Fetches a URL source into the download folder and returns the file's path.</summary>
-    public async Task<string> DownloadAsync(Uri address, string videoId, CancellationToken cancellationToken)
+    public async Task<string> DownloadAsync(Uri address, VideoKey video, CancellationToken cancellationToken)
     {
         // Downloads are private to the user the silo runs as: the folder is 700 and every file is created 600.
         var folder = Path.GetFullPath(_options.DownloadFolder!);
@@ -49,7 +49,8 @@ public sealed class SourceResolver(IOptions<PipelineOptions> options, IHttpClien
             File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             partialOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         }
-        var target = Path.Combine(folder, videoId + ".video");
+        // "+" appears in no id, so two videos never share a file name.
+        var target = Path.Combine(folder, $"{video.TenantId}+{video.VideoId}.video");
         var partial = target + ".part";
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(_options.DownloadTimeoutSeconds));

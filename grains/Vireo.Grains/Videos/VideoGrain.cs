@@ -35,6 +35,7 @@ public sealed class VideoGrain(
     private readonly CancellationTokenSource _stopping = new();
     private Task? _run;
 
+    /// <summary>The grain's key in text form, "tenant/video", as logs and Kafka keys name the video.</summary>
     private string VideoId => this.GetPrimaryKeyString();
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
@@ -56,6 +57,8 @@ public sealed class VideoGrain(
 
     public async Task<SubmitOutcome> Submit(VideoJob job)
     {
+        if (job.Key.ToString() != VideoId)
+            throw new ArgumentException($"job for {job.Key} submitted to video grain {VideoId}", nameof(job));
         if (state.State.Job is not null)
             return SubmitOutcome.AlreadyKnown;
         // Nothing is kept in memory until the reminder guards the job and the job is saved: a failure of either
@@ -98,6 +101,7 @@ public sealed class VideoGrain(
         using var activity = Tracing.Source.StartActivity("video.analyze", ActivityKind.Internal,
             ActivityContext.TryParse(job.TraceParent, null, out var parent) ? parent : default);
         activity?.SetTag("vireo.video_id", job.VideoId);
+        activity?.SetTag("vireo.tenant_id", job.TenantId);
         try
         {
             var path = await LocalPathAsync(job, cancellationToken);
@@ -244,7 +248,7 @@ public sealed class VideoGrain(
                 Placement = new WorkPlacement(silo.Name, analysis.VisionSilo, language.Silo),
             };
             var started = Stopwatch.GetTimestamp();
-            await publisher.PublishAsync(VireoTopics.FramesAnalyzed, job.VideoId, frame, cancellationToken);
+            await publisher.PublishAsync(VireoTopics.FramesAnalyzed, VideoId, frame, cancellationToken);
             VireoMetrics.RecordStage(PipelineStage.Publish, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             VireoMetrics.RecordFrame(frame);
             var closed = state.State.Tally.Add(new FrameSummary(meta.Index, meta.TimestampSeconds, language.Caption, language.Text, analysis.TokensBefore, analysis.TokensAfter));
@@ -262,7 +266,7 @@ public sealed class VideoGrain(
         switch (sources.Check(job.SourcePath))
         {
             case CheckedSource.Url url:
-                state.State.DownloadedPath = await sources.DownloadAsync(url.Address, job.VideoId, cancellationToken);
+                state.State.DownloadedPath = await sources.DownloadAsync(url.Address, job.Key, cancellationToken);
                 await state.WriteStateAsync(cancellationToken);
                 return state.State.DownloadedPath;
             case CheckedSource.LocalFile file:
@@ -289,8 +293,8 @@ public sealed class VideoGrain(
         var done = s.Tally.Frames;
         return publisher.PublishAsync(VireoTopics.VideoStatus, VideoId, new VideoStatusChanged
         {
-            VideoId = VideoId,
-            TenantId = s.Job!.TenantId,
+            VideoId = s.Job!.VideoId,
+            TenantId = s.Job.TenantId,
             State = s.State,
             Sequence = s.Sequence,
             Source = s.Job.SourceLabel,

@@ -99,18 +99,19 @@ internal sealed class AnalysisSession : IDisposable
     }
 
     public Task PublishAsync(VideoUploaded upload, CancellationToken cancellationToken) =>
-        _services.GetRequiredService<EventPublisher>().PublishAsync(VireoTopics.VideoUploaded, upload.VideoId, upload, cancellationToken);
+        _services.GetRequiredService<EventPublisher>().PublishAsync(VireoTopics.VideoUploaded, upload.Key.ToString(), upload, cancellationToken);
 
     /// <summary>Follows a video's status events until it completes or fails.</summary>
-    public VideoStatusChanged Follow(string videoId, Action<VideoStatusChanged> onStatus, TimeSpan timeout, CancellationToken cancellationToken)
+    public VideoStatusChanged Follow(VideoKey video, Action<VideoStatusChanged> onStatus, TimeSpan timeout, CancellationToken cancellationToken)
     {
+        var key = video.ToString();
         var clock = Stopwatch.StartNew();
         long seen = 0;
         while (clock.Elapsed < timeout)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var record = _status.Consume(TimeSpan.FromMilliseconds(250));
-            if (record?.Message is null || record.Message.Key != videoId)
+            if (record?.Message is null || record.Message.Key != key)
                 continue;
             var decoded = EventCodec.Deserialize<VideoStatusChanged>(record.Message.Value, VideoStatusChanged.CurrentVersion, s => s.Version);
             if (!decoded.Ok || decoded.Event!.Sequence <= seen)
@@ -120,20 +121,20 @@ internal sealed class AnalysisSession : IDisposable
             if (decoded.Event.State is VideoState.Completed or VideoState.Failed)
                 return decoded.Event;
         }
-        throw new TimeoutException($"video {videoId} did not finish within {timeout.TotalSeconds:0} s");
+        throw new TimeoutException($"video {video} did not finish within {timeout.TotalSeconds:0} s");
     }
 
     /// <summary>Waits until Postgres holds the video's final state and all its frames.</summary>
-    public async Task<StoredVideo> WaitStoredAsync(string videoId, int frames, TimeSpan timeout, CancellationToken cancellationToken)
+    public async Task<StoredVideo> WaitStoredAsync(VideoKey video, int frames, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         while (true)
         {
-            var video = await Queries.GetVideoAsync(videoId, cancellationToken);
-            if (video is { State: "completed" or "failed" } && video.FramesStored >= frames)
-                return video;
+            var stored = await Queries.GetVideoAsync(video, cancellationToken);
+            if (stored is { State: "completed" or "failed" } && stored.FramesStored >= frames)
+                return stored;
             if (clock.Elapsed > timeout)
-                throw new TimeoutException($"video {videoId} was not fully stored in Postgres within {timeout.TotalSeconds:0} s");
+                throw new TimeoutException($"video {video} was not fully stored in Postgres within {timeout.TotalSeconds:0} s");
             await Task.Delay(50, cancellationToken);
         }
     }

@@ -32,10 +32,11 @@ public static class AnalyzeCommand
             var videoId = $"{Slug(Path.GetFileNameWithoutExtension(video.Name))}-{DateTime.UtcNow:yyyyMMddHHmmss}-{Random.Shared.Next(0x10000):x4}";
             var source = session.Stage(video.FullName, videoId);
             var started = DateTime.UtcNow;
+            var key = new VideoKey(r.GetValue(tenant)!, videoId);
             await session.PublishAsync(new VideoUploaded
             {
-                VideoId = videoId,
-                TenantId = r.GetValue(tenant)!,
+                VideoId = key.VideoId,
+                TenantId = key.TenantId,
                 Source = source,
                 SubmittedAt = DateTimeOffset.UtcNow,
                 Options = new AnalysisRequestOptions
@@ -46,15 +47,15 @@ public static class AnalyzeCommand
             }, ct);
             Console.WriteLine($"submitted {video.Name} as {videoId}");
             var progress = new ProgressBar();
-            var final = session.Follow(videoId, progress.Show, TimeSpan.FromSeconds(r.GetValue(timeout)), ct);
+            var final = session.Follow(key, progress.Show, TimeSpan.FromSeconds(r.GetValue(timeout)), ct);
             progress.Finish();
             if (final.State == VideoState.Failed)
             {
                 await Console.Error.WriteLineAsync($"video {videoId} failed: {final.Reason}");
                 return 1;
             }
-            var stored = await session.WaitStoredAsync(videoId, final.Result?.Frames ?? 0, TimeSpan.FromSeconds(60), ct);
-            var segments = await session.Queries.GetSegmentsAsync(videoId, ct);
+            var stored = await session.WaitStoredAsync(key, final.Result?.Frames ?? 0, TimeSpan.FromSeconds(60), ct);
+            var segments = await session.Queries.GetSegmentsAsync(key, ct);
             var elapsed = DateTime.UtcNow - started;
             Console.WriteLine($"video {videoId} completed in {elapsed.TotalSeconds:0.0} s: {stored.FramesStored} frames over {stored.DurationSeconds:0.0} s");
             Console.WriteLine("timeline:");

@@ -44,27 +44,28 @@ public static class BenchPipelineCommand
             var videoId = $"bench-{DateTime.UtcNow:yyyyMMddHHmmss}-{Random.Shared.Next(0x10000):x4}";
             var source = session.Stage(clip, videoId);
             var clock = Stopwatch.StartNew();
+            var key = new VideoKey("bench", videoId);
             await session.PublishAsync(new VideoUploaded
             {
-                VideoId = videoId,
-                TenantId = "bench",
+                VideoId = key.VideoId,
+                TenantId = key.TenantId,
                 Source = source,
                 Options = new AnalysisRequestOptions { Sampling = new SamplingRequest { Fps = rate, MaxFrames = frameCount } },
             }, ct);
             TimeSpan? firstResult = null;
-            var final = session.Follow(videoId, st => firstResult ??= st.FramesDone > 0 ? clock.Elapsed : null, TimeSpan.FromHours(1), ct);
+            var final = session.Follow(key, st => firstResult ??= st.FramesDone > 0 ? clock.Elapsed : null, TimeSpan.FromHours(1), ct);
             var completedAt = clock.Elapsed;
             if (final.State != VideoState.Completed)
             {
                 await Console.Error.WriteLineAsync($"the benchmark video failed: {final.Reason}");
                 return 1;
             }
-            await session.WaitStoredAsync(videoId, final.Result!.Frames, TimeSpan.FromMinutes(10), ct);
+            await session.WaitStoredAsync(key, final.Result!.Frames, TimeSpan.FromMinutes(10), ct);
             var storedAt = clock.Elapsed;
 
             await using var services = CliServices.Build(x => x.AddVireoStorage());
-            var stages = await StageTotalsAsync(services.GetRequiredService<NpgsqlDataSource>(), videoId, ct);
-            var published = ReadPublishTimes(frameTail, videoId, final.Result.Frames, ct);
+            var stages = await StageTotalsAsync(services.GetRequiredService<NpgsqlDataSource>(), key, ct);
+            var published = ReadPublishTimes(frameTail, key, final.Result.Frames, ct);
             var overhead = PipelineOverhead.From(published, stages.ModelMsByFrame);
             var stateBytes = await GrainStateBytesAsync(services.GetRequiredService<IConfiguration>()["ConnectionStrings:Redis"], videoId);
             // A video's grain writes its state once per frame, plus once when accepted, processing and finished.
@@ -106,10 +107,13 @@ public static class BenchPipelineCommand
 
     private sealed record StageTotals(long Frames, double Decode, double Vision, double Language, long TokensBefore, long TokensAfter, IReadOnlyDictionary<int, double> ModelMsByFrame);
 
-    private static async Task<StageTotals> StageTotalsAsync(NpgsqlDataSource db, string videoId, CancellationToken ct)
+    private static async Task<StageTotals> StageTotalsAsync(NpgsqlDataSource db, VideoKey video, CancellationToken ct)
     {
-        await using var command = db.CreateCommand("select frame_index, decode_ms, vision_ms, language_ms, tokens_before, tokens_after from frames where video_id = $1");
-        command.Parameters.Add(new NpgsqlParameter { Value = videoId });
+        await using var command = db.CreateCommand("""
+            select frame_index, decode_ms, vision_ms, language_ms, tokens_before, tokens_after from frames where tenant_id = $1 and video_id = $2
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = video.TenantId });
+        command.Parameters.Add(new NpgsqlParameter { Value = video.VideoId });
         await using var reader = await command.ExecuteReaderAsync(ct);
         long frames = 0, before = 0, after = 0;
         double decode = 0, vision = 0, language = 0;
@@ -128,7 +132,7 @@ public static class BenchPipelineCommand
     }
 
     /// <summary>The time each frame's result reached Kafka (the producer's timestamp), by frame index.</summary>
-    private static SortedDictionary<int, DateTime> ReadPublishTimes(IConsumer<string, byte[]> tail, string videoId, int frames, CancellationToken ct)
+    private static SortedDictionary<int, DateTime> ReadPublishTimes(IConsumer<string, byte[]> tail, VideoKey video, int frames, CancellationToken ct)
     {
         var times = new SortedDictionary<int, DateTime>();
         var deadline = Stopwatch.StartNew();
@@ -136,7 +140,7 @@ public static class BenchPipelineCommand
         {
             ct.ThrowIfCancellationRequested();
             var record = tail.Consume(TimeSpan.FromMilliseconds(250));
-            if (record?.Message is null || record.Message.Key != videoId)
+            if (record?.Message is null || record.Message.Key != video.ToString())
                 continue;
             var decoded = EventCodec.Deserialize<FrameAnalyzed>(record.Message.Value, FrameAnalyzed.CurrentVersion, f => f.Version);
             if (decoded.Ok)

@@ -64,6 +64,7 @@ public sealed class IngestConsumer(
         }
         var upload = decoded.Event!;
         activity?.SetTag("vireo.video_id", upload.VideoId);
+        activity?.SetTag("vireo.tenant_id", upload.TenantId);
         string sourcePath;
         try
         {
@@ -75,8 +76,8 @@ public sealed class IngestConsumer(
         }
         catch (SourceRejectedException e)
         {
-            Logger.LogWarning("Refusing video {VideoId}: {Reason}", upload.VideoId, e.Message);
-            await publisher.PublishAsync(VireoTopics.VideoStatus, upload.VideoId, new VideoStatusChanged
+            Logger.LogWarning("Refusing video {VideoId}: {Reason}", upload.Key, e.Message);
+            await publisher.PublishAsync(VireoTopics.VideoStatus, upload.Key.ToString(), new VideoStatusChanged
             {
                 VideoId = upload.VideoId,
                 TenantId = upload.TenantId,
@@ -93,7 +94,7 @@ public sealed class IngestConsumer(
             AnalysisSettingsFactory.From(upload.Options, pipelineOptions.Value), activity?.Id ?? Tracing.TraceParentOf(record.Message.Headers));
         // The offset stays unstored until a grain accepts the job; retrying (for as long as it takes) keeps the
         // order of the partition.
-        var outcome = await _handOff.ExecuteAsync(async _ => await grains.GetGrain<IVideoGrain>(upload.VideoId).Submit(job), stoppingToken);
-        Logger.LogInformation("Upload {VideoId}: {Outcome}", upload.VideoId, outcome);
+        var outcome = await _handOff.ExecuteAsync(async _ => await grains.GetGrain<IVideoGrain>(upload.Key.ToString()).Submit(job), stoppingToken);
+        Logger.LogInformation("Upload {VideoId}: {Outcome}", upload.Key, outcome);
     }
 }
