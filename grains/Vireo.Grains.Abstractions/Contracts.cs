@@ -34,6 +34,8 @@ public enum SubmitOutcome
     Accepted,
     /// <summary>The video is known (in progress or done); nothing changed.</summary>
     AlreadyKnown,
+    /// <summary>A retry restarted a failed or stalled video from its last checkpoint.</summary>
+    Restarted,
 }
 
 /// <summary>A sampled frame on its way to a vision worker, with the routing its video asked for; VideoId is the video's key.</summary>

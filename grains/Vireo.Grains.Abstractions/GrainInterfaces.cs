@@ -14,6 +14,14 @@ public interface IVideoGrain : IGrainWithStringKey
     /// </summary>
     [Alias("Submit")]
     Task<SubmitOutcome> Submit(VideoJob job);
+
+    /// <summary>
+    /// Restarts, on purpose, a video that failed (as a new attempt) or that is running but stalled, from its last
+    /// checkpoint with its original source and options. A completed video is left as it is; an unknown one is
+    /// submitted.
+    /// </summary>
+    [Alias("Retry")]
+    Task<SubmitOutcome> Retry(VideoJob job);
 }
 
 /// <summary>

@@ -73,11 +73,28 @@ public sealed class PipelineOptions : IValidatableObject
     /// <summary>Attempts at a model call before the video fails.</summary>
     [Range(1, 100)] public int ModelCallAttempts { get; set; } = 5;
 
+    /// <summary>
+    /// A run that publishes nothing for this long is stalled: it is stopped (its ffmpeg killed) and started again
+    /// from its last checkpoint. It must exceed the download time-out, since a download publishes nothing.
+    /// </summary>
+    [Range(1, 86_400)] public int StallSeconds { get; set; } = 600;
+
+    /// <summary>
+    /// Runs interrupted in a row (state store, broker or cluster unreachable) before the video fails. Each is
+    /// restarted from the last checkpoint after a growing delay; a frame published meanwhile resets the count.
+    /// </summary>
+    [Range(1, 1000)] public int MaxInterruptions { get; set; } = 8;
+
+    /// <summary>Attempts at a state write before the run counts as interrupted.</summary>
+    [Range(1, 100)] public int StateWriteAttempts { get; set; } = 4;
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (DefaultMinTiles > DefaultMaxTiles)
             yield return new ValidationResult("DefaultMinTiles must not exceed DefaultMaxTiles.");
         if (AllowUrls && string.IsNullOrWhiteSpace(DownloadFolder))
             yield return new ValidationResult("AllowUrls needs a DownloadFolder.");
+        if (AllowUrls && StallSeconds <= DownloadTimeoutSeconds)
+            yield return new ValidationResult("StallSeconds must exceed DownloadTimeoutSeconds: a download publishes nothing while it runs.");
     }
 }

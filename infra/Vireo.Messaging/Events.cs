@@ -52,6 +52,12 @@ public sealed record VideoUploaded
 
     public AnalysisRequestOptions? Options { get; init; }
     public DateTimeOffset? SubmittedAt { get; init; }
+
+    /// <summary>
+    /// Asks to restart a known video that failed (as a new attempt) or stopped making progress, from its last
+    /// checkpoint with its original source and options. A running or completed video is left as it is.
+    /// </summary>
+    public bool Retry { get; init; }
 }
 
 /// <summary>Milliseconds spent on a frame per stage.</summary>

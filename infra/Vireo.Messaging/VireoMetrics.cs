@@ -49,6 +49,12 @@ public static class VireoMetrics
     /// <summary>Milliseconds one sink batch took to reach Postgres, retries included.</summary>
     public static readonly Histogram<double> SinkBatchDuration = Meter.CreateHistogram<double>("vireo.sink.batch.duration", "ms", "Time to write one sink batch");
 
+    /// <summary>Video runs stopped and started again from their checkpoint, tagged by "reason" (interrupted, stalled, retried).</summary>
+    public static readonly Counter<long> VideoRunRestarts = Meter.CreateCounter<long>("vireo.video.run.restarts", "{run}", "Video runs restarted from their checkpoint");
+
+    /// <summary>Offsets a consumer found missing between two records it read, tagged by "topic".</summary>
+    public static readonly Counter<long> ConsumerOffsetGaps = Meter.CreateCounter<long>("vireo.kafka.consumer.offset_gaps", "{record}", "Offsets skipped between consecutive records of a partition");
+
     private static readonly ConcurrentDictionary<object, (string Queue, Func<long> Depth)> Queues = new();
     private static readonly ConcurrentDictionary<string, IReadOnlyList<Measurement<long>>> Lag = new();
     private static readonly ConcurrentDictionary<object, Func<IEnumerable<Measurement<long>>>> GpuMemory = new();

@@ -12,6 +12,7 @@ public static class VireoCommandLine
         var bench = new Command("bench", "Benchmarks that print their numbers and end with a line of name=value pairs.");
         root.Subcommands.Add(bench);
         root.Subcommands.Add(AnalyzeCommand.Create());
+        root.Subcommands.Add(RetryCommand.Create());
         root.Subcommands.Add(MigrateCommand.Create());
         root.Subcommands.Add(SampleCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());

@@ -39,6 +39,6 @@ public sealed class FailoverTests : IAsyncLifetime
         Assert.True(before < expected.Count, $"the silo was killed after the video finished ({before} of {expected.Count} frames published)");
         Assert.Equal(expected, await _cluster.ListAsync<int>("select frame_index from frames where video_id = $1 order by frame_index", "video-failover"));
         Assert.Contains(survivor, await _cluster.ListAsync<string>("select distinct media_silo from frames where video_id = $1", "video-failover"));
-        Assert.Contains("Resuming video video-failover", _cluster.Logs(survivor));
+        Assert.Contains("Resuming video e2e/video-failover", _cluster.Logs(survivor));
     }
 }

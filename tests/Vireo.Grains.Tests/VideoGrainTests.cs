@@ -118,6 +118,65 @@ public sealed class VideoGrainTests(VideoGrainCluster fixture) : IClassFixture<V
     }
 
     [Fact]
+    public async Task AVideoThatBreaksOffMidwayFailsLastAndItsFramesInFlightComeBeforeTheFailure()
+    {
+        _world.DelayMs["v-cut"] = 30;
+        _world.CorruptAt["v-cut"] = 8;
+        await Grain("v-cut").Submit(Job("v-cut", 20));
+        var done = await _world.WaitFinishedAsync("v-cut", Deadline);
+        Assert.Equal(VideoState.Failed, done.State);
+        Assert.Contains("Truncated", done.Reason);
+        await Task.Delay(500);
+        var statuses = _world.StatusesOf("v-cut");
+        Assert.Same(done, statuses[^1]);
+        Assert.Equal(done.Sequence, statuses.Max(s => s.Sequence));
+        Assert.Equal(Enumerable.Range(0, 8), _world.FramesOf("v-cut"));
+    }
+
+    [Fact]
+    public async Task AStoreOutageMidVideoInterruptsTheRunWhichResumesFromItsCheckpoint()
+    {
+        // The first failed write lands but its answer is lost, the next ones fail outright: more than a save's own
+        // retries absorb, so the run is interrupted and starts again from what the store holds.
+        _world.Outages["v-outage"] = (6, 7);
+        await Grain("v-outage").Submit(Job("v-outage", 15));
+        var done = await _world.WaitFinishedAsync("v-outage", Deadline);
+        Assert.True(done.State == VideoState.Completed, done.Reason);
+        Assert.Equal(Enumerable.Range(0, 15), _world.FramesOf("v-outage").Distinct().Order());
+        Assert.Equal(15, done.Result!.Frames);
+        var sequences = _world.StatusesOf("v-outage").Select(s => s.Sequence).ToList();
+        Assert.Equal(sequences.Order(), sequences);
+        Assert.Equal(sequences.Distinct().Count(), sequences.Count);
+    }
+
+    [Fact]
+    public async Task AStalledRunIsStoppedAndStartedAgainFromItsCheckpoint()
+    {
+        _world.HangOnceAt["v-stall"] = 5;
+        await Grain("v-stall").Submit(Job("v-stall", 10));
+        var done = await _world.WaitFinishedAsync("v-stall", Deadline);
+        Assert.True(done.State == VideoState.Completed, done.Reason);
+        Assert.True(_world.HangsEnded.ContainsKey("v-stall"), "the stalled decoder was stopped");
+        Assert.Equal(Enumerable.Range(0, 10), _world.FramesOf("v-stall"));
+    }
+
+    [Fact]
+    public async Task ARetryRestartsAFailedVideoAsANewAttemptAndLeavesACompletedOneAlone()
+    {
+        _world.Refuse[("v-again", 3)] = true;
+        await Grain("v-again").Submit(Job("v-again", 6));
+        Assert.Equal(VideoState.Failed, (await _world.WaitFinishedAsync("v-again", Deadline)).State);
+
+        _world.Refuse.TryRemove(("v-again", 3), out _);
+        Assert.Equal(SubmitOutcome.Restarted, await Grain("v-again").Retry(Job("v-again", 6)));
+        await Eventually.UntilAsync(() => _world.StatusesOf("v-again").Any(s => s.State == VideoState.Completed), Deadline, "the retried video completes");
+        var last = _world.StatusesOf("v-again")[^1];
+        Assert.Equal((VideoState.Completed, 2, 6), (last.State, last.Attempt, last.Result!.Frames));
+        Assert.Equal(Enumerable.Range(0, 6), _world.FramesOf("v-again"));
+        Assert.Equal(SubmitOutcome.AlreadyKnown, await Grain("v-again").Retry(Job("v-again", 6)));
+    }
+
+    [Fact]
     public async Task AnUnreadableVideoFailsWithTheMediaError()
     {
         await Grain("v-corrupt").Submit(Job("v-corrupt", -1));
@@ -214,6 +273,7 @@ public sealed class VideoGrainCluster : IAsyncLifetime
             o.ModelCallAttempts = 3;
             o.FramesInFlight = FramesInFlight;
             o.FrameLongSide = 64;
+            o.StallSeconds = 2;
         });
         services.AddOptions<WorkerOptions>().Configure(o => o.ModelPath = "unused");
         services.AddSourceResolver();
@@ -246,6 +306,13 @@ public sealed class FakeWorld : IMediaProbe, IFrameSampler, IEventPublisher, IVi
     public ConcurrentDictionary<(string, int), bool> FailOnce { get; } = new();
     public ConcurrentDictionary<(string, int), bool> Refuse { get; } = new();
     public ConcurrentDictionary<string, bool> FailNextWrite { get; } = new();
+    public ConcurrentDictionary<string, int> CorruptAt { get; } = new();
+    public ConcurrentDictionary<string, int> HangOnceAt { get; } = new();
+    public ConcurrentDictionary<string, bool> HangsEnded { get; } = new();
+
+    /// <summary>After <c>After</c> writes of a video's state, the store fails the next <c>Failures</c>; the first of them lands but its answer is lost.</summary>
+    public ConcurrentDictionary<string, (int After, int Failures)> Outages { get; } = new();
+    public ConcurrentDictionary<string, int> Writes { get; } = new();
     public ConcurrentQueue<(string VideoId, int Frame)> Analysed { get; } = new();
 
     public List<int> FramesOf(string videoId) => FrameEventsOf(videoId).Select(f => f.FrameIndex).ToList();
@@ -278,10 +345,25 @@ public sealed class FakeWorld : IMediaProbe, IFrameSampler, IEventPublisher, IVi
     public async IAsyncEnumerable<SampledFrame> SampleAsync(VideoInfo video, SamplingPolicy policy, FrameSize size, IProgress<DecodeProgress>? progress = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        for (var i = 0; i < Frames[Path.GetFileName(video.Path)]; i++)
+        var id = Path.GetFileName(video.Path);
+        for (var i = 0; i < Frames[id]; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             await Task.Yield();
+            if (CorruptAt.TryGetValue(id, out var corrupt) && i == corrupt)
+                throw new MediaException(MediaErrorKind.Truncated, video.Path, "the file ends in the middle of a frame");
+            if (HangOnceAt.TryGetValue(id, out var hang) && i == hang && HangOnceAt.TryRemove(id, out _))
+            {
+                // Like an ffmpeg that stops writing: only cancellation (which kills the process) ends the wait.
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, cancellationToken);
+                }
+                finally
+                {
+                    HangsEnded[id] = true;
+                }
+            }
             const int width = 8, height = 8;
             var buffer = ArrayPool<byte>.Shared.Rent(width * height * 3);
             yield return new SampledFrame(buffer, width * height * 3, 0)
@@ -342,10 +424,19 @@ internal sealed class FlakyMemoryStorage(Serializer serializer, FakeWorld world)
 
     public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
-        if (world.FailNextWrite.TryRemove(VideoKey.Parse(grainId.Key.ToString()!).VideoId, out _))
+        var video = VideoKey.Parse(grainId.Key.ToString()!).VideoId;
+        if (world.FailNextWrite.TryRemove(video, out _))
             throw new InvalidOperationException("the store is unreachable");
+        var write = world.Writes.AddOrUpdate(video, 1, (_, n) => n + 1);
+        var outage = world.Outages.GetValueOrDefault(video, (After: int.MaxValue - 1, Failures: 0));
+        if (write > outage.After + 1 && write <= outage.After + outage.Failures)
+            throw new InvalidOperationException("the store is unreachable");
+        if (_rows.TryGetValue(grainId, out var stored) && stored.ETag != grainState.ETag)
+            throw new InconsistentStateException("the stored version changed", stored.ETag, grainState.ETag ?? "");
         var etag = Guid.NewGuid().ToString("N");
         _rows[grainId] = (serializer.SerializeToArray(grainState.State), etag);
+        if (write == outage.After + 1 && outage.Failures > 0)
+            throw new InvalidOperationException("the connection to the store broke before its answer arrived");
         grainState.ETag = etag;
         grainState.RecordExists = true;
         return Task.CompletedTask;

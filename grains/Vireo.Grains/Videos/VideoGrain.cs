@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Storage;
 using Polly;
 using Vireo.Grains.Ingest;
 using Vireo.Grains.Placement;
@@ -34,6 +35,12 @@ public sealed class VideoGrain(
     private readonly PipelineOptions _options = options.Value;
     private readonly CancellationTokenSource _stopping = new();
     private Task? _run;
+    private CancellationTokenSource? _currentRun;
+    private long _lastProgress = Stopwatch.GetTimestamp();
+    private string? _stopReason;
+    private IGrainTimer? _watchdog;
+    private long _framesPublished;
+    private long _publishedAtLastInterruption;
 
     /// <summary>The grain's key in text form, "tenant/video", as logs and Kafka keys name the video.</summary>
     private string VideoId => this.GetPrimaryKeyString();
@@ -57,29 +64,56 @@ public sealed class VideoGrain(
 
     public async Task<SubmitOutcome> Submit(VideoJob job)
     {
-        if (job.Key.ToString() != VideoId)
-            throw new ArgumentException($"job for {job.Key} submitted to video grain {VideoId}", nameof(job));
+        CheckKey(job);
         if (state.State.Job is not null)
             return SubmitOutcome.AlreadyKnown;
         // Nothing is kept in memory until the reminder guards the job and the job is saved: a failure of either
         // leaves the grain as it was, so the ingest consumer's retry submits the video again instead of being told
         // that it is already known.
-        var reminderPeriod = TimeSpan.FromSeconds(_options.ResumeCheckSeconds);
-        await this.RegisterOrUpdateReminder(ResumeReminder, reminderPeriod, reminderPeriod);
-        var previous = state.State;
-        state.State = new VideoGrainState { Job = job, State = VideoState.Accepted, Sequence = 2 };
-        try
-        {
-            await state.WriteStateAsync();
-        }
-        catch
-        {
-            state.State = previous;
-            throw;
-        }
+        await GuardAsync();
+        await SaveOrRestoreAsync(new VideoGrainState { Job = job, State = VideoState.Accepted, Sequence = 2 });
         await PublishStatusAsync(CancellationToken.None);
         StartRun();
         return SubmitOutcome.Accepted;
+    }
+
+    public async Task<SubmitOutcome> Retry(VideoJob job)
+    {
+        CheckKey(job);
+        var current = state.State;
+        if (current.Job is null)
+            return await Submit(job);
+        switch (current.State)
+        {
+            case VideoState.Completed:
+                return SubmitOutcome.AlreadyKnown;
+            case VideoState.Failed:
+                await GuardAsync();
+                await SaveOrRestoreAsync(new VideoGrainState
+                {
+                    Job = current.Job, State = VideoState.Accepted, Sequence = current.Sequence + 1, Attempt = current.Attempt + 1,
+                    FramesExpected = current.FramesExpected, DurationSeconds = current.DurationSeconds, DownloadedPath = current.DownloadedPath,
+                    LastFrameIndex = current.LastFrameIndex, Tally = current.Tally,
+                });
+                logger.LogInformation("Video {VideoId} retried as attempt {Attempt} after frame {Frame}", VideoId, state.State.Attempt, state.State.LastFrameIndex);
+                VireoMetrics.VideoRunRestarts.Add(1, new KeyValuePair<string, object?>("reason", "retried"));
+                await PublishStatusAsync(CancellationToken.None);
+                StartRun();
+                return SubmitOutcome.Restarted;
+            default:
+                if (_currentRun is { } running)
+                {
+                    // The supervisor sees a run stopped without a failure, and starts it again from the checkpoint.
+                    logger.LogInformation("Video {VideoId} restarted on request from frame {Frame}", VideoId, state.State.LastFrameIndex);
+                    _stopReason = "retried";
+                    await running.CancelAsync();
+                }
+                else if (_run is null || _run.IsCompleted)
+                {
+                    StartRun();
+                }
+                return SubmitOutcome.Restarted;
+        }
     }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
@@ -93,15 +127,132 @@ public sealed class VideoGrain(
             StartRun();
     }
 
-    private void StartRun() => _run = RunAsync(_stopping.Token);
+    private void CheckKey(VideoJob job)
+    {
+        if (job.Key.ToString() != VideoId)
+            throw new ArgumentException($"job for {job.Key} submitted to video grain {VideoId}", nameof(job));
+    }
 
-    private async Task RunAsync(CancellationToken cancellationToken)
+    private Task GuardAsync()
+    {
+        var period = TimeSpan.FromSeconds(_options.ResumeCheckSeconds);
+        return this.RegisterOrUpdateReminder(ResumeReminder, period, period);
+    }
+
+    /// <summary>Replaces the state and saves it; if the save fails, the grain keeps the state it had and the caller sees the error.</summary>
+    private async Task SaveOrRestoreAsync(VideoGrainState next)
+    {
+        var previous = state.State;
+        state.State = next;
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            state.State = previous;
+            throw;
+        }
+    }
+
+    private void StartRun()
+    {
+        _watchdog ??= this.RegisterGrainTimer(WatchAsync, new GrainTimerCreationOptions
+        {
+            DueTime = TimeSpan.FromSeconds(Math.Max(1, _options.StallSeconds / 4.0)),
+            Period = TimeSpan.FromSeconds(Math.Max(1, _options.StallSeconds / 4.0)),
+            Interleave = true,
+        });
+        _run = SuperviseAsync(_stopping.Token);
+    }
+
+    /// <summary>
+    /// Runs the video until it completes or fails. A run interrupted by the infrastructure (a state write, the broker
+    /// or the cluster failing past their retries) or stopped for making no progress starts again from the last
+    /// checkpoint, after a growing delay; after <see cref="PipelineOptions.MaxInterruptions"/> interruptions in a
+    /// row the video fails with the last error as its reason.
+    /// </summary>
+    private async Task SuperviseAsync(CancellationToken stopping)
+    {
+        var interruptions = 0;
+        var reload = false;
+        while (!stopping.IsCancellationRequested)
+        {
+            Exception? interruption;
+            using (var run = CancellationTokenSource.CreateLinkedTokenSource(stopping))
+            {
+                _currentRun = run;
+                _lastProgress = Stopwatch.GetTimestamp();
+                _stopReason = null;
+                try
+                {
+                    if (reload)
+                        await state.ReadStateAsync(run.Token);
+                    interruption = state.State.IsFinished ? null : await RunAsync(run.Token);
+                }
+                catch (Exception e) when (!stopping.IsCancellationRequested)
+                {
+                    interruption = e;
+                }
+                finally
+                {
+                    _currentRun = null;
+                }
+            }
+            if (interruption is null || stopping.IsCancellationRequested)
+                break;
+            reload = true;
+            var reason = _stopReason ?? "interrupted";
+            VireoMetrics.VideoRunRestarts.Add(1, new KeyValuePair<string, object?>("reason", reason));
+            if (reason == "retried")
+                continue;
+            if (_framesPublished > _publishedAtLastInterruption)
+                interruptions = 0;
+            _publishedAtLastInterruption = _framesPublished;
+            if (++interruptions > _options.MaxInterruptions)
+            {
+                await TryFailAsync($"interrupted {interruptions - 1} times in a row; last: {interruption.Message}");
+                break;
+            }
+            var delay = TimeSpan.FromMilliseconds(Math.Min(30_000, 500 * Math.Pow(2, interruptions - 1)));
+            logger.LogError(interruption, "Video {VideoId} {Reason} after frame {Frame}; starting again from its checkpoint in {Delay:0.0} s",
+                VideoId, reason, state.State.LastFrameIndex, delay.TotalSeconds);
+            try
+            {
+                await Task.Delay(delay, stopping);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+        if (state.State.IsFinished && _watchdog is not null)
+        {
+            _watchdog.Dispose();
+            _watchdog = null;
+        }
+    }
+
+    /// <summary>Stops a run that has published nothing for too long; the supervisor starts it again from its checkpoint.</summary>
+    private async Task WatchAsync(CancellationToken cancellationToken)
+    {
+        if (_currentRun is not { } run || Stopwatch.GetElapsedTime(_lastProgress) < TimeSpan.FromSeconds(_options.StallSeconds))
+            return;
+        logger.LogWarning("Video {VideoId} published nothing for {Seconds:0} s after frame {Frame}; stopping the run",
+            VideoId, Stopwatch.GetElapsedTime(_lastProgress).TotalSeconds, state.State.LastFrameIndex);
+        _stopReason = "stalled";
+        await run.CancelAsync();
+    }
+
+    /// <summary>One run: null when the video reached a final state, else what interrupted it.</summary>
+    private async Task<Exception?> RunAsync(CancellationToken cancellationToken)
     {
         var job = state.State.Job!;
         using var activity = Tracing.Source.StartActivity("video.analyze", ActivityKind.Internal,
             ActivityContext.TryParse(job.TraceParent, null, out var parent) ? parent : default);
         activity?.SetTag("vireo.video_id", job.VideoId);
         activity?.SetTag("vireo.tenant_id", job.TenantId);
+        activity?.SetTag("vireo.attempt", state.State.Attempt);
         try
         {
             var path = await LocalPathAsync(job, cancellationToken);
@@ -118,25 +269,36 @@ public sealed class VideoGrain(
             logger.LogInformation("Video {VideoId} completed: {Frames} frames, {Segments} segments, visual tokens {Before} → {After}",
                 VideoId, result.Frames, result.Segments, result.TokensBefore, result.TokensAfter);
             await StopReminderAsync();
+            return null;
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException e) when (cancellationToken.IsCancellationRequested)
         {
-            logger.LogInformation("Video {VideoId} paused after frame {Frame}: the grain is deactivating", VideoId, state.State.LastFrameIndex);
+            if (_stopping.IsCancellationRequested)
+                logger.LogInformation("Video {VideoId} paused after frame {Frame}: the grain is deactivating", VideoId, state.State.LastFrameIndex);
+            return e;
         }
-        catch (MediaException e) when (!e.IsTransient)
+        catch (Exception e) when (IsFaultOfTheVideo(e))
         {
-            await FailAsync($"{e.Kind}: {e.Message}");
+            await TryFailAsync(e switch
+            {
+                MediaException media => $"{media.Kind}: {media.Message}",
+                SourceRejectedException => e.Message,
+                _ => $"analysis failed: {e.Message}",
+            });
+            return null;
         }
-        catch (SourceRejectedException e)
+        catch (Exception e)
         {
-            await FailAsync(e.Message);
-        }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
-        {
-            logger.LogError(e, "Video {VideoId} failed", VideoId);
-            await FailAsync($"analysis failed: {e.Message}");
+            return e;
         }
     }
+
+    /// <summary>
+    /// Whether an error says something about the video itself (unreadable, refused, rejected by the model), so that
+    /// running it again would fail the same way; anything else is the infrastructure's, and the run starts again.
+    /// </summary>
+    private static bool IsFaultOfTheVideo(Exception e) =>
+        e is MediaException { IsTransient: false } or SourceRejectedException or ArgumentException;
 
     private async Task AnalyzeFramesAsync(VideoInfo info, AnalysisSettings settings, CancellationToken cancellationToken)
     {
@@ -155,6 +317,7 @@ public sealed class VideoGrain(
         using var publishingFailed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var publishing = PublishOutcomesAsync(inFlight.Reader, publishingFailed, cancellationToken);
         var retry = ModelCallRetry();
+        Exception? decodeError = null;
         try
         {
             var decodeClock = Stopwatch.StartNew();
@@ -179,11 +342,19 @@ public sealed class VideoGrain(
         {
             // Publishing's own exception, awaited below, says what went wrong.
         }
+        catch (Exception e)
+        {
+            // Frames already in flight are published before the error ends the run, so no status of theirs can
+            // follow the video's final one.
+            decodeError = e;
+        }
         finally
         {
             inFlight.Writer.TryComplete();
         }
         await publishing;
+        if (decodeError is not null)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(decodeError);
     }
 
     private async Task<FrameOutcome> AnalyzeFrameAsync(FrameMeta meta, FrameRequest request, ResiliencePipeline retry, CancellationToken cancellationToken)
@@ -256,6 +427,8 @@ public sealed class VideoGrain(
             if (state.State.FramesExpected is { } expected && state.State.Tally.Frames > expected)
                 state.State.FramesExpected = state.State.Tally.Frames;
             await AdvanceAsync(VideoState.Processing, cancellationToken, segment: closed);
+            _lastProgress = Stopwatch.GetTimestamp();
+            _framesPublished++;
         }
     }
 
@@ -276,16 +449,59 @@ public sealed class VideoGrain(
         }
     }
 
-    /// <summary>Moves to the next state, checkpoints it, then publishes the status event.</summary>
+    /// <summary>
+    /// Moves to the next state, checkpoints it, then publishes the status event. A final state is final: nothing
+    /// moves a video out of it except a retry, which starts a new attempt.
+    /// </summary>
     private async Task AdvanceAsync(VideoState next, CancellationToken cancellationToken, TimelineSegment? segment = null, VideoResult? result = null, string? reason = null)
     {
         var s = state.State;
+        if (s.IsFinished)
+            throw new InvalidOperationException($"video {VideoId} is already {s.State}; it cannot become {next}");
+        var (previous, previousReason) = (s.State, s.Reason);
         s.State = next;
         s.Sequence = Math.Max(s.Sequence, 1) + 1;
         s.Reason = reason;
-        await state.WriteStateAsync(cancellationToken);
+        try
+        {
+            await SaveAsync(cancellationToken);
+        }
+        catch
+        {
+            // Memory must not claim a state the store lacks: a failure that was never saved would stop the reminder.
+            (s.State, s.Reason) = (previous, previousReason);
+            throw;
+        }
         await PublishStatusAsync(cancellationToken, segment, result);
     }
+
+    /// <summary>
+    /// Checkpoints the state, retrying a failed write. A write refused for a stale version (one that reached the store
+    /// although its answer was lost) is not retried: the run is interrupted and starts again from what was stored.
+    /// </summary>
+    private async Task SaveAsync(CancellationToken cancellationToken)
+    {
+        var context = ResilienceContextPool.Shared.Get(continueOnCapturedContext: true, cancellationToken);
+        try
+        {
+            await StateWrites.ExecuteAsync(async _ => await state.WriteStateAsync(cancellationToken), context);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
+    }
+
+    private ResiliencePipeline? _stateWritesPipeline;
+
+    private ResiliencePipeline StateWrites => _stateWritesPipeline ??= _options.StateWriteAttempts <= 1 ? ResiliencePipeline.Empty : RetryPipelines.Create(
+        new RetrySettings { DelayMs = 250, MaxDelayMs = 2_000, MaxRetries = _options.StateWriteAttempts - 1 },
+        e => e is not InconsistentStateException,
+        args =>
+        {
+            logger.LogWarning("Saving the state of video {VideoId} failed (attempt {Attempt}): {Message}", VideoId, args.AttemptNumber + 1, args.Outcome.Exception?.Message);
+            return ValueTask.CompletedTask;
+        });
 
     private Task PublishStatusAsync(CancellationToken cancellationToken, TimelineSegment? segment = null, VideoResult? result = null)
     {
@@ -297,6 +513,7 @@ public sealed class VideoGrain(
             TenantId = s.Job.TenantId,
             State = s.State,
             Sequence = s.Sequence,
+            Attempt = s.Attempt,
             Source = s.Job.SourceLabel,
             FramesDone = done,
             FramesExpected = s.FramesExpected,
@@ -308,11 +525,22 @@ public sealed class VideoGrain(
         }, cancellationToken);
     }
 
-    private async Task FailAsync(string reason)
+    /// <summary>
+    /// Fails the video for good. If the failure cannot be saved or published either, the reminder runs the video
+    /// again later, and it fails (or completes) then.
+    /// </summary>
+    private async Task TryFailAsync(string reason)
     {
         logger.LogWarning("Video {VideoId} failed: {Reason}", VideoId, reason);
-        await AdvanceAsync(VideoState.Failed, CancellationToken.None, reason: reason);
-        await StopReminderAsync();
+        try
+        {
+            await AdvanceAsync(VideoState.Failed, CancellationToken.None, reason: reason);
+            await StopReminderAsync();
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Video {VideoId} could not be marked failed; its reminder will run it again", VideoId);
+        }
     }
 
     private async Task StopReminderAsync()

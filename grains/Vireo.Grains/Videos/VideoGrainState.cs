@@ -28,6 +28,9 @@ public sealed class VideoGrainState
 
     [Id(9)] public VideoTally Tally { get; set; } = new();
 
+    /// <summary>1 for the first run, one more for each retry of a failed video.</summary>
+    [Id(10)] public int Attempt { get; set; } = 1;
+
     public bool IsFinished => State is VideoState.Completed or VideoState.Failed;
 }
 

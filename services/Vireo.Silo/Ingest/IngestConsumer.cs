@@ -94,7 +94,11 @@ public sealed class IngestConsumer(
             AnalysisSettingsFactory.From(upload.Options, pipelineOptions.Value), activity?.Id ?? Tracing.TraceParentOf(record.Message.Headers));
         // The offset stays unstored until a grain accepts the job; retrying (for as long as it takes) keeps the
         // order of the partition.
-        var outcome = await _handOff.ExecuteAsync(async _ => await grains.GetGrain<IVideoGrain>(upload.Key.ToString()).Submit(job), stoppingToken);
+        var outcome = await _handOff.ExecuteAsync(async _ =>
+        {
+            var grain = grains.GetGrain<IVideoGrain>(upload.Key.ToString());
+            return upload.Retry ? await grain.Retry(job) : await grain.Submit(job);
+        }, stoppingToken);
         Logger.LogInformation("Upload {VideoId}: {Outcome}", upload.Key, outcome);
     }
 }
