@@ -17,7 +17,7 @@ public sealed class EventPublisher : IEventPublisher, IDisposable
     public EventPublisher(IOptions<KafkaOptions> options, ILogger<EventPublisher> logger)
     {
         _options = options.Value;
-        var config = new ProducerConfig
+        var config = _options.Secure(new ProducerConfig
         {
             BootstrapServers = options.Value.ResolveBootstrapServers(),
             ClientId = $"vireo-{Environment.ProcessId}",
@@ -25,7 +25,7 @@ public sealed class EventPublisher : IEventPublisher, IDisposable
             Acks = Acks.All,
             LingerMs = 2,
             MessageTimeoutMs = 120_000,
-        };
+        });
         _producer = new ProducerBuilder<string, byte[]>(config)
             .SetErrorHandler((_, error) => logger.LogWarning("Kafka producer error {Code}: {Reason}", error.Code, error.Reason))
             .SetLogHandler((_, message) => logger.LogDebug("librdkafka {Facility}: {Message}", message.Facility, message.Message))

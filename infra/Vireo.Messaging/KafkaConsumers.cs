@@ -14,7 +14,7 @@ public sealed class KafkaConsumers(IOptions<KafkaOptions> options, ILoggerFactor
     public IConsumer<string, byte[]> Create(string groupId, string clientName, params string[] topics)
     {
         var logger = loggers.CreateLogger($"Vireo.Messaging.Consumer.{clientName}");
-        var config = new ConsumerConfig
+        var config = options.Value.Secure(new ConsumerConfig
         {
             BootstrapServers = options.Value.ResolveBootstrapServers(),
             GroupId = groupId,
@@ -32,7 +32,7 @@ public sealed class KafkaConsumers(IOptions<KafkaOptions> options, ILoggerFactor
             AllowAutoCreateTopics = true,
             TopicMetadataRefreshIntervalMs = 3_000,
             StatisticsIntervalMs = options.Value.StatisticsIntervalMs,
-        };
+        });
         var consumer = new ConsumerBuilder<string, byte[]>(config)
             .SetErrorHandler((_, error) =>
             {
@@ -42,10 +42,78 @@ public sealed class KafkaConsumers(IOptions<KafkaOptions> options, ILoggerFactor
             .SetLogHandler((_, message) => logger.LogDebug("librdkafka {Facility}: {Message}", message.Facility, message.Message))
             .SetStatisticsHandler((_, json) => VireoMetrics.RecordConsumerStatistics(groupId, json))
             .SetPartitionsAssignedHandler((_, partitions) => logger.LogInformation("Assigned {Partitions}", string.Join(",", partitions)))
-            .SetPartitionsRevokedHandler((_, partitions) => logger.LogInformation("Revoked {Partitions}", string.Join(",", partitions)))
+            .SetPartitionsRevokedHandler((revoked, partitions) =>
+            {
+                logger.LogInformation("Revoked {Partitions}", string.Join(",", partitions));
+                OffsetGapWatch.Of(revoked)?.Forget(partitions.Select(p => p.TopicPartition));
+            })
             .Build();
+        OffsetGapWatch.Attach(consumer, logger);
         consumer.Subscribe(topics.Select(options.Value.Topic));
         return consumer;
+    }
+}
+
+/// <summary>
+/// Watches the offsets a consumer reads. Vireo's producers are idempotent and never transactional, so the offsets of a
+/// partition are consecutive: a jump means records this consumer never saw (a log start the broker deleted, an offset
+/// reset). Each gap is logged as an error and counted (vireo.kafka.consumer.offset_gaps); none passes silently.
+/// </summary>
+public sealed class OffsetGapWatch
+{
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<IConsumer<string, byte[]>, OffsetGapWatch> Watches = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<TopicPartition, long> _next = new();
+    private readonly IConsumer<string, byte[]> _consumer;
+    private readonly ILogger _logger;
+
+    private OffsetGapWatch(IConsumer<string, byte[]> consumer, ILogger logger) => (_consumer, _logger) = (consumer, logger);
+
+    public static void Attach(IConsumer<string, byte[]> consumer, ILogger logger) => Watches.AddOrUpdate(consumer, new OffsetGapWatch(consumer, logger));
+
+    internal static OffsetGapWatch? Of(IConsumer<string, byte[]> consumer) => Watches.TryGetValue(consumer, out var watch) ? watch : null;
+
+    /// <summary>Total records skipped, over every watched consumer of this process.</summary>
+    public static long Skipped => Interlocked.Read(ref _skipped);
+
+    private static long _skipped;
+
+    /// <summary>
+    /// Checks a record against the one read before it on its partition; for the first record of a partition, against
+    /// the group's committed offset, which is where reading should have started.
+    /// </summary>
+    public void Observe(ConsumeResult<string, byte[]> record)
+    {
+        var partition = record.TopicPartition;
+        if (!_next.TryGetValue(partition, out var expected))
+            expected = CommittedOffset(partition);
+        if (expected >= 0 && record.Offset.Value > expected)
+        {
+            var missing = record.Offset.Value - expected;
+            Interlocked.Add(ref _skipped, missing);
+            VireoMetrics.ConsumerOffsetGaps.Add(missing, new KeyValuePair<string, object?>("topic", record.Topic));
+            _logger.LogError("Offsets {From}-{To} of {Topic}[{Partition}] were never read: {Missing} records deleted by the broker or skipped by an offset reset",
+                expected, record.Offset.Value - 1, record.Topic, partition.Partition.Value, missing);
+        }
+        _next[partition] = record.Offset.Value + 1;
+    }
+
+    /// <summary>Partitions that moved to another member: whatever it reads there is no gap of this consumer's.</summary>
+    public void Forget(IEnumerable<TopicPartition> partitions)
+    {
+        foreach (var partition in partitions)
+            _next.TryRemove(partition, out _);
+    }
+
+    private long CommittedOffset(TopicPartition partition)
+    {
+        try
+        {
+            return _consumer.Committed([partition], TimeSpan.FromSeconds(2)).Single().Offset.Value;
+        }
+        catch (KafkaException)
+        {
+            return -1;
+        }
     }
 }
 
@@ -63,7 +131,10 @@ public static class ConsumerExtensions
         try
         {
             cancellationToken.ThrowIfCancellationRequested();
-            return consumer.Consume(timeout);
+            var record = consumer.Consume(timeout);
+            if (record?.Message is not null)
+                OffsetGapWatch.Of(consumer)?.Observe(record);
+            return record;
         }
         catch (ConsumeException e) when (!e.Error.IsFatal)
         {

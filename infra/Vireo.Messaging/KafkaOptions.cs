@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Confluent.Kafka;
 
 namespace Vireo.Messaging;
 
@@ -28,6 +29,52 @@ public sealed class KafkaOptions : IValidatableObject
     [Range(0, 600_000)]
     public int StatisticsIntervalMs { get; set; } = 5_000;
 
+    /// <summary>
+    /// Largest record any Vireo producer sends, in bytes (librdkafka's message.max.bytes; set the brokers' and topics'
+    /// message.max.bytes to the same). Pipeline events are far smaller; a record over it fails to publish instead of
+    /// reaching a broker that would drop it.
+    /// </summary>
+    [Range(16 * 1024, 64 * 1024 * 1024)]
+    public int MaxRecordBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>How clients reach the brokers: plaintext (local stack), ssl, sasl_plaintext or sasl_ssl (production).</summary>
+    public SecurityProtocol SecurityProtocol { get; set; } = SecurityProtocol.Plaintext;
+
+    /// <summary>SASL mechanism: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER.</summary>
+    public SaslMechanism? SaslMechanism { get; set; }
+
+    public string? SaslUsername { get; set; }
+
+    /// <summary>The SASL password; prefer <see cref="SaslPasswordFile"/> (a mounted secret) to keep it out of the environment.</summary>
+    public string? SaslPassword { get; set; }
+
+    /// <summary>A file whose content (trimmed) is the SASL password.</summary>
+    public string? SaslPasswordFile { get; set; }
+
+    /// <summary>PEM file of the certificate authorities that signed the brokers' certificates.</summary>
+    public string? SslCaLocation { get; set; }
+
+    /// <summary>PEM client certificate and key, for brokers that authenticate clients by TLS (mTLS).</summary>
+    public string? SslCertificateLocation { get; set; }
+    public string? SslKeyLocation { get; set; }
+
+    /// <summary>Applies the security and size settings to a client's configuration; every Vireo Kafka client goes through it.</summary>
+    public T Secure<T>(T config) where T : ClientConfig
+    {
+        config.SecurityProtocol = SecurityProtocol;
+        config.MessageMaxBytes = MaxRecordBytes;
+        if (SaslMechanism is { } mechanism)
+        {
+            config.SaslMechanism = mechanism;
+            config.SaslUsername = SaslUsername;
+            config.SaslPassword = !string.IsNullOrEmpty(SaslPasswordFile) ? File.ReadAllText(SaslPasswordFile).Trim() : SaslPassword;
+        }
+        config.SslCaLocation = SslCaLocation;
+        config.SslCertificateLocation = SslCertificateLocation;
+        config.SslKeyLocation = SslKeyLocation;
+        return config;
+    }
+
     /// <summary>The physical name of a pipeline topic.</summary>
     public string Topic(string logicalName) => TopicPrefix + logicalName;
 
@@ -51,5 +98,17 @@ public sealed class KafkaOptions : IValidatableObject
     {
         if (string.IsNullOrWhiteSpace(BootstrapServers) && string.IsNullOrWhiteSpace(BootstrapFile))
             yield return new ValidationResult("Set Kafka:BootstrapServers or Kafka:BootstrapFile.", [nameof(BootstrapServers)]);
+        if (MaxEventBytes > MaxRecordBytes)
+            yield return new ValidationResult("Kafka:MaxEventBytes must not exceed Kafka:MaxRecordBytes.", [nameof(MaxEventBytes)]);
+        var sasl = SecurityProtocol is SecurityProtocol.SaslPlaintext or SecurityProtocol.SaslSsl;
+        if (sasl && SaslMechanism is null)
+            yield return new ValidationResult($"Kafka:SecurityProtocol {SecurityProtocol} needs Kafka:SaslMechanism.", [nameof(SaslMechanism)]);
+        if (SaslMechanism is not null and not Confluent.Kafka.SaslMechanism.OAuthBearer && string.IsNullOrEmpty(SaslUsername))
+            yield return new ValidationResult("Kafka:SaslMechanism needs Kafka:SaslUsername and a password (Kafka:SaslPasswordFile).", [nameof(SaslUsername)]);
+        if (!string.IsNullOrEmpty(SaslPasswordFile) && !File.Exists(SaslPasswordFile))
+            yield return new ValidationResult($"Kafka:SaslPasswordFile '{SaslPasswordFile}' does not exist.", [nameof(SaslPasswordFile)]);
+        foreach (var (name, file) in new[] { (nameof(SslCaLocation), SslCaLocation), (nameof(SslCertificateLocation), SslCertificateLocation), (nameof(SslKeyLocation), SslKeyLocation) })
+            if (!string.IsNullOrEmpty(file) && !File.Exists(file))
+                yield return new ValidationResult($"Kafka:{name} '{file}' does not exist.", [name]);
     }
 }

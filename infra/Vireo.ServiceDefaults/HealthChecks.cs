@@ -56,11 +56,11 @@ public sealed class KafkaHealthCheck : IHealthCheck, IDisposable
     private readonly Lazy<IAdminClient> _admin;
 
     public KafkaHealthCheck(IOptions<KafkaOptions> options) =>
-        _admin = new(() => new AdminClientBuilder(new AdminClientConfig
+        _admin = new(() => new AdminClientBuilder(options.Value.Secure(new AdminClientConfig
         {
             BootstrapServers = options.Value.ResolveBootstrapServers(),
             ClientId = $"vireo-health-{Environment.ProcessId}",
-        }).Build());
+        })).Build());
 
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {

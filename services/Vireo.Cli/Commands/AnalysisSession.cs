@@ -39,13 +39,13 @@ internal sealed class AnalysisSession : IDisposable
         var kafka = services.GetRequiredService<IOptions<KafkaOptions>>().Value;
         var bootstrap = kafka.ResolveBootstrapServers();
         var topicName = kafka.Topic(logicalTopic);
-        var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
+        var consumer = new ConsumerBuilder<string, byte[]>(kafka.Secure(new ConsumerConfig
         {
             BootstrapServers = bootstrap,
             GroupId = "vireo-cli-" + Guid.NewGuid().ToString("N"),
             EnableAutoCommit = false,
-        }).Build();
-        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap }).Build();
+        })).Build();
+        using var admin = new AdminClientBuilder(kafka.Secure(new AdminClientConfig { BootstrapServers = bootstrap })).Build();
         var topic = admin.GetMetadata(topicName, TimeSpan.FromSeconds(10)).Topics.Single();
         consumer.Assign(topic.Partitions.Select(p =>
         {

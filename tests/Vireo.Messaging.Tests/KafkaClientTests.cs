@@ -1,0 +1,74 @@
+using System.ComponentModel.DataAnnotations;
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Vireo.Testing;
+
+namespace Vireo.Messaging.Tests;
+
+public sealed class KafkaClientTests
+{
+    [Fact]
+    public void EveryClientGetsTheConfiguredSecurityAndSizeCap()
+    {
+        var password = Path.GetTempFileName();
+        File.WriteAllText(password, "s3cret\n");
+        var options = new KafkaOptions
+        {
+            BootstrapServers = "broker:9093", SecurityProtocol = SecurityProtocol.SaslSsl, SaslMechanism = SaslMechanism.ScramSha512,
+            SaslUsername = "vireo-silo", SaslPasswordFile = password, MaxRecordBytes = 256 * 1024,
+        };
+        Assert.Empty(Validate(options));
+        var producer = options.Secure(new ProducerConfig());
+        Assert.Equal((SecurityProtocol.SaslSsl, SaslMechanism.ScramSha512, "vireo-silo", "s3cret", 256 * 1024),
+            (producer.SecurityProtocol, producer.SaslMechanism, producer.SaslUsername, producer.SaslPassword, producer.MessageMaxBytes));
+        Assert.Equal(SecurityProtocol.SaslSsl, options.Secure(new ConsumerConfig()).SecurityProtocol);
+        File.Delete(password);
+    }
+
+    [Fact]
+    public void InconsistentSecuritySettingsAreRefusedAtStart()
+    {
+        Assert.Contains(Validate(new KafkaOptions { BootstrapServers = "b:1", SecurityProtocol = SecurityProtocol.SaslSsl }), e => e.Contains("SaslMechanism"));
+        Assert.Contains(Validate(new KafkaOptions { BootstrapServers = "b:1", SslCaLocation = "/nonexistent/ca.pem" }), e => e.Contains("does not exist"));
+        Assert.Contains(Validate(new KafkaOptions { BootstrapServers = "b:1", MaxEventBytes = 2 << 20, MaxRecordBytes = 1 << 20 }), e => e.Contains("MaxRecordBytes"));
+    }
+
+    [Fact]
+    public async Task AConsumerThatSkipsOffsetsSaysSoAndCountsThem()
+    {
+        var kafka = new KafkaOptions { BootstrapServers = LocalStack.KafkaBootstrapServers, TopicPrefix = $"gap-{Guid.NewGuid():N}-" };
+        using var publisher = new EventPublisher(Options.Create(kafka), NullLogger<EventPublisher>.Instance);
+        foreach (var i in Enumerable.Range(0, 6))
+            await publisher.PublishRawAsync("records", "one-key", [(byte)i]);
+        var logs = new CapturingLoggerProvider();
+        using var loggers = new Microsoft.Extensions.Logging.LoggerFactory([logs]);
+        using var consumer = new KafkaConsumers(Options.Create(kafka), loggers).Create($"gap-{Guid.NewGuid():N}", "gap-test", "records");
+
+        var first = await NextAsync(consumer);
+        Assert.Equal(0, first.Offset.Value);
+        var skippedBefore = OffsetGapWatch.Skipped;
+        // What an offset reset after a deleted log start does: the next record read is further on than the last one.
+        consumer.Seek(new TopicPartitionOffset(first.TopicPartition, 4));
+        Assert.Equal(4, (await NextAsync(consumer)).Offset.Value);
+        Assert.Equal(3, OffsetGapWatch.Skipped - skippedBefore);
+        Assert.Contains(logs.Lines, l => l.Contains("Offsets 1-3 of") && l.Contains("were never read"));
+        Assert.Equal(5, (await NextAsync(consumer)).Offset.Value);
+        Assert.Equal(3, OffsetGapWatch.Skipped - skippedBefore);
+    }
+
+    private static async Task<ConsumeResult<string, byte[]>> NextAsync(IConsumer<string, byte[]> consumer)
+    {
+        ConsumeResult<string, byte[]>? record = null;
+        await Eventually.UntilAsync(() => (record = consumer.ConsumeOrNull(TimeSpan.FromMilliseconds(200), NullLogger.Instance)) is not null,
+            TimeSpan.FromSeconds(30), "a record");
+        return record!;
+    }
+
+    private static List<string> Validate(KafkaOptions options)
+    {
+        var results = new List<ValidationResult>();
+        Validator.TryValidateObject(options, new ValidationContext(options), results, validateAllProperties: true);
+        return results.Select(r => r.ErrorMessage!).ToList();
+    }
+}
