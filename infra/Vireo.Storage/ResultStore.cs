@@ -31,6 +31,25 @@ public sealed class ResultStore(NpgsqlDataSource dataSource)
         await transaction.CommitAsync(cancellationToken);
     }
 
+    /// <summary>What is stored of each video, for checking records against what its grain can have sent; unknown videos are absent.</summary>
+    public async Task<IReadOnlyDictionary<VideoKey, StoredProgress>> ProgressAsync(IReadOnlyCollection<VideoKey> videos, CancellationToken cancellationToken = default)
+    {
+        var progress = new Dictionary<VideoKey, StoredProgress>();
+        if (videos.Count == 0)
+            return progress;
+        await using var command = dataSource.CreateCommand("""
+            select v.tenant_id, v.video_id, v.status_sequence, v.state, v.frames
+            from videos v join unnest($1::text[], $2::text[]) as k(tenant_id, video_id) using (tenant_id, video_id)
+            """);
+        command.Parameters.Add(new NpgsqlParameter { Value = videos.Select(v => v.TenantId).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter { Value = videos.Select(v => v.VideoId).ToArray() });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+            progress[new VideoKey(reader.GetString(0), reader.GetString(1))] =
+                new StoredProgress(reader.GetInt64(2), reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetInt32(4));
+        return progress;
+    }
+
     private static async Task EnsureVideosAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
         IEnumerable<(VideoKey Key, string? Source)> videos, CancellationToken cancellationToken)
     {
@@ -162,3 +181,6 @@ public sealed class ResultStore(NpgsqlDataSource dataSource)
         return command;
     }
 }
+
+/// <summary>A video's stored sequence, state and (once complete) frame count.</summary>
+public sealed record StoredProgress(long Sequence, string State, int? Frames);

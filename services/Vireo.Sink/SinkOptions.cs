@@ -30,6 +30,17 @@ public sealed class SinkOptions
     [Range(10, 60_000)]
     public int MaxRetryDelayMs { get; set; } = 5_000;
 
+    /// <summary>
+    /// Furthest a status's sequence may run ahead of the video's stored one. A video grain numbers its statuses one by
+    /// one, so a larger jump is a forged or corrupt record, which would otherwise freeze the video; it is dead-lettered.
+    /// </summary>
+    [Range(10, 1_000_000)]
+    public int MaxSequenceStep { get; set; } = 10_000;
+
+    /// <summary>Frame indexes at or past this are impossible (Pipeline:MaxFramesLimit is at most 100,000); such records are dead-lettered.</summary>
+    [Range(1, 10_000_000)]
+    public int MaxFrameIndex { get; set; } = 100_000;
+
     /// <summary>The backoff of writes while Postgres is unreachable: until it comes back or the sink stops.</summary>
     public RetrySettings Retry => new() { DelayMs = RetryDelayMs, MaxDelayMs = MaxRetryDelayMs };
 }

@@ -71,6 +71,7 @@ public sealed class SinkWorker(
         var statuses = new List<VideoStatusChanged>();
         var traces = new HashSet<ActivityContext>();
         var tracesSeen = new HashSet<ActivityTraceId>();
+        var origins = new Dictionary<object, ConsumeResult<string, byte[]>>(ReferenceEqualityComparer.Instance);
         foreach (var record in batch)
         {
             // One short span per trace in the batch (not per record) continues the trace its producer started, so a
@@ -83,13 +84,14 @@ public sealed class SinkWorker(
                 if (consumed is not null)
                     traces.Add(consumed.Context);
             }
+            var framesBefore = frames.Count;
             var error = Decode(record, frames, statuses);
             if (error is not null)
-            {
-                Logger.LogWarning("Dead-lettering {Topic}[{Partition}]@{Offset}: {Reason}", record.Topic, record.Partition.Value, record.Offset.Value, error);
-                await publisher.DeadLetterAsync(record, error, stoppingToken);
-            }
+                await DeadLetterAsync(record, error, stoppingToken);
+            else
+                origins[frames.Count > framesBefore ? frames[^1] : statuses[^1]] = record;
         }
+        var refused = new List<(object Event, string Reason)>();
 
         var attempts = 0;
         try
@@ -101,8 +103,11 @@ public sealed class SinkWorker(
                 using var activity = Tracing.Source.StartActivity("sink.write", ActivityKind.Internal, default(ActivityContext),
                     links: state.Traces.Select(t => new ActivityLink(t)));
                 activity?.SetTag("vireo.records", state.Records);
+                refused.AddRange(await RefuseImpossibleAsync(state.Frames, state.Statuses, ct));
                 await store.WriteAsync(state.Frames, state.Statuses, ct);
             }, (Records: batch.Count, Traces: traces, Frames: frames, Statuses: statuses), stoppingToken);
+            foreach (var (impossible, reason) in refused)
+                await DeadLetterAsync(origins[impossible], reason, stoppingToken);
         }
         catch (Npgsql.PostgresException e) when (!e.IsTransient)
         {
@@ -128,6 +133,42 @@ public sealed class SinkWorker(
         VireoMetrics.SinkRecordsWritten.Add(frames.Count, new KeyValuePair<string, object?>("kind", "frame"));
         VireoMetrics.SinkRecordsWritten.Add(statuses.Count, new KeyValuePair<string, object?>("kind", "status"));
         Logger.LogDebug("Wrote {Frames} frames and {Statuses} status changes", frames.Count, statuses.Count);
+    }
+
+    private async Task DeadLetterAsync(ConsumeResult<string, byte[]> record, string reason, CancellationToken stoppingToken)
+    {
+        Logger.LogWarning("Dead-lettering {Topic}[{Partition}]@{Offset}: {Reason}", record.Topic, record.Partition.Value, record.Offset.Value, reason);
+        await publisher.DeadLetterAsync(record, reason, stoppingToken);
+    }
+
+    /// <summary>
+    /// Takes out of the batch the records no video grain can have sent: a status whose sequence runs further ahead of
+    /// the stored one than the grain numbers them, and a frame whose index is out of range or past the end of a video
+    /// that completed. Left in, a forged sequence would freeze the video for good.
+    /// </summary>
+    private async Task<List<(object Event, string Reason)>> RefuseImpossibleAsync(List<FrameAnalyzed> frames, List<VideoStatusChanged> statuses, CancellationToken ct)
+    {
+        var settings = options.Value;
+        var stored = await store.ProgressAsync(frames.Select(f => f.Key).Concat(statuses.Select(s => s.Key)).ToHashSet(), ct);
+        var refused = new List<(object Event, string Reason)>();
+        var statusesPerVideo = statuses.CountBy(s => s.Key).ToDictionary();
+        foreach (var status in statuses)
+        {
+            var last = stored.TryGetValue(status.Key, out var progress) ? progress.Sequence : 0;
+            if (status.Sequence < 1 || status.Sequence > last + settings.MaxSequenceStep + statusesPerVideo[status.Key])
+                refused.Add((status, $"status sequence {status.Sequence} of video {status.Key} is beyond what its grain can have issued (stored: {last})"));
+        }
+        foreach (var frame in frames)
+        {
+            if (frame.FrameIndex < 0 || frame.FrameIndex >= settings.MaxFrameIndex)
+                refused.Add((frame, $"frame index {frame.FrameIndex} is out of range (0 to {settings.MaxFrameIndex - 1})"));
+            else if (stored.TryGetValue(frame.Key, out var progress) && progress is { State: "completed", Frames: { } count } && frame.FrameIndex >= count)
+                refused.Add((frame, $"frame {frame.FrameIndex} of video {frame.Key}, which completed with {count} frames"));
+        }
+        var gone = refused.Select(r => r.Event).ToHashSet(ReferenceEqualityComparer.Instance);
+        frames.RemoveAll(gone.Contains);
+        statuses.RemoveAll(gone.Contains);
+        return refused;
     }
 
     // A record that Postgres refuses for what it contains (not for being unreachable) must not block its

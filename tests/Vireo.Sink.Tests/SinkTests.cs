@@ -22,7 +22,8 @@ public sealed class SinkTests
     {
         await using var db = await TemporaryDatabase.CreateAsync();
         await new Migrator(db.DataSource, NullLogger<Migrator>.Instance).MigrateAsync();
-        using var host = await StartSinkAsync(db.ConnectionString, new CapturingLoggerProvider());
+        var logs = new CapturingLoggerProvider();
+        using var host = await StartSinkAsync(db.ConnectionString, logs);
         var publisher = host.Services.GetRequiredService<EventPublisher>();
 
         await publisher.PublishAsync(VireoTopics.VideoStatus, Key, Status(VideoState.Accepted, 1));
@@ -33,6 +34,9 @@ public sealed class SinkTests
         // of another video.
         await publisher.PublishAsync(VireoTopics.FramesAnalyzed, Key, Frame(20) with { TenantId = "globex" });
         await publisher.PublishAsync(VireoTopics.FramesAnalyzed, new VideoKey("acme", "other").ToString(), Frame(21));
+        // Records no grain can have sent: a sequence that would freeze the video, an impossible frame index.
+        await publisher.PublishAsync(VireoTopics.VideoStatus, Key, Status(VideoState.Processing, long.MaxValue));
+        await publisher.PublishAsync(VireoTopics.FramesAnalyzed, Key, Frame(5_000_000));
         await publisher.PublishAsync(VireoTopics.VideoStatus, Key, Status(VideoState.Completed, 30));
         await publisher.PublishAsync(VireoTopics.VideoStatus, Key, Status(VideoState.Processing, 12));
 
@@ -43,6 +47,10 @@ public sealed class SinkTests
         Assert.Equal(20L, await CountFrames(db.DataSource));
         Assert.Equal(30L, await db.ScalarAsync<long>("select status_sequence from videos where video_id = $1", _video));
         Assert.Equal(0L, await db.ScalarAsync<long>("select count(*) from frames where frame_index >= 20"));
+        await Eventually.WaitAsync(() => Task.FromResult(logs.Lines.Count(l => l.Contains("Dead-lettering"))), n => n >= 4,
+            TimeSpan.FromSeconds(10), "four records dead-lettered");
+        Assert.Contains(logs.Lines, l => l.Contains("beyond what its grain can have issued"));
+        Assert.Contains(logs.Lines, l => l.Contains("frame index 5000000 is out of range"));
         Assert.Equal(0L, await db.ScalarAsync<long>("select count(*) from videos where tenant_id = 'globex' or video_id = 'other'"));
     }
 
