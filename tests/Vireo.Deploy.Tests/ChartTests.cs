@@ -27,7 +27,7 @@ public sealed class ChartTests
         "keda-off" => ["--set", "autoscaling.keda.enabled=false", "--set", "model.source=objectStore", "--set", "objectStore.bucket=models",
             "--set", "objectStore.existingSecret=store", "--set", "metrics.serviceMonitor.enabled=true", "--set", "api.ingress.enabled=true",
             "--set", "api.ingress.hosts[0]=vireo.example.com"],
-        "gpu-cron" => ["-f", Helm.ProductionValues, "--set", "autoscaling.gpu.trigger=cron", "--set", "kafka.topicPrefix=staging."],
+        "gpu-cron" => ["-f", Helm.ProductionValues, "--set", "autoscaling.gpu.trigger=cron", "--set", "kafka.topicPrefix=staging.", "--set", "model.source=image"],
         _ => throw new ArgumentOutOfRangeException(nameof(set)),
     };
 
