@@ -284,6 +284,33 @@ public sealed class ChartTests
 
     [SkippableTheory]
     [MemberData(nameof(ValueSets))]
+    public void NetworkPoliciesLetTheHelmTestAndPrometheusIn(string set)
+    {
+        Skip.If(Tools.Helm is null, Tools.HelmMissing);
+        var manifests = Render(set);
+        var testPod = manifests.OfKind("Pod").Single()["metadata"]!["labels"]!.AsObject();
+        var policies = manifests.OfKind("NetworkPolicy").ToList();
+        Assert.Equal(manifests.OfKind("Deployment").Select(Manifests.Name).Order(), policies.Select(Manifests.Name).Order());
+        var api = policies.Single(p => Manifests.Name(p) == "vireo-api");
+        var http = api["spec"]!["ingress"]!.AsArray().Single(r => r!["ports"]!.AsArray().Any(p => (string?)p!["port"] == "http"))!;
+        if (http["from"] is JsonArray peers)
+        {
+            // Peers are ORed; a pod selector without a namespace selector means this namespace.
+            Assert.Contains(peers, p => p!["namespaceSelector"] is null && p["podSelector"] is JsonObject selector
+                && selector["matchLabels"]!.AsObject().All(l => testPod[l.Key]?.ToJsonString() == l.Value!.ToJsonString()));
+            var metricsFrom = set == "production" ? 1 : 0;
+            Assert.True(peers.Count(p => p!["namespaceSelector"] is not null) >= metricsFrom + 1);
+        }
+        foreach (var silo in policies.Where(p => Manifests.Name(p).Contains("-silo-")))
+        {
+            var rules = silo["spec"]!["ingress"]!.AsArray();
+            Assert.Contains(rules, r => r!["ports"]!.AsArray().Any(p => (string?)p!["port"] == "silo")
+                && (string?)r["from"]![0]!["podSelector"]!["matchLabels"]!["vireo/silo"] == "true");
+        }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(ValueSets))]
     public void EveryConfigurationKeyTheChartSetsIsOneTheProcessesRead(string set)
     {
         Skip.If(Tools.Helm is null, Tools.HelmMissing);
