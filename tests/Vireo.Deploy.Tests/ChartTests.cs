@@ -92,6 +92,18 @@ public sealed class ChartTests
         Assert.NotEqual(0, lint.ExitCode);
     }
 
+    [SkippableTheory]
+    [InlineData("model.source=objectStore", "objectStore.bucket and objectStore.existingSecret are required")]
+    [InlineData("model.pvc.existingClaim=", "model.pvc.existingClaim is required")]
+    [InlineData("postgres.existingSecret=", "postgres.existingSecret is required")]
+    public void AMissingRequiredValueStopsTheRender(string setting, string message)
+    {
+        Skip.If(Tools.Helm is null, Tools.HelmMissing);
+        var result = Helm.Template("--set", setting);
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains(message, result.All);
+    }
+
     [SkippableFact]
     public void TheSchemaRefusesAnUnknownValue()
     {
