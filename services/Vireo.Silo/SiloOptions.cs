@@ -30,6 +30,13 @@ public sealed class SiloOptions : IValidatableObject
     /// <summary>Shortens failure detection for a single-machine cluster (seconds instead of a minute).</summary>
     public bool FastFailureDetection { get; set; } = true;
 
+    /// <summary>
+    /// Runs the silo as a Kubernetes pod (Orleans' Kubernetes hosting): the silo watches the pods of its cluster,
+    /// declares a silo dead as soon as its pod is deleted, and deletes the pods of silos the cluster declared dead.
+    /// Needs POD_NAME and POD_NAMESPACE in the environment and a role that may get, list, watch, patch and delete pods.
+    /// </summary>
+    public bool KubernetesHosting { get; set; }
+
     public IReadOnlyList<string> RoleList => Roles.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)

@@ -1,0 +1,166 @@
+{{/* Name of the chart, or nameOverride. */}}
+{{- define "vireo.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Full name: release-chart, or fullnameOverride; the release name alone when it already holds the chart name. */}}
+{{- define "vireo.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "vireo.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Selector labels of a component; call with (dict "root" $ "component" "sink"). */}}
+{{- define "vireo.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "vireo.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* Every label of a component's objects. */}}
+{{- define "vireo.labels" -}}
+helm.sh/chart: {{ include "vireo.chart" .root }}
+{{ include "vireo.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: vireo
+{{- end -}}
+
+{{/* Name of a component's objects: fullname-component, at most 63 characters. */}}
+{{- define "vireo.componentName" -}}
+{{- printf "%s-%s" (include "vireo.fullname" .root) .component | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "vireo.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "vireo.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* An image reference; call with (dict "root" $ "repository" "vireo/sink"). */}}
+{{- define "vireo.image" -}}
+{{- $tag := default .root.Chart.AppVersion .root.Values.image.tag -}}
+{{- if .root.Values.image.registry -}}
+{{- printf "%s/%s:%s" .root.Values.image.registry .repository $tag -}}
+{{- else -}}
+{{- printf "%s:%s" .repository $tag -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Topic name as the processes see it (Kafka:TopicPrefix + logical name). */}}
+{{- define "vireo.topic" -}}
+{{- printf "%s%s" .root.Values.kafka.topicPrefix .topic -}}
+{{- end -}}
+
+{{/* Fails the render when a value the chart cannot work without is missing. */}}
+{{- define "vireo.validate" -}}
+{{- if not .Values.kafka.bootstrapServers -}}
+{{- fail "kafka.bootstrapServers is required: the host:port list of your Kafka brokers" -}}
+{{- end -}}
+{{- if not .Values.postgres.existingSecret -}}
+{{- fail "postgres.existingSecret is required: a Secret holding the Postgres connection string" -}}
+{{- end -}}
+{{- if not .Values.redis.existingSecret -}}
+{{- fail "redis.existingSecret is required: a Secret holding the Redis configuration string" -}}
+{{- end -}}
+{{- if and (eq .Values.model.source "pvc") (not .Values.model.pvc.existingClaim) -}}
+{{- fail "model.pvc.existingClaim is required when model.source is pvc" -}}
+{{- end -}}
+{{- if and (eq .Values.model.source "objectStore") (or (not .Values.objectStore.bucket) (not .Values.objectStore.existingSecret)) -}}
+{{- fail "objectStore.bucket and objectStore.existingSecret are required when model.source is objectStore" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Environment every Vireo container shares: HTTP endpoint, Kafka, Postgres, Redis, telemetry, extra config. */}}
+{{- define "vireo.commonEnv" -}}
+- name: Http__Address
+  value: "0.0.0.0"
+- name: Http__Port
+  value: {{ .Values.httpPort | quote }}
+- name: Kafka__BootstrapServers
+  value: {{ .Values.kafka.bootstrapServers | quote }}
+- name: Kafka__TopicPrefix
+  value: {{ .Values.kafka.topicPrefix | quote }}
+- name: ConnectionStrings__Postgres
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.postgres.existingSecret }}
+      key: {{ .Values.postgres.connectionStringKey }}
+- name: ConnectionStrings__Redis
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.redis.existingSecret }}
+      key: {{ .Values.redis.connectionStringKey }}
+{{- if .Values.otlpEndpoint }}
+- name: Telemetry__OtlpEndpoint
+  value: {{ .Values.otlpEndpoint | quote }}
+{{- end }}
+{{- range $key, $value := .Values.config }}
+- name: {{ $key }}
+  value: {{ $value | toString | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Probes on the service defaults' endpoints; call with (dict "root" $ "period" 5 "failures" 120). */}}
+{{- define "vireo.probes" -}}
+startupProbe:
+  httpGet:
+    path: /healthz
+    port: http
+  periodSeconds: {{ .period }}
+  failureThreshold: {{ .failures }}
+  timeoutSeconds: 3
+livenessProbe:
+  httpGet:
+    path: /healthz
+    port: http
+  periodSeconds: 10
+  failureThreshold: 3
+  timeoutSeconds: 3
+readinessProbe:
+  httpGet:
+    path: /readyz
+    port: http
+  periodSeconds: 5
+  failureThreshold: 3
+  timeoutSeconds: 6
+{{- end -}}
+
+{{/* The writable /tmp volume every container mounts (the root filesystem is read-only). */}}
+{{- define "vireo.tmpVolume" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: {{ .Values.tmpSizeLimit }}
+{{- end -}}
+
+{{/* Every Deployment of the release as a JSON list of {component, autoscaling, kind}; kind is media, gpu, sink or api. */}}
+{{- define "vireo.workloads" -}}
+{{- $list := list -}}
+{{- range $name, $silo := .Values.silos -}}
+{{- if $silo.enabled -}}
+{{- $roles := splitList "," ($silo.roles | nospace) -}}
+{{- $kind := ternary "media" "gpu" (has "media" $roles) -}}
+{{- $list = append $list (dict "component" (printf "silo-%s" $name) "autoscaling" $silo.autoscaling "kind" $kind "roles" $roles) -}}
+{{- end -}}
+{{- end -}}
+{{- if .Values.sink.enabled -}}
+{{- $list = append $list (dict "component" "sink" "autoscaling" .Values.sink.autoscaling "kind" "sink" "roles" list) -}}
+{{- end -}}
+{{- if .Values.api.enabled -}}
+{{- $list = append $list (dict "component" "api" "autoscaling" .Values.api.autoscaling "kind" "api" "roles" list) -}}
+{{- end -}}
+{{- toJson $list -}}
+{{- end -}}

@@ -1,0 +1,392 @@
+using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Vireo.Grains;
+using Vireo.Media;
+using Vireo.Messaging;
+using Vireo.ServiceDefaults;
+using Vireo.Silo;
+using Vireo.Silo.Ingest;
+using Vireo.Sink;
+
+namespace Vireo.Deploy.Tests;
+
+/// <summary>
+/// helm/vireo, offline: it lints, renders, every rendered object is valid against the Kubernetes, KEDA and
+/// Prometheus-operator schemas, and what matters for running Vireo holds in what it renders.
+/// </summary>
+public sealed class ChartTests
+{
+    /// <summary>The values sets the chart is checked with: its defaults, the production example, and the fallbacks.</summary>
+    public static TheoryData<string> ValueSets => new() { "defaults", "production", "keda-off", "gpu-cron" };
+
+    private static string[] Arguments(string set) => set switch
+    {
+        "defaults" => [],
+        "production" => ["-f", Helm.ProductionValues],
+        "keda-off" => ["--set", "autoscaling.keda.enabled=false", "--set", "model.source=objectStore", "--set", "objectStore.bucket=models",
+            "--set", "objectStore.existingSecret=store", "--set", "metrics.serviceMonitor.enabled=true", "--set", "api.ingress.enabled=true",
+            "--set", "api.ingress.hosts[0]=vireo.example.com"],
+        "gpu-cron" => ["-f", Helm.ProductionValues, "--set", "autoscaling.gpu.trigger=cron", "--set", "kafka.topicPrefix=staging.", "--set", "model.source=image"],
+        _ => throw new ArgumentOutOfRangeException(nameof(set)),
+    };
+
+    private static Manifests Render(string set) => Manifests.Render(Arguments(set));
+
+    [SkippableTheory]
+    [InlineData("defaults")]
+    [InlineData("production")]
+    public void LintsStrictly(string set)
+    {
+        Skip.If(Tools.Helm is null, Tools.HelmMissing);
+        var result = Helm.Lint(Arguments(set));
+        Assert.True(result.ExitCode == 0, result.All);
+        Assert.Contains("0 chart(s) failed", result.All);
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(ValueSets))]
+    public void EveryRenderedObjectIsValidAgainstItsSchema(string set)
+    {
+        Skip.If(Tools.Helm is null, Tools.HelmMissing);
+        Skip.If(Tools.Node is null || Tools.KubernetesModels is null, Tools.ModelsMissing);
+        var manifests = Render(set);
+        var result = Validate(manifests.Objects);
+        Assert.True(result.ExitCode == 0, result.All);
+        var lines = result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(manifests.Objects.Count, lines.Count(l => l.StartsWith("ok ", StringComparison.Ordinal)));
+    }
+
+    [SkippableFact]
+    public void TheValidatorRefusesAWrongObject()
+    {
+        Skip.If(Tools.Node is null || Tools.KubernetesModels is null, Tools.ModelsMissing);
+        var deployment = JsonNode.Parse("""
+            {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"},
+             "spec": {"replicas": "two", "selector": {"matchLabels": {"a": "b"}},
+                      "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}}
+            """)!.AsObject();
+        var scaledObject = JsonNode.Parse("""{"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": "y"}, "spec": {"triggers": []}}""")!.AsObject();
+        var unknown = JsonNode.Parse("""{"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "z"}}""")!.AsObject();
+        var result = Validate([deployment, scaledObject, unknown]);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("invalid Deployment/x", result.Output);
+        Assert.Contains("replicas", result.Output);
+        Assert.Contains("invalid ScaledObject/y", result.Output);
+        Assert.Contains("invalid Widget/z: no schema", result.Output);
+    }
+
+    [SkippableTheory]
+    [InlineData("silos.media.replicaCount=two", "/silos/media/replicaCount")]
+    [InlineData("httpPort=http", "/httpPort")]
+    [InlineData("orleans.kubernetesHosting=yes", "/orleans/kubernetesHosting")]
+    [InlineData("silos.vision.roles=vision+ocr", "/silos/vision/roles")]
+    [InlineData("autoscaling.gpu.trigger=memory", "/autoscaling/gpu/trigger")]
+    public void TheSchemaRefusesAWrongValue(string setting, string path)
+    {
+        Skip.If(Tools.Helm is null, Tools.HelmMissing);
+        var template = Helm.Template("--set", setting);
+        Assert.NotEqual(0, template.ExitCode);
+        Assert.Contains(path, template.All);
+        var lint = Helm.Lint("--set", setting);
+        Assert.NotEqual(0, lint.ExitCode);
+    }
+
+    [SkippableTheory]
+    [InlineData("model.source=objectStore", "objectStore.bucket and objectStore.existingSecret are required")]
+    [InlineData("model.pvc.existingClaim=", "model.pvc.existingClaim is required")]
+    [InlineData("postgres.existingSecret=", "postgres.existingSecret is required")]
+    public void AMissingRequiredValueStopsTheRender(string setting, string message)
+    {
+        Skip.If(Tools.Helm is null, Tools.HelmMissing);
+        var result = Helm.Template("--set", setting);
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains(message, result.All);
+    }
+
+    [SkippableFact]
+    public void TheSchemaRefusesAnUnknownValue()
+    {
+        Skip.If(Tools.Helm is null, Tools.HelmMissing);
+        var result = Helm.Template("--set", "sink.replicas=3");
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("replicas", result.All);
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(ValueSets))]
+    public void OnlyVisionAndLanguagePodsAskForGpus(string set)
+    {
+        Skip.If(Tools.Helm is null, Tools.HelmMissing);
+        var manifests = Render(set);
+        var withGpu = new List<string>();
+        foreach (var deployment in manifests.OfKind("Deployment"))
+        {
+            var pod = deployment["spec"]!["template"]!["spec"]!;
+            var container = pod["containers"]![0]!;
+            var gpus = container["resources"]?["limits"]?["nvidia.com/gpu"];
+            var roles = Env(container, "Silo__Roles")?.Split(',') ?? [];
+            var modelRoles = roles.Contains("vision") || roles.Contains("language");
+            Assert.True(modelRoles == (gpus is not null), $"{Manifests.Name(deployment)}: roles [{string.Join(',', roles)}], GPU limit {gpus}");
+            if (gpus is null)
+            {
+                Assert.DoesNotContain("silo-cuda", (string)container["image"]!);
+                continue;
+            }
+            withGpu.Add(Manifests.Name(deployment));
+            Assert.True(gpus.GetValue<long>() >= 1);
+            Assert.Contains("silo-cuda", (string)container["image"]!);
+            Assert.Equal("cuda", Env(container, "Workers__Device"));
+            Assert.NotEmpty(pod["nodeSelector"]!.AsObject());
+            Assert.Contains(pod["tolerations"]!.AsArray(), t => ((string?)t!["key"])?.Contains("nvidia.com/gpu") == true);
+        }
+        Assert.Equal(["vireo-silo-language", "vireo-silo-vision"], withGpu.Order());
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(ValueSets))]
+    public void EveryDeploymentContainerIsProbedOnTheHealthEndpoints(string set)
+    {
+        Skip.If(Tools.Helm is null, Tools.HelmMissing);
+        foreach (var deployment in Render(set).OfKind("Deployment"))
+        {
+            var pod = deployment["spec"]!["template"]!["spec"]!;
+            foreach (var container in pod["containers"]!.AsArray())
+            {
+                var name = $"{Manifests.Name(deployment)}/{container!["name"]}";
+                Assert.Contains(container["ports"]!.AsArray(), p => (string?)p!["name"] == "http");
+                Assert.True(container["startupProbe"] is not null, $"{name} has no startup probe");
+                Assert.Equal(ServiceDefaultsExtensions.LivenessPath, (string?)container["startupProbe"]!["httpGet"]!["path"]);
+                Assert.Equal(ServiceDefaultsExtensions.LivenessPath, (string?)container["livenessProbe"]!["httpGet"]!["path"]);
+                Assert.Equal(ServiceDefaultsExtensions.ReadinessPath, (string?)container["readinessProbe"]!["httpGet"]!["path"]);
+                foreach (var probe in new[] { "startupProbe", "livenessProbe", "readinessProbe" })
+                    Assert.Equal("http", (string?)container[probe]!["httpGet"]!["port"]);
+                Assert.Equal("0.0.0.0", Env(container, "Http__Address"));
+                var port = container["ports"]!.AsArray().Single(p => (string?)p!["name"] == "http")!["containerPort"]!.GetValue<long>();
+                Assert.Equal(port.ToString(), Env(container, "Http__Port"));
+                Assert.NotNull(container["lifecycle"]?["preStop"]);
+            }
+            // The host's shutdown timeout must end before the kubelet's SIGKILL.
+            var grace = pod["terminationGracePeriodSeconds"]!.GetValue<long>();
+            var shutdown = long.Parse(Env(pod["containers"]![0]!, "DOTNET_shutdownTimeoutSeconds")!);
+            Assert.InRange(shutdown, 1, grace - 1);
+        }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(ValueSets))]
+    public void EveryDeploymentHasADisruptionBudget(string set)
+    {
+        Skip.If(Tools.Helm is null, Tools.HelmMissing);
+        var manifests = Render(set);
+        var budgets = manifests.OfKind("PodDisruptionBudget").Select(p => p["spec"]!["selector"]!["matchLabels"]!.ToJsonString()).ToList();
+        var deployments = manifests.OfKind("Deployment").ToList();
+        Assert.Equal(5, deployments.Count);
+        foreach (var deployment in deployments)
+            Assert.Contains(deployment["spec"]!["selector"]!["matchLabels"]!.ToJsonString(), budgets);
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(ValueSets))]
+    public void NoContainerRunsAsRootOrCanWriteItsImage(string set)
+    {
+        Skip.If(Tools.Helm is null, Tools.HelmMissing);
+        var specs = Render(set).PodSpecs().ToList();
+        Assert.Contains(specs, s => s.Owner.StartsWith("Job/", StringComparison.Ordinal));
+        foreach (var (owner, pod) in specs)
+        {
+            var containers = pod["containers"]!.AsArray().Concat(pod["initContainers"]?.AsArray() ?? []).ToList();
+            foreach (var container in containers)
+            {
+                var name = $"{owner}/{container!["name"]}";
+                var context = container["securityContext"];
+                Assert.True(context is not null, $"{name} has no securityContext");
+                var nonRoot = (bool?)context["runAsNonRoot"] ?? (bool?)pod["securityContext"]?["runAsNonRoot"];
+                var user = (long?)context["runAsUser"] ?? (long?)pod["securityContext"]?["runAsUser"];
+                Assert.True(nonRoot == true, $"{name} may run as root");
+                Assert.True(user is > 0, $"{name} runs as user {user}");
+                Assert.True((bool?)context["readOnlyRootFilesystem"] == true, $"{name} can write its root filesystem");
+                Assert.True((bool?)context["allowPrivilegeEscalation"] == false, $"{name} allows privilege escalation");
+                Assert.Contains("ALL", context["capabilities"]!["drop"]!.AsArray().Select(c => (string?)c));
+            }
+        }
+    }
+
+    [SkippableTheory]
+    [InlineData("defaults", "")]
+    [InlineData("gpu-cron", "staging.")]
+    public void KedaScalesMediaSilosAndTheSinkOnTheLagOfTheirTopics(string set, string prefix)
+    {
+        Skip.If(Tools.Helm is null, Tools.HelmMissing);
+        var manifests = Render(set);
+        var media = KafkaTrigger(manifests.Named("ScaledObject", "vireo-silo-media"));
+        Assert.Equal(prefix + VireoTopics.VideoUploaded, (string?)media["topic"]);
+        Assert.Equal(new IngestOptions().GroupId, (string?)media["consumerGroup"]);
+        var sink = KafkaTrigger(manifests.Named("ScaledObject", "vireo-sink"));
+        Assert.Equal(prefix + VireoTopics.FramesAnalyzed, (string?)sink["topic"]);
+        Assert.Equal(new SinkOptions().GroupId, (string?)sink["consumerGroup"]);
+
+        // The consumers use the same group names and topic prefix as the triggers.
+        var mediaContainer = manifests.Named("Deployment", "vireo-silo-media")["spec"]!["template"]!["spec"]!["containers"]![0]!;
+        Assert.Equal((string?)media["consumerGroup"], Env(mediaContainer, "Ingest__GroupId"));
+        Assert.Equal(prefix, Env(mediaContainer, "Kafka__TopicPrefix"));
+        Assert.Equal((string?)media["bootstrapServers"], Env(mediaContainer, "Kafka__BootstrapServers"));
+        var sinkContainer = manifests.Named("Deployment", "vireo-sink")["spec"]!["template"]!["spec"]!["containers"]![0]!;
+        Assert.Equal((string?)sink["consumerGroup"], Env(sinkContainer, "Sink__GroupId"));
+
+        foreach (var scaled in manifests.OfKind("ScaledObject"))
+            manifests.Named("Deployment", (string)scaled["spec"]!["scaleTargetRef"]!["name"]!);
+        Assert.DoesNotContain(manifests.OfKind("HorizontalPodAutoscaler"), h => Manifests.Name(h) != "vireo-api");
+    }
+
+    [SkippableFact]
+    public void GpuSilosScaleOnTheQueueDepthOfTheirStage()
+    {
+        Skip.If(Tools.Helm is null, Tools.HelmMissing);
+        var manifests = Render("defaults");
+        foreach (var stage in new[] { PipelineStage.Vision, PipelineStage.Language })
+        {
+            var name = stage.ToString().ToLowerInvariant();
+            var trigger = manifests.Named("ScaledObject", $"vireo-silo-{name}")["spec"]!["triggers"]!.AsArray().Single()!;
+            Assert.Equal("prometheus", (string?)trigger["type"]);
+            var query = (string)trigger["metadata"]!["query"]!;
+            Assert.Contains($"vireo_queue_depth{{queue=\"{name}\"", query);
+            Assert.Contains($"service=\"vireo-silo-{name}\"", query);
+        }
+        var cron = Render("gpu-cron").Named("ScaledObject", "vireo-silo-vision")["spec"]!["triggers"]!.AsArray().Single()!;
+        Assert.Equal("cron", (string?)cron["type"]);
+    }
+
+    [SkippableFact]
+    public void WithoutKedaEveryAutoscaledDeploymentHasACpuAutoscaler()
+    {
+        Skip.If(Tools.Helm is null, Tools.HelmMissing);
+        var manifests = Render("keda-off");
+        Assert.Empty(manifests.OfKind("ScaledObject"));
+        var targets = manifests.OfKind("HorizontalPodAutoscaler").Select(h => (string)h["spec"]!["scaleTargetRef"]!["name"]!).Order();
+        Assert.Equal(manifests.OfKind("Deployment").Select(Manifests.Name).Order(), targets);
+        foreach (var deployment in manifests.OfKind("Deployment"))
+            Assert.Null(deployment["spec"]!["replicas"]);
+    }
+
+    [SkippableFact]
+    public void SilosCarryWhatOrleansKubernetesHostingNeeds()
+    {
+        Skip.If(Tools.Helm is null, Tools.HelmMissing);
+        var manifests = Render("defaults");
+        var rule = manifests.OfKind("Role").Single()["rules"]!.AsArray().Single()!;
+        Assert.Equal(["pods"], rule["resources"]!.AsArray().Select(r => (string?)r));
+        Assert.Equal(["delete", "get", "list", "patch", "watch"], rule["verbs"]!.AsArray().Select(v => (string)v!).Order());
+        var binding = manifests.OfKind("RoleBinding").Single();
+        var account = (string)binding["subjects"]![0]!["name"]!;
+        foreach (var deployment in manifests.OfKind("Deployment").Where(d => Manifests.Name(d).Contains("-silo-")))
+        {
+            var template = deployment["spec"]!["template"]!;
+            var container = template["spec"]!["containers"]![0]!;
+            Assert.Equal(account, (string?)template["spec"]!["serviceAccountName"]);
+            Assert.True((bool?)template["spec"]!["automountServiceAccountToken"]);
+            Assert.Equal("true", Env(container, "Silo__KubernetesHosting"));
+            Assert.Equal(Env(container, "Silo__ServiceId"), (string?)template["metadata"]!["labels"]!["orleans/serviceId"]);
+            Assert.Equal(Env(container, "Silo__ClusterId"), (string?)template["metadata"]!["labels"]!["orleans/clusterId"]);
+            Assert.Equal("$(POD_NAME)", Env(container, "Silo__Name"));
+            Assert.Equal("$(POD_IP)", Env(container, "Silo__AdvertisedAddress"));
+            Assert.Contains(container["env"]!.AsArray(), e => (string?)e!["name"] == "POD_NAMESPACE");
+        }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(ValueSets))]
+    public void NetworkPoliciesLetTheHelmTestAndPrometheusIn(string set)
+    {
+        Skip.If(Tools.Helm is null, Tools.HelmMissing);
+        var manifests = Render(set);
+        var testPod = manifests.OfKind("Pod").Single()["metadata"]!["labels"]!.AsObject();
+        var policies = manifests.OfKind("NetworkPolicy").ToList();
+        Assert.Equal(manifests.OfKind("Deployment").Select(Manifests.Name).Order(), policies.Select(Manifests.Name).Order());
+        var api = policies.Single(p => Manifests.Name(p) == "vireo-api");
+        var http = api["spec"]!["ingress"]!.AsArray().Single(r => r!["ports"]!.AsArray().Any(p => (string?)p!["port"] == "http"))!;
+        if (http["from"] is JsonArray peers)
+        {
+            // Peers are ORed; a pod selector without a namespace selector means this namespace.
+            Assert.Contains(peers, p => p!["namespaceSelector"] is null && p["podSelector"] is JsonObject selector
+                && selector["matchLabels"]!.AsObject().All(l => testPod[l.Key]?.ToJsonString() == l.Value!.ToJsonString()));
+            var metricsFrom = set == "production" ? 1 : 0;
+            Assert.True(peers.Count(p => p!["namespaceSelector"] is not null) >= metricsFrom + 1);
+        }
+        foreach (var silo in policies.Where(p => Manifests.Name(p).Contains("-silo-")))
+        {
+            var rules = silo["spec"]!["ingress"]!.AsArray();
+            Assert.Contains(rules, r => r!["ports"]!.AsArray().Any(p => (string?)p!["port"] == "silo")
+                && (string?)r["from"]![0]!["podSelector"]!["matchLabels"]!["vireo/silo"] == "true");
+        }
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(ValueSets))]
+    public void EveryConfigurationKeyTheChartSetsIsOneTheProcessesRead(string set)
+    {
+        Skip.If(Tools.Helm is null, Tools.HelmMissing);
+        var sections = new Dictionary<string, Type>
+        {
+            [HttpEndpointOptions.Section] = typeof(HttpEndpointOptions),
+            [TelemetryOptions.Section] = typeof(TelemetryOptions),
+            [KafkaOptions.Section] = typeof(KafkaOptions),
+            [Silo.SiloOptions.Section] = typeof(Silo.SiloOptions),
+            [DashboardOptions.Section] = typeof(DashboardOptions),
+            [WorkerOptions.Section] = typeof(WorkerOptions),
+            [PipelineOptions.Section] = typeof(PipelineOptions),
+            [IngestOptions.Section] = typeof(IngestOptions),
+            [SinkOptions.Section] = typeof(SinkOptions),
+            [MediaOptions.SectionName] = typeof(MediaOptions),
+        };
+        var keys = 0;
+        foreach (var (owner, pod) in Render(set).PodSpecs())
+        {
+            foreach (var container in pod["containers"]!.AsArray())
+            {
+                foreach (var variable in container!["env"]?.AsArray() ?? [])
+                {
+                    var name = (string)variable!["name"]!;
+                    if (!name.Contains("__", StringComparison.Ordinal))
+                        continue;
+                    keys++;
+                    var parts = name.Split("__");
+                    Assert.True(parts.Length == 2, $"{owner}: {name} is not Section__Key");
+                    if (parts[0] == "ConnectionStrings")
+                    {
+                        Assert.Contains(parts[1], new[] { "Postgres", "Redis" });
+                        continue;
+                    }
+                    Assert.True(sections.TryGetValue(parts[0], out var type), $"{owner}: {name} names no options section");
+                    var property = type.GetProperty(parts[1], BindingFlags.Public | BindingFlags.Instance);
+                    Assert.True(property is { CanWrite: true }, $"{owner}: {name} is not a settable key of {type.Name}");
+                }
+            }
+        }
+        Assert.True(keys > 50, $"only {keys} keys found");
+    }
+
+    private static JsonNode KafkaTrigger(JsonObject scaledObject)
+    {
+        var trigger = scaledObject["spec"]!["triggers"]!.AsArray().Single()!;
+        Assert.Equal("kafka", (string?)trigger["type"]);
+        return trigger["metadata"]!;
+    }
+
+    private static string? Env(JsonNode container, string name) =>
+        (string?)container["env"]?.AsArray().FirstOrDefault(e => (string?)e!["name"] == name)?["value"];
+
+    private static CommandResult Validate(IEnumerable<JsonObject> objects)
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"vireo-objects-{Guid.NewGuid():N}.json");
+        try
+        {
+            File.WriteAllText(file, new JsonArray(objects.Select(o => o.DeepClone()).ToArray()).ToJsonString());
+            return Tools.Run(Tools.Node!, [Path.Combine(AppContext.BaseDirectory, "validate-objects.mjs"), Tools.KubernetesModels!, file]);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+}
