@@ -48,6 +48,8 @@ public static class SiloHostExtensions
             // Membership stays in Redis: Kubernetes hosting adds pod lifecycle on top of it, not a membership table.
             if (silo.KubernetesHosting)
                 orleans.UseKubernetesHosting();
+            if (!string.IsNullOrEmpty(silo.TlsCertificateFile))
+                orleans.UseVireoTls(silo);
             if (silo.FastFailureDetection)
             {
                 orleans.Configure<ClusterMembershipOptions>(o =>

@@ -37,6 +37,18 @@ public sealed class SiloOptions : IValidatableObject
     /// </summary>
     public bool KubernetesHosting { get; set; }
 
+    /// <summary>
+    /// PKCS#12 file with this silo's certificate and key. When set, silo-to-silo and gateway connections use mutual
+    /// TLS: every silo presents its certificate and accepts only peers whose certificate chains to <see cref="TlsCaFile"/>.
+    /// </summary>
+    public string? TlsCertificateFile { get; set; }
+
+    /// <summary>A file holding the password of <see cref="TlsCertificateFile"/>.</summary>
+    public string? TlsCertificatePasswordFile { get; set; }
+
+    /// <summary>PEM certificate of the authority that signs the cluster's silo certificates; unset, the system's trust store decides.</summary>
+    public string? TlsCaFile { get; set; }
+
     public IReadOnlyList<string> RoleList => Roles.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
@@ -46,5 +58,10 @@ public sealed class SiloOptions : IValidatableObject
             yield return new ValidationResult($"Unknown silo roles: {string.Join(", ", unknown)}; known: {string.Join(", ", SiloRoles.All)}.", [nameof(Roles)]);
         if (RoleList.Count == 0)
             yield return new ValidationResult("A silo needs at least one role.", [nameof(Roles)]);
+        foreach (var (name, file) in new[] { (nameof(TlsCertificateFile), TlsCertificateFile), (nameof(TlsCertificatePasswordFile), TlsCertificatePasswordFile), (nameof(TlsCaFile), TlsCaFile) })
+            if (!string.IsNullOrEmpty(file) && !File.Exists(file))
+                yield return new ValidationResult($"Silo:{name} '{file}' does not exist.", [name]);
+        if (string.IsNullOrEmpty(TlsCertificateFile) && !string.IsNullOrEmpty(TlsCaFile))
+            yield return new ValidationResult("Silo:TlsCaFile needs Silo:TlsCertificateFile: TLS is on only with a certificate of the silo's own.", [nameof(TlsCaFile)]);
     }
 }

@@ -38,6 +38,28 @@ public sealed class SourceResolverTests : IDisposable
     }
 
     [Fact]
+    public void TheDecoderReadsTheFileThatWasCheckedEvenWhenThePathIsSwappedAfterwards()
+    {
+        var resolver = Resolver();
+        var file = Path.Combine(_root, "clips", "swap.mp4");
+        File.WriteAllText(file, "the checked video");
+        var checkedPath = Assert.IsType<CheckedSource.LocalFile>(resolver.Check("clips/swap.mp4")).Path;
+
+        using (var opened = resolver.Open(checkedPath))
+        {
+            // Swapped for a link to a file outside the root once it was opened: the open name still reads the original.
+            File.Move(file, file + ".old");
+            File.CreateSymbolicLink(file, Path.Combine(_outside, "secret.mp4"));
+            Assert.StartsWith("/proc/", opened.Path);
+            Assert.Equal("the checked video", File.ReadAllText(opened.Path));
+        }
+
+        // Swapped between the check and the open: the open file itself is found outside the root.
+        var error = Assert.Throws<SourceRejectedException>(() => resolver.Open(checkedPath));
+        Assert.Contains("moved outside", error.Message);
+    }
+
+    [Fact]
     public void AcceptsAFileUnderTheMediaRoot()
     {
         var source = Assert.IsType<CheckedSource.LocalFile>(Resolver().Check("clips/a.mp4"));

@@ -205,7 +205,7 @@ public sealed class LateSiloTests(SplitRolesCluster fixture) : IClassFixture<Spl
         var world = VideoGrainCluster.World;
         const string id = "v-late";
         world.Frames[id] = 120;
-        world.DelayMs[id] = 20;
+        world.DelayMs[id] = 40;
         File.WriteAllBytes(Path.Combine(world.MediaRoot, id), [0]);
         var cluster = fixture.Inner.Cluster;
         await cluster.GrainFactory.GetGrain<IVideoGrain>(new VideoKey("acme", id).ToString())
@@ -273,7 +273,7 @@ public sealed class VideoGrainCluster : IAsyncLifetime
             o.ModelCallAttempts = 3;
             o.FramesInFlight = FramesInFlight;
             o.FrameLongSide = 64;
-            o.StallSeconds = 2;
+            o.StallSeconds = 6;
         });
         services.AddOptions<WorkerOptions>().Configure(o => o.ModelPath = "unused");
         services.AddSourceResolver();
@@ -331,9 +331,12 @@ public sealed class FakeWorld : IMediaProbe, IFrameSampler, IEventPublisher, IVi
         return finished!;
     }
 
+    /// <summary>The video id a path names; the grain hands the decoder a /proc name of the file it holds open.</summary>
+    private static string IdOf(string path) => Path.GetFileName(path.StartsWith("/proc/", StringComparison.Ordinal) ? new FileInfo(path).LinkTarget! : path);
+
     public Task<VideoInfo> ProbeAsync(string path, CancellationToken cancellationToken = default)
     {
-        var frames = Frames[Path.GetFileName(path)];
+        var frames = Frames[IdOf(path)];
         if (frames < 0)
             throw new MediaException(MediaErrorKind.Corrupt, path, "invalid data found when processing input");
         return Task.FromResult(new VideoInfo(path, 1000, TimeSpan.FromSeconds(frames / 2.0), 64, 36, 0, 2, 2, false, "h264", "yuv420p", "mp4", false));
@@ -345,7 +348,7 @@ public sealed class FakeWorld : IMediaProbe, IFrameSampler, IEventPublisher, IVi
     public async IAsyncEnumerable<SampledFrame> SampleAsync(VideoInfo video, SamplingPolicy policy, FrameSize size, IProgress<DecodeProgress>? progress = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var id = Path.GetFileName(video.Path);
+        var id = IdOf(video.Path);
         for (var i = 0; i < Frames[id]; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();

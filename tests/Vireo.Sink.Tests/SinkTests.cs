@@ -48,7 +48,7 @@ public sealed class SinkTests
         Assert.Equal(30L, await db.ScalarAsync<long>("select status_sequence from videos where video_id = $1", _video));
         Assert.Equal(0L, await db.ScalarAsync<long>("select count(*) from frames where frame_index >= 20"));
         await Eventually.WaitAsync(() => Task.FromResult(logs.Lines.Count(l => l.Contains("Dead-lettering"))), n => n >= 4,
-            TimeSpan.FromSeconds(10), "four records dead-lettered");
+            TimeSpan.FromSeconds(60), "four records dead-lettered");
         Assert.Contains(logs.Lines, l => l.Contains("beyond what its grain can have issued"));
         Assert.Contains(logs.Lines, l => l.Contains("frame index 5000000 is out of range"));
         Assert.Equal(0L, await db.ScalarAsync<long>("select count(*) from videos where tenant_id = 'globex' or video_id = 'other'"));

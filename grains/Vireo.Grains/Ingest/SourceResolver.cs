@@ -37,6 +37,19 @@ public sealed class SourceResolver(IOptions<PipelineOptions> options, IHttpClien
         return new CheckedSource.LocalFile(CheckPath(source));
     }
 
+    /// <summary>
+    /// Opens a file that <see cref="Check"/> accepted (or that <see cref="DownloadAsync"/> wrote) for the decoder, and
+    /// confirms from the open file that it is still inside the media root (or the download folder).
+    /// </summary>
+    public OpenedSource Open(string checkedPath)
+    {
+        var folders = new[] { _options.MediaRoot, _options.DownloadFolder }.Where(f => !string.IsNullOrEmpty(f))
+            .Select(f => LinkFreePath.Resolve(Path.GetFullPath(f!)).Path);
+        var root = folders.FirstOrDefault(f => IsUnder(checkedPath, f))
+            ?? throw new SourceRejectedException("the source is outside the media root");
+        return OpenedSource.Open(checkedPath, root);
+    }
+
     /// <summary>Fetches a URL source into the download folder and returns the file's path.</summary>
     public async Task<string> DownloadAsync(Uri address, VideoKey video, CancellationToken cancellationToken)
     {

@@ -255,8 +255,8 @@ public sealed class VideoGrain(
         activity?.SetTag("vireo.attempt", state.State.Attempt);
         try
         {
-            var path = await LocalPathAsync(job, cancellationToken);
-            var info = await probe.ProbeAsync(path, cancellationToken);
+            using var source = sources.Open(await LocalPathAsync(job, cancellationToken));
+            var info = await probe.ProbeAsync(source.Path, cancellationToken);
             var settings = job.Settings;
             state.State.DurationSeconds = info.Duration.TotalSeconds;
             state.State.FramesExpected = ExpectedFrames(info, settings);
@@ -281,7 +281,8 @@ public sealed class VideoGrain(
         {
             await TryFailAsync(e switch
             {
-                MediaException media => $"{media.Kind}: {media.Message}",
+                // The decoder read the file through its descriptor; the reason names the source as the client gave it.
+                MediaException media => media.Message.Replace(media.Path, job.SourceLabel, StringComparison.Ordinal),
                 SourceRejectedException => e.Message,
                 _ => $"analysis failed: {e.Message}",
             });
