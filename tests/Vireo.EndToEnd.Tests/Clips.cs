@@ -9,11 +9,11 @@ public static class Clips
 {
     private static readonly string Folder = Directory.CreateTempSubdirectory("vireo-e2e-clips-").FullName;
 
-    public static async Task<string> MakeAsync(string name, double seconds, string source = "testsrc2")
+    public static async Task<string> MakeAsync(string name, double seconds, string source = "testsrc2", bool faststart = false)
     {
         var path = Path.Combine(Folder, name);
         await SyntheticClips.RunFfmpegAsync(["-f", "lavfi", "-i", $"{source}=size=320x240:rate=25", "-t", seconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "-c:v", "libx264", "-g", "25", "-pix_fmt", "yuv420p", "-y", path]);
+            "-c:v", "libx264", "-g", "25", "-pix_fmt", "yuv420p", .. (faststart ? ["-movflags", "+faststart"] : Array.Empty<string>()), "-y", path]);
         return path;
     }
 

@@ -77,6 +77,9 @@ public sealed class PipelineTests(PipelineFixture fixture)
         var corrupt = Path.Combine(_cluster.MediaRoot, "corrupt.mp4");
         var good = await File.ReadAllBytesAsync(await Clips.MakeAsync("whole.mp4", 2));
         await File.WriteAllBytesAsync(corrupt, good[..(good.Length / 3)]);
+        // Its index first, then cut in half: it probes well and breaks off midway, with frames in flight.
+        var whole = await File.ReadAllBytesAsync(await Clips.MakeAsync("faststart.mp4", 8, faststart: true));
+        await File.WriteAllBytesAsync(Path.Combine(_cluster.MediaRoot, "halved.mp4"), whole[..(whole.Length / 2)]);
 
         await _cluster.Publisher.PublishRawAsync(VireoTopics.VideoUploaded, "junk", Encoding.UTF8.GetBytes("{not json"));
         await _cluster.Publisher.PublishRawAsync(VireoTopics.VideoUploaded, "v9", Encoding.UTF8.GetBytes(
@@ -85,6 +88,7 @@ public sealed class PipelineTests(PipelineFixture fixture)
         await _cluster.UploadAsync("missing", "nowhere.mp4");
         await _cluster.UploadAsync("not-a-video", "notes.mp4");
         await _cluster.UploadAsync("corrupt", "corrupt.mp4");
+        await _cluster.UploadAsync("halved", "halved.mp4");
         await _cluster.UploadAsync("url", "http://example.com/clip.mp4");
         var clip = _cluster.AddMedia(await Clips.MakeAsync("after.mp4", 1.5));
         await _cluster.UploadAsync("after-the-bad-ones", clip);
@@ -102,6 +106,13 @@ public sealed class PipelineTests(PipelineFixture fixture)
             Assert.Equal("failed", await _cluster.WaitFinishedAsync(video, TimeSpan.FromMinutes(1)));
             Assert.Contains(reason, await _cluster.QueryAsync<string>("select reason from videos where video_id = $1", video));
         }
+
+        // The halved video ends failed, and that is its last status: no frame still in flight reopened it.
+        Assert.Equal("failed", await _cluster.WaitFinishedAsync("halved", TimeSpan.FromMinutes(2)));
+        var halved = _cluster.ReadTopic(VireoTopics.VideoStatus, TimeSpan.FromSeconds(3)).Where(r => r.Key == "e2e/halved").Select(r => r.Value).ToList();
+        Assert.Contains("\"state\":\"failed\"", halved[^1]);
+        Assert.Single(halved, v => v.Contains("\"state\":\"failed\""));
+        Assert.Equal("failed", await _cluster.QueryAsync<string>("select state from videos where video_id = $1", "halved"));
 
         var letters = _cluster.ReadTopic(VireoTopics.DeadLetter, TimeSpan.FromSeconds(3));
         Assert.Contains(letters, l => l.Key == "junk" && l.Value.Contains("malformed JSON"));
