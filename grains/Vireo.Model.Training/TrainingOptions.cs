@@ -37,6 +37,18 @@ public sealed record TrainingOptions
     /// </summary>
     public string? InitVisionFrom { get; init; }
 
+    /// <summary>
+    /// A fresh run takes every weight from the model in this directory (model.safetensors + config.json, whose config
+    /// wins over <see cref="Model"/>) and trains on from there with a fresh optimizer, e.g. to fine-tune the shipped model.
+    /// </summary>
+    public string? InitFrom { get; init; }
+
+    /// <summary>
+    /// Share of the frames of stages 1–3 drawn by <see cref="Data.RealFrames"/> (training fonts and photographs)
+    /// instead of <see cref="Data.SyntheticFrames"/>. 0 keeps every batch exactly as before.
+    /// </summary>
+    public double RealFraction { get; init; }
+
     /// <summary>Steps of reading pretraining (vision encoder and reading head on sign-covered pages) before stage 1.</summary>
     public int ReadingSteps { get; init; }
 

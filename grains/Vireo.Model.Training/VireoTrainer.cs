@@ -53,10 +53,11 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         else
         {
             random.manual_seed(options.Seed);
-            model = new VireoModel(options.Model);
+            model = options.InitFrom is { } init ? VireoCheckpoint.Load(init) : new VireoModel(options.Model);
             state = new TrainingState { Seed = options.Seed };
             log($"new model: {model.ParameterCount():N0} parameters");
             if (options.SineCosinePositions) model.Vision.UseSineCosinePositions();
+            if (options.InitFrom is { } whole) log($"all weights initialised from {whole}");
             if (options.InitVisionFrom is { } source)
             {
                 VireoCheckpoint.LoadWeights(model.Vision, Path.Combine(source, VireoCheckpoint.WeightsFile), "vision_model.");
@@ -72,6 +73,11 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             log($"continuing stage 1 from its frozen weights at step {state.Step} to {options.Stage1Steps}");
         }
         _elapsedBefore = state.ElapsedSeconds;
+        if (RealGenerator(model) is not null)
+        {
+            var fonts = FontCatalog.Default();
+            log($"real frames {options.RealFraction:P0}: {fonts.TrainingFamilies.Count()} font families ({fonts.Training.Count} faces), {PhotoCatalog.Default().Training.Count} photographs; held out: {string.Join(", ", fonts.HeldOutFamilyNames)}");
+        }
         model.to(device);
         log($"device {device}, batch {options.BatchSize}, seed {options.Seed}");
         _clock.Start();
@@ -127,8 +133,26 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         var textOnly = InTextOnlyCurriculum(stage, step);
         var textProbability = textOnly ? 1.0 : curriculum ? 0.9 : options.TextProbability;
         var largeFraction = textOnly ? 0.85 : curriculum ? 0.75 : 1 - options.SmallTextFraction;
-        Parallel.For(0, samples.Length, i => samples[i] = generator.Generate(new Random(seeds[i]), sizes, textProbability, largeFraction, curriculum ? options.CurriculumScaleBoost : 0, !textOnly));
+        var real = RealGenerator(model);
+        var realSizes = curriculum ? RealFrames.SingleTileSizes : RealFrames.TrainingSizes;
+        Parallel.For(0, samples.Length, i =>
+        {
+            var rng = new Random(seeds[i]);
+            // Without real frames the stream is not drawn from, so such runs see the same batches as before.
+            samples[i] = real is not null && rng.NextDouble() < options.RealFraction
+                ? real.Generate(rng, realSizes, textProbability, largeFraction, textOnly ? 0 : 0.35)
+                : generator.Generate(rng, sizes, textProbability, largeFraction, curriculum ? options.CurriculumScaleBoost : 0, !textOnly);
+        });
         return samples.ToList();
+    }
+
+    private RealFrames? _real;
+
+    /// <summary>The real-frame generator over the training fonts and photographs; null when the run uses none.</summary>
+    private RealFrames? RealGenerator(VireoModel model)
+    {
+        if (options.RealFraction <= 0) return null;
+        lock (_pending) return _real ??= new RealFrames(model.Tiler, FontCatalog.Default(), PhotoCatalog.Default());
     }
 
     private bool InCurriculum(int stage, int step) => stage == 1 && step < options.CurriculumUntilStep;

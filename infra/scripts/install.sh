@@ -3,6 +3,11 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 packages=(ffmpeg postgresql-15 redis-server libsasl2-2 fonts-dejavu-core unzip iproute2 procps curl)
+# Real-font training and evaluation: TrueType/OpenType families (serif, sans, mono, condensed; the held-out ones among
+# them) and natural photographs for backgrounds. Keep in step with FontCatalog.Packages and PhotoCatalog.Packages.
+packages+=(fonts-dejavu-extra fonts-liberation2 fonts-freefont-ttf fonts-crosextra-carlito fonts-crosextra-caladea
+  fonts-roboto-unhinted fonts-open-sans fonts-lato fonts-noto-mono fonts-ebgaramond fonts-linuxlibertine fonts-firacode
+  fonts-inconsolata fonts-urw-base35 fonts-cantarell mate-backgrounds)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

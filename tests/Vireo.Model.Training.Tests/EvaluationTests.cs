@@ -54,6 +54,46 @@ public sealed class EvaluationTests
         Assert.Equal(HeldOutSetHash, Hash(VireoEvaluator.HeldOutSet(engine, 120, 7)));
     }
 
+    [Fact]
+    public void RealFontSetIsHeldOutAtVideoSizesAndTheReportEndsWithItsKeys()
+    {
+        random.manual_seed(11);
+        using var engine = new VireoEngine(new VireoModel(ModelConfig.Tiny()), CPU);
+        var set = VireoEvaluator.RealFontSet(engine, 30, 7);
+
+        var heldOut = FontCatalog.Default().HeldOutFamilyNames.ToHashSet();
+        Assert.All(set, s => Assert.Contains((s.Frame.Width, s.Frame.Height), RealFrames.EvaluationSizes));
+        Assert.All(set.Where(s => s.Text is not null), s => Assert.Contains(s.FontFamily!, heldOut));
+        Assert.Contains(set, s => s.TextSize == TextSize.Small);
+        Assert.Contains(set, s => s.TextSize == TextSize.Large);
+        Assert.Contains(set, s => s.Text is null && s.ShapeCount == 0);
+        Assert.Equal(Hash(set), Hash(VireoEvaluator.RealFontSet(engine, 30, 7)));
+
+        var evaluator = new VireoEvaluator(engine, _ => { });
+        var synthetic = VireoEvaluator.HeldOutSet(engine, 3, 7);
+        var real = set.Where(s => s.Text is null).Take(2).Concat(set.Where(s => s.Text is not null).Take(2)).ToList();
+        IReadOnlyList<EvalRow> Modes(List<SyntheticSample> samples) =>
+        [
+            evaluator.Run("all-256", RoutingPolicy.Fixed(compressed: false), samples, 4),
+            evaluator.Run("vir", RoutingPolicy.Router(), samples, 4),
+            evaluator.Run("all-64", RoutingPolicy.Fixed(compressed: true), samples, 4),
+            evaluator.Run("random", RoutingPolicy.Random(0.5, seed: 1), samples, 4),
+        ];
+        var realRows = Modes(real);
+        var report = VireoEvaluator.Report(Modes(synthetic), realRows, onCpu: true);
+
+        Assert.Contains("synthetic set", report, StringComparison.Ordinal);
+        Assert.Contains("real-font set", report, StringComparison.Ordinal);
+        Assert.Equal(2, report.Split('\n').Count(l => l.StartsWith("mode ", StringComparison.Ordinal) && l.Contains("false text", StringComparison.Ordinal)));
+        var last = report.Split('\n')[^1];
+        Assert.Matches(@"^vir_tokens_removed=\S+ vir_accuracy_retained=\S+ all64_small_text_drop=\S+ random_minus_vir=\S+ cpu_frames_per_s=\S+ real_font_large=\S+ real_font_small=\S+ false_text_rate=\S+$", last);
+        // The false-text rate counts the frames without text whose answer names some.
+        var vir = realRows[1];
+        var expected = vir.Frames.Where(o => o.Sample.Text is null).Average(o => ModelAnswer.Parse(o.Output).Text is null ? 0.0 : 1.0);
+        Assert.Equal(expected, vir.FalseTextRate);
+        Assert.EndsWith(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"false_text_rate={expected:F3}"), last, StringComparison.Ordinal);
+    }
+
     private const string HeldOutSetHash = "707632928E8D65BBB4C76139DD4969EDF1BF15A23045B40CE8C95AA6FD0A0D0A";
 
     private static string Hash(IEnumerable<SyntheticSample> samples)

@@ -143,6 +143,35 @@ public sealed class TrainingTests : IDisposable
     }
 
     [Fact]
+    public void AFineTuneOnRealFramesStartsFromTheGivenModelAndResumesExactly()
+    {
+        var source = Path.Combine(_dir, "source");
+        new VireoTrainer(TinyRun(seed: 9) with { OutputDirectory = source, Stage1Steps = 1 }, _ => { }).Run();
+        TrainingOptions FineTune(string directory) => TinyRun(seed: 10) with
+        {
+            OutputDirectory = directory, InitFrom = source, RealFraction = 1, Stage1Steps = 2, LearningRate = 0, RouterLearningRate = 0,
+        };
+
+        // At a learning rate of 0 the fine-tuned model is its source, which is the point of starting from it.
+        var frozen = Path.Combine(_dir, "frozen");
+        var lines = new List<string>();
+        new VireoTrainer(FineTune(frozen), lines.Add).Run();
+        Assert.Contains(lines, l => l == $"all weights initialised from {source}");
+        Assert.Contains(lines, l => l.StartsWith("real frames 100 %", StringComparison.Ordinal));
+        using (var a = VireoCheckpoint.Load(source))
+        using (var b = VireoCheckpoint.Load(frozen))
+            Assert.All(a.state_dict(), p => Assert.True(p.Value.allclose(b.state_dict()[p.Key], 0, 0), p.Key));
+
+        var whole = Path.Combine(_dir, "whole");
+        var pieces = Path.Combine(_dir, "pieces");
+        new VireoTrainer(FineTune(whole) with { LearningRate = 1e-3, RouterLearningRate = 1e-3 }, _ => { }).Run();
+        foreach (var steps in new int?[] { 1, 2, null })
+            new VireoTrainer(FineTune(pieces) with { LearningRate = 1e-3, RouterLearningRate = 1e-3, StopAfterSteps = steps }, _ => { }).Run();
+        Assert.Equal(Weights(whole), Weights(pieces));
+        Assert.NotEqual(Weights(source), Weights(whole));
+    }
+
+    [Fact]
     public void AnswerLossWithoutCaptionIgnoresCaptionTokens()
     {
         random.manual_seed(3);

@@ -45,12 +45,13 @@ public sealed class ReadingTargets
 
     /// <summary>Labels for the tiles <paramref name="tiler"/> cuts from <paramref name="sample"/>'s frame, in its tile order.</summary>
     public static ReadingTargets For(SyntheticSample sample, DynamicTiler tiler, int patchSize) =>
-        For(sample.Frame, sample.Text is { } text && sample.Placement is { } placement ? [(text, placement)] : [], sample.Shapes, tiler, patchSize);
+        For(sample.Frame, sample.Text is { } text && (sample.Line ?? sample.Placement?.Line(text.Length)) is { } line ? [(text, line)] : [], sample.Shapes, tiler, patchSize);
 
     /// <summary>Labels for a reading page's tiles.</summary>
-    public static ReadingTargets For(ReadingPage page, DynamicTiler tiler, int patchSize) => For(page.Frame, page.Labels, page.Shapes, tiler, patchSize);
+    public static ReadingTargets For(ReadingPage page, DynamicTiler tiler, int patchSize) =>
+        For(page.Frame, page.Labels.Select(l => (l.Text, l.Placement.Line(l.Text.Length))).ToList(), page.Shapes, tiler, patchSize);
 
-    private static ReadingTargets For(RgbFrame frame, IReadOnlyList<(string Text, TextPlacement Placement)> labels, IReadOnlyList<DrawnShape> shapes, DynamicTiler tiler, int patchSize)
+    private static ReadingTargets For(RgbFrame frame, IReadOnlyList<(string Text, TextLine Line)> lines, IReadOnlyList<DrawnShape> shapes, DynamicTiler tiler, int patchSize)
     {
         var grid = tiler.ChooseGrid(frame.Width, frame.Height);
         var side = tiler.ImageSize / patchSize;
@@ -59,8 +60,6 @@ public sealed class ReadingTargets
         var previous = new long[own.Length];
         var scene = new long[own.Length];
         Array.Fill(previous, Ignore);
-        // Each label's first glyph cell: its line runs text.Length cells to the right.
-        var lines = labels.Select(l => (l.Text, First: l.Placement.Cell(0))).ToArray();
         for (var t = 0; t < grid.TotalTiles; t++)
         {
             var thumbnail = t >= grid.GridTiles;
@@ -78,15 +77,15 @@ public sealed class ReadingTargets
                     var i = t * patches + py * side + px;
                     foreach (var shape in shapes)
                         if (shape.Contains((int)fx, (int)fy)) scene[i] = SceneClassOf(shape);
-                    foreach (var (text, first) in lines)
+                    foreach (var (text, line) in lines)
                     {
-                        if (fy < first.Y || fy >= first.Y + first.H || fx < first.X || fx >= first.X + text.Length * first.W) continue;
-                        if (first.H / sy < MinimumGlyphHeight)
+                        var k = line.CharacterAt(fx, fy);
+                        if (k < 0) continue;
+                        if (line.Height / sy < MinimumGlyphHeight)
                         {
                             own[i] = Ignore;
                             continue;
                         }
-                        var k = (int)((fx - first.X) / first.W);
                         own[i] = ClassOf(text[k]);
                         previous[i] = k == 0 ? None : ClassOf(text[k - 1]);
                     }

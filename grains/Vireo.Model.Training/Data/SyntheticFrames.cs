@@ -11,6 +11,12 @@ public enum BackgroundKind
     Stripes,
     Checker,
     Noise,
+
+    /// <summary>A crop of a natural photograph.</summary>
+    Photo,
+
+    /// <summary>A procedural texture (fractal noise, turbulence) or a smooth multi-stop gradient.</summary>
+    Texture,
 }
 
 /// <summary>Which text, if any, the frame carries.</summary>
@@ -39,13 +45,19 @@ public sealed record SyntheticSample(
     /// <summary>Where the first glyph of <see cref="Text"/> was drawn (frame pixels) and its font scale; null without text.</summary>
     public TextPlacement? Placement { get; init; }
 
+    /// <summary>The line of <see cref="Text"/> as drawn, for the encoder's dense reading labels; null without text.</summary>
+    public TextLine? Line { get; init; }
+
+    /// <summary>The font family the text was drawn in; null for the built-in bitmap font or without text.</summary>
+    public string? FontFamily { get; init; }
+
     /// <summary>The shapes the caption names, as drawn.</summary>
     public IReadOnlyList<DrawnShape> Shapes { get; init; } = [];
 
     /// <summary>The response the model is trained to produce: "red circle top-left; blue square right. text: AB12".</summary>
     public string Answer => new ModelAnswer(Caption, Text).Format();
 
-    public bool BusyBackground => Background is BackgroundKind.Stripes or BackgroundKind.Checker or BackgroundKind.Noise;
+    public bool BusyBackground => Background is BackgroundKind.Stripes or BackgroundKind.Checker or BackgroundKind.Noise or BackgroundKind.Photo or BackgroundKind.Texture;
 }
 
 /// <summary>A frame covered in labelled signs and shapes, for reading pretraining.</summary>
@@ -82,6 +94,35 @@ public readonly record struct TextPlacement(int X, int Y, int Scale)
     /// </summary>
     public (int X, int Y, int W, int H) Cell(int index) =>
         (X + index * BitmapFont.Advance * Scale, Y, BitmapFont.Advance * Scale, BitmapFont.GlyphHeight * Scale);
+
+    /// <summary>The line of <paramref name="length"/> characters starting here, with one cell per character.</summary>
+    public TextLine Line(int length)
+    {
+        var edges = new double[length + 1];
+        for (var k = 0; k <= length; k++) edges[k] = k * BitmapFont.Advance * Scale;
+        return new TextLine(X, Y, 0, BitmapFont.GlyphHeight * Scale, edges);
+    }
+}
+
+/// <summary>
+/// A line of text as drawn, in frame pixels: (<paramref name="X"/>, <paramref name="Y"/>) is the top-left corner of
+/// its first glyph cell, the line runs at <paramref name="Angle"/> radians (clockwise, as y points down), its
+/// glyphs are <paramref name="Height"/> tall, and character k covers [Edges[k], Edges[k + 1]) along the line.
+/// </summary>
+public sealed record TextLine(double X, double Y, double Angle, double Height, double[] Edges)
+{
+    /// <summary>The index of the character whose cell holds frame point (x, y), or -1.</summary>
+    public int CharacterAt(double x, double y)
+    {
+        var (dx, dy) = (x - X, y - Y);
+        var (cos, sin) = (Math.Cos(Angle), Math.Sin(Angle));
+        var u = dx * cos + dy * sin;
+        var v = -dx * sin + dy * cos;
+        if (v < 0 || v >= Height || u < Edges[0] || u >= Edges[^1]) return -1;
+        var k = 0;
+        while (u >= Edges[k + 1]) k++;
+        return k;
+    }
 }
 
 /// <summary>
@@ -103,15 +144,15 @@ public sealed class SyntheticFrames(DynamicTiler tiler)
     public static readonly (int W, int H)[] EvaluationSizes =
         [(448, 448), (576, 432), (896, 448), (1024, 576), (448, 896), (720, 720), (800, 600), (896, 896)];
 
-    private static readonly (string Name, byte R, byte G, byte B)[] Colors =
+    internal static readonly (string Name, byte R, byte G, byte B)[] Colors =
     [
         ("red", 220, 40, 40), ("green", 40, 170, 60), ("blue", 40, 80, 225),
         ("yellow", 240, 215, 40), ("purple", 150, 60, 200), ("orange", 245, 135, 25),
     ];
 
-    private static readonly string[] Kinds = ["circle", "square", "triangle"];
+    internal static readonly string[] Kinds = ["circle", "square", "triangle"];
 
-    private static readonly string[] Cells =
+    internal static readonly string[] Cells =
         ["top-left", "top", "top-right", "left", "center", "right", "bottom-left", "bottom", "bottom-right"];
 
     /// <param name="rng">The only source of randomness: the same seed gives the same frame.</param>
@@ -129,21 +170,7 @@ public sealed class SyntheticFrames(DynamicTiler tiler)
 
         var shapeCount = rng.NextDouble() switch { < 0.15 => 0, < 0.6 => 1, _ => 2 };
         if (!withShapes) shapeCount = 0;
-        var cells = Enumerable.Range(0, 9).OrderBy(_ => rng.Next()).Take(shapeCount).Order().ToList();
-        var shapes = new List<DrawnShape>();
-        var usedColors = new HashSet<int>();
-        foreach (var cell in cells)
-        {
-            int color;
-            do color = rng.Next(Colors.Length); while (!usedColors.Add(color));
-            var kind = rng.Next(Kinds.Length);
-            var cw = width / 3.0;
-            var ch = height / 3.0;
-            var r = (int)(Math.Min(width, height) * (0.06 + rng.NextDouble() * 0.05));
-            var cx = (int)((cell % 3 + 0.3 + rng.NextDouble() * 0.4) * cw);
-            var cy = (int)((cell / 3 + 0.3 + rng.NextDouble() * 0.4) * ch);
-            shapes.Add(new DrawnShape(cell, color, kind, cx, cy, r));
-        }
+        var shapes = LayOutShapes(rng, width, height, shapeCount);
 
         string? text = null;
         TextPlacement? placement = null;
@@ -196,10 +223,7 @@ public sealed class SyntheticFrames(DynamicTiler tiler)
         }
         if (text is null) DrawShapes(frame, shapes);
 
-        var caption = shapes.Count == 0
-            ? "no shapes"
-            : string.Join("; ", shapes.OrderBy(s => s.Cell).Select(s => $"{Colors[s.Color].Name} {Kinds[s.Kind]} {Cells[s.Cell]}"));
-        return new SyntheticSample(frame, caption, text, textSize, background, textTile, shapes.Count, tiler.ChooseGrid(width, height).TotalTiles)
+        return new SyntheticSample(frame, Caption(shapes), text, textSize, background, textTile, shapes.Count, tiler.ChooseGrid(width, height).TotalTiles)
         {
             Placement = placement,
             Shapes = shapes,
@@ -250,6 +274,33 @@ public sealed class SyntheticFrames(DynamicTiler tiler)
         return new ReadingPage(frame, labels, shapes);
     }
 
+    /// <summary>The caption naming <paramref name="shapes"/> by colour, kind and cell, or "no shapes".</summary>
+    internal static string Caption(IReadOnlyCollection<DrawnShape> shapes) =>
+        shapes.Count == 0
+            ? "no shapes"
+            : string.Join("; ", shapes.OrderBy(s => s.Cell).Select(s => $"{Colors[s.Color].Name} {Kinds[s.Kind]} {Cells[s.Cell]}"));
+
+    /// <summary>Up to two shapes in distinct cells of the 3x3 layout, in distinct colours, drawing from <paramref name="rng"/>.</summary>
+    internal static List<DrawnShape> LayOutShapes(Random rng, int width, int height, int count)
+    {
+        var cells = Enumerable.Range(0, 9).OrderBy(_ => rng.Next()).Take(count).Order().ToList();
+        var shapes = new List<DrawnShape>();
+        var usedColors = new HashSet<int>();
+        foreach (var cell in cells)
+        {
+            int color;
+            do color = rng.Next(Colors.Length); while (!usedColors.Add(color));
+            var kind = rng.Next(Kinds.Length);
+            var cw = width / 3.0;
+            var ch = height / 3.0;
+            var r = (int)(Math.Min(width, height) * (0.06 + rng.NextDouble() * 0.05));
+            var cx = (int)((cell % 3 + 0.3 + rng.NextDouble() * 0.4) * cw);
+            var cy = (int)((cell / 3 + 0.3 + rng.NextDouble() * 0.4) * ch);
+            shapes.Add(new DrawnShape(cell, color, kind, cx, cy, r));
+        }
+        return shapes;
+    }
+
     private static TextPlacement DrawSign(RgbFrame frame, string text, (int X, int Y, int W, int H) box, int pad, int scale, bool dark)
     {
         var paper = dark ? (byte)15 : (byte)245;
@@ -259,7 +310,7 @@ public sealed class SyntheticFrames(DynamicTiler tiler)
         return new TextPlacement(box.X + pad, box.Y + pad, scale);
     }
 
-    private static bool Overlaps((int X, int Y, int W, int H) a, int x, int y, int w, int h) =>
+    internal static bool Overlaps((int X, int Y, int W, int H) a, int x, int y, int w, int h) =>
         a.X < x + w && x < a.X + a.W && a.Y < y + h && y < a.Y + a.H;
 
     private static void DrawShapes(RgbFrame frame, IEnumerable<DrawnShape> shapes)

@@ -6,7 +6,7 @@ using Vireo.Model.Training;
 
 namespace Vireo.Cli.Commands;
 
-/// <summary>`vireo train`: ViCO's three stages on synthetic frames, seeded and resumable.</summary>
+/// <summary>`vireo train`: ViCO's three stages on synthetic and real-font frames, seeded and resumable.</summary>
 public static class TrainCommand
 {
     public static Command Create()
@@ -37,11 +37,13 @@ public static class TrainCommand
         var sineCosine = new Option<bool>("--sincos-positions") { Description = "Fresh run: start the vision position embeddings as 2D sine-cosine codes." };
         var readingSteps = new Option<int>("--reading-steps") { Description = "Reading pretraining steps (vision encoder on sign-covered pages) before stage 1.", DefaultValueFactory = _ => 0 };
         var initVision = new Option<string?>("--init-vision") { Description = "Fresh run: take the vision encoder from this checkpoint directory." };
+        var initFrom = new Option<string?>("--init-from") { Description = "Fresh run: take every weight (and the config) from this model directory, e.g. to fine-tune the shipped model." };
+        var realFraction = Fraction("--real-fraction", "Share of stage 1-3 frames drawn with real fonts over photographs and textures (fonts and photographs from VIREO_FONT_DIRS / VIREO_PHOTO_DIRS, else the system's).", 0.0);
         var ship = new Option<string?>("--ship") { Description = "When training finishes, also write an fp16 copy (model.safetensors + config.json) here." };
 
         var command = new Command("train", "Train the vision-language model with its visual resolution router (ViCO stages 1-3).")
         {
-            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, stopAfter, logEvery, checkpointEvery, ship, textProbability, smallText, curriculum, boost, continueStage1, textOnly, readingWeight, readingSteps, initVision, sineCosine,
+            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, stopAfter, logEvery, checkpointEvery, ship, textProbability, smallText, curriculum, boost, continueStage1, textOnly, readingWeight, readingSteps, initVision, sineCosine, initFrom, realFraction,
         };
         command.SetAction(parse =>
         {
@@ -89,6 +91,8 @@ public static class TrainCommand
                 ReadingSteps = parse.GetValue(readingSteps),
                 InitVisionFrom = parse.GetValue(initVision),
                 SineCosinePositions = parse.GetValue(sineCosine),
+                InitFrom = parse.GetValue(initFrom),
+                RealFraction = parse.GetValue(realFraction),
             };
             Log($"vireo {string.Join(" ", Environment.GetCommandLineArgs().Skip(1))}");
             var state = new VireoTrainer(options, Log).Run();

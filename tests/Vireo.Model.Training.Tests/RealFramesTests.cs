@@ -1,0 +1,126 @@
+using Vireo.Model.Configuration;
+using Vireo.Model.Imaging;
+using Vireo.Model.Training.Data;
+
+namespace Vireo.Model.Training.Tests;
+
+public sealed class RealFramesTests
+{
+    private static readonly ModelConfig Config = ModelConfig.Small();
+
+    private static DynamicTiler Tiler() =>
+        new(Config.ImageSize, Config.MinDynamicPatch, Config.MaxDynamicPatch, Config.UseThumbnail, Config.PixelMean, Config.PixelStd);
+
+    private static RealFrames Generator(bool heldOut = false) => new(Tiler(), FontCatalog.Default(), PhotoCatalog.Default(), heldOut);
+
+    [Fact]
+    public void CatalogueSplitsFamiliesIntoTrainingAndAtLeastThreeHeldOut()
+    {
+        var fonts = FontCatalog.Default();
+        var training = fonts.TrainingFamilies.ToHashSet();
+        var heldOut = fonts.HeldOutFamilyNames.ToHashSet();
+
+        Assert.True(training.Count >= FontCatalog.MinimumTrainingFamilies, string.Join(", ", training));
+        Assert.True(heldOut.Count >= FontCatalog.MinimumHeldOutFamilies, string.Join(", ", heldOut));
+        Assert.Empty(training.Intersect(heldOut));
+        // Serif, sans and monospace designs are on both sides.
+        Assert.Contains("Caladea", heldOut);
+        Assert.Contains(heldOut, f => f.Contains("Mono", StringComparison.Ordinal));
+        Assert.Contains("Liberation Serif", training);
+        Assert.Contains("DejaVu Sans Mono", training);
+        Assert.DoesNotContain("D050000L", training);
+
+        var photos = PhotoCatalog.Default();
+        Assert.NotEmpty(photos.Training);
+        Assert.Equal(PhotoCatalog.HeldOutNames.Order(), photos.HeldOut.Select(p => p.Name).Order());
+        Assert.Empty(photos.Training.Select(p => p.Name).Intersect(photos.HeldOut.Select(p => p.Name)));
+    }
+
+    [Fact]
+    public void MissingFontsAreReportedWithTheWayToInstallThem()
+    {
+        var empty = Directory.CreateTempSubdirectory("vireo-no-fonts-");
+        try
+        {
+            var error = Assert.Throws<InvalidOperationException>(() => FontCatalog.Load([empty.FullName]));
+            Assert.Contains("install.sh", error.Message, StringComparison.Ordinal);
+            Assert.Contains(FontCatalog.DirectoriesVariable, error.Message, StringComparison.Ordinal);
+            var noPhotos = Assert.Throws<InvalidOperationException>(() => PhotoCatalog.Load([empty.FullName]));
+            Assert.Contains(PhotoCatalog.Packages, noPhotos.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            empty.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public void TheSameSeedDrawsTheSameFrame()
+    {
+        var generator = Generator();
+        for (var seed = 0; seed < 6; seed++)
+        {
+            var a = generator.Generate(new Random(seed), RealFrames.TrainingSizes);
+            var b = Generator().Generate(new Random(seed), RealFrames.TrainingSizes);
+            Assert.Equal(a.Answer, b.Answer);
+            Assert.Equal(a.Frame.Pixels, b.Frame.Pixels);
+        }
+        var other = generator.Generate(new Random(100), RealFrames.TrainingSizes);
+        Assert.NotEqual(generator.Generate(new Random(101), RealFrames.TrainingSizes).Frame.Pixels, other.Frame.Pixels);
+    }
+
+    [Fact]
+    public void TextIsDrawnInTheChosenFontsInsideOneTileAndFramesWithoutAnythingSayNone()
+    {
+        var fonts = FontCatalog.Default();
+        var tiler = Tiler();
+        var samples = Enumerable.Range(0, 40).Select(i => Generator(heldOut: true).Generate(new Random(i), RealFrames.EvaluationSizes)).ToList();
+
+        var withText = samples.Where(s => s.Text is not null).ToList();
+        Assert.Contains(withText, s => s.TextSize == TextSize.Small);
+        Assert.Contains(withText, s => s.TextSize == TextSize.Large);
+        Assert.All(withText, s => Assert.Contains(s.FontFamily, fonts.HeldOutFamilyNames));
+        Assert.Contains(samples, s => s.Background == BackgroundKind.Photo);
+        foreach (var s in withText)
+        {
+            // The line's corners lie inside the grid tile the sample names.
+            var grid = tiler.ChooseGrid(s.Frame.Width, s.Frame.Height);
+            var region = DynamicTiler.TileRegion(grid, s.TextTile, s.Frame.Width, s.Frame.Height);
+            var line = s.Line!;
+            var (cos, sin) = (Math.Cos(line.Angle), Math.Sin(line.Angle));
+            foreach (var (u, v) in new[] { (line.Edges[0], 0.0), (line.Edges[^1], 0.0), (line.Edges[0], line.Height), (line.Edges[^1], line.Height) })
+            {
+                var x = line.X + u * cos - v * sin;
+                var y = line.Y + u * sin + v * cos;
+                Assert.InRange(x, region.X, region.X + region.W);
+                Assert.InRange(y, region.Y, region.Y + region.H);
+            }
+            Assert.Equal(s.Text!.Length + 1, line.Edges.Length);
+        }
+        var blank = samples.Where(s => s.Text is null && s.ShapeCount == 0).ToList();
+        Assert.NotEmpty(blank);
+        Assert.All(blank, s => Assert.Equal("no shapes. text: none", s.Answer));
+    }
+
+    [Fact]
+    public void ReadingLabelsFollowARotatedLine()
+    {
+        var line = new TextLine(100, 50, Math.PI / 6, 40, [0, 30, 60, 90]);
+        var (cos, sin) = (Math.Cos(line.Angle), Math.Sin(line.Angle));
+        for (var k = 0; k < 3; k++)
+        {
+            // The middle of cell k, along the rotated line.
+            var (u, v) = (k * 30 + 15, 20);
+            Assert.Equal(k, line.CharacterAt(line.X + u * cos - v * sin, line.Y + u * sin + v * cos));
+        }
+        Assert.Equal(-1, line.CharacterAt(line.X - 5, line.Y - 5));
+        // Where the unrotated line would run, the rotated one has moved down and away.
+        Assert.Equal(-1, line.CharacterAt(line.X + 85, line.Y + 5));
+
+        var sample = Enumerable.Range(0, 200).Select(i => Generator().Generate(new Random(i), [(448, 448)], textProbability: 1, largeTextFraction: 1))
+            .First(s => s.TextSize == TextSize.Large);
+        var targets = ReadingTargets.For(sample, Tiler(), Config.PatchSize);
+        var named = targets.Own.Where(l => l > 0).Distinct().Order().ToArray();
+        Assert.Equal(sample.Text!.Select(ReadingTargets.ClassOf).Distinct().Order().ToArray(), named);
+    }
+}
