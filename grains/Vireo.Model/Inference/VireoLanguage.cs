@@ -46,7 +46,7 @@ public sealed class VireoLanguage(LanguageTower tower, Device device, bool ownsT
         var prompt = Tower.PromptIds(compress).Select(i => (long)i).ToArray();
         using var ids = tensor(prompt, [1, prompt.Length]).to(Device);
         var embeds = Tower.EmbedWithVision(ids, frameVisual);
-        using var cache = new KvCache(Tower.Config.LlmConfig, 1, prompt.Length + maxNewTokens + 1, Device);
+        using var cache = new KvCache(Tower.Config.LlmConfig, 1, prompt.Length + maxNewTokens + 1, Device, lm.parameters().First().dtype);
         var hidden = lm.Hidden(embeds, cache);
         var next = lm.Logits(hidden[.., -1]).argmax(-1);
         var output = new List<int>();

@@ -38,15 +38,15 @@ public sealed class KvCache : IDisposable
     internal readonly Tensor[] Keys;
     internal readonly Tensor[] Values;
 
-    public KvCache(LanguageConfig config, long batch, long capacity, Device device)
+    public KvCache(LanguageConfig config, long batch, long capacity, Device device, ScalarType dtype = ScalarType.Float32)
     {
         Capacity = capacity;
         Keys = new Tensor[config.NumHiddenLayers];
         Values = new Tensor[config.NumHiddenLayers];
         for (var i = 0; i < Keys.Length; i++)
         {
-            Keys[i] = zeros([batch, config.NumKeyValueHeads, capacity, config.HeadDim], device: device);
-            Values[i] = zeros([batch, config.NumKeyValueHeads, capacity, config.HeadDim], device: device);
+            Keys[i] = zeros([batch, config.NumKeyValueHeads, capacity, config.HeadDim], dtype: dtype, device: device);
+            Values[i] = zeros([batch, config.NumKeyValueHeads, capacity, config.HeadDim], dtype: dtype, device: device);
         }
     }
 
