@@ -101,6 +101,7 @@ public static class InternVlConfigJson
                 TieWordEmbeddings = Bool(llm, "tie_word_embeddings") ?? Bool(root, "tie_word_embeddings") ?? false,
             },
             RouterConfig = router,
+            TorchDType = Str(root, "torch_dtype") ?? Str(llm, "torch_dtype") ?? Str(root, "dtype") ?? Str(llm, "dtype"),
         };
     }
 
@@ -123,6 +124,7 @@ public static class InternVlConfigJson
             ["select_layer"] = -1,
             ["template"] = config.Template,
         };
+        if (config.TorchDType is { } dtype) root["torch_dtype"] = dtype;
         if (config.RouterConfig.Kind == RouterKind.Flash)
         {
             root["flash_mode"] = true;

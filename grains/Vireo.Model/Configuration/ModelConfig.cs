@@ -51,6 +51,9 @@ public sealed record ModelConfig
     /// </summary>
     public string Template { get; init; } = SmallTemplate;
 
+    /// <summary>The dtype the checkpoint was published in (config.json's torch_dtype), if it says.</summary>
+    public string? TorchDType { get; init; }
+
     /// <summary>The template of the small models trained here: bos, the image blocks, then the answer.</summary>
     public const string SmallTemplate = "vireo-small";
 

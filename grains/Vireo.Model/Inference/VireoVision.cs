@@ -21,7 +21,7 @@ public sealed class VireoVision(VisionTower tower, Device device, bool ownsTower
     /// </summary>
     /// <exception cref="Modules.CheckpointMismatchException">The vision side's tensors differ from its config.</exception>
     public static VireoVision Load(string directory, string device = "auto") =>
-        new(VireoCheckpoint.LoadVision(directory), TorchRuntime.ResolveDevice(device));
+        new(VireoCheckpoint.LoadVision(directory, dtype: TorchRuntime.DefaultDType(directory, device)), TorchRuntime.ResolveDevice(device));
 
     /// <summary>
     /// Tiles every frame, runs all tiles through the ViT together, lets ViR score each tile from its own features,

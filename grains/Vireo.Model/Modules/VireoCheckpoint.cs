@@ -57,8 +57,12 @@ public static class VireoCheckpoint
     /// (float32 unless given), tensor by tensor onto <paramref name="device"/>.
     /// </summary>
     /// <exception cref="CheckpointMismatchException">Names or shapes differ from the model.</exception>
-    public static VireoModel Load(string directory, Device? device = null, ScalarType? dtype = null) =>
-        LoadPart(directory, config => new VireoModel(config), [""], device, dtype);
+    /// <param name="directory">The checkpoint directory.</param>
+    /// <param name="device">Where the weights go (the CPU when null).</param>
+    /// <param name="dtype">The dtype the model runs in (float32 when null).</param>
+    /// <param name="tokenizerDirectory">Where Qwen3's tokenizer.json is, when not in the checkpoint directory.</param>
+    public static VireoModel Load(string directory, Device? device = null, ScalarType? dtype = null, string? tokenizerDirectory = null) =>
+        LoadPart(directory, config => new VireoModel(config, TokenizerFor(config, directory, tokenizerDirectory)), [""], device, dtype);
 
     /// <summary>
     /// Builds the vision side (<c>vision_model</c>, <c>mlp1</c>, and for routed checkpoints <c>mlp2</c> and the router)
@@ -70,8 +74,16 @@ public static class VireoCheckpoint
 
     /// <summary>Builds the language side (<c>language_model</c> and the tokenizer) and reads only its tensors.</summary>
     /// <exception cref="CheckpointMismatchException">Names or shapes within the language side differ from the model.</exception>
-    public static LanguageTower LoadLanguage(string directory, Device? device = null, ScalarType? dtype = null) =>
-        LoadPart(directory, config => new LanguageTower(config), LanguageTower.CheckpointPrefixes, device, dtype);
+    public static LanguageTower LoadLanguage(string directory, Device? device = null, ScalarType? dtype = null, string? tokenizerDirectory = null) =>
+        LoadPart(directory, config => new LanguageTower(config, TokenizerFor(config, directory, tokenizerDirectory)), LanguageTower.CheckpointPrefixes, device, dtype);
+
+    /// <summary>Qwen3's tokenizer for a checkpoint with InternVL's template, from the tokenizer directory or the checkpoint's; null for the small template.</summary>
+    private static Text.ITextTokenizer? TokenizerFor(ModelConfig config, string directory, string? tokenizerDirectory)
+    {
+        if (config.Template == ModelConfig.SmallTemplate) return null;
+        var from = tokenizerDirectory ?? directory;
+        return Text.Qwen3Tokenizer.Exists(from) ? Text.Qwen3Tokenizer.Load(from) : null;
+    }
 
     private static T LoadPart<T>(string directory, Func<ModelConfig, T> build, IReadOnlyList<string> prefixes, Device? device, ScalarType? dtype) where T : nn.Module
     {

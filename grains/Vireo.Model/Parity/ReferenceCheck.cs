@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using TorchSharp;
+using Vireo.Model.Configuration;
 using Vireo.Model.Modules;
 using static TorchSharp.torch;
 
@@ -20,6 +21,7 @@ namespace Vireo.Model.Parity;
 /// <param name="GreedyCount">Greedy tokens recorded.</param>
 /// <param name="RouterMatch">Tiles whose decision agrees.</param>
 /// <param name="RouterCount">Tiles recorded.</param>
+/// <param name="PromptMatch">Whether Vireo's prompt for the reference's routes equals the reference's ids; null without a tokenizer.</param>
 public sealed record ParityResult(
     string DType,
     double VisionMaxDiff,
@@ -32,13 +34,14 @@ public sealed record ParityResult(
     int GreedyMatch,
     int GreedyCount,
     int RouterMatch,
-    int RouterCount)
+    int RouterCount,
+    bool? PromptMatch = null)
 {
     /// <summary>
     /// The pass rule: in float32, max |logit difference| at most 1e-3 of the logits' range and every greedy token equal;
     /// in lower precision, at least 30 of 32 greedy tokens; in both, every router decision.
     /// </summary>
-    public bool Passed => RouterMatch == RouterCount && (DType == "float32"
+    public bool Passed => RouterMatch == RouterCount && PromptMatch != false && (DType == "float32"
         ? MaxLogitDiff <= 1e-3 * LogitRange && GreedyMatch == GreedyCount
         : GreedyMatch >= GreedyCount - 2 * GreedyCount / 32);
 
@@ -46,7 +49,7 @@ public sealed record ParityResult(
         $"{DType}: vision_max_diff={VisionMaxDiff:G3} mlp1_max_diff={Mlp1MaxDiff:G3} mlp2_max_diff={Mlp2MaxDiff:G3} " +
         $"router_prob_max_diff={RouterProbabilityMaxDiff:G3} hidden_max_diff={HiddenMaxDiff:G3} logit_range={LogitRange:G4} " +
         $"max_logit_diff={MaxLogitDiff:G3} (limit {1e-3 * LogitRange:G3}) greedy_match={GreedyMatch}/{GreedyCount} " +
-        $"router_match={RouterMatch}/{RouterCount} {(Passed ? "pass" : "FAIL")}");
+        $"router_match={RouterMatch}/{RouterCount} prompt_match={(PromptMatch is { } p ? p ? "yes" : "no" : "n/a")} {(Passed ? "pass" : "FAIL")}");
 }
 
 /// <summary>
@@ -67,7 +70,11 @@ public static class ReferenceCheck
     }
 
     /// <summary>Loads the checkpoint in <paramref name="dtype"/> on <paramref name="device"/> and compares it with the reference of that dtype.</summary>
-    public static ParityResult Run(string directory, string dtype, Device device)
+    /// <param name="directory">The checkpoint directory, with the reference beside the weights.</param>
+    /// <param name="dtype">float32, bfloat16 or float16.</param>
+    /// <param name="device">Where to run.</param>
+    /// <param name="tokenizerDirectory">Qwen3's tokenizer when the checkpoint has none; with one, the prompt Vireo builds is compared too.</param>
+    public static ParityResult Run(string directory, string dtype, Device device, string? tokenizerDirectory = null)
     {
         var type = dtype switch
         {
@@ -76,7 +83,7 @@ public static class ReferenceCheck
             "float16" => ScalarType.Float16,
             _ => throw new ArgumentException($"Unknown dtype {dtype}.", nameof(dtype)),
         };
-        using var model = VireoCheckpoint.Load(directory, device, type);
+        using var model = VireoCheckpoint.Load(directory, device, type, tokenizerDirectory);
         using var reference = SafetensorsArchive.OpenFile(Path.Combine(directory, ReferenceFile));
         using var inference = inference_mode();
         using var scope = NewDisposeScope();
@@ -129,8 +136,11 @@ public static class ReferenceCheck
             next = model.LanguageModel.Logits(h[0, -1]).to(ScalarType.Float32).argmax().MoveToOuterDisposeScope();
         }
         var greedyMatch = greedy.Zip(refGreedy).Count(p => p.First == p.Second);
+        bool? promptMatch = null;
+        if (config.Template == ModelConfig.SmallTemplate || Text.Qwen3Tokenizer.Exists(tokenizerDirectory ?? directory))
+            promptMatch = model.PromptIds(refDecisions).Select(i => (long)i).SequenceEqual(prompt);
         return new ParityResult(dtype, visionDiff, mlp1Diff, mlp2Diff, probabilityDiff, hiddenDiff, logitDiff, range,
-            greedyMatch, refGreedy.Length, routerMatch, refDecisions.Length);
+            greedyMatch, refGreedy.Length, routerMatch, refDecisions.Length, promptMatch);
     }
 
     /// <summary>Ids from Hugging Face tokenizers for a fixed set of strings (<c>tokenizer_reference.json</c>).</summary>

@@ -20,9 +20,13 @@ public static class VerifyCheckpointCommand
         {
             Description = "tokenizer_reference.json (strings and Hugging Face's ids) to check the checkpoint's tokenizer against; default: beside DIR.",
         };
+        var tokenizer = new Option<string?>("--tokenizer")
+        {
+            Description = "Folder with Qwen3's tokenizer.json when the checkpoint has none (e.g. $VIREO_STATE/cache/tokenizer-qwen3).",
+        };
         var command = new Command("verify-checkpoint", "Compare a checkpoint with the PyTorch reference outputs recorded beside it.")
         {
-            directory, device, dtype, tokenizerReference,
+            directory, device, dtype, tokenizerReference, tokenizer,
         };
         command.SetAction((ParseResult r) =>
         {
@@ -33,11 +37,11 @@ public static class VerifyCheckpointCommand
             foreach (var t in dtypes)
             {
                 var clock = System.Diagnostics.Stopwatch.StartNew();
-                var result = ReferenceCheck.Run(dir, t, dev);
+                var result = ReferenceCheck.Run(dir, t, dev, r.GetValue(tokenizer));
                 results.Add(result);
                 Console.WriteLine($"{result.Describe()} ({clock.Elapsed.TotalSeconds:F1} s on {dev})");
             }
-            var mismatches = TokenizerCheck.Mismatches(dir, r.GetValue(tokenizerReference));
+            var mismatches = TokenizerCheck.Mismatches(dir, r.GetValue(tokenizerReference), r.GetValue(tokenizer));
             var last = results[^1];
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"max_logit_diff={last.MaxLogitDiff:G3} greedy_match={last.GreedyMatch}/{last.GreedyCount} " +
