@@ -158,6 +158,16 @@ public sealed class CheckpointFormatTests : IDisposable
     }
 
     [Fact]
+    public void HalfPrecisionModelIsBuiltInItsDTypeAndTheDefaultRestored()
+    {
+        using var model = VireoCheckpoint.BuildIn(ScalarType.BFloat16, () => new VireoModel(FlashTiny()));
+        Assert.All(model.parameters(), p => Assert.Equal(ScalarType.BFloat16, p.dtype));
+        Assert.Equal(ScalarType.Float32, get_default_dtype());
+        using var after = zeros(2);
+        Assert.Equal(ScalarType.Float32, after.dtype);
+    }
+
+    [Fact]
     public void NativeLayoutMismatchesAreNamedInTheModelsTerms()
     {
         random.manual_seed(6);

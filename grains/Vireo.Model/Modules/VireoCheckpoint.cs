@@ -85,10 +85,12 @@ public static class VireoCheckpoint
         return Text.Qwen3Tokenizer.Exists(from) ? Text.Qwen3Tokenizer.Load(from) : null;
     }
 
+    private static readonly Lock BuildLock = new();
+
     private static T LoadPart<T>(string directory, Func<ModelConfig, T> build, IReadOnlyList<string> prefixes, Device? device, ScalarType? dtype) where T : nn.Module
     {
         var config = ModelConfig.Load(Path.Combine(directory, ConfigFile));
-        var part = build(config);
+        var part = BuildIn(dtype ?? ScalarType.Float32, () => build(config));
         try
         {
             if (dtype is { } type && type != ScalarType.Float32) part.to(type);
@@ -103,6 +105,29 @@ public static class VireoCheckpoint
         }
         part.eval();
         return part;
+    }
+
+    /// <summary>
+    /// Builds a module with its parameters created in <paramref name="dtype"/>, so that a bfloat16 checkpoint never needs
+    /// a float32 copy of the model in host memory. Torch's default dtype is process-wide: builds take turns, and it is
+    /// restored after each.
+    /// </summary>
+    public static T BuildIn<T>(ScalarType dtype, Func<T> build)
+    {
+        if (dtype == ScalarType.Float32) return build();
+        lock (BuildLock)
+        {
+            var previous = get_default_dtype();
+            set_default_dtype(dtype);
+            try
+            {
+                return build();
+            }
+            finally
+            {
+                set_default_dtype(previous);
+            }
+        }
     }
 
     /// <summary>Loads a safetensors file into an existing module after checking every name and shape.</summary>
