@@ -69,6 +69,41 @@ public sealed class CheckpointFormatTests : IDisposable
     }
 
     [Fact]
+    public void ReadsRemoteCodeFlashConfigAsInternVl35Publishes()
+    {
+        const string remote = """
+            {
+              "architectures": ["InternVLChatModel"], "auto_map": { "AutoModel": "modeling_internvl_chat.InternVLChatModel" },
+              "downsample_ratio": 0.5, "dynamic_image_size": true, "force_image_size": 448, "max_dynamic_patch": 12,
+              "min_dynamic_patch": 1, "model_type": "internvl_chat", "ps_version": "v2", "select_layer": -1,
+              "template": "internvl2_5", "torch_dtype": "bfloat16", "use_thumbnail": true, "flash_mode": true,
+              "flash_relative_threshold": 0.0, "flash_absolute_threshold": 0.4,
+              "vision_config": { "architectures": ["InternVisionModel"], "hidden_size": 1024, "num_hidden_layers": 24,
+                                 "num_attention_heads": 16, "intermediate_size": 4096, "image_size": 448, "patch_size": 14,
+                                 "qkv_bias": true, "qk_normalization": false, "norm_type": "layer_norm", "layer_norm_eps": 1e-06,
+                                 "initializer_factor": 0.1, "hidden_act": "gelu", "drop_path_rate": 0.0, "use_flash_attn": true },
+              "llm_config": { "architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "vocab_size": 151936,
+                              "hidden_size": 2048, "intermediate_size": 6144, "num_hidden_layers": 28, "num_attention_heads": 16,
+                              "num_key_value_heads": 8, "head_dim": 128, "rms_norm_eps": 1e-06, "rope_theta": 1000000.0,
+                              "max_position_embeddings": 40960, "tie_word_embeddings": true, "torch_dtype": "bfloat16" }
+            }
+            """;
+        var config = InternVlConfigJson.Read(remote, "remote");
+        Assert.Equal(RouterKind.Flash, config.RouterConfig.Kind);
+        Assert.Equal(0.4, config.RouterConfig.Threshold);
+        Assert.Equal(12, config.MaxDynamicPatch);
+        Assert.Equal("bfloat16", config.TorchDType);
+        Assert.Equal(2048, config.LlmConfig.HiddenSize);
+        Assert.Equal(64, config.CompressedTokensPerTile);
+        config.Validate();
+
+        var v1 = Assert.Throws<InvalidDataException>(() => InternVlConfigJson.Read(remote.Replace("\"v2\"", "\"v1\""), "v1"));
+        Assert.Contains("ps_version v1", v1.Message);
+        var intern = Assert.Throws<InvalidDataException>(() => InternVlConfigJson.Read(remote.Replace("Qwen3ForCausalLM", "InternLM2ForCausalLM"), "internlm"));
+        Assert.Contains("InternLM2ForCausalLM", intern.Message);
+    }
+
+    [Fact]
     public void FlashConfigRoundTripsWithItsThreshold()
     {
         var config = FlashTiny() with { RouterConfig = new RouterConfig { Kind = RouterKind.Flash, Threshold = 0.35 } };
