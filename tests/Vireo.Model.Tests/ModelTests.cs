@@ -45,7 +45,7 @@ public sealed class ModelTests
         Assert.Equal(new long[] { 48, 128 }, names["mlp1.1.weight"]);
         Assert.Equal(new long[] { 48, 48 }, names["mlp1.3.weight"]);
         Assert.Equal(new long[] { 96, 512 }, names["mlp2.1.weight"]);
-        Assert.Equal(new long[] { 48, 96 }, names["mlp2.5.weight"]);
+        Assert.Equal(new long[] { 48, 96 }, names["mlp2.7.weight"]);
         Assert.Equal(new long[] { 48, 48 }, names["language_model.model.layers.0.self_attn.q_proj.weight"]);
         Assert.Equal(new long[] { 24, 48 }, names["language_model.model.layers.0.self_attn.k_proj.weight"]);
         Assert.Equal(new long[] { 12 }, names["language_model.model.layers.0.self_attn.q_norm.weight"]);

@@ -65,8 +65,16 @@ public abstract class ModelSideHost<TSide> : IDisposable where TSide : IDisposab
 }
 
 /// <summary>The vision side of the model (ViT, router, connectors), loaded on silos with the vision role.</summary>
-public sealed class VisionHost(IOptions<WorkerOptions> options, TorchGate gate, ILogger<VisionHost> logger)
-    : ModelSideHost<VireoVision>(options, gate, logger, "vision", VireoVision.Load);
+public sealed class VisionHost : ModelSideHost<VireoVision>
+{
+    public VisionHost(IOptions<WorkerOptions> options, TorchGate gate, ILogger<VisionHost> logger)
+        : base(options, gate, logger, "vision", VireoVision.Load)
+    {
+        if (!Side.Tower.CanRoute)
+            logger.LogWarning("Model {Path} has no visual resolution router (not a Flash checkpoint): routing is off, every tile takes {Tokens} tokens, whatever an upload asks",
+                options.Value.ModelPath, Side.Tower.Config.TokensPerTile);
+    }
+}
 
 /// <summary>The language side of the model (decoder and tokenizer), loaded on silos with the language role.</summary>
 public sealed class LanguageHost(IOptions<WorkerOptions> options, ILocalSiloDetails silo, TorchGate gate, ILogger<LanguageHost> logger)

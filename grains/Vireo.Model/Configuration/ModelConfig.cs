@@ -1,5 +1,5 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
+using Vireo.Model.Modules;
 
 namespace Vireo.Model.Configuration;
 
@@ -45,6 +45,22 @@ public sealed record ModelConfig
     /// <summary>The characters of the char-level tokenizer, after its special tokens.</summary>
     public string TokenizerCharacters { get; init; } = Text.CharTokenizer.DefaultCharacters;
 
+    /// <summary>
+    /// The conversation template that lays out the prompt: <see cref="SmallTemplate"/> for the shipped model's
+    /// char-level format, or InternVL's template name (<c>internvl2_5</c>) for a checkpoint with Qwen3's tokenizer.
+    /// </summary>
+    public string Template { get; init; } = SmallTemplate;
+
+    /// <summary>The dtype the checkpoint was published in (config.json's torch_dtype), if it says.</summary>
+    public string? TorchDType { get; init; }
+
+    /// <summary>The template of the small models trained here: bos, the image blocks, then the answer.</summary>
+    public const string SmallTemplate = "vireo-small";
+
+    /// <summary>Whether the model has the 64-token connector and a router (a Flash checkpoint, or the small model).</summary>
+    [JsonIgnore]
+    public bool HasRouter => RouterConfig.Kind != RouterKind.None;
+
     /// <summary>Visual tokens per tile through mlp1 (256 for 448/14 and 0.5).</summary>
     [JsonIgnore]
     public int TokensPerTile => Square(PatchesPerSide * DownsampleRatio);
@@ -74,19 +90,22 @@ public sealed record ModelConfig
         if (MinDynamicPatch < 1 || MaxDynamicPatch < MinDynamicPatch) throw new InvalidDataException("Need 1 <= min_dynamic_patch <= max_dynamic_patch.");
         if (VisionConfig.HiddenSize % VisionConfig.NumAttentionHeads != 0) throw new InvalidDataException("Vision hidden_size must divide into heads.");
         if (LlmConfig.NumAttentionHeads % LlmConfig.NumKeyValueHeads != 0) throw new InvalidDataException("Query heads must be a multiple of key/value heads.");
-        if (LlmConfig.VocabSize < Text.CharTokenizer.SpecialCount + TokenizerCharacters.Length)
+        if (Template == SmallTemplate && LlmConfig.VocabSize < Text.CharTokenizer.SpecialCount + TokenizerCharacters.Length)
             throw new InvalidDataException("llm_config.vocab_size is smaller than the tokenizer.");
+        if (RouterConfig.Kind == RouterKind.Flash && VisionConfig.HiddenSize % FlashRouter.PoolingHeads != 0)
+            throw new InvalidDataException($"The Flash router's pooling needs a vision hidden_size divisible by {FlashRouter.PoolingHeads}.");
     }
 
+    /// <summary>Reads a config.json in InternVL's format (the remote-code <c>InternVLChatModel</c> one or transformers' native one).</summary>
     public static ModelConfig Load(string path)
     {
-        var config = JsonSerializer.Deserialize(File.ReadAllText(path), ModelConfigJsonContext.Default.ModelConfig)
-            ?? throw new InvalidDataException($"{path} holds no model config.");
+        var config = InternVlConfigJson.Read(File.ReadAllText(path), path);
         config.Validate();
         return config;
     }
 
-    public void Save(string path) => File.WriteAllText(path, JsonSerializer.Serialize(this, ModelConfigJsonContext.Default.ModelConfig));
+    /// <summary>Writes config.json in InternVL's remote-code format, with Vireo's own fields under <c>vireo</c>.</summary>
+    public void Save(string path) => File.WriteAllText(path, InternVlConfigJson.Write(this));
 
     /// <summary>The small model that ships with Vireo: cheap enough to run on a CPU.</summary>
     public static ModelConfig Small() => new()
@@ -148,11 +167,29 @@ public sealed record LanguageConfig
     public double RmsNormEps { get; init; } = 1e-6;
     public double RopeTheta { get; init; } = 10000;
     public int MaxPositionEmbeddings { get; init; } = 2048;
+
+    /// <summary>Whether the output projection is the token embedding matrix (Qwen3-0.6B and -1.7B).</summary>
+    public bool TieWordEmbeddings { get; init; }
+}
+
+/// <summary>Which router, if any, decides between the 256- and the 64-token path.</summary>
+public enum RouterKind
+{
+    /// <summary>No router and no 64-token connector: every tile takes 256 tokens (non-Flash InternVL checkpoints).</summary>
+    None,
+
+    /// <summary>The small model's router (<c>vir.*</c>), trained here.</summary>
+    Vireo,
+
+    /// <summary>InternVL3.5-Flash's ViR (<c>pooling_before_gating.*</c>, <c>gating.*</c>).</summary>
+    Flash,
 }
 
 /// <summary>Visual resolution router (ViR) shape and default decision threshold.</summary>
 public sealed record RouterConfig
 {
+    public RouterKind Kind { get; init; } = RouterKind.Vireo;
+
     /// <summary>Residual gating blocks after the attention pooling.</summary>
     public int NumGatingBlocks { get; init; } = 2;
 
@@ -160,6 +197,3 @@ public sealed record RouterConfig
     public double Threshold { get; init; } = 0.5;
 }
 
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
-[JsonSerializable(typeof(ModelConfig))]
-internal sealed partial class ModelConfigJsonContext : JsonSerializerContext;

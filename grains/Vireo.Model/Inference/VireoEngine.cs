@@ -32,16 +32,16 @@ public sealed class VireoEngine : IDisposable
     public static VireoEngine Load(string directory, string device = "auto")
     {
         var dev = TorchRuntime.ResolveDevice(device);
-        return new VireoEngine(VireoCheckpoint.Load(directory), dev);
+        return new VireoEngine(VireoCheckpoint.Load(directory, dtype: TorchRuntime.DefaultDType(directory, device)), dev);
     }
 
     /// <summary>Analyses a batch of RGB24 frames: <see cref="Encode"/>, then <see cref="Describe"/> for each frame.</summary>
-    public IReadOnlyList<FrameAnalysis> Analyze(IReadOnlyList<RgbFrame> frames, RoutingPolicy routing, int maxNewTokens = 96)
+    public IReadOnlyList<FrameAnalysis> Analyze(IReadOnlyList<RgbFrame> frames, RoutingPolicy routing, int maxNewTokens = 96, string? question = null)
     {
         var encoded = Encode(frames.Select(f => new FrameInput(f, routing)).ToArray());
         return encoded.Select(e =>
         {
-            var (text, ms) = Describe(e.Tiles.Select(t => t.Compressed).ToArray(), e.VisualTokens, maxNewTokens);
+            var (text, ms) = Describe(e.Tiles.Select(t => t.Compressed).ToArray(), e.VisualTokens, maxNewTokens, question);
             return new FrameAnalysis(text, e.Tiles, e.VisualTokensBefore, e.VisualTokensAfter, e.VisionMilliseconds, ms);
         }).ToArray();
     }
@@ -50,8 +50,8 @@ public sealed class VireoEngine : IDisposable
     public IReadOnlyList<EncodedFrame> Encode(IReadOnlyList<FrameInput> frames) => Vision.Encode(frames);
 
     /// <inheritdoc cref="VireoLanguage.Describe"/>
-    public (string Text, double Milliseconds) Describe(IReadOnlyList<bool> compressedTiles, float[] visualTokens, int maxNewTokens = 96) =>
-        Language.Describe(compressedTiles, visualTokens, maxNewTokens);
+    public (string Text, double Milliseconds) Describe(IReadOnlyList<bool> compressedTiles, float[] visualTokens, int maxNewTokens = 96, string? question = null) =>
+        Language.Describe(compressedTiles, visualTokens, maxNewTokens, question);
 
     public void Dispose() => _model.Dispose();
 }

@@ -21,7 +21,7 @@ public sealed class VireoVision(VisionTower tower, Device device, bool ownsTower
     /// </summary>
     /// <exception cref="Modules.CheckpointMismatchException">The vision side's tensors differ from its config.</exception>
     public static VireoVision Load(string directory, string device = "auto") =>
-        new(VireoCheckpoint.LoadVision(directory), TorchRuntime.ResolveDevice(device));
+        new(VireoCheckpoint.LoadVision(directory, dtype: TorchRuntime.DefaultDType(directory, device)), TorchRuntime.ResolveDevice(device));
 
     /// <summary>
     /// Tiles every frame, runs all tiles through the ViT together, lets ViR score each tile from its own features,
@@ -39,10 +39,12 @@ public sealed class VireoVision(VisionTower tower, Device device, bool ownsTower
             : Tower.Tiler.WithLimits(f.MinTiles ?? config.MinDynamicPatch, f.MaxTiles ?? config.MaxDynamicPatch)).ToArray();
         var tiles = TileBatch.From(Tower.Tiler, frames.Select(f => f.Frame).ToArray(), tilers);
         var features = EncodeTiles(tiles);
-        var probabilities = Tower.Router.CompressProbability(features).to(ScalarType.Float32).cpu().data<float>().ToArray();
+        var probabilities = Tower.CompressProbability(features).cpu().data<float>().ToArray();
         var compress = new bool[tiles.TotalTiles];
-        for (int f = 0, offset = 0; f < frames.Count; offset += tiles.TileCounts[f], f++)
-            frames[f].Routing.Decide(probabilities.AsSpan(offset, tiles.TileCounts[f]), config.RouterConfig.Threshold, compress.AsSpan(offset, tiles.TileCounts[f]));
+        // Without a router (a non-Flash checkpoint) every tile takes 256 tokens, whatever the policy asks.
+        if (Tower.CanRoute)
+            for (int f = 0, offset = 0; f < frames.Count; offset += tiles.TileCounts[f], f++)
+                frames[f].Routing.Decide(probabilities.AsSpan(offset, tiles.TileCounts[f]), config.RouterConfig.Threshold, compress.AsSpan(offset, tiles.TileCounts[f]));
         var visual = Tower.ConnectTiles(features, compress).to(ScalarType.Float32).cpu();
         var visionMs = clock.Elapsed.TotalMilliseconds;
         var width = (int)visual.shape[1];
@@ -73,7 +75,8 @@ public sealed class VireoVision(VisionTower tower, Device device, bool ownsTower
 
     private Tensor EncodeTiles(TileBatch tiles)
     {
-        using var pixels = tiles.ToTensor(Device);
+        using var host = tiles.ToTensor(Device);
+        using var pixels = host.to(Tower.Encoder.parameters().First().dtype);
         if (tiles.TotalTiles <= MaxTilesPerVisionPass) return Tower.Encoder.forward(pixels);
         var chunks = new List<Tensor>();
         for (var start = 0; start < tiles.TotalTiles; start += MaxTilesPerVisionPass)

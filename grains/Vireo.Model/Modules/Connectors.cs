@@ -29,7 +29,8 @@ public static class PixelShuffle
 
 /// <summary>
 /// The connectors' MLPs, built as the <c>nn.Sequential</c> they mirror so parameter names match InternVL
-/// (mlp1: 0 LayerNorm, 1 Linear, 2 GELU, 3 Linear; mlp2: 0 LayerNorm, 1 Linear, 2 GELU, 3 Linear, 4 GELU, 5 Linear).
+/// (mlp1: 0 LayerNorm, 1 Linear, 2 GELU, 3 Linear; mlp2: 0 LayerNorm, 1 Linear, 2 GELU, 3 Dropout, 4 Linear, 5 GELU,
+/// 6 Dropout, 7 Linear, with the dropouts as identities at inference).
 /// The pixel shuffle before them has no parameters and is applied by <see cref="VireoModel"/>.
 /// </summary>
 public static class Connectors
@@ -53,9 +54,11 @@ public static class Connectors
             ("0", LayerNorm(inWidth)),
             ("1", Linear(inWidth, 2 * llmWidth)),
             ("2", GELU()),
-            ("3", Linear(2 * llmWidth, 2 * llmWidth)),
-            ("4", GELU()),
-            ("5", Linear(2 * llmWidth, llmWidth)));
+            ("3", Identity()),
+            ("4", Linear(2 * llmWidth, 2 * llmWidth)),
+            ("5", GELU()),
+            ("6", Identity()),
+            ("7", Linear(2 * llmWidth, llmWidth)));
     }
 
     private static int ShuffledWidth(int width, double ratio) => (int)Math.Round(width / (ratio * ratio));

@@ -22,8 +22,10 @@ internal sealed class RmsNorm : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var variance = x.pow(2).mean([-1], keepdim: true);
-        return (x * rsqrt(variance + _eps) * weight).MoveToOuterDisposeScope();
+        // In float32 whatever the model's dtype, then back, as Qwen3's reference does.
+        var x32 = x.to(ScalarType.Float32);
+        var variance = x32.pow(2).mean([-1], keepdim: true);
+        return (weight * (x32 * rsqrt(variance + _eps)).to(x.dtype)).MoveToOuterDisposeScope();
     }
 }
 
@@ -36,15 +38,15 @@ public sealed class KvCache : IDisposable
     internal readonly Tensor[] Keys;
     internal readonly Tensor[] Values;
 
-    public KvCache(LanguageConfig config, long batch, long capacity, Device device)
+    public KvCache(LanguageConfig config, long batch, long capacity, Device device, ScalarType dtype = ScalarType.Float32)
     {
         Capacity = capacity;
         Keys = new Tensor[config.NumHiddenLayers];
         Values = new Tensor[config.NumHiddenLayers];
         for (var i = 0; i < Keys.Length; i++)
         {
-            Keys[i] = zeros([batch, config.NumKeyValueHeads, capacity, config.HeadDim], device: device);
-            Values[i] = zeros([batch, config.NumKeyValueHeads, capacity, config.HeadDim], device: device);
+            Keys[i] = zeros([batch, config.NumKeyValueHeads, capacity, config.HeadDim], dtype: dtype, device: device);
+            Values[i] = zeros([batch, config.NumKeyValueHeads, capacity, config.HeadDim], dtype: dtype, device: device);
         }
     }
 
@@ -132,14 +134,16 @@ internal static class Rotary
         return (x * cos + rotated * sin).MoveToOuterDisposeScope();
     }
 
-    public static (Tensor Cos, Tensor Sin) Tables(long start, long length, int headDim, double theta, Device device)
+    /// <summary>cos and sin [length, head_dim] in <paramref name="dtype"/>, computed in float32 as Qwen3's reference computes them.</summary>
+    public static (Tensor Cos, Tensor Sin) Tables(long start, long length, int headDim, double theta, Device device, ScalarType dtype = ScalarType.Float32)
     {
         using var scope = NewDisposeScope();
-        var invFreq = pow(theta, -arange(0, headDim, 2, dtype: ScalarType.Float64, device: device) / headDim);
-        var positions = arange(start, start + length, dtype: ScalarType.Float64, device: device);
-        var freqs = outer(positions, invFreq);
+        var exponents = arange(0, headDim, 2, dtype: ScalarType.Int64, device: device).to(ScalarType.Float32) / headDim;
+        var invFreq = 1.0f / pow(full(1, (float)theta, dtype: ScalarType.Float32, device: device), exponents);
+        var positions = arange(start, start + length, dtype: ScalarType.Int64, device: device).to(ScalarType.Float32);
+        var freqs = positions.unsqueeze(1) * invFreq.unsqueeze(0);
         var emb = cat([freqs, freqs], -1);
-        return (emb.cos().to(ScalarType.Float32).MoveToOuterDisposeScope(), emb.sin().to(ScalarType.Float32).MoveToOuterDisposeScope());
+        return (emb.cos().to(dtype).MoveToOuterDisposeScope(), emb.sin().to(dtype).MoveToOuterDisposeScope());
     }
 }
 
@@ -215,7 +219,7 @@ internal sealed class Qwen3Model : Module
         var start = cache?.Length ?? 0;
         var t = embeds.shape[1];
         if (cache is not null && start + t > cache.Capacity) throw new InvalidOperationException("KV cache is full.");
-        var (cos, sin) = Rotary.Tables(start, t, _config.HeadDim, _config.RopeTheta, embeds.device);
+        var (cos, sin) = Rotary.Tables(start, t, _config.HeadDim, _config.RopeTheta, embeds.device, embeds.dtype);
         var h = embeds;
         for (var i = 0; i < layers.Count; i++) h = layers[i].Forward(h, cos, sin, cache, i);
         if (cache is not null) cache.Length = start + t;
@@ -230,13 +234,17 @@ internal sealed class Qwen3Model : Module
 public sealed class Qwen3LanguageModel : Module
 {
     private readonly Qwen3Model model;
-    private readonly Linear lm_head;
+    private readonly Linear? lm_head;
+
+    /// <summary>The name of the output projection, absent from a tied model (whose checkpoint may still carry it).</summary>
+    public const string LmHeadName = "language_model.lm_head.weight";
 
     public Qwen3LanguageModel(LanguageConfig config) : base("language_model")
     {
         Config = config;
         model = new Qwen3Model(config);
-        lm_head = Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+        // A tied model projects with the embedding matrix itself.
+        if (!config.TieWordEmbeddings) lm_head = Linear(config.HiddenSize, config.VocabSize, hasBias: false);
         RegisterComponents();
     }
 
@@ -249,5 +257,6 @@ public sealed class Qwen3LanguageModel : Module
     public Tensor Hidden(Tensor embeds, KvCache? cache = null) => model.Forward(embeds, cache);
 
     /// <summary>Logits over the vocabulary for hidden states.</summary>
-    public Tensor Logits(Tensor hidden) => lm_head.forward(hidden);
+    public Tensor Logits(Tensor hidden) =>
+        lm_head is not null ? lm_head.forward(hidden) : functional.linear(hidden, model.EmbedTokens.weight!);
 }

@@ -14,13 +14,15 @@ namespace Vireo.Model.Modules;
 /// </summary>
 public sealed class VireoModel : nn.Module
 {
-    public VireoModel(ModelConfig config) : base("vireo")
+    /// <param name="config">The model's shape.</param>
+    /// <param name="tokenizer">Qwen3's tokenizer, for a checkpoint with InternVL's template.</param>
+    public VireoModel(ModelConfig config, ITextTokenizer? tokenizer = null) : base("vireo")
     {
         config.Validate();
         Config = config;
         // Built in checkpoint order (vision, connectors, router, then language), so a seeded model starts the same.
         VisionSide = new VisionTower(config);
-        LanguageSide = new LanguageTower(config);
+        LanguageSide = new LanguageTower(config, tokenizer);
         // The sides' modules are registered here under their own names: the state dict reads "vision_model.…", not
         // "vision.vision_model.…". The sides are not disposed apart from this model.
         foreach (var (name, module) in VisionSide.named_children().Concat(LanguageSide.named_children()))
@@ -30,7 +32,7 @@ public sealed class VireoModel : nn.Module
     public ModelConfig Config { get; }
     public VisionTower VisionSide { get; }
     public LanguageTower LanguageSide { get; }
-    public CharTokenizer Tokenizer => LanguageSide.Tokenizer;
+    public ITextTokenizer Tokenizer => LanguageSide.Tokenizer;
     public DynamicTiler Tiler => VisionSide.Tiler;
     public VisionModel Vision => VisionSide.Encoder;
     public VisualResolutionRouter Router => VisionSide.Router;
@@ -46,7 +48,7 @@ public sealed class VireoModel : nn.Module
     public Tensor ConnectTiles(Tensor features, IReadOnlyList<bool> compress) => VisionSide.ConnectTiles(features, compress);
 
     /// <inheritdoc cref="LanguageTower.PromptIds"/>
-    public List<int> PromptIds(IReadOnlyList<bool> compress) => LanguageSide.PromptIds(compress);
+    public List<int> PromptIds(IReadOnlyList<bool> compress, string? question = null) => LanguageSide.PromptIds(compress, question);
 
     /// <inheritdoc cref="LanguageTower.EmbedWithVision"/>
     public Tensor EmbedWithVision(Tensor ids, Tensor visualTokens, Tensor? imagePositions = null) =>

@@ -13,7 +13,7 @@ namespace Vireo.Model.Modules;
 public sealed class VisionTower : nn.Module
 {
     /// <summary>The checkpoint prefixes of this side's tensors.</summary>
-    public static readonly IReadOnlyList<string> CheckpointPrefixes = ["vision_model.", "mlp1.", "mlp2.", "vir."];
+    public static readonly IReadOnlyList<string> CheckpointPrefixes = ["vision_model.", "mlp1.", "mlp2.", "vir.", "pooling_before_gating.", "gating."];
 
     public VisionTower(ModelConfig config) : base("vision")
     {
@@ -22,21 +22,47 @@ public sealed class VisionTower : nn.Module
         Tiler = new DynamicTiler(config.ImageSize, config.MinDynamicPatch, config.MaxDynamicPatch, config.UseThumbnail, config.PixelMean, config.PixelStd);
         vision_model = new VisionModel(config);
         mlp1 = Connectors.Standard(config.VisionConfig.HiddenSize, config.LlmConfig.HiddenSize, config.DownsampleRatio);
-        mlp2 = Connectors.Compressed(config.VisionConfig.HiddenSize, config.LlmConfig.HiddenSize, config.CompressedDownsampleRatio);
-        vir = new VisualResolutionRouter(config.VisionConfig, config.RouterConfig);
+        if (config.HasRouter)
+            mlp2 = Connectors.Compressed(config.VisionConfig.HiddenSize, config.LlmConfig.HiddenSize, config.CompressedDownsampleRatio);
+        if (config.RouterConfig.Kind == RouterKind.Vireo) vir = new VisualResolutionRouter(config.VisionConfig, config.RouterConfig);
         RegisterComponents();
+        if (config.RouterConfig.Kind == RouterKind.Flash)
+        {
+            // Registered by its parts' names: the checkpoint reads "pooling_before_gating.…" and "gating.…".
+            _flash = new FlashRouter(config.VisionConfig.HiddenSize);
+            foreach (var (name, module) in _flash.Parts()) register_module(name, module);
+        }
     }
 
     // Field names are the checkpoint's parameter prefixes (TorchSharp names submodules after fields).
     private readonly VisionModel vision_model;
     private readonly nn.Module<Tensor, Tensor> mlp1;
-    private readonly nn.Module<Tensor, Tensor> mlp2;
-    private readonly VisualResolutionRouter vir;
+    private readonly nn.Module<Tensor, Tensor>? mlp2;
+    private readonly VisualResolutionRouter? vir;
+    private readonly FlashRouter? _flash;
 
     public ModelConfig Config { get; }
     public DynamicTiler Tiler { get; }
     public VisionModel Encoder => vision_model;
-    public VisualResolutionRouter Router => vir;
+
+    /// <summary>The small model's router, which training fits.</summary>
+    /// <exception cref="InvalidOperationException">The checkpoint has another router or none.</exception>
+    public VisualResolutionRouter Router => vir ?? throw new InvalidOperationException($"This checkpoint's router is {Config.RouterConfig.Kind}, not Vireo's trainable one.");
+
+    /// <summary>Whether the 64-token path and a router exist (Flash checkpoints and the small model).</summary>
+    public bool CanRoute => Config.HasRouter;
+
+    /// <summary>The router's probability per tile that it can take 64 tokens, float32 [tiles]; zeros when there is no router.</summary>
+    public Tensor CompressProbability(Tensor features)
+    {
+        if (vir is not null) return vir.CompressProbability(features).to(ScalarType.Float32);
+        if (_flash is not null) return _flash.CompressProbability(features);
+        return zeros(features.shape[0], dtype: ScalarType.Float32, device: features.device);
+    }
+
+    /// <summary>The router's two logits per tile (float32), or null without a router.</summary>
+    public Tensor? RouterLogits(Tensor features) =>
+        vir is not null ? vir.forward(features) : _flash?.Logits(features);
 
     /// <summary>The 256-token path: pixel shuffle at 0.5, then mlp1. [tiles, 1024, D] → [tiles, 256, H].</summary>
     public Tensor ConnectStandard(Tensor features)
@@ -48,6 +74,7 @@ public sealed class VisionTower : nn.Module
     /// <summary>The 64-token path: pixel shuffle at 0.25, then mlp2. [tiles, 1024, D] → [tiles, 64, H].</summary>
     public Tensor ConnectCompressed(Tensor features)
     {
+        if (mlp2 is null) throw new InvalidOperationException("This checkpoint has no 64-token connector (mlp2): it is not a Flash checkpoint.");
         using var shuffled = PixelShuffle.Apply(features, Config.CompressedDownsampleRatio);
         return mlp2.call(shuffled);
     }

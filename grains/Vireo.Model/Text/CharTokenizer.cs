@@ -6,7 +6,7 @@ namespace Vireo.Model.Text;
 /// A character-level tokenizer: six special tokens (pad, bos, eos, &lt;img&gt;, &lt;/img&gt;, &lt;IMG_CONTEXT&gt;)
 /// followed by one id per character. Unknown characters are dropped when encoding.
 /// </summary>
-public sealed class CharTokenizer
+public sealed class CharTokenizer : ITextTokenizer
 {
     public const int Pad = 0;
     public const int Bos = 1;
@@ -31,6 +31,11 @@ public sealed class CharTokenizer
     }
 
     public int VocabularySize => SpecialCount + _characters.Length;
+
+    int ITextTokenizer.EndOfTurn => Eos;
+    int ITextTokenizer.ImageStart => ImageStart;
+    int ITextTokenizer.ImageEnd => ImageEnd;
+    int ITextTokenizer.ImageContext => ImageContext;
 
     public IReadOnlyList<int> Encode(string text)
     {
