@@ -13,6 +13,7 @@ public static class VireoCommandLine
         root.Subcommands.Add(bench);
         root.Subcommands.Add(AnalyzeCommand.Create());
         root.Subcommands.Add(MigrateCommand.Create());
+        root.Subcommands.Add(KeysCommand.Create());
         root.Subcommands.Add(SampleCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
