@@ -173,7 +173,8 @@ public sealed partial class UploadService(
         }
         catch (MediaException e)
         {
-            var reason = e.Message.Replace($" ({e.Path})", "", StringComparison.Ordinal);
+            // Server paths are nobody's business outside: ffprobe's messages name the file.
+            var reason = e.Message.Replace($" ({e.Path})", "", StringComparison.Ordinal).Replace(e.Path, "the upload", StringComparison.Ordinal);
             return new(e.Kind switch
             {
                 MediaErrorKind.FileTooLarge => Problems.TooLarge(reason),
