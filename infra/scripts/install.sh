@@ -2,7 +2,7 @@
 # Installs what the local stack needs and is missing. Safe to run again: it only acts on what is absent.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-packages=(ffmpeg postgresql-15 redis-server libsasl2-2 fonts-dejavu-core unzip iproute2 procps curl)
+packages=(ffmpeg postgresql-15 redis-server libsasl2-2 fonts-dejavu-core unzip iproute2 procps curl wrk chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

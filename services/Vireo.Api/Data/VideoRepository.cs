@@ -46,9 +46,14 @@ public sealed class VideoRepository(NpgsqlDataSource dataSource)
     {
         await EnsureTenantAsync(tenant, cancellationToken);
         await using var batch = dataSource.CreateBatch();
-        // A concurrent claim of the same key waits on the unique index until the first commits, then inserts nothing.
+        // A concurrent claim of the same key waits on the unique index until the first commits, then takes nothing. A claim
+        // left unfinished for an hour belonged to a process that died mid-request; it is taken over.
         batch.BatchCommands.Add(Command("""
-            with claimed as (insert into api_idempotency (tenant_id, idempotency_key) values ($1, $2) on conflict do nothing returning 1)
+            with claimed as (
+                insert into api_idempotency (tenant_id, idempotency_key) values ($1, $2)
+                on conflict (tenant_id, idempotency_key) do update set created_at = now()
+                where api_idempotency.video_id is null and api_idempotency.created_at < now() - interval '1 hour'
+                returning 1)
             select exists (select from claimed), (select video_id from api_idempotency where tenant_id = $1 and idempotency_key = $2)
             """, tenant, key));
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
