@@ -27,6 +27,10 @@ public sealed class ApiOptions
     [Range(20, 60_000)]
     public int EventPollMs { get; set; } = 500;
 
+    /// <summary>Most matches of a search that are ranked; the best of them are returned.</summary>
+    [Range(1, 1_000_000)]
+    public int SearchCandidates { get; set; } = 1000;
+
     /// <summary>Page size when a request names none.</summary>
     [Range(1, 1000)]
     public int DefaultPageSize { get; set; } = 50;

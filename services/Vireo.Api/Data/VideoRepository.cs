@@ -185,21 +185,25 @@ public sealed class VideoRepository(NpgsqlDataSource dataSource)
             reader.IsDBNull(4) ? null : reader.GetInt32(4), reader.IsDBNull(5) ? null : reader.GetInt32(5), reader.IsDBNull(6) ? null : reader.GetString(6));
     }
 
-    public async Task<SearchResults> SearchAsync(string tenant, string query, string? videoId, int limit, CancellationToken cancellationToken)
+    public async Task<SearchResults> SearchAsync(string tenant, string query, string? videoId, int limit, int candidates, CancellationToken cancellationToken)
     {
-        // Ranked and cut to the page first; snippets, the costly part, are made for that page only.
+        // At most `candidates` matches are ranked, so that a word found in a large share of a tenant's frames costs a
+        // bounded amount of work; snippets, the costly part, are made for the returned page only.
         await using var command = Command(dataSource, """
             select m.video_id, m.frame_index, m.timestamp_s, m.rank,
                    ts_headline('simple', m.caption || ' ' || m.text_found, m.q, 'StartSel=<mark>, StopSel=</mark>, MaxWords=24, MinWords=6, MaxFragments=2'),
                    m.caption, m.text_found
             from (
-                select f.video_id, f.frame_index, f.timestamp_s, f.caption, f.text_found, q, ts_rank(f.search, q) as rank
-                from frames f, websearch_to_tsquery('simple', $2) q
-                where f.tenant_id = $1 and ($3::text is null or f.video_id = $3) and f.search @@ q
-                order by rank desc, f.video_id, f.frame_index
+                select c.video_id, c.frame_index, c.timestamp_s, c.caption, c.text_found, c.q, ts_rank(c.search, c.q) as rank
+                from (
+                    select f.video_id, f.frame_index, f.timestamp_s, f.caption, f.text_found, f.search, q
+                    from frames f, websearch_to_tsquery('simple', $2) q
+                    where f.tenant_id = $1 and ($3::text is null or f.video_id = $3) and f.search @@ q
+                    limit $5) c
+                order by rank desc, c.video_id, c.frame_index
                 limit $4) m
             order by m.rank desc, m.video_id, m.frame_index
-            """, tenant, query, Typed(videoId, NpgsqlDbType.Text), limit);
+            """, tenant, query, Typed(videoId, NpgsqlDbType.Text), limit, candidates);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var hits = new List<SearchHit>();
         while (await reader.ReadAsync(cancellationToken))

@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 using Vireo.Api.Auth;
 using Vireo.Api.Data;
 
@@ -20,7 +21,7 @@ public static class SearchApi
     }
 
     private static async Task<Results<Ok<SearchResults>, ProblemHttpResult>> SearchAsync(
-        ClaimsPrincipal user, VideoRepository repository, CancellationToken cancellationToken, string? q = null, string? video = null, int? limit = null)
+        ClaimsPrincipal user, VideoRepository repository, IOptions<ApiOptions> options, CancellationToken cancellationToken, string? q = null, string? video = null, int? limit = null)
     {
         var query = q?.Trim();
         if (string.IsNullOrEmpty(query) || query.Length > MaxQueryLength || query.Contains('\0'))
@@ -29,6 +30,6 @@ public static class SearchApi
             return badId;
         if (limit is < 1 or > MaxResults)
             return Problems.BadRequest($"limit must be between 1 and {MaxResults}");
-        return TypedResults.Ok(await repository.SearchAsync(user.Tenant(), query, video, limit ?? 20, cancellationToken));
+        return TypedResults.Ok(await repository.SearchAsync(user.Tenant(), query, video, limit ?? 20, options.Value.SearchCandidates, cancellationToken));
     }
 }
