@@ -17,6 +17,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<Migrator>();
         services.AddSingleton<ResultStore>();
         services.AddSingleton<ResultQueries>();
+        services.AddSingleton<ApiKeyStore>();
         return services;
     }
 }

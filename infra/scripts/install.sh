@@ -2,7 +2,7 @@
 # Installs what the local stack needs and is missing. Safe to run again: it only acts on what is absent.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-packages=(ffmpeg postgresql-15 redis-server libsasl2-2 fonts-dejavu-core unzip iproute2 procps curl)
+packages=(ffmpeg postgresql-15 redis-server libsasl2-2 fonts-dejavu-core unzip iproute2 procps curl wrk chromium)
 # Real-font training and evaluation: TrueType/OpenType families (serif, sans, mono, condensed; the held-out ones among
 # them) and natural photographs for backgrounds. Keep in step with FontCatalog.Packages and PhotoCatalog.Packages.
 packages+=(fonts-dejavu-extra fonts-liberation2 fonts-freefont-ttf fonts-crosextra-carlito fonts-crosextra-caladea

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Vireo's own processes on the local stack: the silos (one per role by default) and the sink.
+# Vireo's own processes on the local stack: the silos (one per role by default), the sink and the results API.
 #   services.sh up      migrate the database, then start whatever is not running (idempotent)
 #   services.sh down    stop them
 #   services.sh status  say what runs where
@@ -50,9 +50,11 @@ up() {
       "Silo__Roles=${roles//+/,}" "Silo__Name=$name" "Workers__ModelPath=${VIREO_SILO_MODEL:-$Workers__ModelPath}"
   done
   start sink "$(bin services/Vireo.Sink Vireo.Sink.dll)"
+  start api "$(bin services/Vireo.Api Vireo.Api.dll)"
 }
 
 down() {
+  stop api
   stop sink
   for f in "$run_dir"/silo-*.pid; do [[ -f $f ]] && stop "$(basename "$f" .pid)"; done
   return 0

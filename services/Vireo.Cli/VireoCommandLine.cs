@@ -14,6 +14,7 @@ public static class VireoCommandLine
         root.Subcommands.Add(AnalyzeCommand.Create());
         root.Subcommands.Add(RetryCommand.Create());
         root.Subcommands.Add(MigrateCommand.Create());
+        root.Subcommands.Add(KeysCommand.Create());
         root.Subcommands.Add(SampleCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
@@ -22,6 +23,7 @@ public static class VireoCommandLine
         root.Subcommands.Add(VerifyCheckpointCommand.Create());
         bench.Subcommands.Add(BenchMediaCommand.Create());
         bench.Subcommands.Add(BenchPipelineCommand.Create());
+        bench.Subcommands.Add(BenchApiCommand.Create());
         return root;
     }
 }

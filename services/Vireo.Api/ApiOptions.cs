@@ -1,0 +1,52 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Vireo.Api;
+
+/// <summary>Settings of the results API (section "Api").</summary>
+public sealed class ApiOptions
+{
+    public const string Section = "Api";
+
+    /// <summary>Largest video accepted by an upload, in bytes: 413 beyond it.</summary>
+    [Range(1, long.MaxValue)]
+    public long MaxUploadBytes { get; set; } = 2L * 1024 * 1024 * 1024;
+
+    /// <summary>Requests a key may make per second, on average.</summary>
+    [Range(1, 1_000_000)]
+    public int RequestsPerSecond { get; set; } = 20;
+
+    /// <summary>Requests a key may make at once after a quiet spell (the token bucket's size).</summary>
+    [Range(1, 1_000_000)]
+    public int Burst { get; set; } = 60;
+
+    /// <summary>How long a checked key is trusted before it is looked up again; a revoked key stops working within this time.</summary>
+    [Range(0, 3600)]
+    public int KeyCacheSeconds { get; set; } = 10;
+
+    /// <summary>How often an event stream looks for new frames and status changes, in milliseconds.</summary>
+    [Range(20, 60_000)]
+    public int EventPollMs { get; set; } = 500;
+
+    /// <summary>Most matches of a search that are ranked; the best of them are returned.</summary>
+    [Range(1, 1_000_000)]
+    public int SearchCandidates { get; set; } = 1000;
+
+    /// <summary>Page size when a request names none.</summary>
+    [Range(1, 1000)]
+    public int DefaultPageSize { get; set; } = 50;
+
+    /// <summary>Largest page a request may ask for.</summary>
+    [Range(1, 1000)]
+    public int MaxPageSize { get; set; } = 500;
+}
+
+/// <summary>The part of the pipeline's settings (section "Pipeline") that the API shares with the silos.</summary>
+public sealed class ApiMediaOptions
+{
+    /// <summary>The media root the silos read sources from; uploads are stored under uploads/TENANT/ in it.</summary>
+    [Required(ErrorMessage = "Pipeline:MediaRoot is not set; on the local stack, source .state/stack.env")]
+    public string MediaRoot { get; set; } = "";
+
+    /// <summary>Whether the silos accept URL sources; when off, a JSON upload naming a URL is refused here already.</summary>
+    public bool AllowUrls { get; set; }
+}

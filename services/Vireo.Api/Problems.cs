@@ -1,0 +1,17 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Vireo.Api;
+
+/// <summary>problem+json answers (RFC 9457) with a title per status and the reason in the detail.</summary>
+public static class Problems
+{
+    public static ProblemHttpResult BadRequest(string detail) => Of(StatusCodes.Status400BadRequest, detail);
+    public static ProblemHttpResult NotFound(string what) => Of(StatusCodes.Status404NotFound, $"{what} was not found");
+    public static ProblemHttpResult Conflict(string detail) => Of(StatusCodes.Status409Conflict, detail);
+    public static ProblemHttpResult TooLarge(string detail) => Of(StatusCodes.Status413PayloadTooLarge, detail);
+    public static ProblemHttpResult UnsupportedMediaType(string detail) => Of(StatusCodes.Status415UnsupportedMediaType, detail);
+    public static ProblemHttpResult Unprocessable(string detail) => Of(StatusCodes.Status422UnprocessableEntity, detail);
+    public static ProblemHttpResult Unavailable(string detail) => Of(StatusCodes.Status503ServiceUnavailable, detail);
+
+    public static ProblemHttpResult Of(int status, string detail) => TypedResults.Problem(detail: detail, statusCode: status);
+}

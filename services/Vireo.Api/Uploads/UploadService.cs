@@ -1,0 +1,257 @@
+using System.Buffers;
+using System.Text.Json;
+using Confluent.Kafka;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+using Vireo.Api.Data;
+using Vireo.Media;
+using Vireo.Messaging;
+
+namespace Vireo.Api.Uploads;
+
+/// <summary>
+/// Takes an upload in: a multipart file streamed to the media store and probed, or a URL where URLs are allowed;
+/// options checked by the rules the upload event's decoder uses; then the video is recorded and its upload event
+/// published. Nothing is left behind by a refused, failed or abandoned upload: no file, no row, no event.
+/// </summary>
+public sealed partial class UploadService(
+    MediaStore store, IMediaProbe probe, VideoRepository videos, IEventPublisher events,
+    IOptions<ApiOptions> options, IOptions<ApiMediaOptions> media, ILogger<UploadService> logger)
+{
+    public const string IdempotencyHeader = "Idempotency-Key";
+    public const int MaxIdempotencyKeyLength = 255;
+    private const int MaxOptionsBytes = 64 * 1024;
+    private const int MaxUrlLength = 4096;
+
+    // What a multipart body may carry besides the file: part headers, the options field, boundaries.
+    private const long MultipartOverhead = 256 * 1024;
+    private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(30);
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public async Task<IResult> AcceptAsync(HttpRequest request, string tenant, CancellationToken cancellationToken)
+    {
+        string? idempotencyKey = request.Headers[IdempotencyHeader];
+        if (idempotencyKey is not null && (idempotencyKey.Length is 0 or > MaxIdempotencyKeyLength || idempotencyKey.Any(c => c is < '!' or > '~')))
+            return Problems.BadRequest($"{IdempotencyHeader} must be 1–{MaxIdempotencyKeyLength} printable ASCII characters");
+        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var contentType))
+            return Problems.UnsupportedMediaType("send the video as multipart/form-data (a part named 'file'), or a URL as application/json");
+        var multipart = contentType.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase);
+        if (!multipart && !contentType.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase))
+            return Problems.UnsupportedMediaType($"'{contentType.MediaType}' is not accepted: send multipart/form-data (a part named 'file') or application/json ({{\"url\": …}})");
+        var limit = multipart ? options.Value.MaxUploadBytes + MultipartOverhead : MaxOptionsBytes;
+        if (request.ContentLength > limit)
+            return Problems.TooLarge(multipart
+                ? $"the upload is {request.ContentLength} bytes; videos of at most {options.Value.MaxUploadBytes} bytes are accepted"
+                : $"a JSON upload is at most {MaxOptionsBytes} bytes");
+        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
+            bodySize.MaxRequestBodySize = limit;
+
+        if (idempotencyKey is not null)
+        {
+            switch (await videos.ClaimAsync(tenant, idempotencyKey, cancellationToken))
+            {
+                case IdempotencyClaim.Done done:
+                    request.HttpContext.Response.Headers["Idempotent-Replayed"] = "true";
+                    return Accepted(done.VideoId);
+                case IdempotencyClaim.InProgress:
+                    return Problems.Conflict($"a request with this {IdempotencyHeader} is still being processed; retry it once that one has finished");
+            }
+        }
+
+        var video = new VideoKey(tenant, Guid.CreateVersion7().ToString("N"));
+        var accepted = false;
+        try
+        {
+            var received = multipart ? await ReceiveFileAsync(request, contentType, video, cancellationToken) : await ReadUrlAsync(request, cancellationToken);
+            if (received.Refused is { } refused)
+                return refused;
+            if (received.Options is { } requested && EventCodec.CheckOptions(requested) is { } problem)
+                return Problems.Unprocessable(problem);
+
+            // From here on the upload is complete: a client that goes away now does not undo it.
+            await videos.InsertAcceptedAsync(video, received.Source!, CancellationToken.None);
+            try
+            {
+                using var timeout = new CancellationTokenSource(PublishTimeout);
+                await events.PublishAsync(VireoTopics.VideoUploaded, video.ToString(), new VideoUploaded
+                {
+                    VideoId = video.VideoId,
+                    TenantId = video.TenantId,
+                    Source = received.Source!,
+                    Options = received.Options,
+                    SubmittedAt = DateTimeOffset.UtcNow,
+                }, timeout.Token);
+            }
+            catch (Exception e) when (e is KafkaException or OperationCanceledException or InvalidOperationException)
+            {
+                LogPublishFailed(video.ToString(), e.Message);
+                await videos.RemoveAcceptedAsync(video, CancellationToken.None);
+                return Problems.Unavailable("the upload could not be handed to the pipeline; try again");
+            }
+            if (idempotencyKey is not null)
+                await videos.CompleteClaimAsync(tenant, idempotencyKey, video.VideoId, CancellationToken.None);
+            accepted = true;
+            LogAccepted(video.ToString(), received.Source!);
+            return Accepted(video.VideoId);
+        }
+        finally
+        {
+            if (!accepted)
+            {
+                store.Discard(video);
+                if (idempotencyKey is not null)
+                    await videos.ReleaseClaimAsync(tenant, idempotencyKey);
+            }
+        }
+    }
+
+    private static IResult Accepted(string videoId)
+    {
+        var location = $"/v1/videos/{videoId}";
+        return TypedResults.Accepted(location, new UploadAccepted(videoId, "accepted", location));
+    }
+
+    private sealed record Received(IResult? Refused, string? Source = null, AnalysisRequestOptions? Options = null);
+
+    private async Task<Received> ReceiveFileAsync(HttpRequest request, MediaTypeHeaderValue contentType, VideoKey video, CancellationToken cancellationToken)
+    {
+        var boundary = HeaderUtilities.RemoveQuotes(contentType.Boundary).Value;
+        if (string.IsNullOrEmpty(boundary) || boundary.Length > 70)
+            return new(Problems.BadRequest("the multipart body has no valid boundary"));
+        var maxBytes = options.Value.MaxUploadBytes;
+        var reader = new MultipartReader(boundary, request.Body) { BodyLengthLimit = null };
+        AnalysisRequestOptions? requested = null;
+        var haveFile = false;
+        try
+        {
+            while (await reader.ReadNextSectionAsync(cancellationToken) is { } section)
+            {
+                if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
+                    || !disposition.DispositionType.Equals("form-data", StringComparison.OrdinalIgnoreCase))
+                    return new(Problems.BadRequest("every part needs a Content-Disposition: form-data header"));
+                // The part's file name and content type are not used: the name of the stored file comes from ids, and
+                // what the file is comes from probing it.
+                switch (HeaderUtilities.RemoveQuotes(disposition.Name).Value)
+                {
+                    case "file" when haveFile:
+                        return new(Problems.BadRequest("an upload carries one file"));
+                    case "file":
+                        haveFile = true;
+                        if (await CopyAsync(section.Body, video, maxBytes, cancellationToken) is { } copyProblem)
+                            return new(copyProblem);
+                        break;
+                    case "options":
+                        var text = await ReadSmallAsync(section.Body, MaxOptionsBytes, cancellationToken);
+                        if (text is null)
+                            return new(Problems.TooLarge($"the options field is over {MaxOptionsBytes} bytes"));
+                        try
+                        {
+                            requested = JsonSerializer.Deserialize<AnalysisRequestOptions>(text, Json);
+                        }
+                        catch (JsonException e)
+                        {
+                            return new(Problems.Unprocessable($"options is not valid JSON for the analysis options: {e.Message}"));
+                        }
+                        break;
+                    default:
+                        return new(Problems.BadRequest("unexpected form field: only 'file' and 'options' are read"));
+                }
+            }
+        }
+        catch (InvalidDataException e)
+        {
+            return new(Problems.BadRequest($"the multipart body is malformed: {e.Message}"));
+        }
+        if (!haveFile)
+            return new(Problems.BadRequest("the upload has no part named 'file'"));
+
+        try
+        {
+            await probe.ProbeAsync(store.PartialPath(video), cancellationToken);
+        }
+        catch (MediaException e)
+        {
+            // Server paths are nobody's business outside: ffprobe's messages name the file.
+            var reason = e.Message.Replace($" ({e.Path})", "", StringComparison.Ordinal).Replace(e.Path, "the upload", StringComparison.Ordinal);
+            return new(e.Kind switch
+            {
+                MediaErrorKind.FileTooLarge => Problems.TooLarge(reason),
+                MediaErrorKind.Timeout => Problems.Unavailable(reason),
+                _ => Problems.Unprocessable($"the file is not a video the pipeline can read: {reason}"),
+            });
+        }
+        store.Promote(video);
+        return new(null, MediaStore.SourceOf(video), requested);
+    }
+
+    private async Task<IResult?> CopyAsync(Stream body, VideoKey video, long maxBytes, CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(128 * 1024);
+        try
+        {
+            await using var file = store.CreatePartial(video);
+            long total = 0;
+            int read;
+            while ((read = await body.ReadAsync(buffer, cancellationToken)) > 0)
+            {
+                total += read;
+                if (total > maxBytes)
+                    return Problems.TooLarge($"videos of at most {maxBytes} bytes are accepted");
+                await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+            }
+            return total == 0 ? Problems.Unprocessable("the file is empty") : null;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static async Task<string?> ReadSmallAsync(Stream body, int maxBytes, CancellationToken cancellationToken)
+    {
+        using var copy = new MemoryStream();
+        var buffer = new byte[8192];
+        int read;
+        while ((read = await body.ReadAsync(buffer, cancellationToken)) > 0)
+        {
+            if (copy.Length + read > maxBytes)
+                return null;
+            copy.Write(buffer, 0, read);
+        }
+        return System.Text.Encoding.UTF8.GetString(copy.GetBuffer(), 0, (int)copy.Length);
+    }
+
+    private async Task<Received> ReadUrlAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        var text = await ReadSmallAsync(request.Body, MaxOptionsBytes, cancellationToken);
+        if (text is null)
+            return new(Problems.TooLarge($"a JSON upload is at most {MaxOptionsBytes} bytes"));
+        UrlUpload? upload;
+        try
+        {
+            upload = JsonSerializer.Deserialize<UrlUpload>(text, Json);
+        }
+        catch (JsonException e)
+        {
+            return new(Problems.BadRequest($"the body is not valid JSON for an upload: {e.Message}"));
+        }
+        if (string.IsNullOrWhiteSpace(upload?.Url))
+            return new(Problems.Unprocessable("url is required; to send a file, use multipart/form-data with a part named 'file'"));
+        if (!media.Value.AllowUrls)
+            return new(Problems.Unprocessable("URL sources are turned off on this deployment (Pipeline:AllowUrls); upload the file as multipart/form-data"));
+        if (upload.Url.Length > MaxUrlLength || !Uri.TryCreate(upload.Url, UriKind.Absolute, out var uri)
+            || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+            return new(Problems.Unprocessable($"url must be an absolute http or https URL of at most {MaxUrlLength} characters"));
+        if (!string.IsNullOrEmpty(uri.UserInfo))
+            return new(Problems.Unprocessable("URLs with credentials are refused"));
+        return new(null, uri.AbsoluteUri, upload.Options);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Accepted upload {Video} ({Source})")]
+    private partial void LogAccepted(string video, string source);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Upload {Video} could not be published: {Reason}")]
+    private partial void LogPublishFailed(string video, string reason);
+}

@@ -1,0 +1,211 @@
+"use strict";
+// The viewer: plain DOM, the API's JSON, and server-sent events read through fetch (EventSource cannot send a key).
+const $ = (id) => document.getElementById(id);
+const state = { key: sessionStorage.getItem("vireo-key"), cursor: null, stream: null, frameCursor: null };
+
+function el(tag, props = {}, ...children) {
+  const node = Object.assign(document.createElement(tag), props);
+  for (const child of children) node.append(child);
+  return node;
+}
+
+async function api(path, options = {}) {
+  const response = await fetch(path, { ...options, headers: { ...(options.headers || {}), Authorization: `Bearer ${state.key}` } });
+  if (response.status === 401) { signOut("The key was refused."); throw new Error("unauthorized"); }
+  if (!response.ok) {
+    const problem = await response.json().catch(() => ({}));
+    throw new Error(problem.detail || problem.title || `HTTP ${response.status}`);
+  }
+  return response.status === 204 ? null : response.json();
+}
+
+function show(...ids) {
+  for (const id of ["sign-in", "videos", "results", "video"]) $(id).hidden = !ids.includes(id);
+  const signedIn = !ids.includes("sign-in");
+  $("search").hidden = !signedIn;
+  $("sign-out").hidden = !signedIn;
+}
+
+function signOut(message) {
+  sessionStorage.removeItem("vireo-key");
+  state.key = null;
+  stopStream();
+  show("sign-in");
+  if (message) $("key").setCustomValidity(message), $("key").reportValidity(), $("key").setCustomValidity("");
+}
+
+function stopStream() { if (state.stream) { state.stream.abort(); state.stream = null; } }
+
+const when = (iso) => new Date(iso).toLocaleString();
+const percent = (p) => `${Math.round(p * 100)}%`;
+
+async function loadVideos(more = false) {
+  if (!more) { state.cursor = null; $("video-rows").replaceChildren(); }
+  const page = await api(`/v1/videos?limit=20${state.cursor ? `&cursor=${state.cursor}` : ""}`);
+  for (const v of page.items) {
+    $("video-rows").append(el("tr", {},
+      el("td", {}, el("a", { href: `#video/${v.id}`, textContent: v.id })),
+      el("td", { textContent: v.state }),
+      el("td", { textContent: percent(v.progress) }),
+      el("td", { textContent: when(v.createdAt) })));
+  }
+  state.cursor = page.nextCursor;
+  $("more").hidden = !page.nextCursor;
+}
+
+function upload(event) {
+  event.preventDefault();
+  const file = $("file").files[0];
+  if (!file) return;
+  const body = new FormData();
+  body.append("options", JSON.stringify({ sampling: { fps: Number($("fps").value) } }));
+  body.append("file", file);
+  const request = new XMLHttpRequest();
+  request.open("POST", "/v1/videos");
+  request.setRequestHeader("Authorization", `Bearer ${state.key}`);
+  request.setRequestHeader("Idempotency-Key", crypto.randomUUID());
+  $("upload-progress").hidden = false;
+  request.upload.onprogress = (e) => { if (e.lengthComputable) $("upload-progress").value = e.loaded / e.total; };
+  request.onload = () => {
+    const answer = JSON.parse(request.responseText || "{}");
+    if (request.status === 202) {
+      $("upload-status").textContent = "Uploaded; analysing.";
+      location.hash = `#video/${answer.id}`;
+    } else {
+      $("upload-status").textContent = `Refused: ${answer.detail || answer.title || request.status}`;
+    }
+    $("upload-progress").hidden = true;
+  };
+  request.onerror = () => { $("upload-status").textContent = "The upload failed."; $("upload-progress").hidden = true; };
+  $("upload-status").textContent = "Uploading…";
+  request.send(body);
+}
+
+function frameItem(frame) {
+  const tiles = el("div", { className: "tiles", role: "list", ariaLabel: "Router decision per tile" });
+  frame.tiles.forEach((t, i) => {
+    const thumbnail = i === frame.tiles.length - 1 && frame.tiles.length > 1;
+    tiles.append(el("div", {
+      className: `tile ${t.compressed ? "compressed" : "kept"}`, role: "listitem",
+      title: `${thumbnail ? "thumbnail" : `tile ${t.tile}`}: ${t.compressed ? "compressed, 64 tokens" : "kept, 256 tokens"}, p=${t.probability.toFixed(2)}`,
+      textContent: `${thumbnail ? "thumb" : `#${t.tile}`} ${t.probability.toFixed(2)}`,
+    }));
+  });
+  return el("li", { id: `frame-${frame.index}`, tabIndex: -1 },
+    el("h4", { textContent: `Frame ${frame.index} at ${frame.timestampSeconds.toFixed(2)} s — ${frame.tokensAfter}/${frame.tokensBefore} visual tokens` }),
+    el("p", { textContent: frame.caption }),
+    frame.text ? el("p", {}, el("strong", { textContent: "Text: " }), frame.text) : "",
+    tiles);
+}
+
+function renderVideo(v) {
+  $("video-title").textContent = `Video ${v.id}`;
+  $("video-state").textContent = `${v.state}${v.reason ? `: ${v.reason}` : ""} — ${v.framesDone}${v.framesExpected ? ` of ${v.framesExpected}` : ""} frames`;
+  $("video-progress").value = v.progress;
+  const totals = $("video-totals");
+  totals.replaceChildren();
+  const add = (term, value) => totals.append(el("dt", { textContent: term }), el("dd", { textContent: value }));
+  add("Created", when(v.createdAt));
+  if (v.result) {
+    const r = v.result;
+    add("Frames", String(r.frames));
+    if (r.tokensBefore != null) add("Visual tokens", `${r.tokensAfter} of ${r.tokensBefore} (${r.tokensSaved} saved, ${percent(r.tokensSaved / Math.max(1, r.tokensBefore))})`);
+    if (r.texts.length) add("Texts", r.texts.join(" · "));
+    $("timeline").replaceChildren(...r.timeline.map((s) => el("li", {},
+      el("a", { href: `#video/${v.id}/${s.firstFrame}`, textContent: `${s.startSeconds.toFixed(1)}–${s.endSeconds.toFixed(1)} s` }),
+      el("div", { textContent: s.caption }))));
+  }
+}
+
+async function loadFrames(id, more = false) {
+  if (!more) { state.frameCursor = null; $("frames").replaceChildren(); }
+  const page = await api(`/v1/videos/${id}/frames?limit=100${state.frameCursor ? `&cursor=${state.frameCursor}` : ""}`);
+  $("frames").append(...page.items.map(frameItem));
+  state.frameCursor = page.nextCursor;
+  $("more-frames").hidden = !page.nextCursor;
+}
+
+async function follow(id) {
+  stopStream();
+  const controller = new AbortController();
+  state.stream = controller;
+  try {
+    const response = await fetch(`/v1/videos/${id}/events`, { headers: { Authorization: `Bearer ${state.key}` }, signal: controller.signal });
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const type = (block.match(/^event: (.*)$/m) || [])[1] || "message";
+        const data = JSON.parse(block.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n") || "null");
+        if (type === "frame" && !$(`frame-${data.index}`)) $("frames").append(frameItem(data));
+        if (type === "progress") {
+          $("video-state").textContent = `${data.state} — ${data.framesDone}${data.framesExpected ? ` of ${data.framesExpected}` : ""} frames`;
+          $("video-progress").value = data.progress;
+        }
+        if (type === "completed" || type === "failed") renderVideo(await api(`/v1/videos/${id}`));
+      }
+    }
+  } catch (e) {
+    if (e.name !== "AbortError") $("video-state").textContent = `Live progress stopped: ${e.message}`;
+  }
+}
+
+async function openVideo(id, frame) {
+  show("video");
+  $("timeline").replaceChildren();
+  renderVideo(await api(`/v1/videos/${id}`));
+  await loadFrames(id);
+  $("more-frames").onclick = () => loadFrames(id, true);
+  if (frame != null) {
+    while (!$(`frame-${frame}`) && state.frameCursor) await loadFrames(id, true);
+    const target = $(`frame-${frame}`);
+    if (target) { target.classList.add("target"); target.scrollIntoView({ block: "center" }); target.focus(); }
+  }
+  follow(id);
+}
+
+async function search(q) {
+  show("results");
+  const found = await api(`/v1/search?q=${encodeURIComponent(q)}&limit=50`);
+  $("hits").replaceChildren(...found.items.map((h) => {
+    const snippet = el("span");
+    // The snippet's text is shown as text; only the highlight markers become elements.
+    h.snippet.split(/(<mark>.*?<\/mark>)/g).forEach((part) => snippet.append(
+      part.startsWith("<mark>") ? el("mark", { textContent: part.slice(6, -7) }) : document.createTextNode(part)));
+    return el("li", {}, el("a", { href: `#video/${h.videoId}/${h.frameIndex}`, textContent: `${h.videoId} at ${h.timestampSeconds.toFixed(1)} s` }), " ", snippet);
+  }));
+  if (!found.items.length) $("hits").append(el("li", { textContent: "Nothing matched." }));
+}
+
+async function route() {
+  if (!state.key) return show("sign-in");
+  stopStream();
+  const [, view, id, frame] = location.hash.split("/").length > 1 ? [null, ...location.hash.slice(1).split("/")] : [null, null];
+  try {
+    if (view === "video" && id) await openVideo(id, frame != null ? Number(frame) : null);
+    else if (location.hash.startsWith("#search/")) await search(decodeURIComponent(location.hash.slice(8)));
+    else { show("videos"); await loadVideos(); }
+  } catch (e) {
+    if (e.message !== "unauthorized") alert(e.message);
+  }
+}
+
+$("key-form").onsubmit = (e) => {
+  e.preventDefault();
+  state.key = $("key").value.trim();
+  sessionStorage.setItem("vireo-key", state.key);
+  $("key").value = "";
+  route();
+};
+$("sign-out").onclick = () => signOut();
+$("upload").onsubmit = upload;
+$("more").onclick = () => loadVideos(true);
+$("search").onsubmit = (e) => { e.preventDefault(); location.hash = `#search/${encodeURIComponent($("q").value)}`; };
+window.addEventListener("hashchange", route);
+route();

@@ -1,0 +1,170 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using Vireo.Media;
+using Vireo.Storage;
+using Vireo.Testing;
+
+namespace Vireo.Api.Tests;
+
+/// <summary>
+/// The results API with the real parts behind it: a silo with every role, the sink and the API as processes, a
+/// database of their own, and topics under a prefix of their own on the stack's dev broker. Uploads are small (1 MiB)
+/// and rate limits low, so the limits can be reached quickly; keys are checked on every request.
+/// </summary>
+public sealed class ApiCluster : IAsyncLifetime
+{
+    public const long MaxUploadBytes = 1024 * 1024;
+    public const int RequestsPerSecond = 1;
+    public const int Burst = 40;
+
+    private readonly string _id = Guid.NewGuid().ToString("N")[..10];
+    private readonly List<Process> _processes = [];
+    private readonly System.Text.StringBuilder _logs = new();
+    private TemporaryDatabase _database = null!;
+
+    public string MediaRoot { get; } = Directory.CreateTempSubdirectory("vireo-api-media-").FullName;
+    public string RunFolder { get; } = Directory.CreateTempSubdirectory("vireo-api-run-").FullName;
+    public string ClipFolder { get; } = Directory.CreateTempSubdirectory("vireo-api-clips-").FullName;
+    public string TopicPrefix => $"api-{_id}.";
+    public NpgsqlDataSource Database => _database.DataSource;
+    public Uri BaseAddress { get; private set; } = null!;
+
+    /// <summary>A 2-second clip the pipeline reads quickly, and a text file that is no video.</summary>
+    public string Clip => Path.Combine(ClipFolder, "clip.mp4");
+
+    public async Task InitializeAsync()
+    {
+        _database = await TemporaryDatabase.CreateAsync();
+        await new Migrator(_database.DataSource, NullLogger<Migrator>.Instance).MigrateAsync();
+        await SyntheticClips.RunFfmpegAsync(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "2", "-c:v", "libx264", "-g", "25",
+            "-pix_fmt", "yuv420p", "-y", Clip]);
+        Start("silo", "Vireo.Silo.dll", ("Silo__Name", "all"), ("Silo__Roles", "media,vision,language"), ("Silo__ClusterId", $"api-{_id}"),
+            ("Silo__ServiceId", $"api-{_id}"), ("Pipeline__MediaRoot", MediaRoot), ("Pipeline__DefaultMaxTiles", "2"),
+            ("Workers__ModelPath", Repository.ShippedModel), ("Workers__Device", "cpu"), ("Ingest__GroupId", $"api-{_id}-ingest"));
+        Start("sink", "Vireo.Sink.dll", ("Sink__GroupId", $"api-{_id}-sink"));
+        Start("api", "Vireo.Api.dll", ("Pipeline__MediaRoot", MediaRoot), ("Api__MaxUploadBytes", MaxUploadBytes.ToString()),
+            ("Api__RequestsPerSecond", RequestsPerSecond.ToString()), ("Api__Burst", Burst.ToString()), ("Api__KeyCacheSeconds", "0"),
+            ("Api__EventPollMs", "100"));
+        foreach (var name in new[] { "api", "sink", "silo" })
+        {
+            var endpoints = new HealthEndpoints(Path.Combine(RunFolder, name + ".url"));
+            await Eventually.WaitAsync(async () => _processes.Any(p => p.HasExited) ? throw new InvalidOperationException($"a process exited:\n{Logs}") : await IsReadyAsync(endpoints),
+                ready => ready, TimeSpan.FromSeconds(240), $"{name} ready");
+            if (name == "api")
+                BaseAddress = new Uri(endpoints.BaseUrl!);
+        }
+    }
+
+    // A loaded machine may take longer than the probe's own timeout to answer; that is "not ready yet".
+    private static async Task<bool> IsReadyAsync(HealthEndpoints endpoints)
+    {
+        try
+        {
+            return await endpoints.IsReadyAsync();
+        }
+        catch (TaskCanceledException)
+        {
+            return false;
+        }
+    }
+
+    public string Logs { get { lock (_logs) return _logs.ToString(); } }
+
+    /// <summary>A client with a new key of the tenant, or with no key.</summary>
+    public async Task<HttpClient> ClientAsync(string? tenant)
+    {
+        var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+        if (tenant is not null)
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", (await CreateKeyAsync(tenant)).Secret);
+        return client;
+    }
+
+    public Task<NewApiKey> CreateKeyAsync(string tenant) => new ApiKeyStore(Database).CreateAsync(tenant, "test");
+
+    public static string NewTenant() => "t" + Guid.NewGuid().ToString("N")[..12];
+
+    public async Task<T> QueryAsync<T>(string sql, params object[] parameters)
+    {
+        await using var command = Database.CreateCommand(sql);
+        foreach (var p in parameters)
+            command.Parameters.Add(new NpgsqlParameter { Value = p });
+        var value = await command.ExecuteScalarAsync();
+        return value is null or DBNull ? default! : (T)value;
+    }
+
+    /// <summary>The keys of the upload events published so far (read until the topic is quiet for a second).</summary>
+    public List<string> UploadEventKeys()
+    {
+        var bootstrap = LocalStack.KafkaBootstrapServers;
+        using var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig
+        {
+            BootstrapServers = bootstrap,
+            GroupId = $"api-reader-{Guid.NewGuid():N}",
+            EnableAutoCommit = false,
+        }).Build();
+        using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap }).Build();
+        var topic = admin.GetMetadata(TopicPrefix + "video.uploaded", TimeSpan.FromSeconds(10)).Topics.Single();
+        consumer.Assign(topic.Partitions.Select(p => new TopicPartitionOffset(topic.Topic, p.PartitionId, Offset.Beginning)));
+        var keys = new List<string>();
+        var quiet = Stopwatch.StartNew();
+        while (quiet.Elapsed < TimeSpan.FromSeconds(1))
+        {
+            try
+            {
+                if (consumer.Consume(TimeSpan.FromMilliseconds(100)) is { Message: { } message })
+                {
+                    keys.Add(message.Key);
+                    quiet.Restart();
+                }
+            }
+            catch (ConsumeException)
+            {
+            }
+        }
+        return keys;
+    }
+
+    private void Start(string name, string dll, params (string Key, string Value)[] settings)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, dll));
+        foreach (var (key, value) in new (string, string)[]
+                 {
+                     ("ConnectionStrings__Postgres", _database.ConnectionString), ("ConnectionStrings__Redis", LocalStack.RedisConnectionString),
+                     ("Kafka__BootstrapServers", LocalStack.KafkaBootstrapServers), ("Kafka__TopicPrefix", TopicPrefix),
+                     ("Http__Port", "0"), ("Http__UrlFile", Path.Combine(RunFolder, name + ".url")), ("Logging__LogLevel__Orleans", "Warning"),
+                 }.Concat(settings))
+            start.Environment[key] = value;
+        var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_logs) _logs.AppendLine($"{name}: {e.Data}"); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_logs) _logs.AppendLine($"{name}: {e.Data}"); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        _processes.Add(process);
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var process in _processes)
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync();
+            }
+        }
+        if (_database is not null)
+            await _database.DisposeAsync();
+        foreach (var folder in new[] { MediaRoot, RunFolder, ClipFolder })
+            Directory.Delete(folder, recursive: true);
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ApiCollection : ICollectionFixture<ApiCluster>
+{
+    public const string Name = "api";
+}

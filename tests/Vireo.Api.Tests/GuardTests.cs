@@ -1,0 +1,250 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Text;
+using Vireo.Storage;
+using Vireo.Testing;
+
+namespace Vireo.Api.Tests;
+
+/// <summary>Keys, tenants, limits and bad input: what the API refuses, and that a refusal leaves nothing behind.</summary>
+[Collection(ApiCollection.Name)]
+public sealed class GuardTests(ApiCluster cluster)
+{
+    [Fact]
+    public async Task EveryApiEndpointWantsALiveKeyButHealthAndTheDocumentDoNot()
+    {
+        using var anonymous = await cluster.ClientAsync(null);
+        foreach (var path in new[] { "/v1/videos", "/v1/videos/x", "/v1/videos/x/frames", "/v1/videos/x/events", "/v1/search?q=a" })
+        {
+            using var response = await anonymous.GetAsync(path);
+            await Http.AssertProblemAsync(response, HttpStatusCode.Unauthorized);
+            Assert.Equal("Bearer", response.Headers.WwwAuthenticate.Single().Scheme);
+        }
+        using (var post = await Http.UploadAsync(anonymous, [1, 2, 3]))
+            await Http.AssertProblemAsync(post, HttpStatusCode.Unauthorized);
+
+        anonymous.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "vireo_" + new string('a', 56));
+        await Http.AssertProblemAsync(await anonymous.GetAsync("/v1/videos"), HttpStatusCode.Unauthorized);
+
+        var key = await cluster.CreateKeyAsync(ApiCluster.NewTenant());
+        anonymous.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key.Secret);
+        Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/v1/videos")).StatusCode);
+        Assert.True(await new ApiKeyStore(cluster.Database).RevokeAsync(key.Key.KeyId));
+        await Http.AssertProblemAsync(await anonymous.GetAsync("/v1/videos"), HttpStatusCode.Unauthorized);
+
+        anonymous.DefaultRequestHeaders.Authorization = null;
+        foreach (var path in new[] { "/healthz", "/readyz", "/openapi/v1.json", "/" })
+            Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync(path)).StatusCode);
+        var document = await Http.JsonAsync(await anonymous.GetAsync("/openapi/v1.json"));
+        Assert.True(document.GetProperty("paths").TryGetProperty("/v1/videos/{id}/frames", out _));
+    }
+
+    [Fact]
+    public async Task AnotherTenantsVideoIsNotFoundAndTwoTenantsMayShareAnId()
+    {
+        var (a, b) = (ApiCluster.NewTenant(), ApiCluster.NewTenant());
+        foreach (var (tenant, state) in new[] { (a, "completed"), (b, "failed") })
+        {
+            await cluster.QueryAsync<object>("insert into tenants (tenant_id) values ($1)", tenant);
+            await cluster.QueryAsync<object>("insert into videos (tenant_id, video_id, state) values ($1, 'shared', $2)", tenant, state);
+        }
+        await cluster.QueryAsync<object>("insert into videos (tenant_id, video_id, state) values ($1, 'only-a', 'completed')", a);
+        using var clientB = await cluster.ClientAsync(b);
+        var missing = await Http.AssertProblemAsync(await clientB.GetAsync("/v1/videos/never-made"), HttpStatusCode.NotFound);
+        Assert.Equal(missing, await Http.AssertProblemAsync(await clientB.GetAsync("/v1/videos/only-a"), HttpStatusCode.NotFound));
+        await Http.AssertProblemAsync(await clientB.GetAsync("/v1/videos/only-a/frames"), HttpStatusCode.NotFound);
+        await Http.AssertProblemAsync(await clientB.GetAsync("/v1/videos/only-a/events"), HttpStatusCode.NotFound);
+        await Http.AssertProblemAsync(await clientB.DeleteAsync("/v1/videos/only-a"), HttpStatusCode.NotFound);
+        Assert.Equal("failed", (await Http.JsonAsync(await clientB.GetAsync("/v1/videos/shared"))).GetProperty("state").GetString());
+        var listed = (await Http.JsonAsync(await clientB.GetAsync("/v1/videos"))).GetProperty("items");
+        Assert.Equal("shared", Assert.Single(listed.EnumerateArray()).GetProperty("id").GetString());
+
+        Assert.Equal(HttpStatusCode.NoContent, (await clientB.DeleteAsync("/v1/videos/shared")).StatusCode);
+        Assert.Equal(1L, await cluster.QueryAsync<long>("select count(*) from videos where tenant_id = $1 and video_id = 'shared'", a));
+    }
+
+    [Fact]
+    public async Task TooLargeUploadsAreRefusedWith413AndLeaveNoFile()
+    {
+        var tenant = ApiCluster.NewTenant();
+        using var client = await cluster.ClientAsync(tenant);
+        // Declared too large: refused before a byte of the body is read.
+        using (var raw = new RawHttp(cluster.BaseAddress))
+            Assert.StartsWith("HTTP/1.1 413", await raw.SendHeadersOnlyAsync(client.DefaultRequestHeaders.Authorization!.ToString(), 64L * 1024 * 1024 * 1024));
+        // A body within the declared limit whose file is over it: refused while it streams in.
+        var file = new byte[ApiCluster.MaxUploadBytes + 100_000];
+        await Http.AssertProblemAsync(await Http.UploadAsync(client, file), HttpStatusCode.RequestEntityTooLarge);
+        Assert.Empty(FilesOf(tenant));
+        Assert.Equal(0L, await cluster.QueryAsync<long>("select count(*) from videos where tenant_id = $1", tenant));
+    }
+
+    [Fact]
+    public async Task AKeyPastItsRateIsToldToRetryLater()
+    {
+        using var client = await cluster.ClientAsync(ApiCluster.NewTenant());
+        var responses = await Task.WhenAll(Enumerable.Range(0, ApiCluster.Burst * 2).Select(_ => client.GetAsync("/v1/videos")));
+        var refused = responses.Where(r => r.StatusCode == HttpStatusCode.TooManyRequests).ToList();
+        Assert.NotEmpty(refused);
+        Assert.True(responses.Count(r => r.StatusCode == HttpStatusCode.OK) >= ApiCluster.Burst - ApiCluster.RequestsPerSecond);
+        Assert.True(refused[0].Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1));
+        await Http.AssertProblemAsync(refused[0], HttpStatusCode.TooManyRequests);
+        // Another key of the same tenant has a bucket of its own.
+        using var other = await cluster.ClientAsync(ApiCluster.NewTenant());
+        Assert.Equal(HttpStatusCode.OK, (await other.GetAsync("/v1/videos")).StatusCode);
+    }
+
+    [Fact]
+    public async Task HostileFileNamesAndLyingContentTypesDecideNothing()
+    {
+        var tenant = ApiCluster.NewTenant();
+        using var client = await cluster.ClientAsync(tenant);
+        var clip = await File.ReadAllBytesAsync(cluster.Clip);
+        var ids = new List<string>();
+        // The name is never used: the stored file is named by ids, under the tenant's folder.
+        foreach (var name in new[] { "../../../../etc/passwd", "/tmp/evil.mp4", "a\0b.mp4", new string('n', 10_000) + ".mp4", "..\\..\\x.mp4" })
+        {
+            using var response = await Http.UploadAsync(client, clip, fileName: name, fileType: "text/plain");
+            Assert.True(HttpStatusCode.Accepted == response.StatusCode, $"{name[..Math.Min(20, name.Length)]}: {await response.Content.ReadAsStringAsync()}");
+            ids.Add((await Http.JsonAsync(response)).GetProperty("id").GetString()!);
+        }
+        Assert.Equal(ids.Select(id => id + ".video").Order(), FilesOf(tenant).Select(Path.GetFileName).Order());
+        Assert.DoesNotContain(Directory.EnumerateFileSystemEntries(cluster.MediaRoot), e => Path.GetFileName(e) != "uploads");
+
+        // A text file that claims to be a video is probed and refused; nothing of it stays.
+        var before = FilesOf(tenant).Count;
+        var refusal = await Http.AssertProblemAsync(await Http.UploadAsync(client, Encoding.UTF8.GetBytes("not a video at all\n")), HttpStatusCode.UnprocessableEntity);
+        Assert.Contains("not a video", refusal);
+        Assert.DoesNotContain(cluster.MediaRoot, refusal);
+        Assert.Equal(before, FilesOf(tenant).Count);
+        // A body that is neither multipart nor JSON.
+        await Http.AssertProblemAsync(await client.PostAsync("/v1/videos", new StringContent("x", Encoding.UTF8, "text/plain")), HttpStatusCode.UnsupportedMediaType);
+        // Options checked by the upload event's own rules.
+        await Http.AssertProblemAsync(await Http.UploadAsync(client, clip, """{"sampling":{"fps":1000}}"""), HttpStatusCode.UnprocessableEntity);
+        await Http.AssertProblemAsync(await Http.UploadAsync(client, clip, """{"minTiles":5,"maxTiles":2}"""), HttpStatusCode.UnprocessableEntity);
+        await Http.AssertProblemAsync(await Http.UploadAsync(client, clip, "{not json"), HttpStatusCode.UnprocessableEntity);
+        // URLs are off unless the deployment allows them.
+        await Http.AssertProblemAsync(await client.PostAsync("/v1/videos", new StringContent("""{"url":"http://example.com/a.mp4"}""", Encoding.UTF8, "application/json")),
+            HttpStatusCode.UnprocessableEntity);
+        Assert.Equal(before, FilesOf(tenant).Count);
+        Assert.Equal((long)ids.Count, await cluster.QueryAsync<long>("select count(*) from videos where tenant_id = $1", tenant));
+    }
+
+    [Fact]
+    public async Task SqlLookingOversizedAndAbsurdQueryValuesAreAnsweredNotObeyed()
+    {
+        using var client = await cluster.ClientAsync(ApiCluster.NewTenant());
+        foreach (var q in new[] { "'; drop table frames; --", "\" or 1=1 --", "a & | ! ( ) : *", "select * from api_keys" })
+        {
+            using var response = await client.GetAsync($"/v1/search?q={Uri.EscapeDataString(q)}");
+            Assert.True(HttpStatusCode.OK == response.StatusCode, $"{q}: {await response.Content.ReadAsStringAsync()}");
+            Assert.Equal(0, (await Http.JsonAsync(response)).GetProperty("items").GetArrayLength());
+        }
+        Assert.True(await cluster.QueryAsync<bool>("select to_regclass('frames') is not null"));
+        foreach (var path in new[]
+                 {
+                     "/v1/search", "/v1/search?q=", $"/v1/search?q={new string('a', 257)}", $"/v1/search?q={new string('a', 10_000)}", "/v1/search?q=a&limit=0",
+                     "/v1/search?q=a&limit=100000", "/v1/videos?limit=0", "/v1/videos?limit=-1", "/v1/videos?limit=1000000", "/v1/videos?limit=99999999999",
+                     "/v1/videos?limit=abc", "/v1/videos?cursor=garbage", $"/v1/videos?cursor={new string('A', 5000)}", "/v1/videos?status=deleted",
+                     "/v1/videos?since=yesterday", "/v1/videos/x/frames?limit=100000", "/v1/videos/x/frames?from=5&to=1", "/v1/videos/x/frames?from=-1",
+                     "/v1/videos/x/frames?cursor=Zjox%00", "/v1/search?q=a&video=../../etc",
+                 })
+            await Http.AssertProblemAsync(await client.GetAsync(path), HttpStatusCode.BadRequest);
+        // A cursor is a position, not a permission: another tenant's cursor only positions within the caller's videos.
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"/v1/videos?cursor={Cursors.ForVideo(DateTimeOffset.UtcNow, "zz")}")).StatusCode);
+    }
+
+    [Fact]
+    public async Task TenThousandCharacterIdsAndKeysAreRefused()
+    {
+        using var client = await cluster.ClientAsync(ApiCluster.NewTenant());
+        var id = new string('v', 10_000);
+        foreach (var path in new[] { $"/v1/videos/{id}", $"/v1/videos/{id}/frames", $"/v1/videos/{id}/events" })
+            await Http.AssertProblemAsync(await client.GetAsync(path), HttpStatusCode.BadRequest);
+        await Http.AssertProblemAsync(await client.DeleteAsync($"/v1/videos/{id}"), HttpStatusCode.BadRequest);
+        await Http.AssertProblemAsync(await Http.UploadAsync(client, [1], idempotencyKey: new string('k', 10_000)), HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
+    public async Task ParallelUploadsWithOneIdempotencyKeyMakeOneVideo()
+    {
+        var tenant = ApiCluster.NewTenant();
+        using var client = await cluster.ClientAsync(tenant);
+        var clip = await File.ReadAllBytesAsync(cluster.Clip);
+        var responses = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => Http.UploadAsync(client, clip, idempotencyKey: "same-upload")));
+        Assert.All(responses, r => Assert.Contains(r.StatusCode, new[] { HttpStatusCode.Accepted, HttpStatusCode.Conflict }));
+        var ids = new HashSet<string>();
+        foreach (var r in responses.Where(r => r.StatusCode == HttpStatusCode.Accepted))
+            ids.Add((await Http.JsonAsync(r)).GetProperty("id").GetString()!);
+        var id = Assert.Single(ids);
+        // A retry after the first finished answers with the same video.
+        using var retry = await Http.UploadAsync(client, clip, idempotencyKey: "same-upload");
+        Assert.Equal(HttpStatusCode.Accepted, retry.StatusCode);
+        Assert.Equal(id, (await Http.JsonAsync(retry)).GetProperty("id").GetString());
+        Assert.Equal("true", retry.Headers.GetValues("Idempotent-Replayed").Single());
+
+        Assert.Equal(1L, await cluster.QueryAsync<long>("select count(*) from videos where tenant_id = $1", tenant));
+        Assert.Single(FilesOf(tenant));
+        Assert.Equal([$"{tenant}/{id}"], cluster.UploadEventKeys().Where(k => k.StartsWith(tenant + "/", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task AClientThatDisconnectsMidUploadLeavesNoFileAndPublishesNothing()
+    {
+        var tenant = ApiCluster.NewTenant();
+        var key = await cluster.CreateKeyAsync(tenant);
+        using (var raw = new RawHttp(cluster.BaseAddress))
+        {
+            await raw.StartUploadAsync("Bearer " + key.Secret, declaredBytes: 900_000, sentBytes: 300_000);
+            // The server has begun to store it...
+            await Eventually.UntilAsync(() => FilesOf(tenant).Any(f => f.EndsWith(".part", StringComparison.Ordinal)), TimeSpan.FromSeconds(20), "a partial file");
+        }
+        // ...and, once the connection is gone, drops it.
+        await Eventually.UntilAsync(() => FilesOf(tenant).Count == 0, TimeSpan.FromSeconds(20), "the partial file removed");
+        Assert.Equal(0L, await cluster.QueryAsync<long>("select count(*) from videos where tenant_id = $1", tenant));
+        Assert.DoesNotContain(cluster.UploadEventKeys(), k => k.StartsWith(tenant + "/", StringComparison.Ordinal));
+    }
+
+    private List<string> FilesOf(string tenant)
+    {
+        var folder = Path.Combine(cluster.MediaRoot, "uploads", tenant);
+        return Directory.Exists(folder) ? Directory.EnumerateFiles(folder).ToList() : [];
+    }
+}
+
+/// <summary>HTTP/1.1 spoken over a socket, for requests no client library sends: a body cut off, a length that is never sent.</summary>
+internal sealed class RawHttp(Uri baseAddress) : IDisposable
+{
+    private readonly TcpClient _tcp = new(baseAddress.Host, baseAddress.Port);
+
+    public async Task<string> SendHeadersOnlyAsync(string authorization, long contentLength)
+    {
+        var stream = _tcp.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(
+            $"POST /v1/videos HTTP/1.1\r\nHost: {baseAddress.Authority}\r\nAuthorization: {authorization}\r\n" +
+            $"Content-Type: multipart/form-data; boundary=x\r\nContent-Length: {contentLength}\r\n\r\n"));
+        var buffer = new byte[4096];
+        var read = await stream.ReadAsync(buffer);
+        return Encoding.ASCII.GetString(buffer, 0, read);
+    }
+
+    public async Task StartUploadAsync(string authorization, int declaredBytes, int sentBytes)
+    {
+        const string boundary = "cut";
+        var head = Encoding.ASCII.GetBytes($"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.mp4\"\r\n\r\n");
+        var stream = _tcp.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(
+            $"POST /v1/videos HTTP/1.1\r\nHost: {baseAddress.Authority}\r\nAuthorization: {authorization}\r\n" +
+            $"Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {declaredBytes}\r\n\r\n"));
+        await stream.WriteAsync(head);
+        await stream.WriteAsync(new byte[sentBytes - head.Length]);
+        await stream.FlushAsync();
+    }
+
+    public void Dispose()
+    {
+        // A reset rather than an orderly close: the way a client that dies mid-upload goes.
+        _tcp.LingerState = new LingerOption(true, 0);
+        _tcp.Dispose();
+    }
+}

@@ -1,0 +1,105 @@
+using System.Net;
+using System.Text.Json;
+using Vireo.Testing;
+
+namespace Vireo.Api.Tests;
+
+/// <summary>An upload through the API goes through the real pipeline: live events, the result, frames, search, deletion.</summary>
+[Collection(ApiCollection.Name)]
+public sealed class VideoFlowTests(ApiCluster cluster)
+{
+    [Fact]
+    public async Task UploadIsAnalysedStreamedListedSearchedAndDeleted()
+    {
+        var tenant = ApiCluster.NewTenant();
+        using var client = await cluster.ClientAsync(tenant);
+        using var upload = await Http.UploadAsync(client, await File.ReadAllBytesAsync(cluster.Clip), """{"sampling":{"fps":2},"maxTiles":2}""");
+        Assert.Equal(HttpStatusCode.Accepted, upload.StatusCode);
+        var id = (await Http.JsonAsync(upload)).GetProperty("id").GetString()!;
+        Assert.Equal($"/v1/videos/{id}", upload.Headers.Location?.OriginalString);
+        Assert.True(File.Exists(Path.Combine(cluster.MediaRoot, "uploads", tenant, id + ".video")));
+
+        // The event stream, read from the start while the video is analysed, ends with its completion.
+        var events = await ReadEventsAsync(client, $"/v1/videos/{id}/events", lastEventId: null, TimeSpan.FromMinutes(3));
+        Assert.Equal("completed", events[^1].Type);
+        var video = await Http.JsonAsync(await client.GetAsync($"/v1/videos/{id}"));
+        Assert.Equal("completed", video.GetProperty("state").GetString());
+        var stored = video.GetProperty("framesStored").GetInt32();
+        Assert.True(stored >= 3, $"{stored} frames stored");
+        var result = video.GetProperty("result");
+        Assert.Equal(stored, result.GetProperty("frames").GetInt32());
+        Assert.True(result.GetProperty("timeline").GetArrayLength() >= 1);
+        Assert.Equal(result.GetProperty("tokensBefore").GetInt64() - result.GetProperty("tokensAfter").GetInt64(), result.GetProperty("tokensSaved").GetInt64());
+
+        // Every stored frame came once, in store order; progress never went back; ids only grew.
+        var frameEvents = events.Where(e => e.Type == "frame").Select(e => e.Data.GetProperty("index").GetInt32()).ToList();
+        Assert.Equal(stored, frameEvents.Count);
+        Assert.Equal(frameEvents.Count, frameEvents.Distinct().Count());
+        var progress = events.Where(e => e.Type == "progress").Select(e => e.Data.GetProperty("progress").GetDouble()).ToList();
+        Assert.NotEmpty(progress);
+        Assert.Equal(progress.Order(), progress);
+        var positions = events.Select(e => e.Id.Split('.').Select(long.Parse).ToArray()).ToList();
+        for (var i = 1; i < positions.Count; i++)
+            Assert.True(positions[i][0] >= positions[i - 1][0] && positions[i][1] >= positions[i - 1][1], $"event ids went back: {events[i - 1].Id} then {events[i].Id}");
+
+        // Resuming after the second frame sends the rest of the frames and the end again, nothing before.
+        var resumed = await ReadEventsAsync(client, $"/v1/videos/{id}/events", events.First(e => e.Type == "frame" && e.Data.GetProperty("index").GetInt32() == frameEvents[1]).Id, TimeSpan.FromSeconds(30));
+        Assert.Equal(frameEvents.Skip(2), resumed.Where(e => e.Type == "frame").Select(e => e.Data.GetProperty("index").GetInt32()));
+        Assert.Equal("completed", resumed[^1].Type);
+
+        // Frames page by page with the cursor add up to the whole, each with the router's decision per tile.
+        var paged = new List<int>();
+        string? cursor = null;
+        do
+        {
+            var page = await Http.JsonAsync(await client.GetAsync($"/v1/videos/{id}/frames?limit=2" + (cursor is null ? "" : $"&cursor={cursor}")));
+            foreach (var frame in page.GetProperty("items").EnumerateArray())
+            {
+                paged.Add(frame.GetProperty("index").GetInt32());
+                var tiles = frame.GetProperty("tiles");
+                Assert.True(tiles.GetArrayLength() >= 1);
+                foreach (var tile in tiles.EnumerateArray())
+                    Assert.Equal(tile.GetProperty("compressed").GetBoolean() ? 64 : 256, tile.GetProperty("tokens").GetInt32());
+            }
+            cursor = page.GetProperty("nextCursor").GetString();
+        }
+        while (cursor is not null);
+        Assert.Equal(frameEvents.Order(), paged);
+
+        var listed = await Http.JsonAsync(await client.GetAsync("/v1/videos?status=completed"));
+        Assert.Equal(id, Assert.Single(listed.GetProperty("items").EnumerateArray()).GetProperty("id").GetString());
+
+        // A word of a caption finds the frame, highlighted.
+        var caption = (await Http.JsonAsync(await client.GetAsync($"/v1/videos/{id}/frames?limit=1"))).GetProperty("items")[0].GetProperty("caption").GetString()!;
+        var word = caption.Split(' ', StringSplitOptions.RemoveEmptyEntries).First(w => w.All(char.IsLetter));
+        var search = await Http.JsonAsync(await client.GetAsync($"/v1/search?q={Uri.EscapeDataString(word)}&video={id}"));
+        var hit = search.GetProperty("items")[0];
+        Assert.Equal(id, hit.GetProperty("videoId").GetString());
+        Assert.Contains($"<mark>{word}</mark>", hit.GetProperty("snippet").GetString(), StringComparison.OrdinalIgnoreCase);
+
+        using var deleted = await client.DeleteAsync($"/v1/videos/{id}");
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        await Http.AssertProblemAsync(await client.GetAsync($"/v1/videos/{id}"), HttpStatusCode.NotFound);
+        Assert.Equal(0, (await Http.JsonAsync(await client.GetAsync($"/v1/search?q={Uri.EscapeDataString(word)}"))).GetProperty("items").GetArrayLength());
+        Assert.False(File.Exists(Path.Combine(cluster.MediaRoot, "uploads", tenant, id + ".video")));
+        Assert.Equal(0L, await cluster.QueryAsync<long>("select count(*) from frames where tenant_id = $1", tenant));
+    }
+
+    public sealed record ServerEvent(string Type, string Id, JsonElement Data);
+
+    /// <summary>Reads a stream until the server ends it (after completion or failure).</summary>
+    internal static async Task<List<ServerEvent>> ReadEventsAsync(HttpClient client, string path, string? lastEventId, TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        if (lastEventId is not null)
+            request.Headers.Add("Last-Event-ID", lastEventId);
+        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel.Token);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        var events = new List<ServerEvent>();
+        await foreach (var item in System.Net.ServerSentEvents.SseParser.Create(await response.Content.ReadAsStreamAsync(cancel.Token)).EnumerateAsync(cancel.Token))
+            events.Add(new ServerEvent(item.EventType, item.EventId ?? "", JsonDocument.Parse(item.Data).RootElement));
+        return events;
+    }
+}

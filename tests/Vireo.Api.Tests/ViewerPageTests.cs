@@ -1,0 +1,64 @@
+using Microsoft.Playwright;
+
+namespace Vireo.Api.Tests;
+
+/// <summary>
+/// The viewer page in headless Chromium (Debian's, through Playwright with no browser download): sign in, upload a
+/// clip, follow it live until the timeline and the routing of every frame's tiles show. Screenshots are kept in
+/// the test results (VIREO_STATE/test-results/screenshots).
+/// </summary>
+[Collection(ApiCollection.Name)]
+public sealed class ViewerPageTests(ApiCluster cluster)
+{
+    private const string Chromium = "/usr/bin/chromium";
+
+    [Fact]
+    public async Task AClipUploadedThroughThePageShowsItsTimelineAndRouting()
+    {
+        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: ./vireo install adds Debian's chromium package");
+        var shots = Path.Combine(Environment.GetEnvironmentVariable("VIREO_STATE") ?? AppContext.BaseDirectory, "test-results", "screenshots");
+        Directory.CreateDirectory(shots);
+        var key = (await cluster.CreateKeyAsync(ApiCluster.NewTenant())).Secret;
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = Chromium, Headless = true, Args = ["--no-sandbox"] });
+        var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 390, Height = 844 } });
+        await page.GotoAsync(cluster.BaseAddress.ToString());
+
+        // Sign in by keyboard alone.
+        await page.Keyboard.PressAsync("Tab");
+        await page.Keyboard.PressAsync("Tab");
+        Assert.Equal("key", await page.EvaluateAsync<string>("document.activeElement.id"));
+        await page.Keyboard.TypeAsync(key);
+        await page.Keyboard.PressAsync("Enter");
+        await page.Locator("#videos").WaitForAsync();
+
+        await page.SetInputFilesAsync("#file", cluster.Clip);
+        await page.ClickAsync("#upload button[type=submit]");
+        await page.WaitForURLAsync("**/#video/*", new() { Timeout = 30_000 });
+        await page.Locator("#frames .tile").First.WaitForAsync(new() { Timeout = 180_000 });
+        await page.Locator("#timeline li").First.WaitForAsync(new() { Timeout = 180_000 });
+        await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "video-phone.png"), FullPage = true });
+
+        Assert.Contains("completed", await page.TextContentAsync("#video-state") ?? "");
+        var frames = await page.Locator("#frames > li").CountAsync();
+        Assert.True(frames >= 2, $"{frames} frames shown");
+        Assert.Equal(frames, await page.Locator("#frames > li:has(.tile)").CountAsync());
+        var tile = await page.Locator("#frames .tile").First.GetAttributeAsync("title") ?? "";
+        Assert.Matches(@"(compressed, 64|kept, 256) tokens, p=0\.\d\d", tile);
+        // Readable at phone width: nothing runs off the side.
+        Assert.True(await page.EvaluateAsync<bool>("document.documentElement.scrollWidth <= window.innerWidth"));
+
+        // A word of the first caption, searched, leads back to its frame.
+        var caption = await page.Locator("#frames > li p").First.TextContentAsync() ?? "";
+        var word = caption.Split(' ', StringSplitOptions.RemoveEmptyEntries).First(w => w.All(char.IsLetter));
+        await page.SetViewportSizeAsync(1280, 900);
+        await page.FillAsync("#q", word);
+        await page.PressAsync("#q", "Enter");
+        await page.Locator("#hits a").First.WaitForAsync();
+        await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "search.png") });
+        await page.Locator("#hits a").First.ClickAsync();
+        await page.Locator("#frames li.target").WaitForAsync();
+        await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "video-desktop.png"), FullPage = true });
+    }
+}
