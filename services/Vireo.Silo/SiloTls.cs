@@ -15,7 +15,7 @@ public static class SiloTls
     {
         var password = silo.TlsCertificatePasswordFile is { Length: > 0 } file ? File.ReadAllText(file).Trim() : null;
         var certificate = X509CertificateLoader.LoadPkcs12FromFile(silo.TlsCertificateFile!, password);
-        var authority = silo.TlsCaFile is { Length: > 0 } ca ? X509Certificate2.CreateFromPemFile(ca) : null;
+        var authority = silo.TlsCaFile is { Length: > 0 } ca ? X509CertificateLoader.LoadCertificateFromFile(ca) : null;
         var name = certificate.GetNameInfo(X509NameType.SimpleName, forIssuer: false);
         return orleans.UseTls(certificate, tls =>
         {

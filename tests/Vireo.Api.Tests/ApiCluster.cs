@@ -86,14 +86,7 @@ public sealed class ApiCluster : IAsyncLifetime
 
     public static string NewTenant() => "t" + Guid.NewGuid().ToString("N")[..12];
 
-    public async Task<T> QueryAsync<T>(string sql, params object[] parameters)
-    {
-        await using var command = Database.CreateCommand(sql);
-        foreach (var p in parameters)
-            command.Parameters.Add(new NpgsqlParameter { Value = p });
-        var value = await command.ExecuteScalarAsync();
-        return value is null or DBNull ? default! : (T)value;
-    }
+    public Task<T> QueryAsync<T>(string sql, params object[] parameters) => Database.ScalarAsync<T>(sql, parameters);
 
     /// <summary>The keys of the upload events published so far (read until the topic is quiet for a second).</summary>
     public List<string> UploadEventKeys()

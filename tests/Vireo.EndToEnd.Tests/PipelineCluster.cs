@@ -102,26 +102,9 @@ public sealed class PipelineCluster : IAsyncDisposable
             SubmittedAt = DateTimeOffset.UtcNow,
         });
 
-    public async Task<T> QueryAsync<T>(string sql, params object[] parameters)
-    {
-        await using var command = Database.CreateCommand(sql);
-        foreach (var p in parameters)
-            command.Parameters.Add(new NpgsqlParameter { Value = p });
-        var value = await command.ExecuteScalarAsync();
-        return value is null or DBNull ? default! : (T)value;
-    }
+    public Task<T> QueryAsync<T>(string sql, params object[] parameters) => Database.ScalarAsync<T>(sql, parameters);
 
-    public async Task<List<T>> ListAsync<T>(string sql, params object[] parameters)
-    {
-        await using var command = Database.CreateCommand(sql);
-        foreach (var p in parameters)
-            command.Parameters.Add(new NpgsqlParameter { Value = p });
-        await using var reader = await command.ExecuteReaderAsync();
-        var list = new List<T>();
-        while (await reader.ReadAsync())
-            list.Add(reader.GetFieldValue<T>(0));
-        return list;
-    }
+    public Task<List<T>> ListAsync<T>(string sql, params object[] parameters) => Database.ListAsync<T>(sql, parameters);
 
     /// <summary>Waits until Postgres says the video reached a final state, and returns it.</summary>
     public Task<string?> WaitFinishedAsync(string videoId, TimeSpan timeout, string tenant = "e2e") =>
