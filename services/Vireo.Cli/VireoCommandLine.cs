@@ -21,6 +21,7 @@ public static class VireoCommandLine
         root.Subcommands.Add(TinyModelCommand.Create());
         bench.Subcommands.Add(BenchMediaCommand.Create());
         bench.Subcommands.Add(BenchPipelineCommand.Create());
+        bench.Subcommands.Add(BenchChaosCommand.Create());
         return root;
     }
 }
