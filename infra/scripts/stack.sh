@@ -3,6 +3,7 @@
 #   stack.sh up      start whatever is not running (idempotent)
 #   stack.sh down    stop everything this checkout started
 #   stack.sh status  say what runs where
+#   stack.sh start postgres|redis / stack.sh stop postgres|redis   one part alone (the chaos benchmark's faults)
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 pg_data=$VIREO_STATE/postgres/data
@@ -160,5 +161,10 @@ case ${1:-status} in
   up) start_postgres; start_redis; start_kafka; write_stack_env; say "stack is up; endpoints in $VIREO_STATE/stack.env" ;;
   down) stop_kafka; stop_redis; stop_postgres ;;
   status) status ;;
-  *) fail "usage: stack.sh up|down|status" ;;
+  start|stop)
+    case ${2:-} in
+      postgres|redis) "$1_$2" ;;
+      *) fail "usage: stack.sh $1 postgres|redis" ;;
+    esac ;;
+  *) fail "usage: stack.sh up|down|status|start NAME|stop NAME" ;;
 esac

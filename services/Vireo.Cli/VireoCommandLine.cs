@@ -24,6 +24,7 @@ public static class VireoCommandLine
         bench.Subcommands.Add(BenchMediaCommand.Create());
         bench.Subcommands.Add(BenchPipelineCommand.Create());
         bench.Subcommands.Add(BenchApiCommand.Create());
+        bench.Subcommands.Add(BenchChaosCommand.Create());
         return root;
     }
 }

@@ -37,6 +37,7 @@ public static class SiloHostExtensions
             orleans.ConfigureEndpoints(IPAddress.Parse(silo.AdvertisedAddress), Port(silo.SiloPort), Port(silo.GatewayPort), listenOnAnyHostAddress: false);
             orleans.UseRedisClustering(o => o.ConfigurationOptions = ConfigurationOptions.Parse(redis));
             orleans.AddRedisGrainStorage(VideoGrain.StorageName, o => o.ConfigurationOptions = ConfigurationOptions.Parse(redis));
+            orleans.Services.AddVireoGrainStateJson();
             orleans.UseRedisReminderService(o => o.ConfigurationOptions = ConfigurationOptions.Parse(redis));
             orleans.UseSiloMetadata(new Dictionary<string, string> { [SiloRoles.MetadataKey] = string.Join(',', roles) });
             orleans.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));

@@ -24,6 +24,9 @@ internal sealed class AnalysisSession : IDisposable
 
     public ResultQueries Queries => _services.GetRequiredService<ResultQueries>();
 
+    /// <summary>The Postgres database the sink writes to, for queries of a command's own.</summary>
+    public Npgsql.NpgsqlDataSource Database => _services.GetRequiredService<Npgsql.NpgsqlDataSource>();
+
     /// <summary>Connects and positions a status reader at the end of the topic, so no event of a new video is missed.</summary>
     public static AnalysisSession Open()
     {
