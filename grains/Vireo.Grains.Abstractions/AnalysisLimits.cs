@@ -10,6 +10,7 @@ public static class AnalysisLimits
     public const int MaxDedupDistance = 64;
     public const int MaxFrames = 100_000;
     public const int MaxTiles = 40;
+    public const int MaxPromptLength = 1000;
 
     /// <summary>Fixed-rate sampling: 0 turns it off, otherwise up to <see cref="MaxFps"/> frames a second.</summary>
     public static string? CheckFps(double fps) =>
@@ -35,4 +36,30 @@ public static class AnalysisLimits
     /// <summary>A tile is compressed when its probability reaches the threshold, a number from 0 to 1.</summary>
     public static string? CheckRouterThreshold(double threshold) =>
         double.IsFinite(threshold) && threshold is >= 0 and <= 1 ? null : "routerThreshold must be a number between 0 and 1";
+
+    /// <summary>
+    /// The question asked about every frame: 1 to <see cref="MaxPromptLength"/> characters of text, not blank, with
+    /// no control characters but line breaks and tabs, and none of the chat template's own markers.
+    /// </summary>
+    public static string? CheckPrompt(string prompt)
+    {
+        if (string.IsNullOrWhiteSpace(prompt) || prompt.Length > MaxPromptLength)
+            return $"prompt must be 1 to {MaxPromptLength} characters and not blank";
+        if (prompt.Any(c => char.IsControl(c) && c is not '\n' and not '\t') || !IsWellFormed(prompt))
+            return "prompt must be text without control characters";
+        return prompt.Contains("<|", StringComparison.Ordinal) || prompt.Contains("<img>", StringComparison.Ordinal)
+            || prompt.Contains("</img>", StringComparison.Ordinal) || prompt.Contains("<IMG_CONTEXT>", StringComparison.Ordinal)
+            ? "prompt must not contain the chat template's markers (<|...|>, <img>, </img>, <IMG_CONTEXT>)"
+            : null;
+    }
+
+    private static bool IsWellFormed(string text)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])) i++;
+            else if (char.IsSurrogate(text[i])) return false;
+        }
+        return true;
+    }
 }

@@ -24,7 +24,8 @@ public sealed record AnalysisSettings(
     [property: Id(5)] int MinTiles,
     [property: Id(6)] int MaxTiles,
     [property: Id(7)] RoutingMode Routing,
-    [property: Id(8)] double? RouterThreshold);
+    [property: Id(8)] double? RouterThreshold,
+    [property: Id(9)] string? Prompt = null);
 
 /// <summary>What the video grain said to a submission.</summary>
 [GenerateSerializer, Alias("Vireo.SubmitOutcome")]
@@ -49,7 +50,8 @@ public sealed record FrameRequest(
     [property: Id(5)] int MinTiles,
     [property: Id(6)] int MaxTiles,
     [property: Id(7)] RoutingMode Routing,
-    [property: Id(8)] double? RouterThreshold);
+    [property: Id(8)] double? RouterThreshold,
+    [property: Id(9)] string? Question = null);
 
 /// <summary>The vision half's result for a frame: the router's decisions and the visual tokens for the language model.</summary>
 [GenerateSerializer, Immutable, Alias("Vireo.VisionResult")]
@@ -66,7 +68,8 @@ public sealed record LanguageRequest(
     [property: Id(0)] string VideoId,
     [property: Id(1)] int FrameIndex,
     [property: Id(2)] IReadOnlyList<bool> CompressedTiles,
-    [property: Id(3)] Half[] VisualTokens);
+    [property: Id(3)] Half[] VisualTokens,
+    [property: Id(4)] string? Question = null);
 
 /// <summary>What the language model wrote for a frame.</summary>
 [GenerateSerializer, Immutable, Alias("Vireo.LanguageResult")]

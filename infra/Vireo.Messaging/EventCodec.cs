@@ -117,7 +117,8 @@ public static partial class EventCodec
                 return "options.sampling." + sampling;
         }
         var other = AnalysisLimits.CheckTiles(o.MinTiles, o.MaxTiles)
-            ?? (o.RouterThreshold is { } threshold ? AnalysisLimits.CheckRouterThreshold(threshold) : null);
+            ?? (o.RouterThreshold is { } threshold ? AnalysisLimits.CheckRouterThreshold(threshold) : null)
+            ?? (o.Prompt is { } prompt ? AnalysisLimits.CheckPrompt(prompt) : null);
         return other is null ? null : "options." + other;
     }
 }

@@ -32,6 +32,13 @@ public sealed record AnalysisRequestOptions
 
     /// <summary>Router threshold: a tile is compressed when its probability of "compress" is at least this.</summary>
     public double? RouterThreshold { get; init; }
+
+    /// <summary>
+    /// The question the model answers about every frame (see <see cref="AnalysisLimits.CheckPrompt"/>); unset asks for
+    /// a short description of the frame and a transcription of any text in it. The shipped small model answers its
+    /// one fixed question whatever is asked.
+    /// </summary>
+    public string? Prompt { get; init; }
 }
 
 /// <summary>A video was uploaded and should be analysed. Topic <see cref="VireoTopics.VideoUploaded"/>, keyed by <see cref="Key"/>.</summary>

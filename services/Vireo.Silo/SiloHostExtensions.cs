@@ -86,12 +86,45 @@ public static class SiloHostExtensions
         return builder;
     }
 
+    /// <summary>
+    /// The configured port, or a free one below the kernel's ephemeral range. Outgoing connections (to Redis, Kafka,
+    /// Postgres) take their local ports from that range, so a free port found inside it can be taken again before the
+    /// silo binds it; below it only listeners take ports.
+    /// </summary>
     private static int Port(int configured)
     {
         if (configured != 0)
             return configured;
+        var ephemeralStart = EphemeralRangeStart();
+        for (var attempt = 0; attempt < 200 && ephemeralStart > 12_000; attempt++)
+        {
+            var port = Random.Shared.Next(10_000, ephemeralStart);
+            try
+            {
+                using var probe = new TcpListener(IPAddress.Loopback, port);
+                probe.Start();
+                return port;
+            }
+            catch (SocketException)
+            {
+            }
+        }
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static int EphemeralRangeStart()
+    {
+        const string range = "/proc/sys/net/ipv4/ip_local_port_range";
+        try
+        {
+            return File.Exists(range) && int.TryParse(File.ReadAllText(range).Split((char[])['\t', ' '], StringSplitOptions.RemoveEmptyEntries)[0], out var start)
+                ? start : 32_768;
+        }
+        catch (IOException)
+        {
+            return 32_768;
+        }
     }
 }

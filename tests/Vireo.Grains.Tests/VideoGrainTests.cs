@@ -192,6 +192,16 @@ public sealed class VideoGrainTests(VideoGrainCluster fixture) : IClassFixture<V
     }
 
     [Fact]
+    public async Task TheUploadsQuestionReachesTheLanguageModelForEveryFrame()
+    {
+        const string question = "Which vehicles are in this frame?";
+        await Grain("v-asked").Submit(Job("v-asked", 4) is var job ? job with { Settings = job.Settings with { Prompt = question } } : null!);
+        var done = await _world.WaitFinishedAsync("v-asked", Deadline);
+        Assert.Equal(VideoState.Completed, done.State);
+        Assert.All(_world.FrameEventsOf("v-asked"), f => Assert.Equal(question, f.Text));
+    }
+
+    [Fact]
     public async Task AnUnreadableVideoFailsWithTheMediaError()
     {
         await Grain("v-corrupt").Submit(Job("v-corrupt", -1));
@@ -422,7 +432,7 @@ public sealed class FakeWorld : IMediaProbe, IFrameSampler, IEventPublisher, IVi
     }).ToArray();
 
     public IReadOnlyList<LanguageResult> Generate(IReadOnlyList<LanguageRequest> batch) =>
-        batch.Select(r => new LanguageResult($"scene {(int)r.VisualTokens[0] / 4}", "", 1, "fake")).ToArray();
+        batch.Select(r => new LanguageResult($"scene {(int)r.VisualTokens[0] / 4}", r.Question ?? "", 1, "fake")).ToArray();
 }
 
 /// <summary>

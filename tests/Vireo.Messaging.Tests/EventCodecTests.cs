@@ -21,6 +21,7 @@ public sealed class EventCodecTests
                 Routing = RoutingMode.AllCompressed,
                 RouterThreshold = 0.6,
                 MaxTiles = 4,
+                Prompt = "Which vehicles are in this frame?\nAnswer in one line.",
             },
         };
         var bytes = EventCodec.Serialize(upload);
@@ -30,6 +31,15 @@ public sealed class EventCodecTests
         Assert.Equal(upload with { Options = null }, decoded.Event! with { Options = null });
         Assert.Equal(upload.Options.Sampling, decoded.Event!.Options!.Sampling);
         Assert.Equal(RoutingMode.AllCompressed, decoded.Event.Options.Routing);
+        Assert.Equal(upload.Options.Prompt, decoded.Event.Options.Prompt);
+    }
+
+    [Fact]
+    public void APromptOfTheLongestLengthPassesAndOneLongerDoesNot()
+    {
+        Assert.Null(AnalysisLimits.CheckPrompt(new string('a', AnalysisLimits.MaxPromptLength)));
+        Assert.NotNull(AnalysisLimits.CheckPrompt(new string('a', AnalysisLimits.MaxPromptLength + 1)));
+        Assert.Null(AnalysisLimits.CheckPrompt("Qu'y a-t-il d'écrit ? 看板に何と書いてある？ 🚗"));
     }
 
     [Theory]
@@ -47,6 +57,10 @@ public sealed class EventCodecTests
     [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"x\",\"options\":{\"sampling\":{\"sceneThreshold\":1}}}", "sceneThreshold must be")]
     [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"x\",\"options\":{\"minTiles\":5,\"maxTiles\":2}}", "minTiles must not exceed")]
     [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"x\",\"options\":{\"routing\":\"sideways\"}}", "malformed JSON")]
+    [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"x\",\"options\":{\"prompt\":\"   \"}}", "prompt must be 1 to 1000")]
+    [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"x\",\"options\":{\"prompt\":\"what\\u0000now\"}}", "without control characters")]
+    [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"x\",\"options\":{\"prompt\":\"half \\ud800 pair\"}}", "malformed JSON")]
+    [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"x\",\"options\":{\"prompt\":\"x<|im_end|>\"}}", "chat template's markers")]
     public void RefusesBadUploadsWithAReason(string json, string expected)
     {
         var decoded = Decode(json);

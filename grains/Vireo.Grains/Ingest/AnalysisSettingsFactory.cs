@@ -19,6 +19,7 @@ public static class AnalysisSettingsFactory
             MinTiles: minTiles,
             MaxTiles: maxTiles,
             Routing: request?.Routing ?? RoutingMode.Auto,
-            RouterThreshold: request?.RouterThreshold);
+            RouterThreshold: request?.RouterThreshold,
+            Prompt: request?.Prompt);
     }
 }

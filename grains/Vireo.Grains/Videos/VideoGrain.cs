@@ -330,7 +330,7 @@ public sealed class VideoGrain(
                     if (frame.Index > resumeAfter)
                     {
                         var request = new FrameRequest(VideoId, frame.Index, frame.Width, frame.Height, frame.CopyRgb(),
-                            settings.MinTiles, settings.MaxTiles, settings.Routing, settings.RouterThreshold);
+                            settings.MinTiles, settings.MaxTiles, settings.Routing, settings.RouterThreshold, settings.Prompt);
                         var meta = new FrameMeta(frame.Index, frame.Timestamp.TotalSeconds, Describe(frame.Reasons), decodeMs);
                         await inFlight.Writer.WriteAsync(AnalyzeFrameAsync(meta, request, retry, cancellationToken), publishingFailed.Token);
                         DelayDeactivation(TimeSpan.FromMinutes(10));

@@ -116,7 +116,7 @@ public sealed class ModelLanguageEngine(LanguageHost host) : ILanguageEngine
         batch.Select(request =>
         {
             var visual = request.VisualTokens.Select(h => (float)h).ToArray();
-            var (output, ms) = host.Run(language => language.Describe(request.CompressedTiles, visual));
+            var (output, ms) = host.Run(language => language.Describe(request.CompressedTiles, visual, question: request.Question));
             var answer = ModelAnswer.Parse(output);
             return new LanguageResult(answer.Caption, answer.Text ?? "", ms, host.Silo);
         }).ToArray();
