@@ -9,6 +9,7 @@ using static TorchSharp.torch;
 namespace Vireo.Model.Tests;
 
 /// <summary>Checkpoint directories as InternVL publishes them: config forms, parameter layouts, shards and dtypes.</summary>
+[Collection(TorchDefaultDtype.Name)]
 public sealed class CheckpointFormatTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "vireo-format-" + Guid.NewGuid().ToString("N"));
@@ -277,4 +278,14 @@ public sealed class CheckpointFormatTests : IDisposable
         }
         return result;
     }
+}
+
+/// <summary>
+/// Tests that build half-precision models change torch's process-wide default dtype while they build; they run apart
+/// from every other test of this assembly, whose models and tensors expect float32.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class TorchDefaultDtype
+{
+    public const string Name = "torch default dtype";
 }

@@ -109,12 +109,12 @@ public static class VireoCheckpoint
 
     /// <summary>
     /// Builds a module with its parameters created in <paramref name="dtype"/>, so that a bfloat16 checkpoint never needs
-    /// a float32 copy of the model in host memory. Torch's default dtype is process-wide: builds take turns, and it is
-    /// restored after each.
+    /// a float32 copy of the model in host memory. Torch's default dtype is process-wide: every build, float32 ones too,
+    /// takes its turn and sets it, so a float32 model built while a bfloat16 one is built never gets bfloat16 parameters;
+    /// it is restored after each.
     /// </summary>
     public static T BuildIn<T>(ScalarType dtype, Func<T> build)
     {
-        if (dtype == ScalarType.Float32) return build();
         lock (BuildLock)
         {
             var previous = get_default_dtype();
