@@ -55,39 +55,22 @@ public sealed class FontCatalog
 
     public IEnumerable<string> HeldOutFamilyNames => HeldOut.Select(f => f.Family).Distinct();
 
-    private static readonly Lock Gate = new();
-    private static readonly Dictionary<string, FontCatalog> Loaded = [];
+    private static readonly CatalogFolders<FontCatalog> Folders = new(DirectoriesVariable, SystemFontDirectory, Discover);
 
     /// <summary>The directories searched: <see cref="DirectoriesVariable"/> when set, else <see cref="SystemFontDirectory"/>.</summary>
-    public static IReadOnlyList<string> DefaultDirectories() =>
-        Environment.GetEnvironmentVariable(DirectoriesVariable) is { Length: > 0 } dirs
-            ? dirs.Split(':', StringSplitOptions.RemoveEmptyEntries)
-            : [SystemFontDirectory];
+    public static IReadOnlyList<string> DefaultDirectories() => Folders.Defaults();
 
     /// <summary>The catalogue of the default directories, loaded once per process.</summary>
     public static FontCatalog Default() => Load(DefaultDirectories());
 
     /// <summary>Loads (once per set of directories) every usable face under <paramref name="directories"/>.</summary>
     /// <exception cref="InvalidOperationException">Too few training or held-out families were found.</exception>
-    public static FontCatalog Load(IReadOnlyList<string> directories)
-    {
-        var key = string.Join(':', directories);
-        lock (Gate)
-        {
-            if (Loaded.TryGetValue(key, out var known)) return known;
-            var catalog = Discover(directories);
-            Loaded[key] = catalog;
-            return catalog;
-        }
-    }
+    public static FontCatalog Load(IReadOnlyList<string> directories) => Folders.Load(directories);
 
     private static FontCatalog Discover(IReadOnlyList<string> directories)
     {
         var faces = new List<FontFace>();
-        var files = directories.Where(Directory.Exists)
-            .SelectMany(d => Directory.EnumerateFiles(d, "*", SearchOption.AllDirectories))
-            .Where(f => f.EndsWith(".ttf", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".otf", StringComparison.OrdinalIgnoreCase))
-            .Order(StringComparer.Ordinal);
+        var files = CatalogFolders<FontCatalog>.Files(directories, ".ttf", ".otf").Order(StringComparer.Ordinal);
         var seen = new HashSet<(string, string)>();
         foreach (var file in files)
         {

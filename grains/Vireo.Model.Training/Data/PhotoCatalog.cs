@@ -35,40 +35,29 @@ public sealed class PhotoCatalog
 
     public IReadOnlyList<Photo> HeldOut { get; }
 
-    private static readonly Lock Gate = new();
-    private static readonly Dictionary<string, PhotoCatalog> Loaded = [];
+    private static readonly CatalogFolders<PhotoCatalog> Folders = new(DirectoriesVariable, SystemPhotoDirectory, Discover);
 
-    public static IReadOnlyList<string> DefaultDirectories() =>
-        Environment.GetEnvironmentVariable(DirectoriesVariable) is { Length: > 0 } dirs
-            ? dirs.Split(':', StringSplitOptions.RemoveEmptyEntries)
-            : [SystemPhotoDirectory];
+    public static IReadOnlyList<string> DefaultDirectories() => Folders.Defaults();
 
     public static PhotoCatalog Default() => Load(DefaultDirectories());
 
     /// <exception cref="InvalidOperationException">No training photo or no held-out photo was found.</exception>
-    public static PhotoCatalog Load(IReadOnlyList<string> directories)
+    public static PhotoCatalog Load(IReadOnlyList<string> directories) => Folders.Load(directories);
+
+    private static PhotoCatalog Discover(IReadOnlyList<string> directories)
     {
-        var key = string.Join(':', directories);
-        lock (Gate)
-        {
-            if (Loaded.TryGetValue(key, out var known)) return known;
-            var files = directories.Where(Directory.Exists)
-                .SelectMany(d => Directory.EnumerateFiles(d, "*", SearchOption.AllDirectories))
-                .Where(f => f.EndsWith(".jpg", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".jpeg", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".png", StringComparison.OrdinalIgnoreCase))
-                .OrderBy(Path.GetFileName, StringComparer.Ordinal)
-                .ToList();
-            var photos = files.Select(f => new Photo(Path.GetFileNameWithoutExtension(f), Decode(f))).ToList();
-            var heldOut = photos.Where(p => HeldOutNames.Contains(p.Name)).ToList();
-            var training = photos.Where(p => !HeldOutNames.Contains(p.Name)).ToList();
-            if (training.Count == 0 || heldOut.Count == 0)
-                throw new InvalidOperationException(
-                    $"Found {training.Count} training and {heldOut.Count} held-out photographs under {string.Join(", ", directories)}; " +
-                    $"real-font frames need both (held out: {string.Join(", ", HeldOutNames)}). Install {Packages} (infra/scripts/install.sh) " +
-                    $"or point {DirectoriesVariable} at folders holding those photographs.");
-            var catalog = new PhotoCatalog(training, heldOut);
-            Loaded[key] = catalog;
-            return catalog;
-        }
+        var files = CatalogFolders<PhotoCatalog>.Files(directories, ".jpg", ".jpeg", ".png")
+            .OrderBy(Path.GetFileName, StringComparer.Ordinal)
+            .ToList();
+        var photos = files.Select(f => new Photo(Path.GetFileNameWithoutExtension(f), Decode(f))).ToList();
+        var heldOut = photos.Where(p => HeldOutNames.Contains(p.Name)).ToList();
+        var training = photos.Where(p => !HeldOutNames.Contains(p.Name)).ToList();
+        if (training.Count == 0 || heldOut.Count == 0)
+            throw new InvalidOperationException(
+                $"Found {training.Count} training and {heldOut.Count} held-out photographs under {string.Join(", ", directories)}; " +
+                $"real-font frames need both (held out: {string.Join(", ", HeldOutNames)}). Install {Packages} (infra/scripts/install.sh) " +
+                $"or point {DirectoriesVariable} at folders holding those photographs.");
+        return new PhotoCatalog(training, heldOut);
     }
 
     private static SKImage Decode(string path)
