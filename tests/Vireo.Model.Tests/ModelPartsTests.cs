@@ -39,6 +39,29 @@ public sealed class ModelPartsTests : IDisposable
     }
 
     [Fact]
+    public void AFrameDecodedInABatchGetsTheAnswerItGetsAlone()
+    {
+        // Different sizes, tile limits and routes give prompts of different lengths, so the batch is padded, and
+        // answers of different lengths, so rows leave it at different steps.
+        var frames = ModelTests.Frames(6, seed: 33);
+        using var vision = VireoVision.Load(ShippedCheckpoint(), "cpu");
+        using var language = VireoLanguage.Load(ShippedCheckpoint(), "cpu");
+        var inputs = frames.Select((f, i) => new FrameInput(f, i % 2 == 0 ? RoutingPolicy.Router() : RoutingPolicy.Fixed(compressed: i % 3 == 0), MaxTiles: 1 + i % 4)).ToArray();
+        var encoded = vision.Encode(inputs);
+        Assert.True(encoded.Select(e => e.VisualTokensAfter).Distinct().Count() > 2, "prompts of several lengths");
+        var rows = encoded.Select(e => new LanguageInput(e.Tiles.Select(t => t.Compressed).ToArray(), e.VisualTokens)).ToArray();
+
+        var batched = language.DescribeBatch(rows);
+        var alone = rows.Select(r => language.DescribeBatch([r])[0].Text).ToArray();
+        Assert.Equal(alone, batched.Select(b => b.Text));
+        Assert.All(alone, text => Assert.False(string.IsNullOrWhiteSpace(text)));
+        Assert.True(alone.Select(t => t.Length).Distinct().Count() > 1, "answers of several lengths");
+        // Reordered, the same answers follow their frames.
+        var reversed = language.DescribeBatch(rows.Reverse().ToArray()).Select(b => b.Text).Reverse();
+        Assert.Equal(alone, reversed);
+    }
+
+    [Fact]
     public void EachPartReadsAndChecksOnlyItsOwnTensors()
     {
         var tiny = ModelConfig.Tiny();

@@ -112,14 +112,16 @@ public sealed class ModelVisionEngine(VisionHost host) : IVisionEngine
 /// <summary>Prefill with a frame's visual tokens and greedy decoding of its caption and text.</summary>
 public sealed class ModelLanguageEngine(LanguageHost host) : ILanguageEngine
 {
-    public IReadOnlyList<LanguageResult> Generate(IReadOnlyList<LanguageRequest> batch) =>
-        batch.Select(request =>
+    public IReadOnlyList<LanguageResult> Generate(IReadOnlyList<LanguageRequest> batch)
+    {
+        var inputs = batch.Select(r => new LanguageInput(r.CompressedTiles, r.VisualTokens.Select(h => (float)h).ToArray(), r.Question)).ToArray();
+        var answers = host.Run(language => language.DescribeBatch(inputs));
+        return answers.Select(a =>
         {
-            var visual = request.VisualTokens.Select(h => (float)h).ToArray();
-            var (output, ms) = host.Run(language => language.Describe(request.CompressedTiles, visual, question: request.Question));
-            var answer = ModelAnswer.Parse(output);
-            return new LanguageResult(answer.Caption, answer.Text ?? "", ms, host.Silo);
+            var answer = ModelAnswer.Parse(a.Text);
+            return new LanguageResult(answer.Caption, answer.Text ?? "", a.Milliseconds, host.Silo);
         }).ToArray();
+    }
 }
 
 public static class ModelEngineServiceCollectionExtensions

@@ -35,15 +35,12 @@ public sealed class VireoEngine : IDisposable
         return new VireoEngine(VireoCheckpoint.Load(directory, dtype: TorchRuntime.DefaultDType(directory, device)), dev);
     }
 
-    /// <summary>Analyses a batch of RGB24 frames: <see cref="Encode"/>, then <see cref="Describe"/> for each frame.</summary>
+    /// <summary>Analyses a batch of RGB24 frames: <see cref="Encode"/>, then <see cref="DescribeBatch"/> for all of them.</summary>
     public IReadOnlyList<FrameAnalysis> Analyze(IReadOnlyList<RgbFrame> frames, RoutingPolicy routing, int maxNewTokens = 96, string? question = null)
     {
         var encoded = Encode(frames.Select(f => new FrameInput(f, routing)).ToArray());
-        return encoded.Select(e =>
-        {
-            var (text, ms) = Describe(e.Tiles.Select(t => t.Compressed).ToArray(), e.VisualTokens, maxNewTokens, question);
-            return new FrameAnalysis(text, e.Tiles, e.VisualTokensBefore, e.VisualTokensAfter, e.VisionMilliseconds, ms);
-        }).ToArray();
+        var answers = DescribeBatch(encoded.Select(e => new LanguageInput(e.Tiles.Select(t => t.Compressed).ToArray(), e.VisualTokens, question)).ToArray(), maxNewTokens);
+        return encoded.Zip(answers, (e, a) => new FrameAnalysis(a.Text, e.Tiles, e.VisualTokensBefore, e.VisualTokensAfter, e.VisionMilliseconds, a.Milliseconds)).ToArray();
     }
 
     /// <inheritdoc cref="VireoVision.Encode"/>
@@ -52,6 +49,10 @@ public sealed class VireoEngine : IDisposable
     /// <inheritdoc cref="VireoLanguage.Describe"/>
     public (string Text, double Milliseconds) Describe(IReadOnlyList<bool> compressedTiles, float[] visualTokens, int maxNewTokens = 96, string? question = null) =>
         Language.Describe(compressedTiles, visualTokens, maxNewTokens, question);
+
+    /// <inheritdoc cref="VireoLanguage.DescribeBatch"/>
+    public IReadOnlyList<(string Text, double Milliseconds)> DescribeBatch(IReadOnlyList<LanguageInput> frames, int maxNewTokens = 96) =>
+        Language.DescribeBatch(frames, maxNewTokens);
 
     public void Dispose() => _model.Dispose();
 }

@@ -28,42 +28,49 @@ public sealed class VireoLanguage(LanguageTower tower, Device device, bool ownsT
     /// <param name="visualTokens">The frame's visual tokens.</param>
     /// <param name="maxNewTokens">Generation stops after this many tokens if the end of the turn has not come.</param>
     /// <param name="question">The frame's question (InternVL's template); null asks the default.</param>
-    public (string Text, double Milliseconds) Describe(IReadOnlyList<bool> compressedTiles, float[] visualTokens, int maxNewTokens = 96, string? question = null)
+    public (string Text, double Milliseconds) Describe(IReadOnlyList<bool> compressedTiles, float[] visualTokens, int maxNewTokens = 96, string? question = null) =>
+        DescribeBatch([new LanguageInput(compressedTiles, visualTokens, question)], maxNewTokens)[0];
+
+    /// <summary>
+    /// Decodes the answers of several frames together: one prefill and one decode step a token for the whole batch.
+    /// Each frame gets the answer it gets alone. The milliseconds of each are its share of the batch's time.
+    /// </summary>
+    /// <param name="frames">The frames' routes, visual tokens and questions.</param>
+    /// <param name="maxNewTokens">Generation stops after this many tokens a frame if the end of the turn has not come.</param>
+    public IReadOnlyList<(string Text, double Milliseconds)> DescribeBatch(IReadOnlyList<LanguageInput> frames, int maxNewTokens = 96)
     {
+        if (frames.Count == 0) return [];
         var config = Tower.Config;
-        var expected = compressedTiles.Sum(config.TokensFor);
         var width = config.LlmConfig.HiddenSize;
-        if (visualTokens.Length != expected * width)
-            throw new ArgumentException($"expected {expected} visual tokens of width {width} for these tiles, got {visualTokens.Length} values");
+        var total = 0;
+        foreach (var frame in frames)
+        {
+            var expected = frame.CompressedTiles.Sum(config.TokensFor);
+            if (frame.VisualTokens.Length != expected * width)
+                throw new ArgumentException($"expected {expected} visual tokens of width {width} for these tiles, got {frame.VisualTokens.Length} values");
+            total += expected;
+        }
         using var inference = inference_mode();
         using var scope = NewDisposeScope();
         var clock = Stopwatch.StartNew();
-        using var visual = tensor(visualTokens, [expected, width]).to(Tower.LanguageModel.parameters().First().dtype).to(Device);
-        var text = Generate(compressedTiles, visual, maxNewTokens, question);
-        return (text, clock.Elapsed.TotalMilliseconds);
-    }
-
-    private string Generate(IReadOnlyList<bool> compress, Tensor frameVisual, int maxNewTokens, string? question)
-    {
-        using var scope = NewDisposeScope();
-        var lm = Tower.LanguageModel;
-        var prompt = Tower.PromptIds(compress, question).Select(i => (long)i).ToArray();
-        var endOfTurn = Tower.Tokenizer.EndOfTurn;
-        using var ids = tensor(prompt, [1, prompt.Length]).to(Device);
-        var embeds = Tower.EmbedWithVision(ids, frameVisual);
-        using var cache = new KvCache(Tower.Config.LlmConfig, 1, prompt.Length + maxNewTokens + 1, Device, lm.parameters().First().dtype);
-        var hidden = lm.Hidden(embeds, cache);
-        var next = lm.Logits(hidden[.., -1]).argmax(-1);
-        var output = new List<int>();
-        for (var step = 0; step < maxNewTokens; step++)
+        var values = new float[total * width];
+        var offset = 0;
+        foreach (var frame in frames)
         {
-            var token = (int)next.cpu().item<long>();
-            if (token == endOfTurn) break;
-            output.Add(token);
-            using var stepScope = NewDisposeScope();
-            var h = lm.Hidden(lm.Embed(next.reshape(1, 1)), cache);
-            next = lm.Logits(h[.., -1]).argmax(-1).MoveToOuterDisposeScope();
+            frame.VisualTokens.CopyTo(values, offset);
+            offset += frame.VisualTokens.Length;
         }
-        return Tower.Tokenizer.Decode(output);
+        var visual = TorchRuntime.Upload(tensor(values, [total, width]), Device).to(Tower.LanguageModel.parameters().First().dtype);
+        var prompts = frames.Select(f => new PromptRow(Tower.PromptIds(f.CompressedTiles, f.Question).Select(i => (long)i).ToArray())).ToArray();
+        var tokenizer = Tower.Tokenizer;
+        var outputs = BatchedGreedy.Generate(Tower, Device, prompts, visual, tokenizer.ImageContext, maxNewTokens, tokenizer.EndOfTurn);
+        var share = clock.Elapsed.TotalMilliseconds / frames.Count;
+        return outputs.Select(o => (tokenizer.Decode(o), share)).ToArray();
     }
 }
+
+/// <summary>One frame for the language side.</summary>
+/// <param name="CompressedTiles">Per tile, whether it took the 64-token path.</param>
+/// <param name="VisualTokens">The frame's visual tokens, [tokens × width] values, row-major, in tile order.</param>
+/// <param name="Question">The frame's question (InternVL's template); null asks the default.</param>
+public sealed record LanguageInput(IReadOnlyList<bool> CompressedTiles, float[] VisualTokens, string? Question = null);

@@ -55,6 +55,23 @@ public sealed class KvCache : IDisposable
     /// <summary>Positions already written.</summary>
     public long Length { get; internal set; }
 
+    /// <summary>Keeps only the given rows (an int64 index on the cache's device), in that order.</summary>
+    public void KeepRows(Tensor rows)
+    {
+        for (var i = 0; i < Keys.Length; i++)
+        {
+            Replace(ref Keys[i], Keys[i].index_select(0, rows));
+            Replace(ref Values[i], Values[i].index_select(0, rows));
+        }
+    }
+
+    private static void Replace(ref Tensor slot, Tensor value)
+    {
+        var old = slot;
+        slot = value.DetachFromDisposeScope();
+        old.Dispose();
+    }
+
     public void Dispose()
     {
         foreach (var t in Keys) t.Dispose();
@@ -89,7 +106,16 @@ internal sealed class Qwen3Attention : Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, KvCache? cache, int layer)
+    /// <param name="x">[b, t, H].</param>
+    /// <param name="cos">Rotary cosines, [t, head_dim] for positions shared by every row or [b, 1, t, head_dim].</param>
+    /// <param name="sin">Rotary sines, shaped as <paramref name="cos"/>.</param>
+    /// <param name="mask">
+    /// Which keys each query may see, bool [b, 1, t, keys]; null means plainly causal (prefill from an empty cache)
+    /// or every cached key (a decode step).
+    /// </param>
+    /// <param name="cache">The cache to append to, or null.</param>
+    /// <param name="layer">This layer's index in the cache.</param>
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache, int layer)
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];
@@ -98,25 +124,36 @@ internal sealed class Qwen3Attention : Module
         var v = v_proj.forward(x).reshape(b, t, _kvHeads, _headDim).transpose(1, 2);
         q = Rotary.Apply(q, cos, sin);
         k = Rotary.Apply(k, cos, sin);
-        var causal = true;
+        var start = 0L;
         if (cache is not null)
         {
-            var start = cache.Length;
+            start = cache.Length;
             cache.Keys[layer].narrow(2, start, t).copy_(k);
             cache.Values[layer].narrow(2, start, t).copy_(v);
             k = cache.Keys[layer].narrow(2, 0, start + t);
             v = cache.Values[layer].narrow(2, 0, start + t);
-            // A single new query attends to every cached position; a prefill from empty is plainly causal.
-            causal = start == 0;
-            if (!causal && t != 1) throw new NotSupportedException("Chunked prefill onto a non-empty cache is not supported.");
+            if (start > 0 && t != 1) throw new NotSupportedException("Chunked prefill onto a non-empty cache is not supported.");
         }
         var groups = _heads / _kvHeads;
-        if (groups > 1)
+        Tensor attended;
+        if (start > 0)
         {
-            k = k.repeat_interleave(groups, 1);
-            v = v.repeat_interleave(groups, 1);
+            // One new query a row: the query heads that share a key/value head become that head's queries, so the
+            // cache is read as it is instead of being copied once per group.
+            attended = functional.scaled_dot_product_attention(q.reshape(b, _kvHeads, groups, _headDim), k, v, attn_mask: mask)
+                .reshape(b, _heads, 1, _headDim);
         }
-        var attended = functional.scaled_dot_product_attention(q, k, v, is_casual: causal);
+        else
+        {
+            if (groups > 1)
+            {
+                k = k.repeat_interleave(groups, 1);
+                v = v.repeat_interleave(groups, 1);
+            }
+            attended = mask is null
+                ? functional.scaled_dot_product_attention(q, k, v, is_casual: true)
+                : functional.scaled_dot_product_attention(q, k, v, attn_mask: mask);
+        }
         return o_proj.forward(attended.transpose(1, 2).reshape(b, t, _heads * _headDim)).MoveToOuterDisposeScope();
     }
 }
@@ -134,16 +171,27 @@ internal static class Rotary
         return (x * cos + rotated * sin).MoveToOuterDisposeScope();
     }
 
-    /// <summary>cos and sin [length, head_dim] in <paramref name="dtype"/>, computed in float32 as Qwen3's reference computes them.</summary>
-    public static (Tensor Cos, Tensor Sin) Tables(long start, long length, int headDim, double theta, Device device, ScalarType dtype = ScalarType.Float32)
+    /// <summary>
+    /// cos and sin in <paramref name="dtype"/>, computed in float32 as Qwen3's reference computes them: [t, head_dim]
+    /// for positions [t], or [b, 1, t, head_dim] for positions [b, t] (each row at its own positions).
+    /// </summary>
+    public static (Tensor Cos, Tensor Sin) Tables(Tensor positions, int headDim, double theta, ScalarType dtype = ScalarType.Float32)
     {
         using var scope = NewDisposeScope();
+        var device = positions.device;
         var exponents = arange(0, headDim, 2, dtype: ScalarType.Int64, device: device).to(ScalarType.Float32) / headDim;
         var invFreq = 1.0f / pow(full(1, (float)theta, dtype: ScalarType.Float32, device: device), exponents);
-        var positions = arange(start, start + length, dtype: ScalarType.Int64, device: device).to(ScalarType.Float32);
-        var freqs = positions.unsqueeze(1) * invFreq.unsqueeze(0);
+        var freqs = positions.to(ScalarType.Float32).unsqueeze(-1) * invFreq;
         var emb = cat([freqs, freqs], -1);
+        if (positions.dim() == 2) emb = emb.unsqueeze(1);
         return (emb.cos().to(dtype).MoveToOuterDisposeScope(), emb.sin().to(dtype).MoveToOuterDisposeScope());
+    }
+
+    /// <summary>cos and sin [length, head_dim] for the positions start, start + 1, ….</summary>
+    public static (Tensor Cos, Tensor Sin) Tables(long start, long length, int headDim, double theta, Device device, ScalarType dtype = ScalarType.Float32)
+    {
+        using var positions = arange(start, start + length, dtype: ScalarType.Int64, device: device);
+        return Tables(positions, headDim, theta, dtype);
     }
 }
 
@@ -185,10 +233,10 @@ internal sealed class Qwen3DecoderLayer : Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, KvCache? cache, int layer)
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache, int layer)
     {
         using var scope = NewDisposeScope();
-        var h = x + self_attn.Forward(input_layernorm.forward(x), cos, sin, cache, layer);
+        var h = x + self_attn.Forward(input_layernorm.forward(x), cos, sin, mask, cache, layer);
         return (h + mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
     }
 }
@@ -213,15 +261,18 @@ internal sealed class Qwen3Model : Module
 
     public Embedding EmbedTokens => embed_tokens;
 
-    public Tensor Forward(Tensor embeds, KvCache? cache)
+    /// <inheritdoc cref="Qwen3LanguageModel.Hidden"/>
+    public Tensor Forward(Tensor embeds, KvCache? cache, Tensor? positions, Tensor? mask)
     {
         using var scope = NewDisposeScope();
         var start = cache?.Length ?? 0;
         var t = embeds.shape[1];
         if (cache is not null && start + t > cache.Capacity) throw new InvalidOperationException("KV cache is full.");
-        var (cos, sin) = Rotary.Tables(start, t, _config.HeadDim, _config.RopeTheta, embeds.device, embeds.dtype);
+        var (cos, sin) = positions is null
+            ? Rotary.Tables(start, t, _config.HeadDim, _config.RopeTheta, embeds.device, embeds.dtype)
+            : Rotary.Tables(positions, _config.HeadDim, _config.RopeTheta, embeds.dtype);
         var h = embeds;
-        for (var i = 0; i < layers.Count; i++) h = layers[i].Forward(h, cos, sin, cache, i);
+        for (var i = 0; i < layers.Count; i++) h = layers[i].Forward(h, cos, sin, mask, cache, i);
         if (cache is not null) cache.Length = start + t;
         return norm.forward(h).MoveToOuterDisposeScope();
     }
@@ -254,7 +305,15 @@ public sealed class Qwen3LanguageModel : Module
     public Tensor Embed(Tensor ids) => model.EmbedTokens.forward(ids);
 
     /// <summary>Final hidden states [b, t, H] for input embeddings, appending to <paramref name="cache"/> when given.</summary>
-    public Tensor Hidden(Tensor embeds, KvCache? cache = null) => model.Forward(embeds, cache);
+    /// <param name="embeds">[b, t, H].</param>
+    /// <param name="cache">The cache to append to, or null.</param>
+    /// <param name="positions">
+    /// Each row's rotary positions [b, t] when rows sit at different positions (left-padded batches); null places
+    /// every row at the cache's length onwards.
+    /// </param>
+    /// <param name="mask">Which keys each query may see, bool [b, 1, t, keys]; null for plainly causal attention.</param>
+    public Tensor Hidden(Tensor embeds, KvCache? cache = null, Tensor? positions = null, Tensor? mask = null) =>
+        model.Forward(embeds, cache, positions, mask);
 
     /// <summary>Logits over the vocabulary for hidden states.</summary>
     public Tensor Logits(Tensor hidden) =>
