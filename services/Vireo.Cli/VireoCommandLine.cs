@@ -25,6 +25,7 @@ public static class VireoCommandLine
         bench.Subcommands.Add(BenchPipelineCommand.Create());
         bench.Subcommands.Add(BenchApiCommand.Create());
         bench.Subcommands.Add(BenchChaosCommand.Create());
+        bench.Subcommands.Add(BenchModelCommand.Create());
         return root;
     }
 }

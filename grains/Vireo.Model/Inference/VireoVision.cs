@@ -38,7 +38,8 @@ public sealed class VireoVision(VisionTower tower, Device device, bool ownsTower
             ? Tower.Tiler
             : Tower.Tiler.WithLimits(f.MinTiles ?? config.MinDynamicPatch, f.MaxTiles ?? config.MaxDynamicPatch)).ToArray();
         var tiles = TileBatch.From(Tower.Tiler, frames.Select(f => f.Frame).ToArray(), tilers);
-        var features = EncodeTiles(tiles);
+        using var pixels = tiles.ToTensor(Device);
+        var features = Features(pixels);
         var probabilities = Tower.CompressProbability(features).cpu().data<float>().ToArray();
         var compress = new bool[tiles.TotalTiles];
         // Without a router (a non-Flash checkpoint) every tile takes 256 tokens, whatever the policy asks.
@@ -73,14 +74,20 @@ public sealed class VireoVision(VisionTower tower, Device device, bool ownsTower
         return results;
     }
 
-    private Tensor EncodeTiles(TileBatch tiles)
+    /// <summary>
+    /// The ViT's features [tiles, 1024, D] for normalised tiles [tiles, 3, 448, 448] on this side's device, at most
+    /// <see cref="MaxTilesPerVisionPass"/> tiles a pass.
+    /// </summary>
+    public Tensor Features(Tensor tiles)
     {
-        using var host = tiles.ToTensor(Device);
-        using var pixels = host.to(Tower.Encoder.parameters().First().dtype);
-        if (tiles.TotalTiles <= MaxTilesPerVisionPass) return Tower.Encoder.forward(pixels);
+        using var inference = inference_mode();
+        using var pixels = tiles.to(Tower.Encoder.parameters().First().dtype);
+        var count = pixels.shape[0];
+        if (count <= MaxTilesPerVisionPass) return Tower.Encoder.forward(pixels);
+        using var scope = NewDisposeScope();
         var chunks = new List<Tensor>();
-        for (var start = 0; start < tiles.TotalTiles; start += MaxTilesPerVisionPass)
-            chunks.Add(Tower.Encoder.forward(pixels.narrow(0, start, Math.Min(MaxTilesPerVisionPass, tiles.TotalTiles - start))));
-        return cat(chunks, 0);
+        for (var start = 0L; start < count; start += MaxTilesPerVisionPass)
+            chunks.Add(Tower.Encoder.forward(pixels.narrow(0, start, Math.Min(MaxTilesPerVisionPass, count - start))));
+        return cat(chunks, 0).MoveToOuterDisposeScope();
     }
 }
