@@ -9,9 +9,10 @@ namespace Vireo.Model.Inference;
 public sealed record PromptRow(long[] Ids);
 
 /// <summary>
-/// Greedy decoding of many prompts at once: one prefill of the left-padded batch, then one decode step a token for
-/// every row, each row at its own rotary positions and blind to the padding before it. A row's answer does not depend
-/// on the rows beside it. Rows that have ended leave the batch at the next read of the tokens once they are half of it.
+/// Greedy decoding of many prompts at once: one prefill for each prompt length in the batch, then one decode step a
+/// token for every row of the left-padded batch, each row at its own rotary positions and blind to the padding before
+/// it. A row's answer does not depend on the rows beside it. Rows that have ended leave the batch at the next read of the
+/// tokens once they are half of it.
 /// </summary>
 public static class BatchedGreedy
 {
@@ -38,48 +39,65 @@ public static class BatchedGreedy
         var rows = prompts.Count;
         var length = prompts.Max(p => p.Ids.Length);
         var capacity = length + maxNewTokens;
-        var padded = prompts.Any(p => p.Ids.Length != length);
 
-        // Left padding: every row's last prompt token sits in the last column, so each step writes one shared column.
-        var ids = new long[rows * length];
-        var positions = new long[rows * length];
-        var valid = new bool[rows * capacity];
-        var imagePositions = new List<long>();
-        for (var r = 0; r < rows; r++)
+        // Left padding: every row's last prompt token sits in the last column, so each decode step writes one shared
+        // column. Rows are ordered longest first, so that rows of one length are neighbours: each length is prefilled
+        // on its own, plainly causal, straight into its rows and columns of the shared cache, and no prefill attends
+        // through a padding mask. The order changes nothing in any row's answer.
+        var order = Enumerable.Range(0, rows).OrderByDescending(r => prompts[r].Ids.Length).ToArray();
+        var visualStart = new long[rows + 1];
+        for (var r = 0; r < rows; r++) visualStart[r + 1] = visualStart[r] + prompts[r].Ids.LongCount(id => id == imageContextId);
+        if (visualStart[rows] != visual.shape[0])
+            throw new ArgumentException($"{visualStart[rows]} image-context positions but {visual.shape[0]} visual tokens.", nameof(visual));
+
+        using var cache = new KvCache(lm.Config, rows, capacity, device, visual.dtype);
+        var lastHidden = new List<Tensor>();
+        for (var first = 0; first < rows;)
         {
-            var prompt = prompts[r].Ids;
-            var pad = length - prompt.Length;
-            for (var j = 0; j < prompt.Length; j++)
+            var groupLength = prompts[order[first]].Ids.Length;
+            var count = 1;
+            while (first + count < rows && prompts[order[first + count]].Ids.Length == groupLength) count++;
+            var ids = new long[count * groupLength];
+            var imagePositions = new List<long>();
+            var visualParts = new List<Tensor>();
+            for (var i = 0; i < count; i++)
             {
-                var at = r * length + pad + j;
-                ids[at] = prompt[j];
-                positions[at] = j;
-                if (prompt[j] == imageContextId) imagePositions.Add(at);
+                var r = order[first + i];
+                for (var j = 0; j < groupLength; j++)
+                {
+                    ids[i * groupLength + j] = prompts[r].Ids[j];
+                    if (prompts[r].Ids[j] == imageContextId) imagePositions.Add(i * groupLength + j);
+                }
+                visualParts.Add(visual.narrow(0, visualStart[r], visualStart[r + 1] - visualStart[r]));
             }
-            Array.Fill(valid, true, r * capacity + pad, capacity - pad);
+            var embeds = tower.EmbedWithVision(
+                TorchRuntime.Upload(tensor(ids, [count, groupLength]), device),
+                visualParts.Count == 1 ? visualParts[0] : cat(visualParts, 0),
+                TorchRuntime.Upload(tensor(imagePositions.ToArray()), device));
+            using var rowsOfCache = cache.Window(first, count, length - groupLength);
+            lastHidden.Add(lm.Hidden(embeds, rowsOfCache).select(1, -1));
+            first += count;
         }
+        cache.Length = length;
+        var next = lm.Logits(lastHidden.Count == 1 ? lastHidden[0] : cat(lastHidden, 0)).argmax(-1);
 
-        var embeds = tower.EmbedWithVision(
-            TorchRuntime.Upload(tensor(ids, [rows, length]), device), visual, TorchRuntime.Upload(tensor(imagePositions.ToArray()), device));
-        using var cache = new KvCache(lm.Config, rows, capacity, device, embeds.dtype);
-        Tensor? keyValid = null, rowPositions = null, nextPositions = null, prefillMask = null;
+        var padded = prompts[order[0]].Ids.Length != prompts[order[^1]].Ids.Length;
+        Tensor? keyValid = null, nextPositions = null;
         if (padded)
         {
+            var valid = new bool[rows * capacity];
+            for (var i = 0; i < rows; i++)
+            {
+                var pad = length - prompts[order[i]].Ids.Length;
+                Array.Fill(valid, true, i * capacity + pad, capacity - pad);
+            }
             keyValid = TorchRuntime.Upload(tensor(valid, [rows, capacity]), device);
-            rowPositions = TorchRuntime.Upload(tensor(positions, [rows, length]), device);
-            nextPositions = TorchRuntime.Upload(tensor(prompts.Select(p => (long)p.Ids.Length).ToArray(), [rows, 1]), device);
-            // Causal within a row's own tokens. A padding query sees itself, so no softmax row is empty (an empty one
-            // is NaN, and would reach the cache); no real query ever sees a padding key.
-            var causal = ones(length, length, dtype: ScalarType.Bool, device: device).tril();
-            var self = eye(length, dtype: ScalarType.Bool, device: device);
-            prefillMask = ((causal & keyValid.narrow(1, 0, length).unsqueeze(1)) | self).unsqueeze(1);
+            nextPositions = TorchRuntime.Upload(tensor(order.Select(r => (long)prompts[r].Ids.Length).ToArray(), [rows, 1]), device);
         }
-        var hidden = lm.Hidden(embeds, cache, rowPositions, prefillMask);
-        var next = lm.Logits(hidden.select(1, -1)).argmax(-1);
 
         // Reading the tokens waits for the device: on a GPU it happens every few steps, not every step.
         var readEvery = stopToken is null ? int.MaxValue : device.type == DeviceType.CPU ? 1 : 8;
-        var live = Enumerable.Range(0, rows).ToArray();
+        var live = order;
         var ended = new bool[rows];
         var pending = new List<Tensor>();
         for (var produced = 1; ; produced++)

@@ -32,7 +32,10 @@ public sealed class VireoEngine : IDisposable
     public static VireoEngine Load(string directory, string device = "auto")
     {
         var dev = TorchRuntime.ResolveDevice(device);
-        return new VireoEngine(VireoCheckpoint.Load(directory, dtype: TorchRuntime.DefaultDType(directory, device)), dev);
+        var engine = new VireoEngine(VireoCheckpoint.Load(directory, dtype: TorchRuntime.DefaultDType(directory, device)), dev);
+        // Once on the device: moving the model afterwards would part the fused weights.
+        engine.Model.LanguageModel.FuseForInference();
+        return engine;
     }
 
     /// <summary>Analyses a batch of RGB24 frames: <see cref="Encode"/>, then <see cref="DescribeBatch"/> for all of them.</summary>

@@ -17,8 +17,13 @@ public sealed class VireoLanguage(LanguageTower tower, Device device, bool ownsT
     /// config.json with the tokenizer) onto a device ("auto", "cpu", "cuda").
     /// </summary>
     /// <exception cref="Modules.CheckpointMismatchException">The language side's tensors differ from its config.</exception>
-    public static VireoLanguage Load(string directory, string device = "auto") =>
-        new(VireoCheckpoint.LoadLanguage(directory, dtype: TorchRuntime.DefaultDType(directory, device)), TorchRuntime.ResolveDevice(device));
+    public static VireoLanguage Load(string directory, string device = "auto")
+    {
+        var language = new VireoLanguage(VireoCheckpoint.LoadLanguage(directory, dtype: TorchRuntime.DefaultDType(directory, device)), TorchRuntime.ResolveDevice(device));
+        // Once on the device: moving the model afterwards would part the fused weights.
+        language.Tower.LanguageModel.FuseForInference();
+        return language;
+    }
 
     /// <summary>
     /// Decodes one frame's answer from its visual tokens ([tokens × width] values, row-major, in tile order) and the

@@ -84,6 +84,8 @@ public static class ReferenceCheck
             _ => throw new ArgumentException($"Unknown dtype {dtype}.", nameof(dtype)),
         };
         using var model = VireoCheckpoint.Load(directory, device, type, tokenizerDirectory);
+        // Checked as the silos run it.
+        model.LanguageModel.FuseForInference();
         using var reference = SafetensorsArchive.OpenFile(Path.Combine(directory, ReferenceFile));
         using var inference = inference_mode();
         using var scope = NewDisposeScope();

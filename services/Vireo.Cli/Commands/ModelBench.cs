@@ -65,6 +65,7 @@ internal sealed class ModelBench : IDisposable
         _vision = new VireoVision(visionTower, device) { MaxTilesPerVisionPass = settings.Tiles * settings.Batch };
         _language = VireoCheckpoint.BuildIn(dtype, () => new LanguageTower(_config));
         _language.to(device).eval();
+        _language.LanguageModel.FuseForInference();
         Console.WriteLine(Inv($"{shape}: vision {Params(visionTower) / 1e6:F0} M and language {Params(_language) / 1e9:F2} B parameters in {dtype}, built in {clock.Elapsed.TotalSeconds:F1} s"));
     }
 
