@@ -53,22 +53,25 @@ public sealed record FrameRequest(
     [property: Id(8)] double? RouterThreshold,
     [property: Id(9)] string? Question = null);
 
-/// <summary>The vision half's result for a frame: the router's decisions and the visual tokens for the language model.</summary>
+/// <summary>
+/// The vision half's result for a frame: the router's decisions and the visual tokens for the language model, as
+/// bfloat16 bits (the dtype a real model computes them in).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("Vireo.VisionResult")]
 public sealed record VisionResult(
     [property: Id(0)] IReadOnlyList<TileDecision> Tiles,
     [property: Id(1)] int TokensBefore,
     [property: Id(2)] int TokensAfter,
-    [property: Id(3)] Half[] VisualTokens,
+    [property: Id(3)] ushort[] VisualTokens,
     [property: Id(4)] double VisionMs);
 
-/// <summary>A frame's visual tokens on their way from a vision worker to a language worker.</summary>
+/// <summary>A frame's visual tokens (bfloat16 bits) on their way from a vision worker to a language worker.</summary>
 [GenerateSerializer, Immutable, Alias("Vireo.LanguageRequest")]
 public sealed record LanguageRequest(
     [property: Id(0)] string VideoId,
     [property: Id(1)] int FrameIndex,
     [property: Id(2)] IReadOnlyList<bool> CompressedTiles,
-    [property: Id(3)] Half[] VisualTokens,
+    [property: Id(3)] ushort[] VisualTokens,
     [property: Id(4)] string? Question = null);
 
 /// <summary>What the language model wrote for a frame.</summary>

@@ -1,3 +1,4 @@
+using Vireo.Model.Inference;
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
@@ -428,11 +429,11 @@ public sealed class FakeWorld : IMediaProbe, IFrameSampler, IEventPublisher, IVi
         if (Refuse.ContainsKey((video, request.FrameIndex)))
             throw new ArgumentException($"refused frame {request.FrameIndex}");
         TileDecision[] tiles = [new(0, false, 0.2, 256), new(1, false, 0.3, 256)];
-        return new VisionResult(tiles, 512, 512, [(Half)request.FrameIndex], 1);
+        return new VisionResult(tiles, 512, 512, [BFloat16.FromSingle(request.FrameIndex)], 1);
     }).ToArray();
 
     public IReadOnlyList<LanguageResult> Generate(IReadOnlyList<LanguageRequest> batch) =>
-        batch.Select(r => new LanguageResult($"scene {(int)r.VisualTokens[0] / 4}", r.Question ?? "", 1, "fake")).ToArray();
+        batch.Select(r => new LanguageResult($"scene {(int)BFloat16.ToSingle(r.VisualTokens[0]) / 4}", r.Question ?? "", 1, "fake")).ToArray();
 }
 
 /// <summary>

@@ -95,7 +95,7 @@ public sealed class ModelVisionEngine(VisionHost host) : IVisionEngine
             e.Tiles.Select(t => new TileDecision(t.Index, t.Compressed, t.CompressProbability, t.VisualTokens)).ToArray(),
             e.VisualTokensBefore,
             e.VisualTokensAfter,
-            e.VisualTokens.Select(v => (Half)v).ToArray(),
+            BFloat16.FromSingles(e.VisualTokens),
             e.VisionMilliseconds)).ToArray();
     }
 
@@ -114,7 +114,7 @@ public sealed class ModelLanguageEngine(LanguageHost host) : ILanguageEngine
 {
     public IReadOnlyList<LanguageResult> Generate(IReadOnlyList<LanguageRequest> batch)
     {
-        var inputs = batch.Select(r => new LanguageInput(r.CompressedTiles, r.VisualTokens.Select(h => (float)h).ToArray(), r.Question)).ToArray();
+        var inputs = batch.Select(r => new LanguageInput(r.CompressedTiles, BFloat16.ToSingles(r.VisualTokens), r.Question)).ToArray();
         var answers = host.Run(language => language.DescribeBatch(inputs));
         return answers.Select(a =>
         {

@@ -144,6 +144,8 @@ internal sealed class ModelBench : IDisposable
         var bound = languageBytes / (copy * 1e9) * 1000;
         Console.WriteLine(Inv($"  whole frames ({_s.NewTokens} new tokens): batch 1 {1000 / wholeOff1:F2} frames/s off, {1000 / wholeHalf1:F2} half; batch {frames} {frames / wholeOff * 1000:F2} off, {frames / wholeHalf * 1000:F2} half ({wholeOff / wholeHalf:F2}x)"));
         Console.WriteLine(Inv($"  decode step at batch {frames}: {step:F2} ms; weights {languageBytes / 1e9:F2} GB at {copy:F0} GB/s = {bound:F2} ms ({step / bound:F2}x the bound)"));
+        var (hostMs, deviceMs, opUs) = DecodeHostCost(frames, PromptLength(off[0]));
+        Console.WriteLine(Inv($"  decode step at batch {frames}, apart: the host enqueues it in {hostMs:F2} ms, the device finishes it in {deviceMs:F2} ms; one small tensor operation costs the host {opUs:F1} µs"));
         return new ModelFigures
         {
             CopyGBps = copy,
@@ -166,6 +168,41 @@ internal sealed class ModelBench : IDisposable
             HopMBPerFrameOff = offTokens * _config.LlmConfig.HiddenSize * 2 / 1e6 / frames,
             HopMBPerFrameHalf = halfTokens * _config.LlmConfig.HiddenSize * 2 / 1e6 / frames,
         };
+    }
+
+    /// <summary>
+    /// Where a decode step's time goes: the host's time to enqueue steps without waiting for the device, the time they
+    /// take in all, and the host's cost of one small operation.
+    /// </summary>
+    private (double HostMs, double TotalMs, double OpUs) DecodeHostCost(int rows, int promptLength)
+    {
+        const int steps = 16;
+        using var scope = NewDisposeScope();
+        var lm = _language.LanguageModel;
+        var dtype = lm.parameters().First().dtype;
+        using var cache = new KvCache(lm.Config, rows, promptLength + steps + 1, _device, dtype);
+        lm.Hidden(randn([rows, promptLength, _config.LlmConfig.HiddenSize], dtype: dtype, device: _device), cache);
+        var ids = zeros([rows, 1], dtype: ScalarType.Int64, device: _device);
+        Sync();
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; i < steps; i++)
+        {
+            using var step = NewDisposeScope();
+            ids = lm.Logits(lm.Hidden(lm.Embed(ids), cache).select(1, -1)).argmax(-1).reshape(rows, 1).MoveToOuterDisposeScope();
+        }
+        var host = clock.Elapsed.TotalMilliseconds;
+        Sync();
+        var total = clock.Elapsed.TotalMilliseconds;
+        var small = ones(16, device: _device);
+        clock.Restart();
+        for (var i = 0; i < 1000; i++)
+        {
+            using var op = NewDisposeScope();
+            small.add(1);
+        }
+        var opUs = clock.Elapsed.TotalMilliseconds;
+        Sync();
+        return (host / steps, total / steps, opUs);
     }
 
     private bool[][] Routes(int frames, bool half) =>
