@@ -12,8 +12,11 @@ namespace Vireo.Model.Inference;
 /// </summary>
 public sealed class VireoVision(VisionTower tower, Device device, bool ownsTower = true) : ModelSide<VisionTower>(tower, device, ownsTower)
 {
-    /// <summary>Most tiles sent through the ViT at once; bounds activation memory.</summary>
-    public int MaxTilesPerVisionPass { get; init; } = 16;
+    /// <summary>
+    /// Most tiles sent through the ViT at once; bounds activation memory. On a GPU a whole batch of frames goes in one
+    /// pass (128 tiles of InternViT-300M need a few GB of activations in bfloat16).
+    /// </summary>
+    public int MaxTilesPerVisionPass { get; init; } = device.type == DeviceType.CUDA ? 128 : 16;
 
     /// <summary>
     /// Loads only the vision side of a model directory (<c>vision_model</c>, <c>mlp1</c>, <c>mlp2</c>, <c>vir</c> from
