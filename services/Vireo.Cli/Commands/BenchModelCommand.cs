@@ -40,9 +40,14 @@ public static class BenchModelCommand
             DefaultValueFactory = _ => Path.Combine("infra", "scripts", "bench_model_hf.py"),
         };
         var python = new Option<string>("--python") { Description = "Python with torch and transformers.", DefaultValueFactory = _ => "python3" };
+        var agreement = new Option<string[]>("--check-batching")
+        {
+            Description = "Instead of timing: for each dtype given (float32, bfloat16), whether each frame's greedy tokens are the same decoded in the batch and alone.",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var command = new Command("model", "Vision, prefill, first-token and whole-frame throughput at InternVL3.5's real shapes, beside Hugging Face transformers.")
         {
-            device, shapes, tiles, batch, newTokens, runs, hfScript, python,
+            device, shapes, tiles, batch, newTokens, runs, hfScript, python, agreement,
         };
         command.SetAction((ParseResult r) =>
         {
@@ -50,6 +55,17 @@ public static class BenchModelCommand
             var settings = new ModelBenchSettings(r.GetValue(tiles), r.GetValue(batch), r.GetValue(newTokens), Math.Max(1, r.GetValue(runs)));
             Console.WriteLine(Inv($"device {dev}{(dev.type == DeviceType.CUDA ? $" ({GpuName()})" : "")}; {settings.Tiles} tiles a frame, batch {settings.Batch}, {settings.NewTokens} new tokens, median of {settings.Runs} runs"));
             var lines = new List<string>();
+            if (r.GetValue(agreement) is { Length: > 0 } dtypes)
+            {
+                foreach (var shape in r.GetValue(shapes)!)
+                    foreach (var dtype in dtypes)
+                    {
+                        using var bench = new ModelBench(shape, dev, settings, dtype == "float32" ? ScalarType.Float32 : ScalarType.BFloat16);
+                        var (same, frames, first) = bench.BatchAgreement();
+                        Console.WriteLine(Inv($"{shape} {dtype}: {same} of {frames} frames decode the same {settings.NewTokens} tokens in a batch of {frames} as alone{(first is { } k ? $"; the first difference at token {k}" : "")}"));
+                    }
+                return 0;
+            }
             foreach (var shape in r.GetValue(shapes)!)
             {
                 var reference = r.GetValue(hfScript) is { Length: > 0 } script
