@@ -28,6 +28,9 @@ public sealed class ApiCluster : IAsyncLifetime
     public string MediaRoot { get; } = Directory.CreateTempSubdirectory("vireo-api-media-").FullName;
     public string RunFolder { get; } = Directory.CreateTempSubdirectory("vireo-api-run-").FullName;
     public string ClipFolder { get; } = Directory.CreateTempSubdirectory("vireo-api-clips-").FullName;
+
+    /// <summary>The folder blob store the media silo writes thumbnails to and the API reads them from.</summary>
+    public string BlobRoot { get; } = Directory.CreateTempSubdirectory("vireo-api-blobs-").FullName;
     public string TopicPrefix => $"api-{_id}.";
     public NpgsqlDataSource Database => _database.DataSource;
     public Uri BaseAddress { get; private set; } = null!;
@@ -129,6 +132,7 @@ public sealed class ApiCluster : IAsyncLifetime
                      ("ConnectionStrings__Postgres", _database.ConnectionString), ("ConnectionStrings__Redis", LocalStack.RedisConnectionString),
                      ("Kafka__BootstrapServers", LocalStack.KafkaBootstrapServers), ("Kafka__TopicPrefix", TopicPrefix),
                      ("Http__Port", "0"), ("Http__UrlFile", Path.Combine(RunFolder, name + ".url")), ("Logging__LogLevel__Orleans", "Warning"),
+                     ("Blobs__Kind", "folder"), ("Blobs__Root", BlobRoot),
                  }.Concat(settings))
             start.Environment[key] = value;
         var process = Process.Start(start)!;
@@ -151,7 +155,7 @@ public sealed class ApiCluster : IAsyncLifetime
         }
         if (_database is not null)
             await _database.DisposeAsync();
-        foreach (var folder in new[] { MediaRoot, RunFolder, ClipFolder })
+        foreach (var folder in new[] { MediaRoot, RunFolder, ClipFolder, BlobRoot })
             Directory.Delete(folder, recursive: true);
     }
 }

@@ -212,8 +212,24 @@ public sealed class VideoRepository(NpgsqlDataSource dataSource)
         return new SearchResults(query, hits);
     }
 
-    /// <summary>Deletes a video's rows (frames, tiles and segments go with it) and returns its source; null when there is none.</summary>
-    public async Task<(string State, string? Source)?> DeleteAsync(VideoKey video, CancellationToken cancellationToken)
+    /// <summary>Whether the tenant has the video, and whether the video has an analysed frame of that index.</summary>
+    public async Task<(bool Video, bool Frame)> FrameExistsAsync(VideoKey video, int frameIndex, CancellationToken cancellationToken)
+    {
+        await using var command = Command(dataSource, """
+            select exists (select from videos where tenant_id = $1 and video_id = $2),
+                   exists (select from frames where tenant_id = $1 and video_id = $2 and frame_index = $3)
+            """, video.TenantId, video.VideoId, frameIndex);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return (reader.GetBoolean(0), reader.GetBoolean(1));
+    }
+
+    /// <summary>
+    /// Deletes a finished video's rows (frames, tiles and segments go with it) and returns its state and source; null
+    /// when there is none. <paramref name="beforeDelete"/> runs while the row is locked, before the rows go; when it
+    /// throws, nothing is deleted.
+    /// </summary>
+    public async Task<(string State, string? Source)?> DeleteAsync(VideoKey video, Func<CancellationToken, Task> beforeDelete, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -232,6 +248,7 @@ public sealed class VideoRepository(NpgsqlDataSource dataSource)
         }
         if (state is "completed" or "failed")
         {
+            await beforeDelete(cancellationToken);
             await using var delete = new NpgsqlBatch(connection, transaction);
             delete.BatchCommands.Add(Command("delete from api_idempotency where tenant_id = $1 and video_id = $2", video.TenantId, video.VideoId));
             delete.BatchCommands.Add(Command("delete from videos where tenant_id = $1 and video_id = $2", video.TenantId, video.VideoId));
