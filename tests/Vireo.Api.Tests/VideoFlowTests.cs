@@ -30,6 +30,17 @@ public sealed class VideoFlowTests(ApiCluster cluster)
         Assert.Equal(stored, result.GetProperty("frames").GetInt32());
         Assert.True(result.GetProperty("timeline").GetArrayLength() >= 1);
         Assert.Equal(result.GetProperty("tokensBefore").GetInt64() - result.GetProperty("tokensAfter").GetInt64(), result.GetProperty("tokensSaved").GetInt64());
+        // The model that ran: the silo's checkpoint on both sides, on the CPU in float32, for every stored frame.
+        var run = Assert.Single(result.GetProperty("models").EnumerateArray());
+        Assert.Equal(stored, run.GetProperty("frames").GetInt32());
+        foreach (var side in new[] { "vision", "language" })
+        {
+            var model = run.GetProperty(side);
+            Assert.Equal(Path.GetFileName(Repository.ShippedModel.TrimEnd('/')), model.GetProperty("name").GetString());
+            Assert.Equal("vireo-small, vireo router", model.GetProperty("kind").GetString());
+            Assert.Equal("float32", model.GetProperty("dtype").GetString());
+            Assert.Equal("cpu", model.GetProperty("device").GetString());
+        }
 
         // Every stored frame came once, in store order; progress never went back; ids only grew.
         var frameEvents = events.Where(e => e.Type == "frame").Select(e => e.Data.GetProperty("index").GetInt32()).ToList();

@@ -54,6 +54,8 @@ public sealed class VideoGrainTests(VideoGrainCluster fixture) : IClassFixture<V
         Assert.True(states.Zip(states.Skip(1)).All(p => p.First.Sequence < p.Second.Sequence));
         // The fake captions change every fourth frame: three segments, each on the event that closed it.
         Assert.Equal([0, 4, 8], states.Where(s => s.Segment is not null).Select(s => s.Segment!.FirstFrame));
+        // Each frame names the models that computed it, its vision side and its language side.
+        Assert.All(_world.FrameEventsOf("v-ok"), f => Assert.Equal(("fake-vision", "fake-language"), (f.Model?.Vision?.Name, f.Model?.Language?.Name)));
     }
 
     [Fact]
@@ -465,11 +467,11 @@ public sealed class FakeWorld : IMediaProbe, IFrameSampler, IEventPublisher, IVi
         if (Refuse.ContainsKey((video, request.FrameIndex)))
             throw new ArgumentException($"refused frame {request.FrameIndex}");
         TileDecision[] tiles = [new(0, false, 0.2, 256), new(1, false, 0.3, 256)];
-        return new VisionResult(tiles, 512, 512, [(Half)request.FrameIndex], 1);
+        return new VisionResult(tiles, 512, 512, [(Half)request.FrameIndex], 1, new ModelIdentity("fake-vision", "fake, no router", "float32", "cpu"));
     }).ToArray();
 
     public IReadOnlyList<LanguageResult> Generate(IReadOnlyList<LanguageRequest> batch) =>
-        batch.Select(r => new LanguageResult($"scene {(int)r.VisualTokens[0] / 4}", r.Question ?? "", 1, "fake")).ToArray();
+        batch.Select(r => new LanguageResult($"scene {(int)r.VisualTokens[0] / 4}", r.Question ?? "", 1, "fake", new ModelIdentity("fake-language", "fake", "float32", "cpu"))).ToArray();
 }
 
 /// <summary>

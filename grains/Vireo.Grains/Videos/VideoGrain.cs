@@ -423,6 +423,7 @@ public sealed class VideoGrain(
                 TokensAfter = analysis.TokensAfter,
                 Timings = new StageTimings(meta.DecodeMs, analysis.VisionMs, language.LanguageMs),
                 Placement = new WorkPlacement(silo.Name, analysis.VisionSilo, language.Silo),
+                Model = analysis.VisionModel is null && language.Model is null ? null : new FrameModel(analysis.VisionModel, language.Model),
             };
             var started = Stopwatch.GetTimestamp();
             await publisher.PublishAsync(VireoTopics.FramesAnalyzed, VideoId, frame, cancellationToken);

@@ -54,10 +54,14 @@ public abstract class ModelSideHost<TSide> : IDisposable where TSide : IDisposab
         var settings = options.Value;
         var clock = Stopwatch.StartNew();
         Side = load(settings.ModelPath, settings.Device);
+        Identity = ModelIdentities.Of(settings.ModelPath, settings.Device);
         logger.LogInformation("Loaded the {Side} side of model {Path} on {Device} in {Ms:0} ms", side, settings.ModelPath, settings.Device, clock.Elapsed.TotalMilliseconds);
     }
 
     protected TSide Side { get; }
+
+    /// <summary>What this side runs, named in every result it computes.</summary>
+    public ModelIdentity Identity { get; }
 
     public T Run<T>(Func<TSide, T> work) => _gate.Run(() => work(Side));
 
@@ -96,7 +100,8 @@ public sealed class ModelVisionEngine(VisionHost host) : IVisionEngine
             e.VisualTokensBefore,
             e.VisualTokensAfter,
             e.VisualTokens.Select(v => (Half)v).ToArray(),
-            e.VisionMilliseconds)).ToArray();
+            e.VisionMilliseconds,
+            host.Identity)).ToArray();
     }
 
     /// <summary>The pipeline's routing mode as the model's routing policy: the one place the two meet.</summary>
@@ -118,7 +123,7 @@ public sealed class ModelLanguageEngine(LanguageHost host) : ILanguageEngine
             var visual = request.VisualTokens.Select(h => (float)h).ToArray();
             var (output, ms) = host.Run(language => language.Describe(request.CompressedTiles, visual, question: request.Question));
             var answer = ModelAnswer.Parse(output);
-            return new LanguageResult(answer.Caption, answer.Text ?? "", ms, host.Silo);
+            return new LanguageResult(answer.Caption, answer.Text ?? "", ms, host.Silo, host.Identity);
         }).ToArray();
 }
 

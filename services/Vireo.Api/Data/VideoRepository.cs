@@ -120,6 +120,11 @@ public sealed class VideoRepository(NpgsqlDataSource dataSource)
             select start_s, end_s, first_frame, last_frame, caption, texts from segments
             where tenant_id = $1 and video_id = $2 order by first_frame
             """, video.TenantId, video.VideoId));
+        batch.BatchCommands.Add(Command("""
+            select model::text, count(*)::int from frames
+            where tenant_id = $1 and video_id = $2 and model is not null
+            group by model order by count(*) desc, model::text
+            """, video.TenantId, video.VideoId));
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
             return null;
@@ -137,9 +142,16 @@ public sealed class VideoRepository(NpgsqlDataSource dataSource)
         while (await reader.ReadAsync(cancellationToken))
             timeline.Add(new TimelineSegmentView(reader.GetDouble(0), reader.GetDouble(1), reader.GetInt32(2), reader.GetInt32(3), reader.GetString(4),
                 reader.GetFieldValue<string[]>(5)));
+        await reader.NextResultAsync(cancellationToken);
+        var models = new List<ModelRunView>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var model = JsonSerializer.Deserialize<Vireo.Messaging.FrameModel>(reader.GetString(0), Json);
+            models.Add(new ModelRunView(model?.Vision, model?.Language, reader.GetInt32(1)));
+        }
         if (frames is null && timeline.Count == 0)
             return detail;
-        return detail with { Result = new VideoResultView(frames ?? detail.FramesStored, duration, before, after, before - after, texts, timeline) };
+        return detail with { Result = new VideoResultView(frames ?? detail.FramesStored, duration, before, after, before - after, texts, timeline, models) };
     }
 
     /// <summary>The state of a video of the tenant, or null when it has none by that id.</summary>

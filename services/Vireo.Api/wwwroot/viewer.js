@@ -214,6 +214,13 @@ function renderVideo(v) {
     add("Frames", String(r.frames));
     if (r.tokensBefore != null) add("Visual tokens", `${r.tokensAfter} of ${r.tokensBefore} (${r.tokensSaved} saved, ${percent(r.tokensSaved / Math.max(1, r.tokensBefore))})`);
     if (r.texts.length) add("Texts", r.texts.join(" · "));
+    const side = (m) => m ? `${m.name} (${m.kind}), ${m.dtype} on ${m.device}` : "not recorded";
+    for (const run of r.models || []) {
+      const same = run.vision && run.language && run.vision.name === run.language.name && run.vision.kind === run.language.kind
+        && run.vision.dtype === run.language.dtype && run.vision.device === run.language.device;
+      const frames = r.models.length > 1 ? ` — ${run.frames} frames` : "";
+      add("Model", same ? side(run.vision) + frames : `vision ${side(run.vision)}; language ${side(run.language)}${frames}`);
+    }
     $("timeline").replaceChildren(...r.timeline.map((s) => el("li", {},
       el("a", { href: `#video/${v.id}/${s.firstFrame}` },
         lazyImage(v.id, s.firstFrame, ""),
