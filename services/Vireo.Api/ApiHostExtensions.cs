@@ -32,6 +32,9 @@ public static class ApiHostExtensions
         builder.Services.AddSingleton<VideoRepository>();
         builder.Services.AddSingleton<MediaStore>();
         builder.Services.AddSingleton<UploadService>();
+        builder.Services.AddSingleton<UrlProbe>();
+        builder.Services.AddHttpClient(UrlProbe.HttpClientName)
+            .ConfigurePrimaryHttpMessageHandler(sp => UrlSourceConnections.Handler(sp.GetRequiredService<IOptions<ApiMediaOptions>>().Value.AllowPrivateUrlHosts));
         builder.Services.AddSingleton<ApiKeyCache>();
         builder.Services.AddHealthChecks().AddPostgresReadiness().AddKafkaReadiness();
 

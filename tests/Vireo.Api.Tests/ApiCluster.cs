@@ -61,6 +61,16 @@ public sealed class ApiCluster : IAsyncLifetime
         }
     }
 
+    /// <summary>Another API process on the same database and topics, with settings of its own; its base address once it is ready.</summary>
+    public async Task<Uri> StartApiAsync(string name, params (string Key, string Value)[] settings)
+    {
+        Start(name, "Vireo.Api.dll", [("Pipeline__MediaRoot", MediaRoot), ("Api__KeyCacheSeconds", "0"), .. settings]);
+        var endpoints = new HealthEndpoints(Path.Combine(RunFolder, name + ".url"));
+        await Eventually.WaitAsync(async () => _processes.Any(p => p.HasExited) ? throw new InvalidOperationException($"a process exited:\n{Logs}") : await IsReadyAsync(endpoints),
+            ready => ready, TimeSpan.FromSeconds(120), $"{name} ready");
+        return new Uri(endpoints.BaseUrl!);
+    }
+
     // A loaded machine may take longer than the probe's own timeout to answer; that is "not ready yet".
     private static async Task<bool> IsReadyAsync(HealthEndpoints endpoints)
     {
