@@ -63,7 +63,8 @@ public sealed record VisionResult(
     [property: Id(1)] int TokensBefore,
     [property: Id(2)] int TokensAfter,
     [property: Id(3)] ushort[] VisualTokens,
-    [property: Id(4)] double VisionMs);
+    [property: Id(4)] double VisionMs,
+    [property: Id(5)] ModelIdentity? Model = null);
 
 /// <summary>A frame's visual tokens (bfloat16 bits) on their way from a vision worker to a language worker.</summary>
 [GenerateSerializer, Immutable, Alias("Vireo.LanguageRequest")]
@@ -80,7 +81,8 @@ public sealed record LanguageResult(
     [property: Id(0)] string Caption,
     [property: Id(1)] string Text,
     [property: Id(2)] double LanguageMs,
-    [property: Id(3)] string Silo);
+    [property: Id(3)] string Silo,
+    [property: Id(4)] ModelIdentity? Model = null);
 
 /// <summary>A frame's whole analysis as the video grain receives it; the visual tokens stayed between the workers.</summary>
 [GenerateSerializer, Immutable, Alias("Vireo.FrameAnalysis")]
@@ -90,4 +92,5 @@ public sealed record FrameAnalysis(
     [property: Id(2)] int TokensAfter,
     [property: Id(3)] double VisionMs,
     [property: Id(4)] string VisionSilo,
-    [property: Id(5)] LanguageResult Language);
+    [property: Id(5)] LanguageResult Language,
+    [property: Id(6)] ModelIdentity? VisionModel = null);

@@ -45,3 +45,22 @@ public sealed record TimelineSegment(
     [property: Id(3)] int LastFrame,
     [property: Id(4)] string Caption,
     [property: Id(5)] IReadOnlyList<string> Texts);
+
+/// <summary>
+/// The model that computed part of a frame's result, as the silo that ran it loaded it.
+/// </summary>
+/// <param name="Name">The checkpoint: its directory's name (e.g. "vireo-small", "InternVL3_5-2B-Flash").</param>
+/// <param name="Kind">What the checkpoint is: its prompt template and its router (e.g. "internvl2_5, flash router", "vireo-small, vireo router", "internvl2_5, no router").</param>
+/// <param name="DType">The dtype its weights run in ("float32", "bfloat16").</param>
+/// <param name="Device">Where it runs ("cpu", "cuda:0").</param>
+[GenerateSerializer, Immutable, Alias("Vireo.ModelIdentity")]
+public sealed record ModelIdentity(
+    [property: Id(0)] string Name,
+    [property: Id(1)] string Kind,
+    [property: Id(2), JsonPropertyName("dtype")] string DType,
+    [property: Id(3)] string Device)
+{
+    /// <summary>Longest name or kind kept: a directory name may be long, and events are bounded.</summary>
+    public const int MaxLength = 128;
+}
+

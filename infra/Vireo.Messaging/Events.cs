@@ -73,6 +73,9 @@ public sealed record StageTimings(double DecodeMs, double VisionMs, double Langu
 /// <summary>Which silo did each part of a frame's work.</summary>
 public sealed record WorkPlacement(string Media, string Vision, string Language);
 
+/// <summary>The model that computed a frame: its vision side (tiles and router decisions) and its language side (caption and text).</summary>
+public sealed record FrameModel(ModelIdentity? Vision, ModelIdentity? Language);
+
 /// <summary>One analysed frame. Topic <see cref="VireoTopics.FramesAnalyzed"/>, keyed by <see cref="Key"/>; unique by (tenant, video, frameIndex).</summary>
 public sealed record FrameAnalyzed
 {
@@ -98,6 +101,9 @@ public sealed record FrameAnalyzed
     public required int TokensAfter { get; init; }
     public required StageTimings Timings { get; init; }
     public WorkPlacement? Placement { get; init; }
+
+    /// <summary>Which model computed the frame; absent from events of silos that did not say.</summary>
+    public FrameModel? Model { get; init; }
 }
 
 /// <summary>
@@ -182,4 +188,5 @@ public sealed record DeadLetter
 [JsonSerializable(typeof(DeadLetter))]
 [JsonSerializable(typeof(VideoResult))]
 [JsonSerializable(typeof(IReadOnlyList<TileDecision>))]
+[JsonSerializable(typeof(FrameModel))]
 public sealed partial class VireoJsonContext : JsonSerializerContext;

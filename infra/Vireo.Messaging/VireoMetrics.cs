@@ -55,6 +55,12 @@ public static class VireoMetrics
     /// <summary>Offsets a consumer found missing between two records it read, tagged by "topic".</summary>
     public static readonly Counter<long> ConsumerOffsetGaps = Meter.CreateCounter<long>("vireo.kafka.consumer.offset_gaps", "{record}", "Offsets skipped between consecutive records of a partition");
 
+    /// <summary>
+    /// Frame thumbnails the media silo handled, tagged by "outcome": written, failed (the blob store refused or timed
+    /// out) or dropped (too many waiting to be written). A thumbnail that is not written never fails its video.
+    /// </summary>
+    public static readonly Counter<long> Thumbnails = Meter.CreateCounter<long>("vireo.thumbnails", "{thumbnail}", "Frame thumbnails written, failed or dropped");
+
     private static readonly ConcurrentDictionary<object, (string Queue, Func<long> Depth)> Queues = new();
     private static readonly ConcurrentDictionary<string, IReadOnlyList<Measurement<long>>> Lag = new();
     private static readonly ConcurrentDictionary<object, Func<IEnumerable<Measurement<long>>>> GpuMemory = new();

@@ -93,6 +93,8 @@ export ConnectionStrings__Redis='127.0.0.1:$VIREO_REDIS_PORT,password=$VIREO_RED
 export Kafka__BootstrapServers='$bootstrap'
 export Kafka__BootstrapFile='$VIREO_BOOTSTRAP_FILE'
 export Pipeline__MediaRoot='$VIREO_STATE/media'
+export Blobs__Kind='folder'
+export Blobs__Root='$VIREO_STATE/blobs'
 export Workers__ModelPath='$VIREO_MODEL'
 export VIREO_STATE='$VIREO_STATE'
 ENV

@@ -10,6 +10,7 @@ using Vireo.Api.Auth;
 using Vireo.Api.Data;
 using Vireo.Api.Endpoints;
 using Vireo.Api.Uploads;
+using Vireo.Blobs;
 using Vireo.Media;
 using Vireo.Messaging;
 using Vireo.ServiceDefaults;
@@ -26,11 +27,14 @@ public static class ApiHostExtensions
     {
         var api = builder.BindValidated<ApiOptions>(ApiOptions.Section);
         builder.Services.AddOptions<ApiMediaOptions>().BindConfiguration("Pipeline").ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddVireoMessaging().AddVireoStorage().AddVireoMedia();
+        builder.Services.AddVireoMessaging().AddVireoStorage().AddVireoMedia().AddVireoBlobs();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<VideoRepository>();
         builder.Services.AddSingleton<MediaStore>();
         builder.Services.AddSingleton<UploadService>();
+        builder.Services.AddSingleton<UrlProbe>();
+        builder.Services.AddHttpClient(UrlProbe.HttpClientName)
+            .ConfigurePrimaryHttpMessageHandler(sp => UrlSourceConnections.Handler(sp.GetRequiredService<IOptions<ApiMediaOptions>>().Value.AllowPrivateUrlHosts));
         builder.Services.AddSingleton<ApiKeyCache>();
         builder.Services.AddHealthChecks().AddPostgresReadiness().AddKafkaReadiness();
 

@@ -49,4 +49,11 @@ public sealed class ApiMediaOptions
 
     /// <summary>Whether the silos accept URL sources; when off, a JSON upload naming a URL is refused here already.</summary>
     public bool AllowUrls { get; set; }
+
+    /// <summary>Whether a URL may point at this host or a private network, as for the silos (off outside development).</summary>
+    public bool AllowPrivateUrlHosts { get; set; }
+
+    /// <summary>Largest download the silos accept; a URL whose answer says it is larger is refused here already.</summary>
+    [Range(1, long.MaxValue)]
+    public long MaxDownloadBytes { get; set; } = 2L * 1024 * 1024 * 1024;
 }

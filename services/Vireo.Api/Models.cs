@@ -21,10 +21,16 @@ public sealed record VideoPage(IReadOnlyList<VideoSummary> Items, string? NextCu
 /// <summary>A run of consecutive frames with the same content.</summary>
 public sealed record TimelineSegmentView(double StartSeconds, double EndSeconds, int FirstFrame, int LastFrame, string Caption, IReadOnlyList<string> Texts);
 
-/// <summary>What the analysis found in the whole video, once it completed.</summary>
+/// <summary>
+/// A model that computed some of a video's frames: the checkpoint, kind, dtype and device of its vision side (tiles and
+/// router) and of its language side (caption and text), and how many of the stored frames it computed.
+/// </summary>
+public sealed record ModelRunView(ModelIdentity? Vision, ModelIdentity? Language, int Frames);
+
+/// <summary>What the analysis found in the whole video, once it completed; <see cref="Models"/> says which model ran (most frames first).</summary>
 public sealed record VideoResultView(
     int Frames, double? DurationSeconds, long? TokensBefore, long? TokensAfter, long? TokensSaved,
-    IReadOnlyList<string> Texts, IReadOnlyList<TimelineSegmentView> Timeline);
+    IReadOnlyList<string> Texts, IReadOnlyList<TimelineSegmentView> Timeline, IReadOnlyList<ModelRunView> Models);
 
 /// <summary>A video's status, progress and, once completed, its result.</summary>
 public sealed record VideoDetail(

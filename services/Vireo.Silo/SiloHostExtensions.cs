@@ -13,7 +13,9 @@ using Vireo.ServiceDefaults;
 using Vireo.Silo.Ingest;
 using Vireo.Grains.Placement;
 using Vireo.Grains.Videos;
+using Vireo.Grains.Thumbnails;
 using Vireo.Grains.Workers;
+using Vireo.Blobs;
 using Vireo.Media;
 using Vireo.Messaging;
 
@@ -76,6 +78,7 @@ public static class SiloHostExtensions
         {
             services.AddVireoMessaging().AddVireoMedia();
             services.AddSourceResolver();
+            services.AddVireoBlobs().AddSingleton<ThumbnailWriter>();
             services.AddOptions<IngestOptions>().BindConfiguration(IngestOptions.Section).ValidateDataAnnotations().ValidateOnStart();
             services.AddHostedService<IngestConsumer>();
         }

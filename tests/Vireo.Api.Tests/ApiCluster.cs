@@ -28,6 +28,9 @@ public sealed class ApiCluster : IAsyncLifetime
     public string MediaRoot { get; } = Directory.CreateTempSubdirectory("vireo-api-media-").FullName;
     public string RunFolder { get; } = Directory.CreateTempSubdirectory("vireo-api-run-").FullName;
     public string ClipFolder { get; } = Directory.CreateTempSubdirectory("vireo-api-clips-").FullName;
+
+    /// <summary>The folder blob store the media silo writes thumbnails to and the API reads them from.</summary>
+    public string BlobRoot { get; } = Directory.CreateTempSubdirectory("vireo-api-blobs-").FullName;
     public string TopicPrefix => $"api-{_id}.";
     public NpgsqlDataSource Database => _database.DataSource;
     public Uri BaseAddress { get; private set; } = null!;
@@ -56,6 +59,16 @@ public sealed class ApiCluster : IAsyncLifetime
             if (name == "api")
                 BaseAddress = new Uri(endpoints.BaseUrl!);
         }
+    }
+
+    /// <summary>Another API process on the same database and topics, with settings of its own; its base address once it is ready.</summary>
+    public async Task<Uri> StartApiAsync(string name, params (string Key, string Value)[] settings)
+    {
+        Start(name, "Vireo.Api.dll", [("Pipeline__MediaRoot", MediaRoot), ("Api__KeyCacheSeconds", "0"), .. settings]);
+        var endpoints = new HealthEndpoints(Path.Combine(RunFolder, name + ".url"));
+        await Eventually.WaitAsync(async () => _processes.Any(p => p.HasExited) ? throw new InvalidOperationException($"a process exited:\n{Logs}") : await IsReadyAsync(endpoints),
+            ready => ready, TimeSpan.FromSeconds(120), $"{name} ready");
+        return new Uri(endpoints.BaseUrl!);
     }
 
     // A loaded machine may take longer than the probe's own timeout to answer; that is "not ready yet".
@@ -129,6 +142,7 @@ public sealed class ApiCluster : IAsyncLifetime
                      ("ConnectionStrings__Postgres", _database.ConnectionString), ("ConnectionStrings__Redis", LocalStack.RedisConnectionString),
                      ("Kafka__BootstrapServers", LocalStack.KafkaBootstrapServers), ("Kafka__TopicPrefix", TopicPrefix),
                      ("Http__Port", "0"), ("Http__UrlFile", Path.Combine(RunFolder, name + ".url")), ("Logging__LogLevel__Orleans", "Warning"),
+                     ("Blobs__Kind", "folder"), ("Blobs__Root", BlobRoot),
                  }.Concat(settings))
             start.Environment[key] = value;
         var process = Process.Start(start)!;
@@ -151,7 +165,7 @@ public sealed class ApiCluster : IAsyncLifetime
         }
         if (_database is not null)
             await _database.DisposeAsync();
-        foreach (var folder in new[] { MediaRoot, RunFolder, ClipFolder })
+        foreach (var folder in new[] { MediaRoot, RunFolder, ClipFolder, BlobRoot })
             Directory.Delete(folder, recursive: true);
     }
 }

@@ -51,4 +51,22 @@ public static class Http
         Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
         return problem.TryGetProperty("detail", out var detail) ? detail.GetString() ?? "" : "";
     }
+
+    /// <summary>The width and height a JPEG's frame header gives; throws for anything that is not a JPEG.</summary>
+    public static (int Width, int Height) JpegSize(byte[] jpeg)
+    {
+        Assert.True(jpeg.Length > 4 && jpeg[0] == 0xFF && jpeg[1] == 0xD8, "not a JPEG: no start-of-image marker");
+        var at = 2;
+        while (at + 9 < jpeg.Length)
+        {
+            Assert.Equal(0xFF, jpeg[at]);
+            var marker = jpeg[at + 1];
+            var length = (jpeg[at + 2] << 8) | jpeg[at + 3];
+            // Start of frame (baseline, extended, progressive...); C4, C8 and CC are other markers of the same range.
+            if (marker is >= 0xC0 and <= 0xCF and not (0xC4 or 0xC8 or 0xCC))
+                return ((jpeg[at + 7] << 8) | jpeg[at + 8], (jpeg[at + 5] << 8) | jpeg[at + 6]);
+            at += 2 + length;
+        }
+        throw new InvalidDataException("no frame header in the JPEG");
+    }
 }

@@ -30,6 +30,17 @@ public sealed class VideoFlowTests(ApiCluster cluster)
         Assert.Equal(stored, result.GetProperty("frames").GetInt32());
         Assert.True(result.GetProperty("timeline").GetArrayLength() >= 1);
         Assert.Equal(result.GetProperty("tokensBefore").GetInt64() - result.GetProperty("tokensAfter").GetInt64(), result.GetProperty("tokensSaved").GetInt64());
+        // The model that ran: the silo's checkpoint on both sides, on the CPU in float32, for every stored frame.
+        var run = Assert.Single(result.GetProperty("models").EnumerateArray());
+        Assert.Equal(stored, run.GetProperty("frames").GetInt32());
+        foreach (var side in new[] { "vision", "language" })
+        {
+            var model = run.GetProperty(side);
+            Assert.Equal(Path.GetFileName(Repository.ShippedModel.TrimEnd('/')), model.GetProperty("name").GetString());
+            Assert.Equal("vireo-small, vireo router", model.GetProperty("kind").GetString());
+            Assert.Equal("float32", model.GetProperty("dtype").GetString());
+            Assert.Equal("cpu", model.GetProperty("device").GetString());
+        }
 
         // Every stored frame came once, in store order; progress never went back; ids only grew.
         var frameEvents = events.Where(e => e.Type == "frame").Select(e => e.Data.GetProperty("index").GetInt32()).ToList();
@@ -66,6 +77,28 @@ public sealed class VideoFlowTests(ApiCluster cluster)
         while (cursor is not null);
         Assert.Equal(frameEvents.Order(), paged);
 
+        // Every frame has its thumbnail: a JPEG whose longer side is 320 px, the clip's 4:3 kept, cacheable by this
+        // client alone and revalidated by its tag. Another tenant, a frame that does not exist, or a bad index get problems.
+        using var otherTenant = await cluster.ClientAsync(ApiCluster.NewTenant());
+        foreach (var index in frameEvents)
+        {
+            using var image = await client.GetAsync($"/v1/videos/{id}/frames/{index}/image");
+            Assert.Equal(HttpStatusCode.OK, image.StatusCode);
+            Assert.Equal("image/jpeg", image.Content.Headers.ContentType?.MediaType);
+            Assert.Equal((320, 240), Http.JpegSize(await image.Content.ReadAsByteArrayAsync()));
+            Assert.True(image.Headers.CacheControl is { Private: true }, $"Cache-Control: {image.Headers.CacheControl}");
+            var tag = image.Headers.ETag!;
+            using var revalidate = new HttpRequestMessage(HttpMethod.Get, $"/v1/videos/{id}/frames/{index}/image");
+            revalidate.Headers.IfNoneMatch.Add(tag);
+            Assert.Equal(HttpStatusCode.NotModified, (await client.SendAsync(revalidate)).StatusCode);
+            await Http.AssertProblemAsync(await otherTenant.GetAsync($"/v1/videos/{id}/frames/{index}/image"), HttpStatusCode.NotFound);
+        }
+        Assert.Equal(stored, Directory.GetFiles(Path.Combine(cluster.BlobRoot, "thumbnails", $"t-{tenant}", $"v-{id}")).Length);
+        var missing = frameEvents.Max() + 1;
+        Assert.Contains($"frame {missing}", await Http.AssertProblemAsync(await client.GetAsync($"/v1/videos/{id}/frames/{missing}/image"), HttpStatusCode.NotFound));
+        await Http.AssertProblemAsync(await client.GetAsync($"/v1/videos/{id}/frames/-1/image"), HttpStatusCode.BadRequest);
+        await Http.AssertProblemAsync(await client.GetAsync($"/v1/videos/{id}/frames/99999999999/image"), HttpStatusCode.BadRequest);
+
         var listed = await Http.JsonAsync(await client.GetAsync("/v1/videos?status=completed"));
         Assert.Equal(id, Assert.Single(listed.GetProperty("items").EnumerateArray()).GetProperty("id").GetString());
 
@@ -82,6 +115,8 @@ public sealed class VideoFlowTests(ApiCluster cluster)
         await Http.AssertProblemAsync(await client.GetAsync($"/v1/videos/{id}"), HttpStatusCode.NotFound);
         Assert.Equal(0, (await Http.JsonAsync(await client.GetAsync($"/v1/search?q={Uri.EscapeDataString(word)}"))).GetProperty("items").GetArrayLength());
         Assert.False(File.Exists(Path.Combine(cluster.MediaRoot, "uploads", tenant, id + ".video")));
+        Assert.False(Directory.Exists(Path.Combine(cluster.BlobRoot, "thumbnails", $"t-{tenant}", $"v-{id}")));
+        await Http.AssertProblemAsync(await client.GetAsync($"/v1/videos/{id}/frames/{frameEvents[0]}/image"), HttpStatusCode.NotFound);
         Assert.Equal(0L, await cluster.QueryAsync<long>("select count(*) from frames where tenant_id = $1", tenant));
     }
 

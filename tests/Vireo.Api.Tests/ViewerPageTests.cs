@@ -4,8 +4,8 @@ namespace Vireo.Api.Tests;
 
 /// <summary>
 /// The viewer page in headless Chromium (Debian's, through Playwright with no browser download): sign in, upload a
-/// clip, follow it live until the timeline and the routing of every frame's tiles show. Screenshots are kept in
-/// the test results (VIREO_STATE/test-results/screenshots).
+/// clip, follow it live until the timeline with its thumbnails and the routing of every frame's tiles, drawn over the
+/// frame's picture, show. Screenshots are kept in the test results (VIREO_STATE/test-results/screenshots).
 /// </summary>
 [Collection(ApiCollection.Name)]
 public sealed class ViewerPageTests(ApiCluster cluster)
@@ -34,10 +34,15 @@ public sealed class ViewerPageTests(ApiCluster cluster)
         await page.Locator("#videos").WaitForAsync();
 
         await page.SetInputFilesAsync("#file", cluster.Clip);
+        // Four tiles at most: the 4:3 clip is cut into a 2×2 grid plus the whole-frame thumbnail.
+        await page.FillAsync("#max-tiles", "4");
         await page.ClickAsync("#upload button[type=submit]");
         await page.WaitForURLAsync("**/#video/*", new() { Timeout = 30_000 });
         await page.Locator("#frames .tile").First.WaitForAsync(new() { Timeout = 180_000 });
         await page.Locator("#timeline li").First.WaitForAsync(new() { Timeout = 180_000 });
+        // The overlay is drawn once the thumbnail, fetched with the key, has loaded.
+        await page.Locator("#frames figure.drawn .overlay .cell").First.WaitForAsync(new() { Timeout = 60_000 });
+        await page.WaitForFunctionAsync("(i => i && i.complete && i.naturalWidth > 0)(document.querySelector('#timeline img'))", null, new() { Timeout = 60_000 });
         await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "video-phone.png"), FullPage = true });
 
         Assert.Contains("completed", await page.TextContentAsync("#video-state") ?? "");
@@ -46,6 +51,14 @@ public sealed class ViewerPageTests(ApiCluster cluster)
         Assert.Equal(frames, await page.Locator("#frames > li:has(.tile)").CountAsync());
         var tile = await page.Locator("#frames .tile").First.GetAttributeAsync("title") ?? "";
         Assert.Matches(@"(compressed, 64|kept, 256) tokens, p=0\.\d\d", tile);
+        // Over the first frame's picture (320 px wide, from a blob URL), one cell per grid tile, each colored by its route.
+        var drawn = page.Locator("#frames figure.drawn").First;
+        Assert.StartsWith("blob:", await drawn.Locator("img").GetAttributeAsync("src"));
+        Assert.Equal(320, await drawn.Locator("img").EvaluateAsync<int>("i => i.naturalWidth"));
+        Assert.Equal(5, await page.Locator("#frames > li").First.Locator(".tile").CountAsync());
+        Assert.Equal(4, await drawn.Locator(".overlay .cell.compressed, .overlay .cell.kept").CountAsync());
+        Assert.Equal(1, await drawn.Locator(".overlay .whole").CountAsync());
+        Assert.Matches(@"2 by 2 tiles: \d of 5 tiles compressed$", await drawn.GetAttributeAsync("aria-label") ?? "");
         // Readable at phone width: nothing runs off the side.
         Assert.True(await page.EvaluateAsync<bool>("document.documentElement.scrollWidth <= window.innerWidth"));
 
@@ -59,6 +72,7 @@ public sealed class ViewerPageTests(ApiCluster cluster)
         await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "search.png") });
         await page.Locator("#hits a").First.ClickAsync();
         await page.Locator("#frames li.target").WaitForAsync();
+        await page.Locator("#frames li.target figure.drawn").WaitForAsync(new() { Timeout = 60_000 });
         await page.ScreenshotAsync(new() { Path = Path.Combine(shots, "video-desktop.png"), FullPage = true });
     }
 }

@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Vireo.Blobs;
 using Vireo.Grains;
 using Vireo.Media;
 using Vireo.Messaging;
@@ -338,6 +339,7 @@ public sealed class ChartTests
             [IngestOptions.Section] = typeof(IngestOptions),
             [SinkOptions.Section] = typeof(SinkOptions),
             [MediaOptions.SectionName] = typeof(MediaOptions),
+            [BlobOptions.Section] = typeof(BlobOptions),
         };
         var keys = 0;
         foreach (var (owner, pod) in Render(set).PodSpecs())
@@ -351,19 +353,69 @@ public sealed class ChartTests
                         continue;
                     keys++;
                     var parts = name.Split("__");
-                    Assert.True(parts.Length == 2, $"{owner}: {name} is not Section__Key");
+                    Assert.True(parts.Length >= 2, $"{owner}: {name} is not Section__Key");
                     if (parts[0] == "ConnectionStrings")
                     {
+                        Assert.Equal(2, parts.Length);
                         Assert.Contains(parts[1], new[] { "Postgres", "Redis" });
                         continue;
                     }
                     Assert.True(sections.TryGetValue(parts[0], out var type), $"{owner}: {name} names no options section");
-                    var property = type.GetProperty(parts[1], BindingFlags.Public | BindingFlags.Instance);
+                    // Section__Sub__Key names a key of a nested settings object (Blobs__S3__Bucket).
+                    foreach (var part in parts[1..^1])
+                    {
+                        var nested = type.GetProperty(part, BindingFlags.Public | BindingFlags.Instance);
+                        Assert.True(nested is not null && nested.PropertyType.IsClass && nested.PropertyType != typeof(string), $"{owner}: {name}: {part} is not a settings object of {type.Name}");
+                        type = nested.PropertyType;
+                    }
+                    var property = type.GetProperty(parts[^1], BindingFlags.Public | BindingFlags.Instance);
                     Assert.True(property is { CanWrite: true }, $"{owner}: {name} is not a settable key of {type.Name}");
                 }
             }
         }
         Assert.True(keys > 50, $"only {keys} keys found");
+    }
+
+    [SkippableFact]
+    public void ThumbnailsGoWhereBlobsSaysForMediaSilosAndTheApiAlone()
+    {
+        Skip.If(Tools.Helm is null, Tools.HelmMissing);
+        static JsonNode Container(Manifests m, string name) => m.Named("Deployment", name)["spec"]!["template"]!["spec"]!["containers"]![0]!;
+        static JsonNode? EnvEntry(JsonNode container, string name) => container["env"]?.AsArray().FirstOrDefault(e => (string?)e!["name"] == name);
+
+        // Production: a bucket of its own, with the object store's region and credentials from its Secret.
+        var production = Render("production");
+        foreach (var name in new[] { "vireo-silo-media", "vireo-api" })
+        {
+            var container = Container(production, name);
+            Assert.Equal("s3", Env(container, "Blobs__Kind"));
+            Assert.Equal("vireo-thumbnails", Env(container, "Blobs__S3__Bucket"));
+            Assert.Equal("eu-central-1", Env(container, "Blobs__S3__Region"));
+            Assert.Equal("vireo-object-store", (string?)EnvEntry(container, "Blobs__S3__SecretAccessKey")!["valueFrom"]!["secretKeyRef"]!["name"]);
+            Assert.Equal("secret-access-key", (string?)EnvEntry(container, "Blobs__S3__SecretAccessKey")!["valueFrom"]!["secretKeyRef"]!["key"]);
+        }
+        foreach (var name in new[] { "vireo-silo-vision", "vireo-silo-language", "vireo-sink" })
+            Assert.Null(EnvEntry(Container(production, name), "Blobs__Kind"));
+
+        // A folder: the same ReadWriteMany claim, mounted where Blobs:Root says, in media silos and the API.
+        var folder = Manifests.Render("--set", "blobs.kind=folder", "--set", "blobs.folder.existingClaim=vireo-thumbnails");
+        foreach (var name in new[] { "vireo-silo-media", "vireo-api" })
+        {
+            var deployment = folder.Named("Deployment", name);
+            var container = Container(folder, name);
+            Assert.Equal("folder", Env(container, "Blobs__Kind"));
+            var mount = container["volumeMounts"]!.AsArray().Single(m => (string?)m!["name"] == "blobs")!;
+            Assert.Equal(Env(container, "Blobs__Root"), (string?)mount["mountPath"]);
+            var volume = deployment["spec"]!["template"]!["spec"]!["volumes"]!.AsArray().Single(v => (string?)v!["name"] == "blobs")!;
+            Assert.Equal("vireo-thumbnails", (string?)volume["persistentVolumeClaim"]!["claimName"]);
+        }
+        Assert.DoesNotContain(Container(folder, "vireo-silo-vision")["volumeMounts"]!.AsArray(), m => (string?)m!["name"] == "blobs");
+
+        // Off by default; a folder without a claim is refused at render time.
+        Assert.Equal("none", Env(Container(Render("defaults"), "vireo-api"), "Blobs__Kind"));
+        var refused = Helm.Template("--set", "blobs.kind=folder");
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains("blobs.folder.existingClaim is required", refused.All);
     }
 
     private static JsonNode KafkaTrigger(JsonObject scaledObject)

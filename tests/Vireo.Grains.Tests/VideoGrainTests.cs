@@ -11,7 +11,9 @@ using Orleans.Serialization;
 using Orleans.Storage;
 using Orleans.TestingHost;
 using Vireo.Grains.Ingest;
+using Vireo.Blobs;
 using Vireo.Grains.Placement;
+using Vireo.Grains.Thumbnails;
 using Vireo.Grains.Videos;
 using Vireo.Grains.Workers;
 using Vireo.Media;
@@ -53,6 +55,37 @@ public sealed class VideoGrainTests(VideoGrainCluster fixture) : IClassFixture<V
         Assert.True(states.Zip(states.Skip(1)).All(p => p.First.Sequence < p.Second.Sequence));
         // The fake captions change every fourth frame: three segments, each on the event that closed it.
         Assert.Equal([0, 4, 8], states.Where(s => s.Segment is not null).Select(s => s.Segment!.FirstFrame));
+        // Each frame names the models that computed it, its vision side and its language side.
+        Assert.All(_world.FrameEventsOf("v-ok"), f => Assert.Equal(("fake-vision", "fake-language"), (f.Model?.Vision?.Name, f.Model?.Language?.Name)));
+    }
+
+    [Fact]
+    public async Task EverySampledFrameLeavesAJpegThumbnailInTheBlobStore()
+    {
+        Assert.Equal(SubmitOutcome.Accepted, await Grain("v-thumbs").Submit(Job("v-thumbs", 5)));
+        Assert.Equal(VideoState.Completed, (await _world.WaitFinishedAsync("v-thumbs", Deadline)).State);
+
+        // Thumbnails are written in the background; the video does not wait for them.
+        var thumbnails = await Eventually.WaitAsync(
+            async () => (await Task.WhenAll(Enumerable.Range(0, 5).Select(i => _world.Blobs.GetAsync(FrameThumbnails.Key("acme", "v-thumbs", i))))).OfType<Blob>().ToList(),
+            found => found.Count == 5, Deadline, "five thumbnails");
+        foreach (var thumbnail in thumbnails)
+        {
+            using var image = SkiaSharp.SKBitmap.Decode(thumbnail.Content);
+            Assert.Equal((8, 8), (image.Width, image.Height));
+        }
+    }
+
+    [Fact]
+    public async Task ABlobStoreThatFailsCostsTheVideoNothingButItsThumbnails()
+    {
+        _world.Blobs.FailingVideos["v-noblobs"] = true;
+        Assert.Equal(SubmitOutcome.Accepted, await Grain("v-noblobs").Submit(Job("v-noblobs", 4)));
+        var done = await _world.WaitFinishedAsync("v-noblobs", Deadline);
+
+        Assert.Equal(VideoState.Completed, done.State);
+        Assert.Equal(Enumerable.Range(0, 4), _world.FramesOf("v-noblobs"));
+        Assert.Null(await _world.Blobs.GetAsync(FrameThumbnails.Key("acme", "v-noblobs", 0)));
     }
 
     [Fact]
@@ -311,6 +344,8 @@ public sealed class VideoGrainCluster : IAsyncLifetime
         services.AddSingleton<ILanguageEngine>(World);
         services.AddSingleton<VisionBatcher>();
         services.AddSingleton<LanguageBatcher>();
+        services.AddSingleton<IBlobStore>(World.Blobs);
+        services.AddSingleton<ThumbnailWriter>();
     }
 }
 
@@ -325,9 +360,13 @@ public sealed class FakeWorld : IMediaProbe, IFrameSampler, IEventPublisher, IVi
     public FakeWorld()
     {
         MediaRoot = Directory.CreateTempSubdirectory("vireo-grain-tests").FullName;
+        Blobs = new FlakyBlobStore(new FolderBlobStore(Path.Combine(MediaRoot, "blobs")));
     }
 
     public string MediaRoot { get; }
+
+    /// <summary>Where the media silo writes thumbnails: a real folder store that can be told to fail a video's writes.</summary>
+    public FlakyBlobStore Blobs { get; }
     public ConcurrentDictionary<string, int> Frames { get; } = new();
     public ConcurrentDictionary<string, int> DelayMs { get; } = new();
     public ConcurrentDictionary<(string, int), bool> FailOnce { get; } = new();
@@ -429,11 +468,11 @@ public sealed class FakeWorld : IMediaProbe, IFrameSampler, IEventPublisher, IVi
         if (Refuse.ContainsKey((video, request.FrameIndex)))
             throw new ArgumentException($"refused frame {request.FrameIndex}");
         TileDecision[] tiles = [new(0, false, 0.2, 256), new(1, false, 0.3, 256)];
-        return new VisionResult(tiles, 512, 512, [BFloat16.FromSingle(request.FrameIndex)], 1);
+        return new VisionResult(tiles, 512, 512, [BFloat16.FromSingle(request.FrameIndex)], 1, new ModelIdentity("fake-vision", "fake, no router", "float32", "cpu"));
     }).ToArray();
 
     public IReadOnlyList<LanguageResult> Generate(IReadOnlyList<LanguageRequest> batch) =>
-        batch.Select(r => new LanguageResult($"scene {(int)BFloat16.ToSingle(r.VisualTokens[0]) / 4}", r.Question ?? "", 1, "fake")).ToArray();
+        batch.Select(r => new LanguageResult($"scene {(int)BFloat16.ToSingle(r.VisualTokens[0]) / 4}", r.Question ?? "", 1, "fake", new ModelIdentity("fake-language", "fake", "float32", "cpu"))).ToArray();
 }
 
 /// <summary>
@@ -481,4 +520,23 @@ internal sealed class FlakyMemoryStorage(IGrainStorageSerializer serializer, Fak
         grainState.RecordExists = false;
         return Task.CompletedTask;
     }
+}
+
+/// <summary>A folder store whose writes fail for the videos named in <see cref="FailingVideos"/>.</summary>
+public sealed class FlakyBlobStore(FolderBlobStore store) : IBlobStore
+{
+    public ConcurrentDictionary<string, bool> FailingVideos { get; } = new();
+
+    public FolderBlobStore Store => store;
+
+    public bool Enabled => true;
+
+    public Task PutAsync(string key, ReadOnlyMemory<byte> content, string contentType, CancellationToken cancellationToken = default) =>
+        FailingVideos.Keys.Any(v => key.StartsWith(FrameThumbnails.VideoPrefix("acme", v), StringComparison.Ordinal))
+            ? throw new IOException("the blob store is down")
+            : store.PutAsync(key, content, contentType, cancellationToken);
+
+    public Task<Blob?> GetAsync(string key, CancellationToken cancellationToken = default) => store.GetAsync(key, cancellationToken);
+
+    public Task<int> DeletePrefixAsync(string prefix, CancellationToken cancellationToken = default) => store.DeletePrefixAsync(prefix, cancellationToken);
 }

@@ -120,6 +120,17 @@ public sealed class ResultStoreTests : IAsyncLifetime
             "select frame_index from frames where search @@ plainto_tsquery('simple', 'exit') and tenant_id = 'acme'"));
     }
 
+    [Fact]
+    public async Task EachFrameKeepsTheModelThatComputedItAndOlderEventsKeepNone()
+    {
+        var model = new FrameModel(new ModelIdentity("InternVL3_5-2B-Flash", "internvl2_5, flash router", "bfloat16", "cuda:0"),
+            new ModelIdentity("InternVL3_5-2B-Flash", "internvl2_5, flash router", "bfloat16", "cuda:1"));
+        await _store.WriteAsync([Frame("v6", 0) with { Model = model }, Frame("v6", 1)], []);
+        Assert.Equal("bfloat16", await _db.ScalarAsync<string>("select model->'vision'->>'dtype' from frames where video_id = 'v6' and frame_index = 0"));
+        Assert.Equal("cuda:1", await _db.ScalarAsync<string>("select model->'language'->>'device' from frames where video_id = 'v6' and frame_index = 0"));
+        Assert.True(await _db.ScalarAsync<bool>("select model is null from frames where video_id = 'v6' and frame_index = 1"));
+    }
+
     private static FrameAnalyzed Frame(string video, int index) => new()
     {
         VideoId = video,

@@ -1,7 +1,6 @@
-using System.Net;
-using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Vireo.Media;
 
 namespace Vireo.Grains.Ingest;
 
@@ -98,9 +97,9 @@ public sealed class SourceResolver(IOptions<PipelineOptions> options, IHttpClien
         {
             throw new SourceRejectedException($"downloading {address} took longer than {_options.DownloadTimeoutSeconds} s");
         }
-        catch (HttpRequestException e) when (e.InnerException is SourceRejectedException refused)
+        catch (HttpRequestException e) when (e.InnerException is RefusedHostException refused)
         {
-            throw refused;
+            throw new SourceRejectedException(refused.Message);
         }
         catch (HttpRequestException e)
         {
@@ -150,51 +149,6 @@ public sealed class SourceResolver(IOptions<PipelineOptions> options, IHttpClien
             throw new SourceRejectedException("URLs with credentials are refused");
         return new CheckedSource.Url(uri);
     }
-
-    /// <summary>
-    /// Opens the connection of a download. The host is resolved here, every address it has is checked, and the socket
-    /// connects to those same addresses: checking before the request and letting the handler resolve again would let
-    /// a host that changes its DNS answer in between (DNS rebinding) reach this machine or its private network.
-    /// </summary>
-    internal static async ValueTask<Stream> ConnectAsync(DnsEndPoint endpoint, bool allowPrivateHosts, CancellationToken cancellationToken)
-    {
-        IPAddress[] addresses;
-        try
-        {
-            addresses = IPAddress.TryParse(endpoint.Host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(endpoint.Host, cancellationToken);
-        }
-        catch (SocketException e)
-        {
-            throw new SourceRejectedException($"the host {endpoint.Host} cannot be resolved: {e.Message}");
-        }
-        if (addresses.Length == 0)
-            throw new SourceRejectedException($"the host {endpoint.Host} has no addresses");
-        if (!allowPrivateHosts && addresses.Any(IsPrivate))
-            throw new SourceRejectedException($"{endpoint.Host} is a local or private address; such URLs are refused");
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        try
-        {
-            await socket.ConnectAsync(addresses, endpoint.Port, cancellationToken);
-            return new NetworkStream(socket, ownsSocket: true);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-    }
-
-    private static bool IsPrivate(IPAddress address)
-    {
-        if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
-        if (IPAddress.IsLoopback(address) || address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6UniqueLocal)
-            return true;
-        if (address.AddressFamily != AddressFamily.InterNetwork)
-            return address.Equals(IPAddress.IPv6Any);
-        var b = address.GetAddressBytes();
-        return b[0] is 10 or 127 or 0 || (b[0] == 172 && b[1] is >= 16 and <= 31) || (b[0] == 192 && b[1] == 168) || (b[0] == 169 && b[1] == 254)
-            || (b[0] == 100 && b[1] is >= 64 and <= 127);
-    }
 }
 
 public static class SourceResolverServiceCollectionExtensions
@@ -203,18 +157,7 @@ public static class SourceResolverServiceCollectionExtensions
     public static IServiceCollection AddSourceResolver(this IServiceCollection services)
     {
         services.AddHttpClient(SourceResolver.HttpClientName)
-            .ConfigurePrimaryHttpMessageHandler(sp =>
-            {
-                var allowPrivate = sp.GetRequiredService<IOptions<PipelineOptions>>().Value.AllowPrivateUrlHosts;
-                return new SocketsHttpHandler
-                {
-                    AllowAutoRedirect = false,
-                    // A proxy would be the address connected to, and the source's own host would go unchecked.
-                    UseProxy = false,
-                    PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-                    ConnectCallback = (context, token) => SourceResolver.ConnectAsync(context.DnsEndPoint, allowPrivate, token),
-                };
-            });
+            .ConfigurePrimaryHttpMessageHandler(sp => UrlSourceConnections.Handler(sp.GetRequiredService<IOptions<PipelineOptions>>().Value.AllowPrivateUrlHosts));
         services.AddSingleton<SourceResolver>();
         return services;
     }

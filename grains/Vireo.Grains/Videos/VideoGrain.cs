@@ -6,6 +6,7 @@ using Orleans.Storage;
 using Polly;
 using Vireo.Grains.Ingest;
 using Vireo.Grains.Placement;
+using Vireo.Grains.Thumbnails;
 using Vireo.Media;
 using Vireo.Messaging;
 
@@ -25,6 +26,7 @@ public sealed class VideoGrain(
     SourceResolver sources,
     IEventPublisher publisher,
     WorkerDirectory workers,
+    ThumbnailWriter thumbnails,
     IOptions<PipelineOptions> options,
     ILocalSiloDetails silo,
     ILogger<VideoGrain> logger) : Grain, IVideoGrain, IRemindable
@@ -304,6 +306,7 @@ public sealed class VideoGrain(
     private async Task AnalyzeFramesAsync(VideoInfo info, AnalysisSettings settings, CancellationToken cancellationToken)
     {
         var resumeAfter = state.State.LastFrameIndex;
+        var video = state.State.Job!.Key;
         var policy = new SamplingPolicy
         {
             FramesPerSecond = settings.Fps > 0 ? settings.Fps : null,
@@ -332,6 +335,8 @@ public sealed class VideoGrain(
                         var request = new FrameRequest(VideoId, frame.Index, frame.Width, frame.Height, frame.CopyRgb(),
                             settings.MinTiles, settings.MaxTiles, settings.Routing, settings.RouterThreshold, settings.Prompt);
                         var meta = new FrameMeta(frame.Index, frame.Timestamp.TotalSeconds, Describe(frame.Reasons), decodeMs);
+                        // The thumbnail is made from the pixels the model gets, in the background: it costs the video nothing.
+                        thumbnails.Offer(video, frame.Index, request.Rgb, frame.Width, frame.Height);
                         await inFlight.Writer.WriteAsync(AnalyzeFrameAsync(meta, request, retry, cancellationToken), publishingFailed.Token);
                         DelayDeactivation(TimeSpan.FromMinutes(10));
                     }
@@ -418,6 +423,7 @@ public sealed class VideoGrain(
                 TokensAfter = analysis.TokensAfter,
                 Timings = new StageTimings(meta.DecodeMs, analysis.VisionMs, language.LanguageMs),
                 Placement = new WorkPlacement(silo.Name, analysis.VisionSilo, language.Silo),
+                Model = analysis.VisionModel is null && language.Model is null ? null : new FrameModel(analysis.VisionModel, language.Model),
             };
             var started = Stopwatch.GetTimestamp();
             await publisher.PublishAsync(VireoTopics.FramesAnalyzed, VideoId, frame, cancellationToken);

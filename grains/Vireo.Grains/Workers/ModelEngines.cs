@@ -54,10 +54,14 @@ public abstract class ModelSideHost<TSide> : IDisposable where TSide : IDisposab
         var settings = options.Value;
         var clock = Stopwatch.StartNew();
         Side = load(settings.ModelPath, settings.Device);
+        Identity = ModelIdentities.Of(settings.ModelPath, settings.Device);
         logger.LogInformation("Loaded the {Side} side of model {Path} on {Device} in {Ms:0} ms", side, settings.ModelPath, settings.Device, clock.Elapsed.TotalMilliseconds);
     }
 
     protected TSide Side { get; }
+
+    /// <summary>What this side runs, named in every result it computes.</summary>
+    public ModelIdentity Identity { get; }
 
     public T Run<T>(Func<TSide, T> work) => _gate.Run(() => work(Side));
 
@@ -96,7 +100,8 @@ public sealed class ModelVisionEngine(VisionHost host) : IVisionEngine
             e.VisualTokensBefore,
             e.VisualTokensAfter,
             BFloat16.FromSingles(e.VisualTokens),
-            e.VisionMilliseconds)).ToArray();
+            e.VisionMilliseconds,
+            host.Identity)).ToArray();
     }
 
     /// <summary>The pipeline's routing mode as the model's routing policy: the one place the two meet.</summary>
@@ -119,7 +124,7 @@ public sealed class ModelLanguageEngine(LanguageHost host) : ILanguageEngine
         return answers.Select(a =>
         {
             var answer = ModelAnswer.Parse(a.Text);
-            return new LanguageResult(answer.Caption, answer.Text ?? "", a.Milliseconds, host.Silo);
+            return new LanguageResult(answer.Caption, answer.Text ?? "", a.Milliseconds, host.Silo, host.Identity);
         }).ToArray();
     }
 }

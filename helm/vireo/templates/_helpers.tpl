@@ -82,6 +82,48 @@ app.kubernetes.io/part-of: vireo
 {{- if and (eq .Values.model.source "objectStore") (or (not .Values.objectStore.bucket) (not .Values.objectStore.existingSecret)) -}}
 {{- fail "objectStore.bucket and objectStore.existingSecret are required when model.source is objectStore" -}}
 {{- end -}}
+{{- if and (eq .Values.blobs.kind "folder") (not .Values.blobs.folder.existingClaim) -}}
+{{- fail "blobs.folder.existingClaim is required when blobs.kind is folder: a ReadWriteMany claim shared by media silos and the API" -}}
+{{- end -}}
+{{- if and (eq .Values.blobs.kind "s3") (not (or .Values.blobs.s3.bucket .Values.objectStore.bucket)) -}}
+{{- fail "blobs.s3.bucket (or objectStore.bucket) is required when blobs.kind is s3" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Where frame thumbnails are kept (Blobs:*), for the containers that write (media silos) or read (the API) them. */}}
+{{- define "vireo.blobsEnv" -}}
+- name: Blobs__Kind
+  value: {{ .Values.blobs.kind | quote }}
+{{- if eq .Values.blobs.kind "folder" }}
+- name: Blobs__Root
+  value: {{ .Values.blobs.folder.mountPath | quote }}
+{{- else if eq .Values.blobs.kind "s3" }}
+- name: Blobs__S3__Bucket
+  value: {{ .Values.blobs.s3.bucket | default .Values.objectStore.bucket | quote }}
+- name: Blobs__S3__Prefix
+  value: {{ .Values.blobs.s3.prefix | quote }}
+- name: Blobs__S3__Region
+  value: {{ .Values.objectStore.region | quote }}
+{{- if .Values.objectStore.endpoint }}
+- name: Blobs__S3__ServiceUrl
+  value: {{ .Values.objectStore.endpoint | quote }}
+{{- end }}
+{{- /* S3-compatible stores want the bucket in the path; AWS S3 itself takes it in the host name. */}}
+- name: Blobs__S3__ForcePathStyle
+  value: {{ not (empty .Values.objectStore.endpoint) | quote }}
+{{- if .Values.objectStore.existingSecret }}
+- name: Blobs__S3__AccessKeyId
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.objectStore.existingSecret }}
+      key: {{ .Values.objectStore.accessKeyIdKey }}
+- name: Blobs__S3__SecretAccessKey
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.objectStore.existingSecret }}
+      key: {{ .Values.objectStore.secretAccessKeyKey }}
+{{- end }}
+{{- end }}
 {{- end -}}
 
 {{/* Environment every Vireo container shares: HTTP endpoint, Kafka, Postgres, Redis, telemetry, extra config. */}}

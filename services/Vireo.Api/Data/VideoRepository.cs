@@ -120,6 +120,11 @@ public sealed class VideoRepository(NpgsqlDataSource dataSource)
             select start_s, end_s, first_frame, last_frame, caption, texts from segments
             where tenant_id = $1 and video_id = $2 order by first_frame
             """, video.TenantId, video.VideoId));
+        batch.BatchCommands.Add(Command("""
+            select model::text, count(*)::int from frames
+            where tenant_id = $1 and video_id = $2 and model is not null
+            group by model order by count(*) desc, model::text
+            """, video.TenantId, video.VideoId));
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
             return null;
@@ -137,9 +142,16 @@ public sealed class VideoRepository(NpgsqlDataSource dataSource)
         while (await reader.ReadAsync(cancellationToken))
             timeline.Add(new TimelineSegmentView(reader.GetDouble(0), reader.GetDouble(1), reader.GetInt32(2), reader.GetInt32(3), reader.GetString(4),
                 reader.GetFieldValue<string[]>(5)));
+        await reader.NextResultAsync(cancellationToken);
+        var models = new List<ModelRunView>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var model = JsonSerializer.Deserialize<Vireo.Messaging.FrameModel>(reader.GetString(0), Json);
+            models.Add(new ModelRunView(model?.Vision, model?.Language, reader.GetInt32(1)));
+        }
         if (frames is null && timeline.Count == 0)
             return detail;
-        return detail with { Result = new VideoResultView(frames ?? detail.FramesStored, duration, before, after, before - after, texts, timeline) };
+        return detail with { Result = new VideoResultView(frames ?? detail.FramesStored, duration, before, after, before - after, texts, timeline, models) };
     }
 
     /// <summary>The state of a video of the tenant, or null when it has none by that id.</summary>
@@ -212,8 +224,24 @@ public sealed class VideoRepository(NpgsqlDataSource dataSource)
         return new SearchResults(query, hits);
     }
 
-    /// <summary>Deletes a video's rows (frames, tiles and segments go with it) and returns its source; null when there is none.</summary>
-    public async Task<(string State, string? Source)?> DeleteAsync(VideoKey video, CancellationToken cancellationToken)
+    /// <summary>Whether the tenant has the video, and whether the video has an analysed frame of that index.</summary>
+    public async Task<(bool Video, bool Frame)> FrameExistsAsync(VideoKey video, int frameIndex, CancellationToken cancellationToken)
+    {
+        await using var command = Command(dataSource, """
+            select exists (select from videos where tenant_id = $1 and video_id = $2),
+                   exists (select from frames where tenant_id = $1 and video_id = $2 and frame_index = $3)
+            """, video.TenantId, video.VideoId, frameIndex);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return (reader.GetBoolean(0), reader.GetBoolean(1));
+    }
+
+    /// <summary>
+    /// Deletes a finished video's rows (frames, tiles and segments go with it) and returns its state and source; null
+    /// when there is none. <paramref name="beforeDelete"/> runs while the row is locked, before the rows go; when it
+    /// throws, nothing is deleted.
+    /// </summary>
+    public async Task<(string State, string? Source)?> DeleteAsync(VideoKey video, Func<CancellationToken, Task> beforeDelete, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -232,6 +260,7 @@ public sealed class VideoRepository(NpgsqlDataSource dataSource)
         }
         if (state is "completed" or "failed")
         {
+            await beforeDelete(cancellationToken);
             await using var delete = new NpgsqlBatch(connection, transaction);
             delete.BatchCommands.Add(Command("delete from api_idempotency where tenant_id = $1 and video_id = $2", video.TenantId, video.VideoId));
             delete.BatchCommands.Add(Command("delete from videos where tenant_id = $1 and video_id = $2", video.TenantId, video.VideoId));

@@ -4,9 +4,11 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
 using Vireo.Api.Auth;
 using Vireo.Api.Data;
 using Vireo.Api.Uploads;
+using Vireo.Blobs;
 
 namespace Vireo.Api.Endpoints;
 
@@ -30,10 +32,15 @@ public static class VideosApi
         videos.MapGet("/", ListAsync).WithName("ListVideos").WithSummary("List the tenant's videos, newest first, a page at a time");
         videos.MapGet("/{id}", GetAsync).WithName("GetVideo").WithSummary("A video's status, progress and result: timeline, texts, token totals");
         videos.MapGet("/{id}/frames", FramesAsync).WithName("ListFrames").WithSummary("A video's analysed frames in index order, with the router's decision for each tile");
+        videos.MapGet("/{id}/frames/{index}/image", ImageAsync).WithName("FrameImage")
+            .WithSummary("A small JPEG of a sampled frame (longer side at most 320 px), as the media silo stored it")
+            .WithDescription("Cacheable by the caller only (Cache-Control: private), with an ETag; If-None-Match answers 304 while the picture is the same.")
+            .Produces(StatusCodes.Status200OK, contentType: FrameThumbnails.ContentType).Produces(StatusCodes.Status304NotModified)
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
         videos.MapGet("/{id}/events", EventsAsync).WithName("VideoEvents")
             .WithSummary("Server-sent events: progress, each frame as it is stored, then completed or failed; resumes from Last-Event-ID")
             .Produces(StatusCodes.Status200OK, contentType: "text/event-stream");
-        videos.MapDelete("/{id}", DeleteAsync).WithName("DeleteVideo").WithSummary("Delete a finished video: its results and its stored media");
+        videos.MapDelete("/{id}", DeleteAsync).WithName("DeleteVideo").WithSummary("Delete a finished video: its results, its thumbnails and its stored media");
         return v1;
     }
 
@@ -110,13 +117,60 @@ public static class VideosApi
         return TypedResults.ServerSentEvents(VideoEventStream.ReadAsync(repository, video, position, TimeSpan.FromMilliseconds(options.Value.EventPollMs), http.RequestAborted));
     }
 
+    private static async Task<IResult> ImageAsync(
+        string id, string index, HttpContext http, VideoRepository repository, IBlobStore blobs, CancellationToken cancellationToken)
+    {
+        if (CheckId(id) is { } badId)
+            return badId;
+        if (index.Length > 9 || !int.TryParse(index, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var frame))
+            return Problems.BadRequest("a frame index is a whole number, 0 or more");
+        var video = new VideoKey(http.User.Tenant(), id);
+        switch (await repository.FrameExistsAsync(video, frame, cancellationToken))
+        {
+            case (Video: false, _):
+                return Problems.NotFound("the video");
+            case (_, Frame: false):
+                return Problems.NotFound($"frame {frame} of the video");
+        }
+        if (await blobs.GetAsync(FrameThumbnails.Key(video.TenantId, video.VideoId, frame), cancellationToken) is not { } thumbnail)
+            return Problems.NotFound($"a thumbnail of frame {frame}");
+        // Private: the picture is the tenant's. A retried video writes the same frame again, so clients revalidate now and then.
+        http.Response.Headers.CacheControl = "private, max-age=300";
+        return TypedResults.File(thumbnail.Content, FrameThumbnails.ContentType, entityTag: EntityTagHeaderValue.Parse(thumbnail.ETag));
+    }
+
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
-        string id, ClaimsPrincipal user, VideoRepository repository, MediaStore store, CancellationToken cancellationToken)
+        string id, ClaimsPrincipal user, VideoRepository repository, MediaStore store, IBlobStore blobs, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         if (CheckId(id) is { } badId)
             return badId;
         var video = new VideoKey(user.Tenant(), id);
-        switch (await repository.DeleteAsync(video, cancellationToken))
+        Exception? blobFailure = null;
+        // The thumbnails go first, while the video's row is locked: if the blob store fails, nothing is deleted and the
+        // client can try again, rather than being left with pictures no request can reach.
+        async Task DeleteThumbnailsAsync(CancellationToken token)
+        {
+            try
+            {
+                await blobs.DeletePrefixAsync(FrameThumbnails.VideoPrefix(video.TenantId, video.VideoId), token);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                blobFailure = e;
+                throw;
+            }
+        }
+        (string State, string? Source)? deleted;
+        try
+        {
+            deleted = await repository.DeleteAsync(video, DeleteThumbnailsAsync, cancellationToken);
+        }
+        catch (Exception) when (blobFailure is not null)
+        {
+            loggers.CreateLogger(typeof(VideosApi)).LogWarning(blobFailure, "The thumbnails of {Video} could not be deleted", video.ToString());
+            return Problems.Unavailable("the video's thumbnails could not be deleted, so nothing was; try again");
+        }
+        switch (deleted)
         {
             case null:
                 return Problems.NotFound("the video");

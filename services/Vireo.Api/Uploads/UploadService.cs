@@ -12,12 +12,13 @@ using Vireo.Messaging;
 namespace Vireo.Api.Uploads;
 
 /// <summary>
-/// Takes an upload in: a multipart file streamed to the media store and probed, or a URL where URLs are allowed;
+/// Takes an upload in: a multipart file streamed to the media store and probed, or a URL where URLs are allowed, whose
+/// start is fetched and probed the same way;
 /// options checked by the rules the upload event's decoder uses; then the video is recorded and its upload event
 /// published. Nothing is left behind by a refused, failed or abandoned upload: no file, no row, no event.
 /// </summary>
 public sealed partial class UploadService(
-    MediaStore store, IMediaProbe probe, VideoRepository videos, IEventPublisher events,
+    MediaStore store, IMediaProbe probe, UrlProbe urls, VideoRepository videos, IEventPublisher events,
     IOptions<ApiOptions> options, IOptions<ApiMediaOptions> media, ILogger<UploadService> logger)
 {
     public const string IdempotencyHeader = "Idempotency-Key";
@@ -64,7 +65,7 @@ public sealed partial class UploadService(
         var accepted = false;
         try
         {
-            var received = multipart ? await ReceiveFileAsync(request, contentType, video, cancellationToken) : await ReadUrlAsync(request, cancellationToken);
+            var received = multipart ? await ReceiveFileAsync(request, contentType, video, cancellationToken) : await ReadUrlAsync(request, video, cancellationToken);
             if (received.Refused is { } refused)
                 return refused;
             if (received.Options is { } requested && EventCodec.CheckOptions(requested) is { } problem)
@@ -223,7 +224,7 @@ public sealed partial class UploadService(
         return System.Text.Encoding.UTF8.GetString(copy.GetBuffer(), 0, (int)copy.Length);
     }
 
-    private async Task<Received> ReadUrlAsync(HttpRequest request, CancellationToken cancellationToken)
+    private async Task<Received> ReadUrlAsync(HttpRequest request, VideoKey video, CancellationToken cancellationToken)
     {
         var text = await ReadSmallAsync(request.Body, MaxOptionsBytes, cancellationToken);
         if (text is null)
@@ -246,6 +247,11 @@ public sealed partial class UploadService(
             return new(Problems.Unprocessable($"url must be an absolute http or https URL of at most {MaxUrlLength} characters"));
         if (!string.IsNullOrEmpty(uri.UserInfo))
             return new(Problems.Unprocessable("URLs with credentials are refused"));
+        // Options are cheap to check and fetching is not: bad options are refused before the URL is fetched.
+        if (upload.Options is { } requested && EventCodec.CheckOptions(requested) is { } badOptions)
+            return new(Problems.Unprocessable(badOptions));
+        if (await urls.CheckAsync(uri, video, cancellationToken) is { } notAVideo)
+            return new(notAVideo);
         return new(null, uri.AbsoluteUri, upload.Options);
     }
 

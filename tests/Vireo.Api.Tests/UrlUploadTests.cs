@@ -1,0 +1,107 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Vireo.Api.Tests;
+
+/// <summary>
+/// A JSON upload naming a URL, on an API where URLs are allowed: the start of what the URL serves is fetched and probed
+/// by the media stage's ffprobe rules before the upload is accepted. The URLs are served by a listener on this machine,
+/// so this API also allows private hosts (Pipeline:AllowPrivateUrlHosts), as a development stack would.
+/// </summary>
+[Collection(ApiCollection.Name)]
+public sealed class UrlUploadTests(ApiCluster cluster)
+{
+    [Fact]
+    public async Task AUrlIsProbedBeforeItIsAcceptedAndWhatIsNoVideoIsRefused()
+    {
+        var api = await cluster.StartApiAsync("api-urls", ("Pipeline__AllowUrls", "true"), ("Pipeline__AllowPrivateUrlHosts", "true"));
+        var tenant = ApiCluster.NewTenant();
+        using var client = new HttpClient { BaseAddress = api, Timeout = TimeSpan.FromSeconds(60) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", (await cluster.CreateKeyAsync(tenant)).Secret);
+
+        using var server = new FileServer(new Dictionary<string, byte[]>
+        {
+            ["/clip.mp4"] = await File.ReadAllBytesAsync(cluster.Clip),
+            ["/notes.mp4"] = Encoding.UTF8.GetBytes("not a video, whatever the name says\n"),
+            ["/playlist.m3u8"] = Encoding.UTF8.GetBytes("#EXTM3U\n#EXTINF:2,\nfile:///etc/passwd\n"),
+        });
+        Task<HttpResponseMessage> Upload(string path) =>
+            client.PostAsync("/v1/videos", new StringContent(
+                System.Text.Json.JsonSerializer.Serialize(new { url = server.Url + path, options = new { sampling = new { fps = 1 } } }), Encoding.UTF8, "application/json"));
+
+        Assert.Contains("does not serve a video", await Http.AssertProblemAsync(await Upload("/notes.mp4"), HttpStatusCode.UnprocessableEntity));
+        Assert.Contains("does not serve a video", await Http.AssertProblemAsync(await Upload("/playlist.m3u8"), HttpStatusCode.UnprocessableEntity));
+        Assert.Contains("HTTP 404", await Http.AssertProblemAsync(await Upload("/missing.mp4"), HttpStatusCode.UnprocessableEntity));
+        // Nothing of a refused URL stays: no row, no file.
+        Assert.Equal(0L, await cluster.QueryAsync<long>("select count(*) from videos where tenant_id = $1", tenant));
+        Assert.False(Directory.Exists(Path.Combine(cluster.MediaRoot, "uploads", tenant)) && Directory.EnumerateFileSystemEntries(Path.Combine(cluster.MediaRoot, "uploads", tenant)).Any());
+
+        using var accepted = await Upload("/clip.mp4");
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        var id = (await Http.JsonAsync(accepted)).GetProperty("id").GetString()!;
+        // The upload event names the URL: the media silo downloads it and checks it whole.
+        Assert.Equal($"{server.Url}/clip.mp4", await cluster.QueryAsync<string>("select source from videos where tenant_id = $1 and video_id = $2", tenant, id));
+        Assert.Contains($"{tenant}/{id}", cluster.UploadEventKeys());
+    }
+
+    /// <summary>Serves fixed bodies over HTTP on a loopback port; anything else is 404.</summary>
+    private sealed class FileServer : IDisposable
+    {
+        private readonly HttpListener _listener = new();
+        private readonly Task _serving;
+
+        public FileServer(IReadOnlyDictionary<string, byte[]> files)
+        {
+            using (var probe = new TcpListener(IPAddress.Loopback, 0))
+            {
+                probe.Start();
+                Url = $"http://127.0.0.1:{((IPEndPoint)probe.LocalEndpoint).Port}";
+            }
+            _listener.Prefixes.Add(Url + "/");
+            _listener.Start();
+            _serving = Task.Run(async () =>
+            {
+                while (_listener.IsListening)
+                {
+                    HttpListenerContext context;
+                    try
+                    {
+                        context = await _listener.GetContextAsync();
+                    }
+                    catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+                    {
+                        return;
+                    }
+                    using var response = context.Response;
+                    if (files.TryGetValue(context.Request.Url!.AbsolutePath, out var body))
+                    {
+                        response.ContentLength64 = body.Length;
+                        try
+                        {
+                            await response.OutputStream.WriteAsync(body);
+                        }
+                        catch (HttpListenerException)
+                        {
+                            // The prober read what it needed and hung up.
+                        }
+                    }
+                    else
+                    {
+                        response.StatusCode = 404;
+                    }
+                }
+            });
+        }
+
+        public string Url { get; }
+
+        public void Dispose()
+        {
+            _listener.Stop();
+            _listener.Close();
+            _serving.Wait(TimeSpan.FromSeconds(5));
+        }
+    }
+}
