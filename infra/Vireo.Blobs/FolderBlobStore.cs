@@ -109,12 +109,8 @@ public sealed class FolderBlobStore : IBlobStore
 
     private void CreateFolders(string folder)
     {
-        var current = _root;
-        foreach (var segment in Path.GetRelativePath(_root, folder).Split('/'))
+        foreach (var current in FoldersDownTo(folder))
         {
-            if (segment == ".")
-                continue;
-            current = Path.Join(current, segment);
             if (IsLink(current))
                 throw new IOException($"'{Path.GetRelativePath(_root, current)}' in the blob store is a link; nothing is written through it");
             if (!Directory.Exists(current))
@@ -123,7 +119,10 @@ public sealed class FolderBlobStore : IBlobStore
     }
 
     /// <summary>Whether no folder between the root and <paramref name="folder"/> is a link.</summary>
-    private bool LinkFree(string folder)
+    private bool LinkFree(string folder) => !FoldersDownTo(folder).Any(IsLink);
+
+    /// <summary>Each folder from the one below the root down to <paramref name="folder"/>.</summary>
+    private IEnumerable<string> FoldersDownTo(string folder)
     {
         var current = _root;
         foreach (var segment in Path.GetRelativePath(_root, folder).Split('/'))
@@ -131,10 +130,8 @@ public sealed class FolderBlobStore : IBlobStore
             if (segment == ".")
                 continue;
             current = Path.Join(current, segment);
-            if (IsLink(current))
-                return false;
+            yield return current;
         }
-        return true;
     }
 
     private static void CreateFolder(string path)

@@ -1,32 +1,15 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
-using Vireo.Testing;
 
 namespace Vireo.Cli.Tests;
 
 /// <summary>`vireo bench model` at its own tiny shape on the CPU: the benchmark's code, not its figures.</summary>
 public sealed class BenchModelTests
 {
-    private static async Task<string> VireoAsync(params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = Repository.Root, RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "vireo.dll"));
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
-        await process.WaitForExitAsync(timeout.Token);
-        var output = await stdout + await stderr;
-        Assert.True(process.ExitCode == 0, output);
-        return output;
-    }
-
     [Fact]
     public async Task EndsWithOneLineOfRatiosAndChecksThatABatchDecodesAsItsFramesAlone()
     {
-        var output = await VireoAsync("bench", "model", "--device", "cpu", "--shape", "tiny", "--runs", "1", "--batch", "3", "--new-tokens", "6", "--hf-script", "");
+        var output = await VireoProcess.RunAsync(TimeSpan.FromMinutes(4), "bench", "model", "--device", "cpu", "--shape", "tiny", "--runs", "1", "--batch", "3", "--new-tokens", "6", "--hf-script", "");
         var last = output.TrimEnd().Split('\n')[^1];
         // Without transformers the ratios to it are not numbers; Vireo's own are.
         var match = Regex.Match(last, @"^vision_vs_hf=NaN prefill_vs_hf=NaN frames_vs_hf=NaN ttft_vir_speedup=(\S+) vir_frame_speedup=(\S+) decode_vs_bound=\S+ frames_per_s=(\S+)$");
@@ -35,7 +18,7 @@ public sealed class BenchModelTests
             Assert.True(double.Parse(match.Groups[group].Value, CultureInfo.InvariantCulture) > 0, last);
         Assert.Contains("prefill of 3 frames: routing off", output);
 
-        var agreement = await VireoAsync("bench", "model", "--device", "cpu", "--shape", "tiny", "--batch", "3", "--new-tokens", "6", "--check-batching", "float32");
+        var agreement = await VireoProcess.RunAsync(TimeSpan.FromMinutes(4), "bench", "model", "--device", "cpu", "--shape", "tiny", "--batch", "3", "--new-tokens", "6", "--check-batching", "float32");
         Assert.Contains("tiny float32: 3 of 3 frames decode the same 6 tokens in a batch of 3 as alone", agreement);
     }
 }

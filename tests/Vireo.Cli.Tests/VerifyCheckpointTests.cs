@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Vireo.Testing;
 
@@ -20,16 +19,7 @@ public sealed class VerifyCheckpointTests : IDisposable
         Directory.CreateDirectory(_dir);
         foreach (var file in Directory.GetFiles(Path.Combine(Repository.Root, "tests", "parity", "tiny")))
             File.Copy(file, Path.Combine(_dir, Path.GetFileName(file)));
-        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = Repository.Root, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "vireo.dll"), "verify-checkpoint", _dir, "--device", "cpu" })
-            start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        await process.WaitForExitAsync(timeout.Token);
-        var output = await stdout + await stderr;
-        Assert.True(process.ExitCode == 0, output);
+        var output = await VireoProcess.RunAsync(TimeSpan.FromMinutes(3), "verify-checkpoint", _dir, "--device", "cpu");
         var last = output.TrimEnd().Split('\n')[^1];
         // No tokenizer.json beside this copy, so the tokenizer is not compared.
         var match = Regex.Match(last, @"^max_logit_diff=(\S+) greedy_match=32/32 router_match=3/3 tokenizer_mismatches=n/a$");

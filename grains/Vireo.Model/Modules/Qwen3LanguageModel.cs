@@ -156,8 +156,8 @@ internal sealed class Qwen3Attention : Module
     }
 
     /// <summary>
-    /// For inference: q, k and v come from one product, and q and k are normalised and rotated together, which
-    /// launches a third of the operations a decode step needed. The weights stay the same tensors.
+    /// For inference: q, k and v come from one product, and q and k are normalised and rotated together, so a step
+    /// launches fewer operations. The weights stay the same tensors.
     /// </summary>
     public void Fuse()
     {
