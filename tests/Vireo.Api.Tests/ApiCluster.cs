@@ -101,7 +101,7 @@ public sealed class ApiCluster : IAsyncLifetime
 
     public Task<T> QueryAsync<T>(string sql, params object[] parameters) => Database.ScalarAsync<T>(sql, parameters);
 
-    /// <summary>The keys of the upload events published so far (read until the topic is quiet for a second).</summary>
+    /// <summary>The keys of the upload events published so far: every record up to each partition's end.</summary>
     public List<string> UploadEventKeys()
     {
         var bootstrap = LocalStack.KafkaBootstrapServers;
@@ -113,17 +113,24 @@ public sealed class ApiCluster : IAsyncLifetime
         }).Build();
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap }).Build();
         var topic = admin.GetMetadata(TopicPrefix + "video.uploaded", TimeSpan.FromSeconds(10)).Topics.Single();
-        consumer.Assign(topic.Partitions.Select(p => new TopicPartitionOffset(topic.Topic, p.PartitionId, Offset.Beginning)));
+        var partitions = topic.Partitions.Select(p => new TopicPartition(topic.Topic, p.PartitionId)).ToList();
+        // Read to the end as it is now, however slowly the first fetch comes on a loaded machine.
+        var ends = partitions.ToDictionary(p => p, p => consumer.QueryWatermarkOffsets(p, TimeSpan.FromSeconds(10)).High.Value);
+        consumer.Assign(partitions.Select(p => new TopicPartitionOffset(p, Offset.Beginning)));
         var keys = new List<string>();
-        var quiet = Stopwatch.StartNew();
-        while (quiet.Elapsed < TimeSpan.FromSeconds(1))
+        var deadline = Stopwatch.StartNew();
+        var remaining = ends.Where(e => e.Value > 0).Select(e => e.Key).ToHashSet();
+        while (remaining.Count > 0)
         {
+            if (deadline.Elapsed > TimeSpan.FromSeconds(60))
+                throw new TimeoutException($"upload events not read to their end within 60 s: {string.Join(", ", remaining)}");
             try
             {
-                if (consumer.Consume(TimeSpan.FromMilliseconds(100)) is { Message: { } message })
+                if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { Message: { } message } result)
                 {
                     keys.Add(message.Key);
-                    quiet.Restart();
+                    if (result.Offset.Value + 1 >= ends[result.TopicPartition])
+                        remaining.Remove(result.TopicPartition);
                 }
             }
             catch (ConsumeException)
