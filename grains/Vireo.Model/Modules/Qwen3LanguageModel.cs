@@ -170,8 +170,8 @@ internal sealed class Qwen3Attention : Module
     /// <param name="cos">Rotary cosines, [t, head_dim] for positions shared by every row or [b, 1, t, head_dim].</param>
     /// <param name="sin">Rotary sines, shaped as <paramref name="cos"/>.</param>
     /// <param name="mask">
-    /// Which keys each query may see, bool [b, 1, t, keys]; null means plainly causal (prefill from an empty cache)
-    /// or every cached key (a decode step).
+    /// For a decode step, which cached keys each row may see, bool [b, 1, 1, keys]; null sees them all. A prefill
+    /// from an empty cache is plainly causal.
     /// </param>
     /// <param name="cache">The cache to append to, or null.</param>
     /// <param name="layer">This layer's index in the cache.</param>
@@ -203,6 +203,7 @@ internal sealed class Qwen3Attention : Module
             k = cache.Keys[layer].narrow(2, 0, start + t);
             v = cache.Values[layer].narrow(2, 0, start + t);
             if (start > 0 && t != 1) throw new NotSupportedException("Chunked prefill onto a non-empty cache is not supported.");
+            if (start == 0 && mask is not null) throw new NotSupportedException("A prefill is plainly causal; a mask applies to decode steps.");
         }
         var groups = _heads / _kvHeads;
         Tensor attended;
@@ -220,9 +221,7 @@ internal sealed class Qwen3Attention : Module
                 k = k.repeat_interleave(groups, 1);
                 v = v.repeat_interleave(groups, 1);
             }
-            attended = mask is null
-                ? functional.scaled_dot_product_attention(q, k, v, is_casual: true)
-                : functional.scaled_dot_product_attention(q, k, v, attn_mask: mask);
+            attended = functional.scaled_dot_product_attention(q, k, v, is_casual: true);
         }
         return o_proj.forward(attended.transpose(1, 2).reshape(b, t, _heads * _headDim)).MoveToOuterDisposeScope();
     }
@@ -414,7 +413,7 @@ public sealed class Qwen3LanguageModel : Module
     /// Each row's rotary positions [b, t] when rows sit at different positions (left-padded batches); null places
     /// every row at the cache's length onwards.
     /// </param>
-    /// <param name="mask">Which keys each query may see, bool [b, 1, t, keys]; null for plainly causal attention.</param>
+    /// <param name="mask">For a decode step, which cached keys each row may see, bool [b, 1, 1, keys]; null sees them all.</param>
     public Tensor Hidden(Tensor embeds, KvCache? cache = null, Tensor? positions = null, Tensor? mask = null) =>
         model.Forward(embeds, cache, positions, mask);
 

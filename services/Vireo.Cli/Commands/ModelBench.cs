@@ -17,14 +17,10 @@ internal sealed record ModelBenchSettings(int Tiles, int Batch, int NewTokens, i
 /// <summary>Vireo's figures for one shape.</summary>
 internal sealed record ModelFigures
 {
-    public double CopyGBps { get; init; }
-    public double LanguageGB { get; init; }
     public double VisionTilesPerSecondFrame { get; init; }
     public double VisionTilesPerSecondBatch { get; init; }
     public double PrefillTokensPerSecondOff { get; init; }
-    public double PrefillTokensPerSecondHalf { get; init; }
     public double TtftMsOff { get; init; }
-    public double TtftMsHalf { get; init; }
     public double FirstTokenFramesPerSecondOff { get; init; }
     public double FirstTokenFramesPerSecondHalf { get; init; }
     public double FramesPerSecondOff1 { get; init; }
@@ -33,9 +29,6 @@ internal sealed record ModelFigures
     public double FramesPerSecondHalf { get; init; }
     public double DecodeStepMs { get; init; }
     public double BoundMs { get; init; }
-    public double HopMsPerFrame { get; init; }
-    public double HopMBPerFrameOff { get; init; }
-    public double HopMBPerFrameHalf { get; init; }
 }
 
 /// <summary>
@@ -110,8 +103,10 @@ internal sealed class ModelBench : IDisposable
         var visionBatch = Time(() => _vision.Features(pixels));
         Console.WriteLine(Inv($"  vision: {_s.Tiles / visionFrame * 1000:F0} tiles/s at {_s.Tiles} tiles, {frames * _s.Tiles / visionBatch * 1000:F0} at {frames * _s.Tiles}"));
 
-        var (offTokens, offVisual) = Visual(pixels, off);
-        var (halfTokens, halfVisual) = Visual(pixels, half);
+        var offVisual = Connect(pixels, off);
+        var halfVisual = Connect(pixels, half);
+        var offTokens = offVisual.shape[0];
+        var halfTokens = halfVisual.shape[0];
         var prefillOff = Time(() => Decode(offVisual, off, 1));
         var prefillHalf = Time(() => Decode(halfVisual, half, 1));
         var offPromptTokens = off.Sum(PromptLength);
@@ -147,14 +142,10 @@ internal sealed class ModelBench : IDisposable
         Console.WriteLine(Inv($"  decode step at batch {frames}: {step:F2} ms; weights {languageBytes / 1e9:F2} GB at {copy:F0} GB/s = {bound:F2} ms ({step / bound:F2}x the bound)"));
         return new ModelFigures
         {
-            CopyGBps = copy,
-            LanguageGB = languageBytes / 1e9,
             VisionTilesPerSecondFrame = _s.Tiles / visionFrame * 1000,
             VisionTilesPerSecondBatch = frames * _s.Tiles / visionBatch * 1000,
             PrefillTokensPerSecondOff = offPromptTokens / prefillOff * 1000,
-            PrefillTokensPerSecondHalf = halfPromptTokens / prefillHalf * 1000,
             TtftMsOff = ttftOff,
-            TtftMsHalf = ttftHalf,
             FirstTokenFramesPerSecondOff = frames / firstOff * 1000,
             FirstTokenFramesPerSecondHalf = frames / firstHalf * 1000,
             FramesPerSecondOff1 = 1000 / wholeOff1,
@@ -163,9 +154,6 @@ internal sealed class ModelBench : IDisposable
             FramesPerSecondHalf = frames / wholeHalf * 1000,
             DecodeStepMs = step,
             BoundMs = bound,
-            HopMsPerFrame = hop / frames,
-            HopMBPerFrameOff = offTokens * _config.LlmConfig.HiddenSize * 2 / 1e6 / frames,
-            HopMBPerFrameHalf = halfTokens * _config.LlmConfig.HiddenSize * 2 / 1e6 / frames,
         };
     }
 
@@ -219,12 +207,6 @@ internal sealed class ModelBench : IDisposable
         var features = _vision.Features(pixels);
         using (var probabilities = tower.CompressProbability(features).cpu()) { }
         return tower.ConnectTiles(features, routes.SelectMany(r => r).ToArray()).MoveToOuterDisposeScope();
-    }
-
-    private (int Tokens, Tensor Visual) Visual(Tensor pixels, bool[][] routes)
-    {
-        var visual = Connect(pixels, routes);
-        return ((int)visual.shape[0], visual);
     }
 
     private List<int>[] Decode(Tensor visual, bool[][] routes, int newTokens) =>
