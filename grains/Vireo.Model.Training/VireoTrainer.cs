@@ -73,7 +73,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             log($"continuing stage 1 from its frozen weights at step {state.Step} to {options.Stage1Steps}");
         }
         _elapsedBefore = state.ElapsedSeconds;
-        if (RealGenerator(model) is not null)
+        if (Batches(model).Real is not null)
         {
             var fonts = FontCatalog.Default();
             log($"real frames {options.RealFraction:P0}: {fonts.TrainingFamilies.Count()} font families ({fonts.Training.Count} faces), {PhotoCatalog.Default().Training.Count} photographs; held out: {string.Join(", ", fonts.HeldOutFamilyNames)}");
@@ -122,65 +122,10 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
 
     private double Elapsed => _elapsedBefore + _clock.Elapsed.TotalSeconds;
 
-    private List<SyntheticSample> Batch(VireoModel model, int stage, int step)
-    {
-        var generator = new SyntheticFrames(model.Tiler);
-        var sizes = options.Sizes ?? SyntheticFrames.TrainingSizes;
-        var seeds = Seeds(stage, step);
-        var samples = new SyntheticSample[seeds.Length];
-        var curriculum = InCurriculum(stage, step);
-        if (curriculum) sizes = SyntheticFrames.SingleTileSizes;
-        var textOnly = InTextOnlyCurriculum(stage, step);
-        var textProbability = textOnly ? 1.0 : curriculum ? 0.9 : options.TextProbability;
-        var largeFraction = textOnly ? 0.85 : curriculum ? 0.75 : 1 - options.SmallTextFraction;
-        var real = RealGenerator(model);
-        var realSizes = curriculum ? RealFrames.SingleTileSizes : RealFrames.TrainingSizes;
-        Parallel.For(0, samples.Length, i =>
-        {
-            var rng = new Random(seeds[i]);
-            // Without real frames the stream is not drawn from, so such runs see the same batches as before.
-            samples[i] = real is not null && rng.NextDouble() < options.RealFraction
-                ? real.Generate(rng, realSizes, textProbability, largeFraction, textOnly ? 0 : 0.35)
-                : generator.Generate(rng, sizes, textProbability, largeFraction, curriculum ? options.CurriculumScaleBoost : 0, !textOnly);
-        });
-        return samples.ToList();
-    }
+    private TrainingBatches? _batches;
 
-    private RealFrames? _real;
-
-    /// <summary>The real-frame generator over the training fonts and photographs; null when the run uses none.</summary>
-    private RealFrames? RealGenerator(VireoModel model)
-    {
-        if (options.RealFraction <= 0) return null;
-        lock (_pending) return _real ??= new RealFrames(model.Tiler, FontCatalog.Default(), PhotoCatalog.Default());
-    }
-
-    private bool InCurriculum(int stage, int step) => stage == 1 && step < options.CurriculumUntilStep;
-
-    /// <summary>
-    /// Curriculum steps whose frames carry only text: their captions are all "no shapes", so the caption is left out
-    /// of the loss there; teaching it would only teach the language model to stop looking for shapes.
-    /// </summary>
-    private bool InTextOnlyCurriculum(int stage, int step) => InCurriculum(stage, step) && options.CurriculumTextOnly;
-
-    /// <summary>One seed per frame of batch (stage, step): the same frames on every run, resumed or not.</summary>
-    private int[] Seeds(int stage, int step)
-    {
-        var rng = new Random(TrainingSeeds.Derive(options.Seed, stage, step));
-        return Enumerable.Range(0, options.BatchSize).Select(_ => rng.Next()).ToArray();
-    }
-
-    private ReadingPage[] ReadingPages(VireoModel model, int step)
-    {
-        var generator = new SyntheticFrames(model.Tiler);
-        var seeds = Seeds(0, step);
-        var pages = new ReadingPage[seeds.Length];
-        Parallel.For(0, pages.Length, i => pages[i] = generator.GenerateReadingPage(new Random(seeds[i]), SyntheticFrames.SingleTileSizes));
-        return pages;
-    }
-
-    /// <summary>One step's frames, their tiles and, in stage 1, the encoder's dense reading labels.</summary>
-    private sealed record PreparedBatch(List<SyntheticSample> Samples, TileBatch Tiles, ReadingLabels? Labels);
+    /// <summary>The run's batches, drawn for this model's tiler and patch size.</summary>
+    private TrainingBatches Batches(VireoModel model) => _batches ??= new TrainingBatches(options, model.Tiler, model.Config.PatchSize);
 
     private readonly Dictionary<(int Stage, int Step), Task<PreparedBatch>> _pending = [];
     private TimeSpan _dataWait;
@@ -201,26 +146,14 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
     /// </summary>
     private PreparedBatch Next(VireoModel model, Device device, int stage, int step, int total)
     {
-        PreparedBatch Prepare(int s, int k)
-        {
-            if (s == 0)
-            {
-                var pages = ReadingPages(model, k);
-                return new PreparedBatch([], TileBatch.From(model.Tiler, pages.Select(x => x.Frame).ToList()).Stage(device),
-                    ReadingLabels.For(pages, page => ReadingTargets.For(page, model.Tiler, model.Config.PatchSize)));
-            }
-            var samples = Batch(model, s, k);
-            var tiles = TileBatch.From(model.Tiler, samples.Select(x => x.Frame).ToList()).Stage(device);
-            if (s != 1 || options.ReadingWeight <= 0) return new PreparedBatch(samples, tiles, null);
-            return new PreparedBatch(samples, tiles, ReadingLabels.For(samples, sample => ReadingTargets.For(sample, model.Tiler, model.Config.PatchSize)));
-        }
+        var batches = Batches(model);
         var waiting = Stopwatch.StartNew();
-        var result = _pending.Remove((stage, step), out var work) ? work.GetAwaiter().GetResult() : Prepare(stage, step);
+        var result = _pending.Remove((stage, step), out var work) ? work.GetAwaiter().GetResult() : batches.Prepare(stage, step, device);
         _dataWait += waiting.Elapsed;
         for (var k = step + 1; k <= Math.Min(total - 1, step + PrefetchDepth(device)); k++)
         {
             var next = k;
-            _pending.TryAdd((stage, next), Task.Run(() => Prepare(stage, next)));
+            _pending.TryAdd((stage, next), Task.Run(() => batches.Prepare(stage, next, device)));
         }
         return result;
     }
@@ -326,7 +259,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             var features = model.Vision.forward(tiles.ToTensor(device));
             var logits = TeacherForcing.ResponseLogits(model, features, compress, seq);
             var tokenLoss = functional.cross_entropy(logits, seq.Targets, reduction: nn.Reduction.None);
-            var answerLoss = TeacherForcing.AnswerLoss(tokenLoss, seq, includeCaption: !InTextOnlyCurriculum(1, step));
+            var answerLoss = TeacherForcing.AnswerLoss(tokenLoss, seq, includeCaption: !Batches(model).InTextOnlyCurriculum(1, step));
             var loss = answerLoss;
             if (head is not null && batch.Labels is { } labels)
             {

@@ -26,6 +26,7 @@ public static class VireoCommandLine
         bench.Subcommands.Add(BenchApiCommand.Create());
         bench.Subcommands.Add(BenchChaosCommand.Create());
         bench.Subcommands.Add(BenchModelCommand.Create());
+        bench.Subcommands.Add(BenchDataCommand.Create());
         return root;
     }
 }

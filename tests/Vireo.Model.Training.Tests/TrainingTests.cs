@@ -108,6 +108,27 @@ public sealed class TrainingTests : IDisposable
     }
 
     [Fact]
+    public void ABatchIsTheSameFramesTilesAndLabelsOnOneThreadOrMany()
+    {
+        var options = TinyRun(3) with { BatchSize = 6, RealFraction = 0.5, ReadingWeight = 1 };
+        var tiler = new VireoModel(ModelConfig.Tiny()).Tiler;
+        var one = new TrainingBatches(options, tiler, ModelConfig.Tiny().PatchSize) { MaxThreads = 1 };
+        var many = new TrainingBatches(options, tiler, ModelConfig.Tiny().PatchSize);
+        var a = one.Prepare(1, 7, CPU);
+        var b = many.Prepare(1, 7, CPU);
+
+        Assert.Contains(a.Samples, s => s.Line is not null);
+        Assert.Equal(a.Samples.Select(s => s.Answer), b.Samples.Select(s => s.Answer));
+        Assert.Equal(a.Tiles.TileCounts, b.Tiles.TileCounts);
+        using var tilesA = a.Tiles.ToTensor(CPU);
+        using var tilesB = b.Tiles.ToTensor(CPU);
+        Assert.True(tilesA.equal(tilesB).all().item<bool>());
+        Assert.NotNull(a.Labels);
+        Assert.Equal(a.Labels!.Own, b.Labels!.Own);
+        Assert.NotEqual(a.Samples.Select(s => s.Answer), one.Prepare(1, 8, CPU).Samples.Select(s => s.Answer));
+    }
+
+    [Fact]
     public void BatchSeedsAreAFixedFunctionOfTheRunSeed()
     {
         // Pinned values: a per-process hash (HashCode.Combine) would give other numbers in every test run, and a

@@ -57,12 +57,15 @@ public sealed class TileBatch
         return host;
     }
 
-    /// <summary>Tiles every frame, in parallel, with <paramref name="tiler"/> or the frame's own entry of <paramref name="tilers"/>.</summary>
-    public static TileBatch From(DynamicTiler tiler, IReadOnlyList<RgbFrame> frames, IReadOnlyList<DynamicTiler>? tilers = null)
+    /// <summary>
+    /// Tiles every frame, in parallel on at most <paramref name="maxThreads"/> threads (-1: no limit), with
+    /// <paramref name="tiler"/> or the frame's own entry of <paramref name="tilers"/>.
+    /// </summary>
+    public static TileBatch From(DynamicTiler tiler, IReadOnlyList<RgbFrame> frames, IReadOnlyList<DynamicTiler>? tilers = null, int maxThreads = -1)
     {
         var parts = new float[frames.Count][];
         var counts = new int[frames.Count];
-        Parallel.For(0, frames.Count, i =>
+        Parallel.For(0, frames.Count, new ParallelOptions { MaxDegreeOfParallelism = maxThreads }, i =>
         {
             parts[i] = (tilers?[i] ?? tiler).Tile(frames[i], out var grid);
             counts[i] = grid.TotalTiles;
