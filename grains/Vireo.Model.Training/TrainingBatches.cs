@@ -23,6 +23,9 @@ public sealed class TrainingBatches(TrainingOptions options, DynamicTiler tiler,
     /// <summary>Threads drawing one batch's frames at most (-1: as many as the thread pool gives).</summary>
     public int MaxThreads { get; init; } = -1;
 
+    /// <summary>Whether frames are left to the device to tile (<see cref="TrainingOptions.TilesOnDevice"/>).</summary>
+    public bool TilesOnDevice => options.TilesOnDevice;
+
     /// <summary>The real-frame generator over the training fonts and photographs; null when the run uses none.</summary>
     public RealFrames? Real => _real.Value;
 
@@ -88,8 +91,12 @@ public sealed class TrainingBatches(TrainingOptions options, DynamicTiler tiler,
         return new PreparedBatch(samples, tiles, Labels(samples));
     }
 
-    /// <summary>The tiles of <paramref name="frames"/>, cut with the same parallelism as the frames are drawn.</summary>
-    public TileBatch Tile(IReadOnlyList<RgbFrame> frames) => TileBatch.From(tiler, frames, maxThreads: MaxThreads);
+    /// <summary>
+    /// The tiles of <paramref name="frames"/>: cut on the host with the same parallelism as the frames are drawn, or
+    /// left to the device (<see cref="TilesOnDevice"/>).
+    /// </summary>
+    public TileBatch Tile(IReadOnlyList<RgbFrame> frames) =>
+        TilesOnDevice ? TileBatch.OnDevice(tiler, frames) : TileBatch.From(tiler, frames, maxThreads: MaxThreads);
 
     /// <summary>The dense reading labels of <paramref name="samples"/>.</summary>
     public ReadingLabels Labels(IReadOnlyList<SyntheticSample> samples) =>

@@ -49,6 +49,13 @@ public sealed record TrainingOptions
     /// </summary>
     public double RealFraction { get; init; }
 
+    /// <summary>
+    /// Send frames to the device as 8-bit RGB and tile them there (<see cref="Vireo.Model.Imaging.TileBatch.OnDevice"/>)
+    /// rather than on the host: a third of the host's work per real frame. Tiles agree with the host's to float
+    /// rounding, not bit for bit, so a run keeps one setting from start to end.
+    /// </summary>
+    public bool TilesOnDevice { get; init; }
+
     /// <summary>Steps of reading pretraining (vision encoder and reading head on sign-covered pages) before stage 1.</summary>
     public int ReadingSteps { get; init; }
 

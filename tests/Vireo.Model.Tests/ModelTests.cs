@@ -97,6 +97,29 @@ public sealed class ModelTests
         Assert.All(floats.Take(1000), v => Assert.Equal(-1f, v, 5));
     }
 
+    [Fact]
+    public void TilesCutOnTheDeviceAreTheHostTilersToFloatRounding()
+    {
+        var config = ModelConfig.Tiny();
+        var tiler = new DynamicTiler(448, 1, 4, true, config.PixelMean, config.PixelStd);
+        var rng = new Random(5);
+        // Downscaled grids with a thumbnail, one tile (its own thumbnail is none), an upscaled portrait grid.
+        RgbFrame[] frames = [RgbFrame.Create(1280, 720), RgbFrame.Create(640, 480), RgbFrame.Create(333, 777), RgbFrame.Create(100, 50)];
+        foreach (var frame in frames)
+            for (var i = 0; i < frame.Pixels.Length; i++)
+                frame.Pixels[i] = (byte)Math.Clamp(128 + 100 * Math.Sin(i / 3 % frame.Width * 0.05 + i / 3 / frame.Width * 0.03 + i % 3) + rng.Next(-20, 20), 0, 255);
+
+        var host = TileBatch.From(tiler, frames);
+        var device = TileBatch.OnDevice(tiler, frames).Stage(CPU);
+
+        Assert.Equal(host.TileCounts, device.TileCounts);
+        using var expected = host.ToTensor(CPU);
+        using var actual = device.ToTensor(CPU);
+        Assert.Equal(expected.shape, actual.shape);
+        // Normalised values span about 4.5; one 8-bit step is 0.017.
+        Assert.True((expected - actual).abs().max().item<float>() < 5e-4, $"max difference {(expected - actual).abs().max().item<float>()}");
+    }
+
     [Theory]
     [InlineData(37, 23, 20, 31)]
     [InlineData(300, 200, 64, 41)]

@@ -108,7 +108,7 @@ public sealed class TrainingTests : IDisposable
     }
 
     [Fact]
-    public void ABatchIsTheSameFramesTilesAndLabelsOnOneThreadOrMany()
+    public void ABatchIsTheSameFramesTilesAndLabelsOnOneThreadOrManyAndWhereverItIsTiled()
     {
         var options = TinyRun(3) with { BatchSize = 6, RealFraction = 0.5, ReadingWeight = 1 };
         var tiler = new VireoModel(ModelConfig.Tiny()).Tiler;
@@ -126,6 +126,12 @@ public sealed class TrainingTests : IDisposable
         Assert.NotNull(a.Labels);
         Assert.Equal(a.Labels!.Own, b.Labels!.Own);
         Assert.NotEqual(a.Samples.Select(s => s.Answer), one.Prepare(1, 8, CPU).Samples.Select(s => s.Answer));
+
+        // Tiled on the device from the 8-bit frames: the same frames, the same tiles to float rounding.
+        var onDevice = new TrainingBatches(options with { TilesOnDevice = true }, tiler, ModelConfig.Tiny().PatchSize).Prepare(1, 7, CPU);
+        Assert.Equal(a.Samples.Select(s => s.Answer), onDevice.Samples.Select(s => s.Answer));
+        using var tilesOnDevice = onDevice.Tiles.ToTensor(CPU);
+        Assert.True((tilesOnDevice - tilesA).abs().max().item<float>() < 5e-4);
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Numerics;
+using TorchSharp;
 
 namespace Vireo.Model.Imaging;
 
@@ -86,6 +87,32 @@ public sealed class DynamicTiler(int imageSize, int minTiles, int maxTiles, bool
             ResizeRows(frame, size, size, (y, row) => WriteRow(row, result.AsSpan(gridTiles * 3 * plane), y));
         return result;
     }
+
+    /// <summary>
+    /// The tiles of <see cref="Tile(RgbFrame, out TileGrid)"/> cut where <paramref name="pixels"/> lives, for
+    /// training on a GPU: the frame crosses to the device as 8-bit RGB and is resized there with PyTorch's
+    /// antialiased bilinear filter, which is the filter of <see cref="Resize"/> (PIL's triangle filter widened by the
+    /// downscale factor); results agree to float rounding. Returns [tiles, 3, size, size].
+    /// </summary>
+    /// <param name="pixels">[height, width, 3] bytes, as <see cref="RgbFrame.Pixels"/>.</param>
+    /// <param name="grid">The frame's grid (<see cref="ChooseGrid"/>).</param>
+    public torch.Tensor Tile(torch.Tensor pixels, TileGrid grid)
+    {
+        using var scope = torch.NewDisposeScope();
+        var image = pixels.permute(2, 0, 1).unsqueeze(0).to(torch.ScalarType.Float32);
+        var tiles = ResizeOnDevice(image, imageSize * grid.Rows, imageSize * grid.Columns)
+            .view(3, grid.Rows, imageSize, grid.Columns, imageSize)
+            .permute(1, 3, 0, 2, 4)
+            .reshape(grid.GridTiles, 3, imageSize, imageSize);
+        if (grid.HasThumbnail)
+            tiles = torch.cat([tiles, grid.GridTiles == 1 ? tiles : ResizeOnDevice(image, imageSize, imageSize)], 0);
+        var scale = torch.tensor(std.Select(s => 1f / (255f * s)).ToArray(), device: pixels.device).view(1, 3, 1, 1);
+        var shift = torch.tensor(mean.Zip(std, (m, s) => -m / s).ToArray(), device: pixels.device).view(1, 3, 1, 1);
+        return (tiles * scale + shift).MoveToOuterDisposeScope();
+    }
+
+    private static torch.Tensor ResizeOnDevice(torch.Tensor image, int height, int width) =>
+        torch.nn.functional.interpolate(image, [height, width], mode: torch.InterpolationMode.Bilinear, align_corners: false, antialias: true);
 
     /// <summary>Normalises one interleaved RGB row (0..255) into row y of a tile's three channel planes.</summary>
     private void WriteRow(ReadOnlySpan<float> rgb, Span<float> tile, int y)

@@ -19,10 +19,11 @@ public static class BenchDataCommand
         var frames = new Option<int>("--frames") { Description = "Frames timed per thread count.", DefaultValueFactory = _ => 256 };
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 64 };
         var real = new Option<double>("--real-fraction") { DefaultValueFactory = _ => 0.7 };
+        var onDevice = new Option<bool>("--tiles-on-device") { Description = "Leave the tiling to the GPU, as training on CUDA does: the host only stages the 8-bit frames." };
         var model = new Option<string?>("--config") { Description = "config.json of the model trained (its tiler and patch size); default the shipped model's." };
         var command = new Command("data", "Rate at which the CPU prepares training batches (draw, tile, label), on 1 and on all threads.")
         {
-            threads, frames, batch, real, model,
+            threads, frames, batch, real, model, onDevice,
         };
         command.SetAction(parse =>
         {
@@ -36,10 +37,11 @@ public static class BenchDataCommand
                 TextProbability = 0.8,
                 SmallTextFraction = 0.4,
                 ReadingWeight = 1,
+                TilesOnDevice = parse.GetValue(onDevice),
             };
             var steps = Math.Max(1, (parse.GetValue(frames) + options.BatchSize - 1) / options.BatchSize);
             var tiler = new Model.Imaging.DynamicTiler(config.ImageSize, config.MinDynamicPatch, config.MaxDynamicPatch, config.UseThumbnail, config.PixelMean, config.PixelStd);
-            Console.WriteLine(Inv($"{Environment.ProcessorCount} cores, server GC {System.Runtime.GCSettings.IsServerGC}; batches of {options.BatchSize}, {options.RealFraction:P0} real frames, {steps} batches per thread count"));
+            Console.WriteLine(Inv($"{Environment.ProcessorCount} cores, server GC {System.Runtime.GCSettings.IsServerGC}; batches of {options.BatchSize}, {options.RealFraction:P0} real frames, {steps} batches per thread count; tiles cut on the {(parse.GetValue(onDevice) ? "device (the host stages 8-bit frames)" : "host")}"));
             var results = new List<Rate>();
             foreach (var count in counts)
             {
@@ -70,6 +72,7 @@ public static class BenchDataCommand
         long frames = 0, tiles = 0;
         for (var step = 0; step < steps; step++)
         {
+            using var scope = TorchSharp.torch.NewDisposeScope();
             var part = Stopwatch.StartNew();
             var samples = batches.Samples(stage, 1_000_000 + step);
             draw += part.Elapsed.TotalSeconds;
@@ -81,7 +84,8 @@ public static class BenchDataCommand
             label += part.Elapsed.TotalSeconds;
             frames += samples.Count;
             tiles += batch.TotalTiles;
-            batch.ToTensor(TorchSharp.torch.CPU).Dispose();
+            // Host tiles are already a tensor; frames left to the device are not resized here.
+            if (!batches.TilesOnDevice) batch.ToTensor(TorchSharp.torch.CPU).Dispose();
         }
         var seconds = Math.Max(1e-9, wall.Elapsed.TotalSeconds);
         var threads = Math.Max(1, batches.MaxThreads);
