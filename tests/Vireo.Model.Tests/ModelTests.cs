@@ -103,7 +103,7 @@ public sealed class ModelTests
         var config = ModelConfig.Tiny();
         var tiler = new DynamicTiler(448, 1, 4, true, config.PixelMean, config.PixelStd);
         var rng = new Random(5);
-        // Downscaled grids with a thumbnail, one tile (its own thumbnail is none), an upscaled portrait grid.
+        // Downscaled grids with a thumbnail, one tile and no thumbnail, an upscaled portrait grid, a tiny frame.
         RgbFrame[] frames = [RgbFrame.Create(1280, 720), RgbFrame.Create(640, 480), RgbFrame.Create(333, 777), RgbFrame.Create(100, 50)];
         foreach (var frame in frames)
             for (var i = 0; i < frame.Pixels.Length; i++)

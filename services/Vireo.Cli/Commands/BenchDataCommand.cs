@@ -19,7 +19,7 @@ public static class BenchDataCommand
         var frames = new Option<int>("--frames") { Description = "Frames timed per thread count.", DefaultValueFactory = _ => 256 };
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 64 };
         var real = new Option<double>("--real-fraction") { DefaultValueFactory = _ => 0.7 };
-        var onDevice = new Option<bool>("--tiles-on-device") { Description = "Leave the tiling to the GPU, as training on CUDA does: the host only stages the 8-bit frames." };
+        var onDevice = new Option<bool>("--tiles-on-device") { Description = "Leave the tiling to the GPU, as `vireo train --tiles-on-device` does: the host only stages the 8-bit frames." };
         var model = new Option<string?>("--config") { Description = "config.json of the model trained (its tiler and patch size); default the shipped model's." };
         var command = new Command("data", "Rate at which the CPU prepares training batches (draw, tile, label), on 1 and on all threads.")
         {
