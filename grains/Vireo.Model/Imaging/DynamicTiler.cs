@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Numerics;
 using TorchSharp;
+using Vireo.Model.Configuration;
 
 namespace Vireo.Model.Imaging;
 
@@ -19,6 +20,10 @@ public readonly record struct TileGrid(int Columns, int Rows, bool HasThumbnail)
 public sealed class DynamicTiler(int imageSize, int minTiles, int maxTiles, bool useThumbnail, float[] mean, float[] std)
 {
     public int ImageSize => imageSize;
+
+    /// <summary>The tiler of a model: its tile size, tile-count limits, thumbnail and pixel normalisation.</summary>
+    public static DynamicTiler For(ModelConfig config) =>
+        new(config.ImageSize, config.MinDynamicPatch, config.MaxDynamicPatch, config.UseThumbnail, config.PixelMean, config.PixelStd);
 
     /// <summary>The grid for a frame size (InternVL's find_closest_aspect_ratio, ties going to the larger grid when the frame has the pixels).</summary>
     /// <summary>The same tiler with other tile-count limits (clamped to at least one tile).</summary>
@@ -106,9 +111,9 @@ public sealed class DynamicTiler(int imageSize, int minTiles, int maxTiles, bool
             .reshape(grid.GridTiles, 3, imageSize, imageSize);
         if (grid.HasThumbnail)
             tiles = torch.cat([tiles, grid.GridTiles == 1 ? tiles : ResizeOnDevice(image, imageSize, imageSize)], 0);
-        var scale = torch.tensor(std.Select(s => 1f / (255f * s)).ToArray(), device: pixels.device).view(1, 3, 1, 1);
-        var shift = torch.tensor(mean.Zip(std, (m, s) => -m / s).ToArray(), device: pixels.device).view(1, 3, 1, 1);
-        return (tiles * scale + shift).MoveToOuterDisposeScope();
+        // Channel by channel with scalars, as WriteRow does, so no constants cross to the device per frame.
+        var channels = Enumerable.Range(0, 3).Select(c => tiles.select(1, c) * (1f / (255f * std[c])) + (-mean[c] / std[c])).ToArray();
+        return torch.stack(channels, 1).MoveToOuterDisposeScope();
     }
 
     private static torch.Tensor ResizeOnDevice(torch.Tensor image, int height, int width) =>

@@ -19,7 +19,7 @@ public sealed class VisionTower : nn.Module
     {
         config.Validate();
         Config = config;
-        Tiler = new DynamicTiler(config.ImageSize, config.MinDynamicPatch, config.MaxDynamicPatch, config.UseThumbnail, config.PixelMean, config.PixelStd);
+        Tiler = DynamicTiler.For(config);
         vision_model = new VisionModel(config);
         mlp1 = Connectors.Standard(config.VisionConfig.HiddenSize, config.LlmConfig.HiddenSize, config.DownsampleRatio);
         if (config.HasRouter)

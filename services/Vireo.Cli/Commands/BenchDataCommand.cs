@@ -40,14 +40,14 @@ public static class BenchDataCommand
                 TilesOnDevice = parse.GetValue(onDevice),
             };
             var steps = Math.Max(1, (parse.GetValue(frames) + options.BatchSize - 1) / options.BatchSize);
-            var tiler = new Model.Imaging.DynamicTiler(config.ImageSize, config.MinDynamicPatch, config.MaxDynamicPatch, config.UseThumbnail, config.PixelMean, config.PixelStd);
+            var tiler = Model.Imaging.DynamicTiler.For(config);
             Console.WriteLine(Inv($"{Environment.ProcessorCount} cores, server GC {System.Runtime.GCSettings.IsServerGC}; batches of {options.BatchSize}, {options.RealFraction:P0} real frames, {steps} batches per thread count; tiles cut on the {(parse.GetValue(onDevice) ? "device (the host stages 8-bit frames)" : "host")}"));
             var results = new List<Rate>();
             foreach (var count in counts)
             {
                 var batches = new TrainingBatches(options, tiler, config.PatchSize) { MaxThreads = count };
-                Measure(batches, 1, 1);
-                var rate = Measure(batches, 1, steps) with { Threads = count };
+                Measure(batches, 1);
+                var rate = Measure(batches, steps) with { Threads = count };
                 results.Add(rate);
                 Console.WriteLine(Inv($"{count,3} threads: {rate.FramesPerSecond,6:F1} frames/s {rate.TilesPerSecond,7:F1} tiles/s; thread time per frame: draw {rate.DrawMs:F1} ms, tile {rate.TileMs:F1} ms, label {rate.LabelMs:F1} ms; GC paused {rate.GcPauseShare:P0} of the time, {rate.AllocatedMbPerFrame:F1} MB allocated a frame"));
             }
@@ -63,7 +63,7 @@ public static class BenchDataCommand
     private sealed record Rate(int Threads, double FramesPerSecond, double TilesPerSecond, double DrawMs, double TileMs, double LabelMs, double GcPauseShare, double AllocatedMbPerFrame);
 
     /// <summary>Prepares <paramref name="steps"/> stage-1 batches after the curriculum, as the trainer does, timing each part.</summary>
-    private static Rate Measure(TrainingBatches batches, int stage, int steps)
+    private static Rate Measure(TrainingBatches batches, int steps)
     {
         var pause = GC.GetTotalPauseDuration();
         var allocated = GC.GetTotalAllocatedBytes(precise: false);
@@ -74,7 +74,7 @@ public static class BenchDataCommand
         {
             using var scope = TorchSharp.torch.NewDisposeScope();
             var part = Stopwatch.StartNew();
-            var samples = batches.Samples(stage, 1_000_000 + step);
+            var samples = batches.Samples(1, 1_000_000 + step);
             draw += part.Elapsed.TotalSeconds;
             part.Restart();
             var batch = batches.Tile(samples.Select(s => s.Frame).ToList()).Stage(TorchSharp.torch.CPU);

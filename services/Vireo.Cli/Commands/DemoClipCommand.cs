@@ -38,7 +38,7 @@ public static class DemoClipCommand
     {
         const int fps = 25;
         var config = ModelConfig.Small();
-        var tiler = new DynamicTiler(config.ImageSize, config.MinDynamicPatch, config.MaxDynamicPatch, config.UseThumbnail, config.PixelMean, config.PixelStd);
+        var tiler = DynamicTiler.For(config);
         var generator = new SyntheticFrames(tiler);
         var rng = new Random(seed);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
