@@ -13,7 +13,7 @@ public sealed class TileBatch
 
     /// <summary>Frames tiled on the device by <see cref="ToTensor"/>, with their tiler and grids; null when tiled on the host.</summary>
     private readonly (DynamicTiler Tiler, IReadOnlyList<RgbFrame> Frames, TileGrid[] Grids)? _onDevice;
-    private Tensor[]? _stagedPixels;
+    private Tensor? _stagedPixels;
 
     private TileBatch(float[][] frames, int[] tileCounts, int imageSize)
     {
@@ -43,12 +43,7 @@ public sealed class TileBatch
     public TileBatch Stage(Device device)
     {
         var pinned = device.type == DeviceType.CUDA;
-        if (_onDevice is { } raw)
-        {
-            var staged = new Tensor[raw.Frames.Count];
-            Parallel.For(0, staged.Length, i => staged[i] = HostPixels(raw.Frames[i], pinned));
-            _stagedPixels = staged;
-        }
+        if (_onDevice is { } raw) _stagedPixels = HostPixels(raw.Frames, pinned);
         else _staged = Host(pinned);
         return this;
     }
@@ -58,43 +53,52 @@ public sealed class TileBatch
     {
         if (_onDevice is { } raw)
         {
-            var pixels = _stagedPixels ?? raw.Frames.Select(f => HostPixels(f, pinned: false)).ToArray();
-            _stagedPixels = null;
             using var scope = NewDisposeScope();
-            var tiles = new Tensor[pixels.Length];
-            for (var i = 0; i < pixels.Length; i++)
+            var bytes = _stagedPixels ?? HostPixels(raw.Frames, pinned: false);
+            _stagedPixels = null;
+            // One upload for the batch; the page-locked allocator keeps the host copy until it has run.
+            var pixels = device.type == DeviceType.CPU ? bytes : bytes.to(device, non_blocking: true);
+            var tiles = new Tensor[raw.Frames.Count];
+            long offset = 0;
+            for (var i = 0; i < tiles.Length; i++)
             {
-                // The host copy goes once its upload is queued (the page-locked allocator keeps it until then).
-                var onDevice = device.type == DeviceType.CPU ? pixels[i] : pixels[i].to(device, non_blocking: true);
-                tiles[i] = raw.Tiler.Tile(onDevice, raw.Grids[i]);
-                pixels[i].Dispose();
+                var frame = raw.Frames[i];
+                tiles[i] = raw.Tiler.Tile(pixels.narrow(0, offset, frame.Pixels.Length).view(frame.Height, frame.Width, 3), raw.Grids[i]);
+                offset += frame.Pixels.Length;
             }
-            return cat(tiles, 0).MoveToOuterDisposeScope();
+            var result = cat(tiles, 0).MoveToOuterDisposeScope();
+            bytes.Dispose();
+            return result;
         }
         var host = _staged ?? Host(pinned: false);
         _staged = null;
         return TorchRuntime.Upload(host, device);
     }
 
-    /// <summary>A frame's 8-bit pixels [height, width, 3] in a tensor of their own, page-locked when asked.</summary>
-    private static Tensor HostPixels(RgbFrame frame, bool pinned)
-    {
-        var host = tensor(frame.Pixels, [frame.Height, frame.Width, 3]);
-        if (!pinned) return host;
-        using (host) return host.pin_memory();
-    }
+    /// <summary>
+    /// Every frame's 8-bit pixels, one after another in one flat tensor (page-locked when asked), each frame copied in
+    /// parallel straight into its place.
+    /// </summary>
+    private static Tensor HostPixels(IReadOnlyList<RgbFrame> frames, bool pinned) =>
+        Concatenated(frames.Select(f => f.Pixels).ToArray(), ScalarType.Byte, pinned);
 
     /// <summary>All tiles in one host tensor, each frame's written in parallel straight into its place.</summary>
-    private Tensor Host(bool pinned)
+    private Tensor Host(bool pinned) => Concatenated(_frames, ScalarType.Float32, pinned, [TotalTiles, 3, _imageSize, _imageSize]);
+
+    /// <summary>
+    /// <paramref name="parts"/> one after another in one new host tensor (page-locked when asked, flat unless given a
+    /// shape), each part copied in parallel straight into its place.
+    /// </summary>
+    private static unsafe Tensor Concatenated<T>(T[][] parts, ScalarType dtype, bool pinned, long[]? shape = null) where T : unmanaged
     {
-        var host = empty(TotalTiles, 3, _imageSize, _imageSize);
+        var host = empty(shape ?? [parts.Sum(p => (long)p.Length)], dtype);
         if (pinned)
             using (var pageable = host) host = pageable.pin_memory();
-        var offsets = new long[_frames.Length];
-        for (var i = 1; i < offsets.Length; i++) offsets[i] = offsets[i - 1] + _frames[i - 1].Length;
+        var offsets = new long[parts.Length];
+        for (var i = 1; i < offsets.Length; i++) offsets[i] = offsets[i - 1] + parts[i - 1].Length;
         // A fresh contiguous tensor: its storage starts at element 0.
-        var start = host.storage<float>().data_ptr();
-        Parallel.For(0, _frames.Length, i => Marshal.Copy(_frames[i], 0, start + (nint)(offsets[i] * sizeof(float)), _frames[i].Length));
+        var start = (T*)host.storage<T>().data_ptr();
+        Parallel.For(0, parts.Length, i => parts[i].AsSpan().CopyTo(new Span<T>(start + offsets[i], parts[i].Length)));
         return host;
     }
 
