@@ -89,6 +89,27 @@ public sealed class LauncherTests
         Assert.False(Directory.Exists(output));
     }
 
+    [Theory]
+    [InlineData("auto")]
+    [InlineData("off")]
+    [InlineData("all-compressed")]
+    public async Task AnalyzeTakesEachRoutingModeByTheNameTheApiGivesIt(string mode)
+    {
+        var missing = Path.Combine(Path.GetTempPath(), $"vireo-missing-{Guid.NewGuid():N}.mp4");
+        var (code, printed) = await RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "vireo.dll"), "analyze", missing, "--routing", mode]);
+        // Past the parser: the command itself turns the file down.
+        Assert.Equal(2, code);
+        Assert.Contains($"{missing} does not exist", printed);
+    }
+
+    [Fact]
+    public async Task AnalyzeRefusesAnUnknownRoutingModeNamingTheValidOnes()
+    {
+        var (code, printed) = await RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "vireo.dll"), "analyze", "clip.mp4", "--routing", "sideways"]);
+        Assert.Equal(1, code);
+        Assert.Contains("'all-compressed'", printed);
+    }
+
     private static async Task<(int Code, string Output)> RunAsync(string program, string[] arguments, params (string, string)[] environment)
     {
         var start = new ProcessStartInfo(program) { WorkingDirectory = Root, RedirectStandardOutput = true, RedirectStandardError = true };

@@ -1,5 +1,8 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Globalization;
+using System.Reflection;
+using System.Text.Json.Serialization;
 using Vireo.Messaging;
 
 namespace Vireo.Cli.Commands;
@@ -13,7 +16,13 @@ public static class AnalyzeCommand
         var fps = new Option<double?>("--fps") { Description = "Frames per second to sample (default: the pipeline's, 2)." };
         var scene = new Option<double?>("--scene") { Description = "Also keep frames at scene changes whose score exceeds this (0..1)." };
         var maxFrames = new Option<int?>("--max-frames") { Description = "Most frames to analyse." };
-        var routing = new Option<RoutingMode>("--routing") { Description = "auto (ViR decides), off (all 256 tokens), all-compressed (all 64).", DefaultValueFactory = _ => RoutingMode.Auto };
+        var routing = new Option<RoutingMode>("--routing")
+        {
+            Description = "auto (ViR decides), off (all 256 tokens), all-compressed (all 64).",
+            DefaultValueFactory = _ => RoutingMode.Auto,
+            CustomParser = ParseRouting,
+        };
+        routing.AcceptOnlyFromAmong(RoutingNames.Keys.ToArray());
         var tenant = new Option<string>("--tenant") { Description = "Tenant the video belongs to.", DefaultValueFactory = _ => "local" };
         var timeout = new Option<int>("--timeout") { Description = "Seconds to wait for the result.", DefaultValueFactory = _ => 1800 };
         var command = new Command("analyze", "Analyse a video with the running pipeline and print the result.")
@@ -102,5 +111,17 @@ public static class AnalyzeCommand
         {
             if (_interactive) Console.Error.WriteLine();
         }
+    }
+
+    /// <summary>The routing modes by the names the API's JSON gives them.</summary>
+    private static readonly Dictionary<string, RoutingMode> RoutingNames = Enum.GetValues<RoutingMode>().ToDictionary(
+        mode => typeof(RoutingMode).GetField(mode.ToString())!.GetCustomAttribute<JsonStringEnumMemberNameAttribute>()?.Name ?? mode.ToString().ToLowerInvariant());
+
+    private static RoutingMode ParseRouting(ArgumentResult result)
+    {
+        var name = result.Tokens.Single().Value;
+        if (RoutingNames.TryGetValue(name, out var mode)) return mode;
+        result.AddError($"--routing must be one of {string.Join(", ", RoutingNames.Keys)}, not '{name}'.");
+        return default;
     }
 }
