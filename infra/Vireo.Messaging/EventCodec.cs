@@ -32,8 +32,24 @@ public static partial class EventCodec
         if (value is null)
             return new(null, "the payload is JSON null");
         var v = version(value);
-        return v == currentVersion ? new(value, null) : new(null, $"unsupported version {v} (this build reads version {currentVersion})");
+        if (v != currentVersion)
+            return new(null, $"unsupported version {v} (this build reads version {currentVersion})");
+        return Malformed(value) is { } problem ? new(null, "malformed event: " + problem) : new(value, null);
     }
+
+    /// <summary>
+    /// What the serializer lets through and no producer of Vireo writes: null list elements (element nullability is
+    /// not enforced) and enum values by number that name no member.
+    /// </summary>
+    private static string? Malformed(object value) => value switch
+    {
+        FrameAnalyzed f when f.Tiles.Any(t => t is null) => "tiles holds a null",
+        VideoStatusChanged s when !Enum.IsDefined(s.State) => $"state {(int)s.State} is not a video state",
+        VideoStatusChanged { Result.Texts: var texts } when texts.Any(t => t is null) => "result.texts holds a null",
+        VideoStatusChanged { Segment.Texts: var texts } when texts.Any(t => t is null) => "segment.texts holds a null",
+        VideoUploaded { Options.Routing: { } routing } when !Enum.IsDefined(routing) => $"options.routing {(int)routing} is not a routing mode",
+        _ => null,
+    };
 
     /// <summary>Reads and validates an upload event from outside Vireo.</summary>
     public static Decoded<VideoUploaded> DecodeUpload(ReadOnlySpan<byte> utf8, int maxBytes)
@@ -116,6 +132,8 @@ public static partial class EventCodec
             if (sampling is not null)
                 return "options.sampling." + sampling;
         }
+        if (o.Routing is { } routing && !Enum.IsDefined(routing))
+            return "options.routing must be auto, off or all-compressed";
         var other = AnalysisLimits.CheckTiles(o.MinTiles, o.MaxTiles)
             ?? (o.RouterThreshold is { } threshold ? AnalysisLimits.CheckRouterThreshold(threshold) : null)
             ?? (o.Prompt is { } prompt ? AnalysisLimits.CheckPrompt(prompt) : null);

@@ -47,21 +47,30 @@ public sealed class EventPublisher : IEventPublisher, IDisposable
         await _producer.ProduceAsync(_options.Topic(topic), message, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Records a record that cannot be processed, with the reason.</summary>
+    /// <summary>
+    /// Records a record that cannot be processed, with the reason. The key and the reason (which may quote the key) are
+    /// cut short like the payload, so that a letter about an oversized or hostile record is itself always small enough
+    /// to publish.
+    /// </summary>
     public Task DeadLetterAsync(ConsumeResult<string, byte[]> record, string reason, CancellationToken cancellationToken = default)
     {
+        var key = record.Message.Key is { } k ? Shorten(k, MaxLetterKeyChars) : null;
         var letter = new DeadLetter
         {
             SourceTopic = _options.Logical(record.Topic),
             Partition = record.Partition.Value,
             Offset = record.Offset.Value,
-            Key = record.Message.Key,
-            Reason = reason,
+            Key = key,
+            Reason = Shorten(reason, MaxLetterReasonChars),
             Payload = EventCodec.Preview(record.Message.Value ?? []),
             At = DateTimeOffset.UtcNow,
         };
-        return PublishAsync(VireoTopics.DeadLetter, record.Message.Key ?? "", letter, cancellationToken);
+        return PublishAsync(VireoTopics.DeadLetter, key ?? "", letter, cancellationToken);
     }
+
+    private const int MaxLetterKeyChars = 256, MaxLetterReasonChars = 1024;
+
+    private static string Shorten(string text, int maxChars) => text.Length > maxChars ? text[..maxChars] + "…" : text;
 
     public void Dispose()
     {

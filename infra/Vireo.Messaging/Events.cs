@@ -181,7 +181,10 @@ public sealed record DeadLetter
     public DateTimeOffset At { get; init; }
 }
 
-[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+// A null where the type has none, or a positional member left out, is a malformed event, not a NullReferenceException
+// in whatever reads it later.
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    RespectNullableAnnotations = true, RespectRequiredConstructorParameters = true)]
 [JsonSerializable(typeof(VideoUploaded))]
 [JsonSerializable(typeof(FrameAnalyzed))]
 [JsonSerializable(typeof(VideoStatusChanged))]

@@ -3,6 +3,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using System.Text;
+using System.Text.Json.Nodes;
 using Npgsql;
 using Vireo.Messaging;
 using Vireo.Storage;
@@ -37,6 +39,12 @@ public sealed class SinkTests
         // Records no grain can have sent: a sequence that would freeze the video, an impossible frame index.
         await publisher.PublishAsync(VireoTopics.VideoStatus, Key, Status(VideoState.Processing, long.MaxValue));
         await publisher.PublishAsync(VireoTopics.FramesAnalyzed, Key, Frame(5_000_000));
+        // Records the serializer alone would let through: nulls where the event has none, a state by an undefined
+        // number; and one under a key of 200,000 characters, whose dead letter must still fit in a record.
+        await PublishEditedAsync(publisher, VireoTopics.FramesAnalyzed, Key, Frame(22), json => json["tiles"] = new JsonArray((JsonNode?)null));
+        await PublishEditedAsync(publisher, VireoTopics.FramesAnalyzed, Key, Frame(23), json => json["timings"] = null);
+        await PublishEditedAsync(publisher, VireoTopics.VideoStatus, Key, Status(VideoState.Processing, 2), json => json["state"] = 7);
+        await PublishEditedAsync(publisher, VireoTopics.FramesAnalyzed, new string('<', 200_000), Frame(24), _ => { });
         await publisher.PublishAsync(VireoTopics.VideoStatus, Key, Status(VideoState.Completed, 30));
         await publisher.PublishAsync(VireoTopics.VideoStatus, Key, Status(VideoState.Processing, 12));
 
@@ -47,10 +55,13 @@ public sealed class SinkTests
         Assert.Equal(20L, await CountFrames(db.DataSource));
         Assert.Equal(30L, await db.ScalarAsync<long>("select status_sequence from videos where video_id = $1", _video));
         Assert.Equal(0L, await db.ScalarAsync<long>("select count(*) from frames where frame_index >= 20"));
-        await Eventually.WaitAsync(() => Task.FromResult(logs.Lines.Count(l => l.Contains("Dead-lettering"))), n => n >= 4,
-            TimeSpan.FromSeconds(60), "four records dead-lettered");
+        await Eventually.WaitAsync(() => Task.FromResult(logs.Lines.Count(l => l.Contains("Dead-lettering"))), n => n >= 8,
+            TimeSpan.FromSeconds(60), "eight records dead-lettered");
         Assert.Contains(logs.Lines, l => l.Contains("beyond what its grain can have issued"));
         Assert.Contains(logs.Lines, l => l.Contains("frame index 5000000 is out of range"));
+        Assert.Contains(logs.Lines, l => l.Contains("tiles holds a null"));
+        Assert.Contains(logs.Lines, l => l.Contains("state 7 is not a video state"));
+        Assert.Contains(logs.Lines, l => l.Contains("malformed JSON") && l.Contains("timings"));
         Assert.Equal(0L, await db.ScalarAsync<long>("select count(*) from videos where tenant_id = 'globex' or video_id = 'other'"));
     }
 
@@ -116,6 +127,14 @@ public sealed class SinkTests
         var host = builder.Build();
         await host.StartAsync();
         return host;
+    }
+
+    /// <summary>Publishes <paramref name="value"/> as JSON after <paramref name="edit"/> has changed it.</summary>
+    private static Task PublishEditedAsync<T>(EventPublisher publisher, string topic, string key, T value, Action<JsonObject> edit) where T : class
+    {
+        var json = JsonNode.Parse(EventCodec.Serialize(value))!.AsObject();
+        edit(json);
+        return publisher.PublishRawAsync(topic, key, Encoding.UTF8.GetBytes(json.ToJsonString()));
     }
 
     private FrameAnalyzed Frame(int index) => new()
