@@ -29,6 +29,6 @@ public readonly partial record struct VideoKey([property: Id(0)] string TenantId
         return new VideoKey(key[..slash], key[(slash + 1)..]);
     }
 
-    [GeneratedRegex("^[A-Za-z0-9._-]{1,128}$")]
+    [GeneratedRegex(@"^[A-Za-z0-9._-]{1,128}\z")]
     private static partial Regex IdPattern();
 }

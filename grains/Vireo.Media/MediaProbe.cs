@@ -58,7 +58,9 @@ public sealed partial class MediaProbe(IOptions<MediaOptions> options, ILogger<M
             {
                 return FFProbe.FromJson(outcome.StandardOutput);
             }
-            catch (Exception e) when (e is FFMpegException or System.Text.Json.JsonException)
+            // FFMpegCore parses the report's fields with Single.Parse and the like: a tag such as rotate=abc throws
+            // FormatException, which is the file's fault like any other report it cannot read.
+            catch (Exception e) when (e is not OperationCanceledException)
             {
                 LogProbeFailed(path, MediaErrorKind.Corrupt, e.Message);
                 throw new MediaException(MediaErrorKind.Corrupt, path, $"ffprobe's report could not be read: {e.Message}", e);

@@ -44,7 +44,7 @@ public static partial class BlobKeys
             throw new ArgumentException(problem, nameof(prefix));
     }
 
-    [GeneratedRegex("^[A-Za-z0-9._-]{1,255}$")]
+    [GeneratedRegex(@"^[A-Za-z0-9._-]{1,255}\z")]
     private static partial Regex Segment();
 }
 

@@ -94,6 +94,6 @@ public sealed partial class S3BlobOptions
             yield return "Blobs:S3:TimeoutSeconds must be between 1 and 600.";
     }
 
-    [GeneratedRegex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
+    [GeneratedRegex(@"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\z")]
     private static partial Regex BucketName();
 }

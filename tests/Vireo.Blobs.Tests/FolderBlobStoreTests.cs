@@ -57,6 +57,8 @@ public sealed class FolderBlobStoreTests : IDisposable
     [InlineData("a\0b")]
     [InlineData("a b")]
     [InlineData("ä")]
+    [InlineData("a\n")]
+    [InlineData("a/b\n")]
     [InlineData("")]
     public async Task HostileKeysAreRefusedBeforeAnythingIsTouched(string key)
     {

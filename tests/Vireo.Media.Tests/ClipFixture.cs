@@ -35,6 +35,8 @@ public sealed class ClipFixture : IAsyncLifetime
     public string TruncatedFastStart => Path.Combine(Folder, "truncated-faststart.mp4");
     public string Text => Path.Combine(Folder, "notes.mp4");
     public string AudioOnly => Path.Combine(Folder, "audio.m4a");
+    /// <summary>A NUT file whose video stream's rotate tag is not a number.</summary>
+    public string BadRotation => Path.Combine(Folder, "bad-rotation.nut");
     public string Huge => Path.Combine(Folder, "huge.y4m");
     public string Absurd => Path.Combine(Folder, "absurd.y4m");
 
@@ -71,6 +73,7 @@ public sealed class ClipFixture : IAsyncLifetime
             Ffmpeg("-i", Rotating(), "-c", "copy", "-metadata:s:v:0", "rotate=90", Rotated),
             Ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-c:a", "aac", AudioOnly),
             Ffmpeg("-i", Steady, "-c", "copy", "-movflags", "+faststart", FastStart()),
+            Ffmpeg("-f", "lavfi", "-i", "testsrc=s=64x64:d=1", "-c:v", "mpeg4", "-metadata:s:v:0", "ROTATE=abc", BadRotation),
             Ffmpeg("-f", "lavfi", "-i", "color=black:s=64x64:r=25:d=4,format=yuv420p,geq=lum='16+2*N':cb=128:cr=128",
                 "-c:v", "libx264", "-qp", "0", "-preset", "veryfast", "-g", "25", "-bf", "0", NumberedFrames),
         ];

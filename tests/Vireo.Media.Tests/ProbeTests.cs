@@ -44,6 +44,7 @@ public sealed class ProbeTests(ClipFixture clips)
     [InlineData("huge", MediaErrorKind.DimensionsOutOfRange)]
     [InlineData("absurd", MediaErrorKind.DimensionsOutOfRange)]
     [InlineData("missing", MediaErrorKind.NotFound)]
+    [InlineData("bad-rotation", MediaErrorKind.Corrupt)]
     public async Task Bad_input_gets_a_typed_error(string name, MediaErrorKind expected)
     {
         var path = PathOf(name);
@@ -125,6 +126,7 @@ public sealed class ProbeTests(ClipFixture clips)
         "huge" => clips.Huge,
         "absurd" => clips.Absurd,
         "missing" => Path.Combine(clips.Folder, "does-not-exist.mp4"),
+        "bad-rotation" => clips.BadRotation,
         _ => throw new ArgumentOutOfRangeException(nameof(name)),
     };
 }
