@@ -60,6 +60,24 @@ public sealed class SourceResolverTests : IDisposable
     }
 
     [Fact]
+    public async Task ANamedPipeUnderTheRootIsRefusedAtOnceInsteadOfBlockingTheOpen()
+    {
+        var pipe = Path.Combine(_root, "clips", "pipe.mp4");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", pipe))
+            await mkfifo.WaitForExitAsync();
+        var resolver = Resolver();
+        var checkedPath = Assert.IsType<CheckedSource.LocalFile>(resolver.Check("clips/pipe.mp4")).Path;
+
+        // Opening a pipe for reading waits for a writer that never comes; the ingest path must not.
+        var open = Task.Run(() => resolver.Open(checkedPath));
+        var finished = await Task.WhenAny(open, Task.Delay(TimeSpan.FromSeconds(10)));
+
+        Assert.Same(open, finished);
+        var error = await Assert.ThrowsAsync<SourceRejectedException>(() => open);
+        Assert.Contains("not a regular file", error.Message);
+    }
+
+    [Fact]
     public void AcceptsAFileUnderTheMediaRoot()
     {
         var source = Assert.IsType<CheckedSource.LocalFile>(Resolver().Check("clips/a.mp4"));
