@@ -56,15 +56,32 @@ public static class UrlSourceConnections
         }
     }
 
+    /// <summary>
+    /// Whether <paramref name="address"/> is loopback, private, link-local, shared (CGNAT), reserved or multicast, or an
+    /// IPv6 address that carries such an IPv4 address (mapped, IPv4-compatible, NAT64, 6to4) or tunnels to one the
+    /// filter cannot see (Teredo). A NAT64 gateway would otherwise take http://[64:ff9b::a00:1]/ to 10.0.0.1.
+    /// </summary>
     internal static bool IsPrivate(IPAddress address)
     {
         if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
-        if (IPAddress.IsLoopback(address) || address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6UniqueLocal)
+        if (IPAddress.IsLoopback(address) || address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6UniqueLocal
+            || address.IsIPv6Multicast)
             return true;
-        if (address.AddressFamily != AddressFamily.InterNetwork)
-            return address.Equals(IPAddress.IPv6Any);
         var b = address.GetAddressBytes();
-        return b[0] is 10 or 127 or 0 || (b[0] == 172 && b[1] is >= 16 and <= 31) || (b[0] == 192 && b[1] == 168) || (b[0] == 169 && b[1] == 254)
-            || (b[0] == 100 && b[1] is >= 64 and <= 127);
+        if (address.AddressFamily == AddressFamily.InterNetworkV6)
+        {
+            if (b.AsSpan(0, 12).IndexOfAnyExcept((byte)0) < 0)
+                return true; // :: , ::1 and the deprecated IPv4-compatible ::a.b.c.d
+            if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b)
+                return b[4] != 0 || b[5] != 0 || IsPrivate(new IPAddress(b[12..16])); // 64:ff9b:1::/48 is local NAT64
+            if (b[0] == 0x20 && b[1] == 0x02)
+                return IsPrivate(new IPAddress(b[2..6])); // 6to4
+            return b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0; // Teredo
+        }
+        return b[0] is 0 or 10 or 127 || b[0] >= 224 // this network, private, loopback; multicast, reserved and broadcast
+            || (b[0] == 172 && b[1] is >= 16 and <= 31) || (b[0] == 192 && b[1] == 168) || (b[0] == 169 && b[1] == 254)
+            || (b[0] == 100 && b[1] is >= 64 and <= 127) // shared address space (carrier-grade NAT)
+            || (b[0] == 192 && b[1] == 0 && b[2] == 0) // IETF protocol assignments
+            || (b[0] == 198 && b[1] is 18 or 19); // benchmarking
     }
 }

@@ -182,11 +182,32 @@ public sealed class SourceResolverTests : IDisposable
     [InlineData("http://169.254.169.254/latest/meta-data")]
     [InlineData("http://[::1]/v.mp4")]
     [InlineData("http://localhost/v.mp4")]
+    [InlineData("http://[64:ff9b::a00:1]/v.mp4")]
+    [InlineData("http://[64:ff9b:1::1]/v.mp4")]
+    [InlineData("http://[2002:a00:1::1]/v.mp4")]
+    [InlineData("http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/v.mp4")]
+    [InlineData("http://[::a00:1]/v.mp4")]
+    [InlineData("http://[::ffff:169.254.169.254]/latest/meta-data")]
+    [InlineData("http://[ff02::1]/v.mp4")]
+    [InlineData("http://192.0.0.170/v.mp4")]
+    [InlineData("http://198.18.0.1/v.mp4")]
+    [InlineData("http://240.0.0.1/v.mp4")]
+    [InlineData("http://224.0.0.1/v.mp4")]
+    [InlineData("http://100.100.100.200/latest/meta-data")]
     public async Task DownloadsFromLocalOrPrivateHostsAreRefused(string url)
     {
         var error = await Assert.ThrowsAsync<SourceRejectedException>(() => Resolver(allowUrls: true).DownloadAsync(new Uri(url), new VideoKey("t", "v1"), CancellationToken.None));
         Assert.Contains("local or private", error.Message);
     }
+
+    [Theory]
+    [InlineData("93.184.216.34")]
+    [InlineData("2606:2800:220:1:248:1893:25c8:1946")]
+    [InlineData("64:ff9b::5db8:d822")]
+    [InlineData("2002:5db8:d822::1")]
+    [InlineData("::ffff:93.184.216.34")]
+    public void PublicAddressesAndTheIpv6FormsOfPublicIpv4OnesAreNotPrivate(string address) =>
+        Assert.False(Vireo.Media.UrlSourceConnections.IsPrivate(IPAddress.Parse(address)));
 
     [Fact]
     public async Task AHostNameResolvingToLoopbackIsRefusedWhenConnectingAndNothingReachesIt()
