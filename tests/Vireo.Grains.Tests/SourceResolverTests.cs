@@ -4,6 +4,7 @@ using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Vireo.Grains.Ingest;
+using Vireo.Testing;
 
 namespace Vireo.Grains.Tests;
 
@@ -229,7 +230,7 @@ public sealed class SourceResolverTests : IDisposable
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        var server = ServeOnceAsync(listener, "not really a video");
+        var server = OneShotHttp.ServeOnceAsync(listener, "not really a video");
 
         var path = await Resolver(allowUrls: true, allowPrivateHosts: true).DownloadAsync(new Uri($"http://localhost:{port}/v.mp4"), new VideoKey("t", "v2"), CancellationToken.None);
 
@@ -240,18 +241,6 @@ public sealed class SourceResolverTests : IDisposable
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.GetDirectoryName(path)!));
         }
-    }
-
-    private static async Task ServeOnceAsync(TcpListener listener, string body)
-    {
-        using var client = await listener.AcceptTcpClientAsync();
-        await using var stream = client.GetStream();
-        using var reader = new StreamReader(stream, Encoding.ASCII, leaveOpen: true);
-        while (!string.IsNullOrEmpty(await reader.ReadLineAsync()))
-        {
-        }
-        var response = $"HTTP/1.1 200 OK\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n{body}";
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(response));
     }
 
     public void Dispose()

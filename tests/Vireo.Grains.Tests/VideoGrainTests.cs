@@ -1,5 +1,7 @@
 using Vireo.Model.Inference;
 using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Confluent.Kafka;
@@ -57,6 +59,26 @@ public sealed class VideoGrainTests(VideoGrainCluster fixture) : IClassFixture<V
         Assert.Equal([0, 4, 8], states.Where(s => s.Segment is not null).Select(s => s.Segment!.FirstFrame));
         // Each frame names the models that computed it, its vision side and its language side.
         Assert.All(_world.FrameEventsOf("v-ok"), f => Assert.Equal(("fake-vision", "fake-language"), (f.Model?.Vision?.Name, f.Model?.Language?.Name)));
+    }
+
+    [Fact]
+    public async Task AUrlSourceIsDownloadedAnalysedAndItsDownloadDeletedOnceTheVideoIsDone()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        var server = OneShotHttp.ServeOnceAsync(listener, "downloaded video bytes");
+        // The fakes name a video by its file name: the download of acme/v-url is acme+v-url.video.
+        _world.Frames["acme+v-url.video"] = 4;
+        var job = new VideoJob("v-url", "acme", $"http://localhost:{port}/clip.mp4", "v-url", new AnalysisSettings(2, null, false, null, 10_000, 1, 2, RoutingMode.Auto, null), null);
+
+        Assert.Equal(SubmitOutcome.Accepted, await Grain("v-url").Submit(job));
+        var done = await _world.WaitFinishedAsync("v-url", Deadline);
+
+        await server;
+        Assert.Equal(VideoState.Completed, done.State);
+        Assert.Equal(Enumerable.Range(0, 4), _world.FramesOf("v-url"));
+        Assert.False(File.Exists(Path.Combine(_world.MediaRoot, "downloads", "acme+v-url.video")), "the download outlived its video");
     }
 
     [Fact]
@@ -334,6 +356,10 @@ public sealed class VideoGrainCluster : IAsyncLifetime
             o.FramesInFlight = FramesInFlight;
             o.FrameLongSide = 64;
             o.StallSeconds = 6;
+            o.AllowUrls = true;
+            o.AllowPrivateUrlHosts = true;
+            o.DownloadFolder = Path.Combine(World.MediaRoot, "downloads");
+            o.DownloadTimeoutSeconds = 5;
         });
         services.AddOptions<WorkerOptions>().Configure(o => o.ModelPath = "unused");
         services.AddSourceResolver();

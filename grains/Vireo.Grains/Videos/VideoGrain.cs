@@ -479,7 +479,26 @@ public sealed class VideoGrain(
             (s.State, s.Reason) = (previous, previousReason);
             throw;
         }
+        if (s.IsFinished) DropDownload();
         await PublishStatusAsync(cancellationToken, segment, result);
+    }
+
+    /// <summary>
+    /// Deletes the downloaded copy of a URL source once its video is finished: up to Pipeline:MaxDownloadBytes a video,
+    /// which would otherwise fill the media silo's disk. A retry downloads it again.
+    /// </summary>
+    private void DropDownload()
+    {
+        if (state.State.DownloadedPath is not { } path) return;
+        try
+        {
+            File.Delete(path);
+            state.State.DownloadedPath = null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            logger.LogWarning("The download of finished video {VideoId} could not be deleted: {Message}", VideoId, e.Message);
+        }
     }
 
     /// <summary>
