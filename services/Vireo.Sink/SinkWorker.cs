@@ -172,7 +172,8 @@ public sealed class SinkWorker(
     }
 
     // A record that Postgres refuses for what it contains (not for being unreachable) must not block its
-    // partition: each record is written alone, and those refused again go to the dead-letter topic.
+    // partition: each record is written alone, and those refused again go to the dead-letter topic. Each passes the
+    // same checks as in a batch (a forged sequence written here would freeze its video) and the same retries.
     private async Task IsolatePoisonAsync(List<ConsumeResult<string, byte[]>> batch, CancellationToken stoppingToken)
     {
         foreach (var record in batch)
@@ -181,14 +182,21 @@ public sealed class SinkWorker(
             var oneStatus = new List<VideoStatusChanged>(1);
             if (Decode(record, oneFrame, oneStatus) is not null)
                 continue;
+            string? refused = null;
             try
             {
-                await store.WriteAsync(oneFrame, oneStatus, stoppingToken);
+                await _retry.ExecuteAsync(async ct =>
+                {
+                    refused ??= (await RefuseImpossibleAsync(oneFrame, oneStatus, ct)).Select(r => r.Reason).FirstOrDefault();
+                    await store.WriteAsync(oneFrame, oneStatus, ct);
+                }, stoppingToken);
             }
             catch (Npgsql.PostgresException e) when (!e.IsTransient)
             {
-                await publisher.DeadLetterAsync(record, $"refused by Postgres: {e.SqlState} {e.MessageText}", stoppingToken);
+                refused = $"refused by Postgres: {e.SqlState} {e.MessageText}";
             }
+            if (refused is not null)
+                await DeadLetterAsync(record, refused, stoppingToken);
         }
     }
 

@@ -66,6 +66,36 @@ public sealed class SinkTests
     }
 
     [Fact]
+    public async Task ABatchPostgresRefusesIsWrittenRecordByRecordWithTheSameChecksAndTheRefusedOnesDeadLettered()
+    {
+        await using var db = await TemporaryDatabase.CreateAsync();
+        await new Migrator(db.DataSource, NullLogger<Migrator>.Instance).MigrateAsync();
+        var logs = new CapturingLoggerProvider();
+        // Published before the sink starts, so that its first batch holds them all: a caption Postgres refuses (a NUL
+        // in text) fails the batch, and a status with a forged sequence rides in the same batch.
+        using var host = await StartSinkAsync(db.ConnectionString, logs, async publisher =>
+        {
+            await publisher.PublishAsync(VireoTopics.VideoStatus, Key, Status(VideoState.Accepted, 1));
+            foreach (var i in Enumerable.Range(0, 3))
+                await publisher.PublishAsync(VireoTopics.FramesAnalyzed, Key, Frame(i));
+            await publisher.PublishAsync(VireoTopics.FramesAnalyzed, Key, Frame(3) with { Caption = "nul\u0000byte" });
+            await publisher.PublishAsync(VireoTopics.VideoStatus, Key, Status(VideoState.Processing, 1_000_000));
+            await publisher.PublishAsync(VireoTopics.VideoStatus, Key, Status(VideoState.Completed, 5));
+        });
+
+        await Eventually.WaitAsync(() => db.ScalarAsync<string>("select state from videos where video_id = $1", _video),
+            s => s == "completed", TimeSpan.FromSeconds(60), "the video completed");
+        await Eventually.WaitAsync(() => Task.FromResult(logs.Lines.Count(l => l.Contains("Dead-lettering"))), n => n >= 2,
+            TimeSpan.FromSeconds(60), "two records dead-lettered");
+        await host.StopAsync();
+        Assert.Contains(logs.Lines, l => l.Contains("writing them one by one"));
+        Assert.Contains(logs.Lines, l => l.Contains("refused by Postgres"));
+        Assert.Contains(logs.Lines, l => l.Contains("beyond what its grain can have issued"));
+        Assert.Equal(5L, await db.ScalarAsync<long>("select status_sequence from videos where video_id = $1", _video));
+        Assert.Equal(3L, await CountFrames(db.DataSource));
+    }
+
+    [Fact]
     public async Task NothingIsLostWhilePostgresRestarts()
     {
         await using var server = await PrivatePostgres.StartAsync();
@@ -110,7 +140,7 @@ public sealed class SinkTests
         }
     }
 
-    private static async Task<IHost> StartSinkAsync(string connectionString, CapturingLoggerProvider logs)
+    private static async Task<IHost> StartSinkAsync(string connectionString, CapturingLoggerProvider logs, Func<EventPublisher, Task>? beforeStart = null)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -125,6 +155,8 @@ public sealed class SinkTests
         builder.Logging.ClearProviders().AddProvider(logs);
         builder.AddVireoSink();
         var host = builder.Build();
+        if (beforeStart is not null)
+            await beforeStart(host.Services.GetRequiredService<EventPublisher>());
         await host.StartAsync();
         return host;
     }
