@@ -37,6 +37,8 @@ public enum SubmitOutcome
     AlreadyKnown,
     /// <summary>A retry restarted a failed or stalled video from its last checkpoint.</summary>
     Restarted,
+    /// <summary>A new video refused at the door: recorded as failed, with its reason.</summary>
+    Refused,
 }
 
 /// <summary>A sampled frame on its way to a vision worker, with the routing its video asked for; VideoId is the video's key.</summary>

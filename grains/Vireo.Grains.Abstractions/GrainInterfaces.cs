@@ -22,6 +22,14 @@ public interface IVideoGrain : IGrainWithStringKey
     /// </summary>
     [Alias("Retry")]
     Task<SubmitOutcome> Retry(VideoJob job);
+
+    /// <summary>
+    /// Records a new video whose upload was refused at the door (a source that cannot be read or is not allowed) as
+    /// failed, with the reason, numbered as the grain numbers its statuses, so that a later retry is a new attempt
+    /// that replaces the failure everywhere. A known video is left as it is.
+    /// </summary>
+    [Alias("Refuse")]
+    Task<SubmitOutcome> Refuse(VideoJob job, string reason);
 }
 
 /// <summary>

@@ -82,6 +82,27 @@ public sealed class VideoGrainTests(VideoGrainCluster fixture) : IClassFixture<V
     }
 
     [Fact]
+    public async Task AVideoRefusedAtTheDoorFailsAsAttemptOneAndARetryIsANewAttemptThatCompletes()
+    {
+        var job = Job("v-refused", 3);
+        var grain = Grain("v-refused");
+
+        Assert.Equal(SubmitOutcome.Refused, await grain.Refuse(job, "the media root is not mounted"));
+        var refused = Assert.Single(_world.StatusesOf("v-refused"));
+        Assert.Equal((VideoState.Failed, 1, "the media root is not mounted"), (refused.State, refused.Attempt, refused.Reason));
+        Assert.Equal(SubmitOutcome.AlreadyKnown, await grain.Refuse(job, "again"));
+        Assert.Equal(SubmitOutcome.AlreadyKnown, await grain.Submit(job));
+
+        // The result store replaces a final state only with a later attempt: the retry must be one.
+        Assert.Equal(SubmitOutcome.Restarted, await grain.Retry(job));
+        await Eventually.UntilAsync(() => _world.StatusesOf("v-refused").Any(s => s.State == VideoState.Completed), Deadline, "the retry completed");
+        var statuses = _world.StatusesOf("v-refused");
+        Assert.All(statuses.Skip(1), s => Assert.Equal(2, s.Attempt));
+        Assert.True(statuses.Zip(statuses.Skip(1)).All(p => p.First.Sequence < p.Second.Sequence));
+        Assert.Equal(Enumerable.Range(0, 3), _world.FramesOf("v-refused"));
+    }
+
+    [Fact]
     public async Task EverySampledFrameLeavesAJpegThumbnailInTheBlobStore()
     {
         Assert.Equal(SubmitOutcome.Accepted, await Grain("v-thumbs").Submit(Job("v-thumbs", 5)));

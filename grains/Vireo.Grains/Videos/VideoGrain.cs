@@ -118,6 +118,16 @@ public sealed class VideoGrain(
         }
     }
 
+    public async Task<SubmitOutcome> Refuse(VideoJob job, string reason)
+    {
+        CheckKey(job);
+        if (state.State.Job is not null)
+            return SubmitOutcome.AlreadyKnown;
+        await SaveOrRestoreAsync(new VideoGrainState { Job = job, State = VideoState.Failed, Sequence = 2, Reason = reason });
+        await PublishStatusAsync(CancellationToken.None);
+        return SubmitOutcome.Refused;
+    }
+
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
         if (state.State.Job is null || state.State.IsFinished)

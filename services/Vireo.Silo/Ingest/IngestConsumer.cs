@@ -66,6 +66,7 @@ public sealed class IngestConsumer(
         activity?.SetTag("vireo.video_id", upload.VideoId);
         activity?.SetTag("vireo.tenant_id", upload.TenantId);
         string sourcePath;
+        string? refusal = null;
         try
         {
             sourcePath = sources.Check(upload.Source) switch
@@ -77,17 +78,7 @@ public sealed class IngestConsumer(
         catch (SourceRejectedException e)
         {
             Logger.LogWarning("Refusing video {VideoId}: {Reason}", upload.Key, e.Message);
-            await publisher.PublishAsync(VireoTopics.VideoStatus, upload.Key.ToString(), new VideoStatusChanged
-            {
-                VideoId = upload.VideoId,
-                TenantId = upload.TenantId,
-                State = VideoState.Failed,
-                Sequence = 1,
-                Source = upload.Source,
-                Reason = e.Message,
-                At = DateTimeOffset.UtcNow,
-            }, stoppingToken);
-            return;
+            (sourcePath, refusal) = (upload.Source, e.Message);
         }
 
         var job = new VideoJob(upload.VideoId, upload.TenantId, sourcePath, upload.Source,
@@ -97,7 +88,8 @@ public sealed class IngestConsumer(
         var outcome = await _handOff.ExecuteAsync(async _ =>
         {
             var grain = grains.GetGrain<IVideoGrain>(upload.Key.ToString());
-            return upload.Retry ? await grain.Retry(job) : await grain.Submit(job);
+            // A refusal goes through the grain too, which numbers the video's statuses and attempts.
+            return refusal is not null ? await grain.Refuse(job, refusal) : upload.Retry ? await grain.Retry(job) : await grain.Submit(job);
         }, stoppingToken);
         Logger.LogInformation("Upload {VideoId}: {Outcome}", upload.Key, outcome);
     }
