@@ -82,24 +82,39 @@ public sealed class VideoGrainTests(VideoGrainCluster fixture) : IClassFixture<V
     }
 
     [Fact]
+    public async Task ARetryLeavesAVideoThatIsPublishingAlone()
+    {
+        _world.DelayMs["v-busy"] = 40;
+        var grain = Grain("v-busy");
+        Assert.Equal(SubmitOutcome.Accepted, await grain.Submit(Job("v-busy", 40)));
+        await Eventually.UntilAsync(() => _world.FramesOf("v-busy").Count >= 3, Deadline, "the first frames");
+
+        Assert.Equal(SubmitOutcome.AlreadyKnown, await grain.Retry(Job("v-busy", 40)));
+
+        Assert.Equal(VideoState.Completed, (await _world.WaitFinishedAsync("v-busy", Deadline)).State);
+        // Not restarted: every frame was published once, in order.
+        Assert.Equal(Enumerable.Range(0, 40), _world.FramesOf("v-busy"));
+    }
+
+    [Fact]
     public async Task AVideoRefusedAtTheDoorFailsAsAttemptOneAndARetryIsANewAttemptThatCompletes()
     {
-        var job = Job("v-refused", 3);
-        var grain = Grain("v-refused");
+        var job = Job("v-door", 3);
+        var grain = Grain("v-door");
 
         Assert.Equal(SubmitOutcome.Refused, await grain.Refuse(job, "the media root is not mounted"));
-        var refused = Assert.Single(_world.StatusesOf("v-refused"));
+        var refused = Assert.Single(_world.StatusesOf("v-door"));
         Assert.Equal((VideoState.Failed, 1, "the media root is not mounted"), (refused.State, refused.Attempt, refused.Reason));
         Assert.Equal(SubmitOutcome.AlreadyKnown, await grain.Refuse(job, "again"));
         Assert.Equal(SubmitOutcome.AlreadyKnown, await grain.Submit(job));
 
         // The result store replaces a final state only with a later attempt: the retry must be one.
         Assert.Equal(SubmitOutcome.Restarted, await grain.Retry(job));
-        await Eventually.UntilAsync(() => _world.StatusesOf("v-refused").Any(s => s.State == VideoState.Completed), Deadline, "the retry completed");
-        var statuses = _world.StatusesOf("v-refused");
+        await Eventually.UntilAsync(() => _world.StatusesOf("v-door").Any(s => s.State == VideoState.Completed), Deadline, "the retry completed");
+        var statuses = _world.StatusesOf("v-door");
         Assert.All(statuses.Skip(1), s => Assert.Equal(2, s.Attempt));
         Assert.True(statuses.Zip(statuses.Skip(1)).All(p => p.First.Sequence < p.Second.Sequence));
-        Assert.Equal(Enumerable.Range(0, 3), _world.FramesOf("v-refused"));
+        Assert.Equal(Enumerable.Range(0, 3), _world.FramesOf("v-door"));
     }
 
     [Fact]

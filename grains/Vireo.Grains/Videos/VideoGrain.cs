@@ -105,6 +105,9 @@ public sealed class VideoGrain(
             default:
                 if (_currentRun is { } running)
                 {
+                    // A run that is publishing is left alone: a retry restarts only one that looks stuck.
+                    if (Stopwatch.GetElapsedTime(_lastProgress) < RetryQuietPeriod)
+                        return SubmitOutcome.AlreadyKnown;
                     // The supervisor sees a run stopped without a failure, and starts it again from the checkpoint.
                     logger.LogInformation("Video {VideoId} restarted on request from frame {Frame}", VideoId, state.State.LastFrameIndex);
                     _stopReason = "retried";
@@ -117,6 +120,12 @@ public sealed class VideoGrain(
                 return SubmitOutcome.Restarted;
         }
     }
+
+    /// <summary>
+    /// How long a running video must have published nothing before a retry restarts it: a quarter of
+    /// Pipeline:StallSeconds, after which the watchdog would stop it anyway.
+    /// </summary>
+    private TimeSpan RetryQuietPeriod => TimeSpan.FromSeconds(Math.Max(1, _options.StallSeconds / 4.0));
 
     public async Task<SubmitOutcome> Refuse(VideoJob job, string reason)
     {
