@@ -88,6 +88,8 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
         private readonly CancellationToken _callerToken;
         private readonly CancellationTokenSource _decodeTimeout = new();
         private readonly CancellationTokenSource _stall = new();
+        private readonly Lock _stallGate = new();
+        private bool _awaitingFfmpeg;
         private readonly CancellationTokenSource _stop;
         private readonly Channel<SampledFrame> _frames;
         private readonly Channel<SelectedFrame> _selected = Channel.CreateUnbounded<SelectedFrame>(new() { SingleReader = true, SingleWriter = true });
@@ -163,6 +165,8 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
             {
                 while (stderr.ReadLine() is { } line)
                 {
+                    // Every decoded frame logs a line: ffmpeg is busy even when it keeps no frame for a long while.
+                    FfmpegSpoke();
                     if (_log.Feed(line) is { } selected) _selected.Writer.TryWrite(selected);
                     else ReportProgress(force: false);
                 }
@@ -171,6 +175,37 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
             catch (Exception e)
             {
                 _selected.Writer.TryComplete(e);
+            }
+        }
+
+        /// <summary>
+        /// Starts the stall clock while the reader waits on ffmpeg; <see cref="FfmpegSpoke"/> restarts it at each log
+        /// line, and <see cref="StopAwaitingFfmpeg"/> stops it while a frame waits for the consumer, which is not
+        /// ffmpeg's delay.
+        /// </summary>
+        private void AwaitFfmpeg()
+        {
+            lock (_stallGate)
+            {
+                _awaitingFfmpeg = true;
+                _stall.CancelAfter(_owner._options.StallTimeout);
+            }
+        }
+
+        private void StopAwaitingFfmpeg()
+        {
+            lock (_stallGate)
+            {
+                _awaitingFfmpeg = false;
+                _stall.CancelAfter(Timeout.Infinite);
+            }
+        }
+
+        private void FfmpegSpoke()
+        {
+            lock (_stallGate)
+            {
+                if (_awaitingFfmpeg) _stall.CancelAfter(_owner._options.StallTimeout);
             }
         }
 
@@ -219,7 +254,6 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
 
         private void PumpFrames(Stream stdout, YuvMatrix? transport, byte[]? wire, int wireBytes, int frameBytes)
         {
-            var stallAfter = _owner._options.StallTimeout;
             var index = 0;
             ulong? lastKeptHash = null;
             while (true)
@@ -228,7 +262,7 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
                 var handedOut = false;
                 try
                 {
-                    _stall.CancelAfter(stallAfter);
+                    AwaitFfmpeg();
                     var target = wire ?? buffer;
                     var read = stdout.ReadAtLeast(target.AsSpan(0, wireBytes), wireBytes, throwOnEndOfStream: false);
                     // A stop (cancellation, time limit) kills ffmpeg, which ends the read early.
@@ -238,7 +272,7 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
                     if (!_selected.Reader.TryRead(out var selected)
                         && !(Wait(_selected.Reader.WaitToReadAsync(_stop.Token)) && _selected.Reader.TryRead(out selected)))
                         throw new InvalidDataException("ffmpeg wrote a frame it did not log");
-                    _stall.CancelAfter(Timeout.Infinite);
+                    StopAwaitingFfmpeg();
                     if (transport is { } matrix)
                         YuvToRgb.Convert(wire.AsSpan(0, wireBytes), buffer.AsSpan(0, frameBytes), _width, _height, matrix);
 
@@ -275,10 +309,10 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
             }
 
             // End of stream: ffmpeg is exiting; let it finish and judge how it went.
-            _stall.CancelAfter(stallAfter);
+            AwaitFfmpeg();
             Wait(new ValueTask(_process!.WaitForExitAsync(_stop.Token)));
             Wait(new ValueTask(_stderrTask.WaitAsync(_stop.Token)));
-            _stall.CancelAfter(Timeout.Infinite);
+            StopAwaitingFfmpeg();
             ReportProgress(force: true);
             var exitCode = _process.ExitCode;
             _owner.LogFinished(_info.Path, _log.FramesDecoded, index, exitCode, _clock.Elapsed);

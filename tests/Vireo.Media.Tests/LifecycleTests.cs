@@ -110,6 +110,31 @@ public sealed class LifecycleTests(ClipFixture clips)
     }
 
     [Fact]
+    public async Task Decoding_long_without_keeping_a_frame_is_not_a_stall_while_ffmpeg_logs_its_progress()
+    {
+        // ffmpeg held to the clip's own pace (-re): about 5 s of decoding that keeps only the frame at 0 s, five times
+        // the stall timeout without a frame on stdout, while the log names every decoded frame.
+        var folder = Directory.CreateTempSubdirectory("vireo-sparse-").FullName;
+        try
+        {
+            File.CreateSymbolicLink(Path.Combine(folder, "ffprobe"), "/usr/bin/ffprobe");
+            var script = Path.Combine(folder, "ffmpeg");
+            await File.WriteAllTextAsync(script, "#!/bin/sh\nexec /usr/bin/ffmpeg -re \"$@\"\n");
+            File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            var options = new MediaOptions { BinaryFolder = folder, StallTimeout = TimeSpan.FromSeconds(1) };
+
+            var frames = await ClipFixture.SampleAllAsync(clips.Steady, SamplingPolicy.FixedRate(0.1), options: options);
+
+            Assert.Equal(TimeSpan.Zero, Assert.Single(frames).Timestamp);
+            frames.ForEach(f => f.Dispose());
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Perceptual_hash_separates_different_pictures_and_matches_equal_ones()
     {
         const int w = 64, h = 48;
