@@ -74,8 +74,9 @@ public sealed class PipelineOptions : IValidatableObject
     [Range(1, 100)] public int ModelCallAttempts { get; set; } = 5;
 
     /// <summary>
-    /// A run that publishes nothing for this long is stalled: it is stopped (its ffmpeg killed) and started again
-    /// from its last checkpoint. It must exceed the download time-out, since a download publishes nothing.
+    /// A run that neither publishes a frame nor decodes one for this long is stalled: it is stopped (its ffmpeg
+    /// killed) and started again from its last checkpoint. It must exceed the download time-out, since a download does
+    /// neither.
     /// </summary>
     [Range(1, 86_400)] public int StallSeconds { get; set; } = 600;
 

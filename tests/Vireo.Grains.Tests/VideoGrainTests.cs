@@ -82,6 +82,21 @@ public sealed class VideoGrainTests(VideoGrainCluster fixture) : IClassFixture<V
     }
 
     [Fact]
+    public async Task DecodingLongerThanTheStallTimeWithoutAFrameIsNoStallWhileTheDecoderReportsProgress()
+    {
+        // Pipeline:StallSeconds is 6 here: a run that publishes nothing that long is stopped and started again, and
+        // the same gap would then stop it every time.
+        _world.DecodeGapAt["v-sparse"] = (2, TimeSpan.FromSeconds(8));
+        Assert.Equal(SubmitOutcome.Accepted, await Grain("v-sparse").Submit(Job("v-sparse", 4)));
+
+        var done = await _world.WaitFinishedAsync("v-sparse", Deadline);
+
+        Assert.Equal(VideoState.Completed, done.State);
+        Assert.Equal(Enumerable.Range(0, 4), _world.FramesOf("v-sparse"));
+        Assert.Equal(1, _world.StatusesOf("v-sparse").Count(s => s.State == VideoState.Accepted));
+    }
+
+    [Fact]
     public async Task ARetryLeavesAVideoThatIsPublishingAlone()
     {
         _world.DelayMs["v-busy"] = 40;
@@ -433,6 +448,9 @@ public sealed class FakeWorld : IMediaProbe, IFrameSampler, IEventPublisher, IVi
     public ConcurrentDictionary<string, int> DelayMs { get; } = new();
     public ConcurrentDictionary<(string, int), bool> FailOnce { get; } = new();
     public ConcurrentDictionary<(string, int), bool> Refuse { get; } = new();
+
+    /// <summary>Before this frame, decoding runs this long without yielding a frame, reporting its progress.</summary>
+    public ConcurrentDictionary<string, (int Frame, TimeSpan Length)> DecodeGapAt { get; } = new();
     public ConcurrentDictionary<string, bool> FailNextWrite { get; } = new();
     public ConcurrentDictionary<string, int> CorruptAt { get; } = new();
     public ConcurrentDictionary<string, int> HangOnceAt { get; } = new();
@@ -483,6 +501,16 @@ public sealed class FakeWorld : IMediaProbe, IFrameSampler, IEventPublisher, IVi
             await Task.Yield();
             if (CorruptAt.TryGetValue(id, out var corrupt) && i == corrupt)
                 throw new MediaException(MediaErrorKind.Truncated, video.Path, "the file ends in the middle of a frame");
+            if (DecodeGapAt.TryGetValue(id, out var gap) && i == gap.Frame)
+            {
+                // Like ffmpeg decoding a long stretch it keeps nothing of: busy, reporting, but no frame for a while.
+                var gapClock = System.Diagnostics.Stopwatch.StartNew();
+                while (gapClock.Elapsed < gap.Length)
+                {
+                    progress?.Report(new DecodeProgress(TimeSpan.FromSeconds(i / 2.0), video.Duration, i, i));
+                    await Task.Delay(200, cancellationToken);
+                }
+            }
             if (HangOnceAt.TryGetValue(id, out var hang) && i == hang && HangOnceAt.TryRemove(id, out _))
             {
                 // Like an ffmpeg that stops writing: only cancellation (which kills the process) ends the wait.

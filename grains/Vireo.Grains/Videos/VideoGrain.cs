@@ -322,6 +322,15 @@ public sealed class VideoGrain(
     private static bool IsFaultOfTheVideo(Exception e) =>
         e is MediaException { IsTransient: false } or SourceRejectedException or ArgumentException;
 
+    /// <summary>
+    /// Decoding is progress for the watchdog: a resume decodes again up to its checkpoint, and sparse sampling decodes
+    /// long stretches it keeps nothing of, both without publishing. The decoder reports from its own thread.
+    /// </summary>
+    private sealed class DecodeActivity(VideoGrain grain) : IProgress<DecodeProgress>
+    {
+        public void Report(DecodeProgress value) => Volatile.Write(ref grain._lastProgress, Stopwatch.GetTimestamp());
+    }
+
     private async Task AnalyzeFramesAsync(VideoInfo info, AnalysisSettings settings, CancellationToken cancellationToken)
     {
         var resumeAfter = state.State.LastFrameIndex;
@@ -344,7 +353,7 @@ public sealed class VideoGrain(
         try
         {
             var decodeClock = Stopwatch.StartNew();
-            await foreach (var frame in sampler.SampleAsync(info, policy, size, null, publishingFailed.Token))
+            await foreach (var frame in sampler.SampleAsync(info, policy, size, new DecodeActivity(this), publishingFailed.Token))
             {
                 using (frame)
                 {
