@@ -97,6 +97,20 @@ public sealed class VideoGrainTests(VideoGrainCluster fixture) : IClassFixture<V
     }
 
     [Fact]
+    public async Task AFinalStatusThatCannotBePublishedAtFirstIsPublishedOnceTheBrokerTakesIt()
+    {
+        // Saved, then refused by the broker three times: nothing would publish it again later.
+        _world.FailStatusPublishes[("v-late", VideoState.Completed)] = 3;
+        Assert.Equal(SubmitOutcome.Accepted, await Grain("v-late").Submit(Job("v-late", 4)));
+
+        var done = await _world.WaitFinishedAsync("v-late", Deadline);
+
+        Assert.Equal(VideoState.Completed, done.State);
+        Assert.Equal(4, done.Result!.Frames);
+        Assert.Equal(0, _world.FailStatusPublishes[("v-late", VideoState.Completed)]);
+    }
+
+    [Fact]
     public async Task ARetryLeavesAVideoThatIsPublishingAlone()
     {
         _world.DelayMs["v-busy"] = 40;
@@ -540,9 +554,18 @@ public sealed class FakeWorld : IMediaProbe, IFrameSampler, IEventPublisher, IVi
 
     public Task PublishAsync<T>(string topic, string key, T value, CancellationToken cancellationToken = default) where T : class
     {
+        if (value is VideoStatusChanged status && FailStatusPublishes.TryGetValue((status.VideoId, status.State), out var left) && left > 0)
+        {
+            FailStatusPublishes[(status.VideoId, status.State)] = left - 1;
+            // What a producer throws when the broker stays away past its message time-out.
+            throw new KafkaException(Confluent.Kafka.ErrorCode.Local_MsgTimedOut);
+        }
         _published.Enqueue((topic, value));
         return Task.CompletedTask;
     }
+
+    /// <summary>The next this many status publishes of (video, state) fail as a broker outage does.</summary>
+    public ConcurrentDictionary<(string, VideoState), int> FailStatusPublishes { get; } = new();
 
     public Task DeadLetterAsync(ConsumeResult<string, byte[]> record, string reason, CancellationToken cancellationToken = default) =>
         PublishAsync(VireoTopics.DeadLetter, record.Message.Key, reason, cancellationToken);

@@ -508,8 +508,31 @@ public sealed class VideoGrain(
             throw;
         }
         if (s.IsFinished) DropDownload();
-        await PublishStatusAsync(cancellationToken, segment, result);
+        // The state is saved: the event must follow, or the video's last word (its final state, a closed segment) is
+        // lost, since nothing after this saves or publishes it again. A final state waits for the broker for as long as
+        // the grain lives; any other for as long as its run does.
+        // Its retries run on the grain's scheduler, as everything that reads the grain's state must.
+        var context = ResilienceContextPool.Shared.Get(continueOnCapturedContext: true, s.IsFinished ? _stopping.Token : cancellationToken);
+        try
+        {
+            await StatusPublishes.ExecuteAsync(async c => await PublishStatusAsync(c.CancellationToken, segment, result), context);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
     }
+
+    private ResiliencePipeline? _statusPublishesPipeline;
+
+    private ResiliencePipeline StatusPublishes => _statusPublishesPipeline ??= RetryPipelines.Create(
+        new RetrySettings { DelayMs = 500, MaxDelayMs = 30_000 },
+        e => e is Confluent.Kafka.KafkaException { Error: { IsFatal: false, Code: not Confluent.Kafka.ErrorCode.MsgSizeTooLarge } },
+        args =>
+        {
+            logger.LogWarning("Publishing the status of video {VideoId} failed (attempt {Attempt}): {Message}", VideoId, args.AttemptNumber + 1, args.Outcome.Exception?.Message);
+            return ValueTask.CompletedTask;
+        });
 
     /// <summary>
     /// Deletes the downloaded copy of a URL source once its video is finished: up to Pipeline:MaxDownloadBytes a video,
