@@ -100,14 +100,14 @@ public sealed class VideoGrainTests(VideoGrainCluster fixture) : IClassFixture<V
     public async Task AFinalStatusThatCannotBePublishedAtFirstIsPublishedOnceTheBrokerTakesIt()
     {
         // Saved, then refused by the broker three times: nothing would publish it again later.
-        _world.FailStatusPublishes[("v-late", VideoState.Completed)] = 3;
-        Assert.Equal(SubmitOutcome.Accepted, await Grain("v-late").Submit(Job("v-late", 4)));
+        _world.FailStatusPublishes[("v-unheard", VideoState.Completed)] = 3;
+        Assert.Equal(SubmitOutcome.Accepted, await Grain("v-unheard").Submit(Job("v-unheard", 4)));
 
-        var done = await _world.WaitFinishedAsync("v-late", Deadline);
+        var done = await _world.WaitFinishedAsync("v-unheard", Deadline);
 
         Assert.Equal(VideoState.Completed, done.State);
         Assert.Equal(4, done.Result!.Frames);
-        Assert.Equal(0, _world.FailStatusPublishes[("v-late", VideoState.Completed)]);
+        Assert.Equal(0, _world.FailStatusPublishes[("v-unheard", VideoState.Completed)]);
     }
 
     [Fact]
