@@ -156,7 +156,9 @@ public static class SourceResolverServiceCollectionExtensions
     /// <summary>The source checks and the HttpClient they download with, whose connections go only where the checks allow.</summary>
     public static IServiceCollection AddSourceResolver(this IServiceCollection services)
     {
-        services.AddHttpClient(SourceResolver.HttpClientName)
+        // Pipeline:DownloadTimeoutSeconds bounds a download, headers and body together; HttpClient's own 100 s
+        // limit on the headers would end it sooner, under the wrong name.
+        services.AddHttpClient(SourceResolver.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
             .ConfigurePrimaryHttpMessageHandler(sp => UrlSourceConnections.Handler(sp.GetRequiredService<IOptions<PipelineOptions>>().Value.AllowPrivateUrlHosts));
         services.AddSingleton<SourceResolver>();
         return services;
