@@ -227,14 +227,11 @@ public sealed class SourceResolverTests : IDisposable
     [Fact]
     public async Task WithPrivateHostsAllowedTheDownloadConnectsToTheAddressItResolvedAndKeepsTheFilePrivate()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        var server = OneShotHttp.ServeOnceAsync(listener, "not really a video");
+        using var server = new OneShotHttp("not really a video");
 
-        var path = await Resolver(allowUrls: true, allowPrivateHosts: true).DownloadAsync(new Uri($"http://localhost:{port}/v.mp4"), new VideoKey("t", "v2"), CancellationToken.None);
+        var path = await Resolver(allowUrls: true, allowPrivateHosts: true).DownloadAsync(new Uri($"http://localhost:{server.Port}/v.mp4"), new VideoKey("t", "v2"), CancellationToken.None);
 
-        await server;
+        await server.Served;
         Assert.Equal("not really a video", await File.ReadAllTextAsync(path));
         if (!OperatingSystem.IsWindows())
         {

@@ -64,18 +64,15 @@ public sealed class VideoGrainTests(VideoGrainCluster fixture) : IClassFixture<V
     [Fact]
     public async Task AUrlSourceIsDownloadedAnalysedAndItsDownloadDeletedOnceTheVideoIsDone()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        var server = OneShotHttp.ServeOnceAsync(listener, "downloaded video bytes");
+        using var server = new OneShotHttp("downloaded video bytes");
         // The fakes name a video by its file name: the download of acme/v-url is acme+v-url.video.
         _world.Frames["acme+v-url.video"] = 4;
-        var job = new VideoJob("v-url", "acme", $"http://localhost:{port}/clip.mp4", "v-url", new AnalysisSettings(2, null, false, null, 10_000, 1, 2, RoutingMode.Auto, null), null);
+        var job = new VideoJob("v-url", "acme", $"http://localhost:{server.Port}/clip.mp4", "v-url", new AnalysisSettings(2, null, false, null, 10_000, 1, 2, RoutingMode.Auto, null), null);
 
         Assert.Equal(SubmitOutcome.Accepted, await Grain("v-url").Submit(job));
         var done = await _world.WaitFinishedAsync("v-url", Deadline);
 
-        await server;
+        await server.Served;
         Assert.Equal(VideoState.Completed, done.State);
         Assert.Equal(Enumerable.Range(0, 4), _world.FramesOf("v-url"));
         Assert.False(File.Exists(Path.Combine(_world.MediaRoot, "downloads", "acme+v-url.video")), "the download outlived its video");
