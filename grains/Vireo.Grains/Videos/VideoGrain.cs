@@ -105,7 +105,7 @@ public sealed class VideoGrain(
             default:
                 if (_currentRun is { } running)
                 {
-                    // A run that is publishing is left alone: a retry restarts only one that looks stuck.
+                    // A run that makes progress is left alone: a retry restarts only one that looks stuck.
                     if (Stopwatch.GetElapsedTime(_lastProgress) < RetryQuietPeriod)
                         return SubmitOutcome.AlreadyKnown;
                     // The supervisor sees a run stopped without a failure, and starts it again from the checkpoint.
@@ -122,8 +122,8 @@ public sealed class VideoGrain(
     }
 
     /// <summary>
-    /// How long a running video must have published nothing before a retry restarts it: a quarter of
-    /// Pipeline:StallSeconds, after which the watchdog would stop it anyway.
+    /// How long a running video must have shown no progress (no frame published or decoded) before a retry restarts it:
+    /// a quarter of Pipeline:StallSeconds, the whole of which has the watchdog stop it on its own.
     /// </summary>
     private TimeSpan RetryQuietPeriod => TimeSpan.FromSeconds(Math.Max(1, _options.StallSeconds / 4.0));
 
@@ -510,8 +510,8 @@ public sealed class VideoGrain(
         if (s.IsFinished) DropDownload();
         // The state is saved: the event must follow, or the video's last word (its final state, a closed segment) is
         // lost, since nothing after this saves or publishes it again. A final state waits for the broker for as long as
-        // the grain lives; any other for as long as its run does.
-        // Its retries run on the grain's scheduler, as everything that reads the grain's state must.
+        // the grain lives, any other for as long as its run does; the retries run on the grain's scheduler, as
+        // everything that reads the grain's state must.
         var context = ResilienceContextPool.Shared.Get(continueOnCapturedContext: true, s.IsFinished ? _stopping.Token : cancellationToken);
         try
         {
