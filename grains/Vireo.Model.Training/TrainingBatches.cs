@@ -17,6 +17,8 @@ public sealed record PreparedBatch(List<SyntheticSample> Samples, TileBatch Tile
 /// <param name="patchSize">The vision encoder's patch size, for the dense reading labels.</param>
 public sealed class TrainingBatches(TrainingOptions options, DynamicTiler tiler, int patchSize)
 {
+    private readonly SyntheticFrames _synthetic = new(tiler);
+
     private readonly Lazy<RealFrames?> _real = new(() =>
         options.RealFraction > 0 ? new RealFrames(tiler, FontCatalog.Default(), PhotoCatalog.Default()) : null);
 
@@ -41,7 +43,6 @@ public sealed class TrainingBatches(TrainingOptions options, DynamicTiler tiler,
     /// <summary>The frames of batch (stage, step) of stages 1-3.</summary>
     public List<SyntheticSample> Samples(int stage, int step)
     {
-        var generator = new SyntheticFrames(tiler);
         var sizes = options.Sizes ?? SyntheticFrames.TrainingSizes;
         var seeds = Seeds(stage, step);
         var samples = new SyntheticSample[seeds.Length];
@@ -58,7 +59,7 @@ public sealed class TrainingBatches(TrainingOptions options, DynamicTiler tiler,
             // Without real frames the stream is not drawn from, so such runs see the same batches as before.
             samples[i] = real is not null && rng.NextDouble() < options.RealFraction
                 ? real.Generate(rng, realSizes, textProbability, largeFraction, textOnly ? 0 : 0.35)
-                : generator.Generate(rng, sizes, textProbability, largeFraction, curriculum ? options.CurriculumScaleBoost : 0, !textOnly);
+                : _synthetic.Generate(rng, sizes, textProbability, largeFraction, curriculum ? options.CurriculumScaleBoost : 0, !textOnly);
         });
         return samples.ToList();
     }
@@ -66,10 +67,9 @@ public sealed class TrainingBatches(TrainingOptions options, DynamicTiler tiler,
     /// <summary>The pages of reading-pretraining step <paramref name="step"/>.</summary>
     public ReadingPage[] ReadingPages(int step)
     {
-        var generator = new SyntheticFrames(tiler);
         var seeds = Seeds(0, step);
         var pages = new ReadingPage[seeds.Length];
-        Parallel.For(0, pages.Length, Parallelism, i => pages[i] = generator.GenerateReadingPage(new Random(seeds[i]), SyntheticFrames.SingleTileSizes));
+        Parallel.For(0, pages.Length, Parallelism, i => pages[i] = _synthetic.GenerateReadingPage(new Random(seeds[i]), SyntheticFrames.SingleTileSizes));
         return pages;
     }
 

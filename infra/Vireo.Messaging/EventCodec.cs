@@ -39,7 +39,7 @@ public static partial class EventCodec
 
     /// <summary>
     /// What the serializer lets through and no producer of Vireo writes: null list elements (element nullability is
-    /// not enforced) and enum values by number that name no member.
+    /// not enforced) and a state by a number that names none. An upload's options are checked by <see cref="CheckOptions"/>.
     /// </summary>
     private static string? Malformed(object value) => value switch
     {
@@ -47,7 +47,6 @@ public static partial class EventCodec
         VideoStatusChanged s when !Enum.IsDefined(s.State) => $"state {(int)s.State} is not a video state",
         VideoStatusChanged { Result.Texts: var texts } when texts.Any(t => t is null) => "result.texts holds a null",
         VideoStatusChanged { Segment.Texts: var texts } when texts.Any(t => t is null) => "segment.texts holds a null",
-        VideoUploaded { Options.Routing: { } routing } when !Enum.IsDefined(routing) => $"options.routing {(int)routing} is not a routing mode",
         _ => null,
     };
 
@@ -132,9 +131,8 @@ public static partial class EventCodec
             if (sampling is not null)
                 return "options.sampling." + sampling;
         }
-        if (o.Routing is { } routing && !Enum.IsDefined(routing))
-            return "options.routing must be auto, off or all-compressed";
-        var other = AnalysisLimits.CheckTiles(o.MinTiles, o.MaxTiles)
+        var other = (o.Routing is { } routing && !Enum.IsDefined(routing) ? $"routing {(int)routing} is not a routing mode (auto, off or all-compressed)" : null)
+            ?? AnalysisLimits.CheckTiles(o.MinTiles, o.MaxTiles)
             ?? (o.RouterThreshold is { } threshold ? AnalysisLimits.CheckRouterThreshold(threshold) : null)
             ?? (o.Prompt is { } prompt ? AnalysisLimits.CheckPrompt(prompt) : null);
         return other is null ? null : "options." + other;
