@@ -1,6 +1,7 @@
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Polly;
 
 namespace Vireo.Messaging;
 
@@ -26,7 +27,7 @@ public sealed class KafkaConsumers(IOptions<KafkaOptions> options, ILoggerFactor
             PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
             SessionTimeoutMs = 10_000,
             HeartbeatIntervalMs = 1_000,
-            MaxPollIntervalMs = 600_000,
+            MaxPollIntervalMs = options.Value.MaxPollIntervalMs,
             FetchMaxBytes = 8 * 1024 * 1024,
             // Lets a consumer that starts before any producer create its topics where the cluster allows it (the dev broker does).
             AllowAutoCreateTopics = true,
@@ -140,6 +141,64 @@ public static class ConsumerExtensions
         {
             logger.LogDebug("Consume reported {Code}: {Reason}", e.Error.Code, e.Error.Reason);
             return null;
+        }
+    }
+
+    /// <summary>
+    /// Runs the work for the records in hand with the pipeline's retries, and keeps the consumer in its group while
+    /// it waits: before each retry every assigned partition is paused (a rebalance may have added some) and the
+    /// consumer polls once, so however long the retries go on, max.poll.interval.ms never passes without a poll and
+    /// nothing new is fetched. A record that the poll returns anyway is sought back, to be read again later. The
+    /// partitions are resumed once the work is done or given up.
+    /// </summary>
+    public static async Task<T> RetryInGroupAsync<T>(this IConsumer<string, byte[]> consumer, ResiliencePipeline retries,
+        Func<CancellationToken, ValueTask<T>> work, ILogger logger, CancellationToken cancellationToken)
+    {
+        var attempts = 0;
+        try
+        {
+            return await retries.ExecuteAsync(async ct =>
+            {
+                if (++attempts > 1)
+                {
+                    consumer.Pause(consumer.Assignment);
+                    if (consumer.ConsumeOrNull(TimeSpan.Zero, logger, ct) is { Message: not null } stray)
+                        consumer.Seek(stray.TopicPartitionOffset);
+                }
+                return await work(ct);
+            }, cancellationToken);
+        }
+        finally
+        {
+            if (attempts > 1)
+                consumer.Resume(consumer.Assignment);
+        }
+    }
+
+    /// <inheritdoc cref="RetryInGroupAsync{T}"/>
+    public static Task RetryInGroupAsync(this IConsumer<string, byte[]> consumer, ResiliencePipeline retries,
+        Func<CancellationToken, ValueTask> work, ILogger logger, CancellationToken cancellationToken) =>
+        consumer.RetryInGroupAsync(retries, async ct =>
+        {
+            await work(ct);
+            return true;
+        }, logger, cancellationToken);
+
+    /// <summary>
+    /// Stores a record's offset for the next commit, unless its partition has moved to another member meanwhile
+    /// (a rebalance during long work): that member reads the record again, so the work must be idempotent.
+    /// Returns whether the offset was stored.
+    /// </summary>
+    public static bool StoreOffsetIfAssigned(this IConsumer<string, byte[]> consumer, ConsumeResult<string, byte[]> record)
+    {
+        try
+        {
+            consumer.StoreOffset(record);
+            return true;
+        }
+        catch (KafkaException e) when (e.Error.Code == Confluent.Kafka.ErrorCode.Local_State)
+        {
+            return false;
         }
     }
 }

@@ -37,6 +37,14 @@ public sealed class KafkaOptions : IValidatableObject
     [Range(16 * 1024, 64 * 1024 * 1024)]
     public int MaxRecordBytes { get; set; } = 1024 * 1024;
 
+    /// <summary>
+    /// Longest a consumer may go between two polls before it leaves its group and its partitions move to another
+    /// member (librdkafka's max.poll.interval.ms). Vireo's consumers poll while they wait on a retry, so only one
+    /// piece of work that runs longer than this, without a retry, reaches it.
+    /// </summary>
+    [Range(10_000, 3_600_000)]
+    public int MaxPollIntervalMs { get; set; } = 600_000;
+
     /// <summary>How clients reach the brokers: plaintext (local stack), ssl, sasl_plaintext or sasl_ssl (production).</summary>
     public SecurityProtocol SecurityProtocol { get; set; } = SecurityProtocol.Plaintext;
 

@@ -23,6 +23,23 @@ public sealed class RetrySettings
     public bool UseJitter { get; set; } = true;
 }
 
+/// <summary>
+/// The backoff of a consumer's work while what it writes to is unreachable: retried until that comes back or the
+/// consumer stops, with the consumer still in its group (<see cref="ConsumerExtensions.RetryInGroupAsync{T}"/>).
+/// </summary>
+public abstract class ConsumerRetryOptions
+{
+    /// <summary>First delay before retrying failed work; doubles up to <see cref="MaxRetryDelayMs"/>.</summary>
+    [System.ComponentModel.DataAnnotations.Range(10, 60_000)]
+    public int RetryDelayMs { get; set; } = 250;
+
+    /// <summary>Longest delay between two attempts.</summary>
+    [System.ComponentModel.DataAnnotations.Range(10, 60_000)]
+    public int MaxRetryDelayMs { get; set; } = 5_000;
+
+    public RetrySettings Retry => new() { DelayMs = RetryDelayMs, MaxDelayMs = MaxRetryDelayMs };
+}
+
 /// <summary>Builds the Polly pipelines that every Vireo process retries with, so that backoff is written once.</summary>
 public static class RetryPipelines
 {

@@ -4,7 +4,7 @@ using Vireo.Messaging;
 namespace Vireo.Sink;
 
 /// <summary>Settings of the Kafka → Postgres sink (section "Sink").</summary>
-public sealed class SinkOptions
+public sealed class SinkOptions : ConsumerRetryOptions
 {
     public const string Section = "Sink";
 
@@ -19,17 +19,6 @@ public sealed class SinkOptions
     [Range(1, 10_000)]
     public int MaxWaitMs { get; set; } = 100;
 
-    /// <summary>First delay before retrying a failed write; doubles up to <see cref="MaxRetryDelayMs"/>.</summary>
-    [Range(10, 60_000)]
-    public int RetryDelayMs { get; set; } = 250;
-
-    /// <summary>
-    /// Longest delay between two attempts. The consumer polls once per attempt to stay in its group, so this stays
-    /// well below the consumer's max.poll.interval.ms (10 minutes).
-    /// </summary>
-    [Range(10, 60_000)]
-    public int MaxRetryDelayMs { get; set; } = 5_000;
-
     /// <summary>
     /// Furthest a status's sequence may run ahead of the video's stored one. A video grain numbers its statuses one by
     /// one, so a larger jump is a forged or corrupt record, which would otherwise freeze the video; it is dead-lettered.
@@ -40,7 +29,4 @@ public sealed class SinkOptions
     /// <summary>Frame indexes at or past this are impossible (Pipeline:MaxFramesLimit is at most 100,000); such records are dead-lettered.</summary>
     [Range(1, 10_000_000)]
     public int MaxFrameIndex { get; set; } = 100_000;
-
-    /// <summary>The backoff of writes while Postgres is unreachable: until it comes back or the sink stops.</summary>
-    public RetrySettings Retry => new() { DelayMs = RetryDelayMs, MaxDelayMs = MaxRetryDelayMs };
 }

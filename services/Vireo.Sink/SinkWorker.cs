@@ -93,41 +93,28 @@ public sealed class SinkWorker(
         }
         var refused = new List<(object Event, string Reason)>();
 
-        var attempts = 0;
         try
         {
-            await _retry.ExecuteAsync(async (state, ct) =>
+            await consumer.RetryInGroupAsync(_retry, async ct =>
             {
-                if (++attempts > 1)
-                    StayInGroupWhilePaused(consumer, ct);
                 using var activity = Tracing.Source.StartActivity("sink.write", ActivityKind.Internal, default(ActivityContext),
-                    links: state.Traces.Select(t => new ActivityLink(t)));
-                activity?.SetTag("vireo.records", state.Records);
-                refused.AddRange(await RefuseImpossibleAsync(state.Frames, state.Statuses, ct));
-                await store.WriteAsync(state.Frames, state.Statuses, ct);
-            }, (Records: batch.Count, Traces: traces, Frames: frames, Statuses: statuses), stoppingToken);
+                    links: traces.Select(t => new ActivityLink(t)));
+                activity?.SetTag("vireo.records", batch.Count);
+                refused.AddRange(await RefuseImpossibleAsync(frames, statuses, ct));
+                await store.WriteAsync(frames, statuses, ct);
+            }, Logger, stoppingToken);
             foreach (var (impossible, reason) in refused)
                 await DeadLetterAsync(origins[impossible], reason, stoppingToken);
         }
         catch (Npgsql.PostgresException e) when (!e.IsTransient)
         {
             Logger.LogError(e, "Postgres refused a batch of {Count} records; writing them one by one", batch.Count);
-            await IsolatePoisonAsync(batch, stoppingToken);
+            await IsolatePoisonAsync(consumer, batch, stoppingToken);
         }
-        if (attempts > 1)
-            consumer.Resume(consumer.Assignment);
 
+        // A partition that moved to another member during the retries is written again there; the writes are idempotent.
         foreach (var record in batch)
-        {
-            try
-            {
-                consumer.StoreOffset(record);
-            }
-            catch (KafkaException e) when (e.Error.Code == Confluent.Kafka.ErrorCode.Local_State)
-            {
-                // The partition moved to another member during the retry; it will replay these idempotent writes.
-            }
-        }
+            consumer.StoreOffsetIfAssigned(record);
         VireoMetrics.SinkBatchSize.Record(batch.Count);
         VireoMetrics.SinkBatchDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         VireoMetrics.SinkRecordsWritten.Add(frames.Count, new KeyValuePair<string, object?>("kind", "frame"));
@@ -174,7 +161,7 @@ public sealed class SinkWorker(
     // A record that Postgres refuses for what it contains (not for being unreachable) must not block its
     // partition: each record is written alone, and those refused again go to the dead-letter topic. Each passes the
     // same checks as in a batch (a forged sequence written here would freeze its video) and the same retries.
-    private async Task IsolatePoisonAsync(List<ConsumeResult<string, byte[]>> batch, CancellationToken stoppingToken)
+    private async Task IsolatePoisonAsync(IConsumer<string, byte[]> consumer, List<ConsumeResult<string, byte[]>> batch, CancellationToken stoppingToken)
     {
         foreach (var record in batch)
         {
@@ -185,11 +172,11 @@ public sealed class SinkWorker(
             string? refused = null;
             try
             {
-                await _retry.ExecuteAsync(async ct =>
+                await consumer.RetryInGroupAsync(_retry, async ct =>
                 {
                     refused ??= (await RefuseImpossibleAsync(oneFrame, oneStatus, ct)).Select(r => r.Reason).FirstOrDefault();
                     await store.WriteAsync(oneFrame, oneStatus, ct);
-                }, stoppingToken);
+                }, Logger, stoppingToken);
             }
             catch (Npgsql.PostgresException e) when (!e.IsTransient)
             {
@@ -198,18 +185,6 @@ public sealed class SinkWorker(
             if (refused is not null)
                 await DeadLetterAsync(record, refused, stoppingToken);
         }
-    }
-
-    /// <summary>
-    /// Before a retry: pauses every assigned partition (a rebalance may have added some) so nothing more is fetched
-    /// while the batch waits for Postgres, and polls once so the consumer stays in its group; the longest delay is far
-    /// below max.poll.interval.ms. A record that poll returns anyway is sought back, so it is read again later.
-    /// </summary>
-    private void StayInGroupWhilePaused(IConsumer<string, byte[]> consumer, CancellationToken cancellationToken)
-    {
-        consumer.Pause(consumer.Assignment);
-        if (consumer.ConsumeOrNull(TimeSpan.Zero, Logger, cancellationToken) is { Message: not null } stray)
-            consumer.Seek(stray.TopicPartitionOffset);
     }
 
     private string? Decode(ConsumeResult<string, byte[]> record, List<FrameAnalyzed> frames, List<VideoStatusChanged> statuses)

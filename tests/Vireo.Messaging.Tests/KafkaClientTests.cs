@@ -57,6 +57,36 @@ public sealed class KafkaClientTests
         Assert.Equal(3, OffsetGapWatch.Skipped - skippedBefore);
     }
 
+    [Fact]
+    public async Task AConsumerRetryingLongerThanTheMaxPollIntervalKeepsItsPartitionAndReadsOnInOrder()
+    {
+        var kafka = new KafkaOptions { BootstrapServers = LocalStack.KafkaBootstrapServers, TopicPrefix = $"poll-{Guid.NewGuid():N}-", MaxPollIntervalMs = 10_000 };
+        using var publisher = new EventPublisher(Options.Create(kafka), NullLogger<EventPublisher>.Instance);
+        foreach (var i in Enumerable.Range(0, 3))
+            await publisher.PublishRawAsync("records", "one-key", [(byte)i]);
+        var logs = new CapturingLoggerProvider();
+        using var loggers = new Microsoft.Extensions.Logging.LoggerFactory([logs]);
+        using var consumer = new KafkaConsumers(Options.Create(kafka), loggers).Create($"poll-{Guid.NewGuid():N}", "poll-test", "records");
+        var first = await NextAsync(consumer);
+
+        // Work that keeps failing for half again the poll interval, as a hand-off to an unreachable grain does.
+        var retries = RetryPipelines.Create(new RetrySettings { DelayMs = 500, MaxDelayMs = 1_000, UseJitter = false }, _ => true);
+        var failingUntil = DateTime.UtcNow.AddMilliseconds(kafka.MaxPollIntervalMs * 1.5);
+        var handled = await consumer.RetryInGroupAsync(retries, async _ =>
+        {
+            await Task.Yield();
+            return DateTime.UtcNow < failingUntil ? throw new TimeoutException("the grain is unreachable") : first.Offset.Value;
+        }, NullLogger.Instance, CancellationToken.None);
+
+        Assert.Equal(0, handled);
+        Assert.True(consumer.StoreOffsetIfAssigned(first), "the partition was taken away while the work was retried");
+        Assert.Contains(first.TopicPartition, consumer.Assignment);
+        var second = await NextAsync(consumer);
+        var third = await NextAsync(consumer);
+        Assert.Equal((1, 2), (second.Offset.Value, third.Offset.Value));
+        Assert.DoesNotContain(logs.Lines, l => l.Contains("Revoked"));
+    }
+
     private static async Task<ConsumeResult<string, byte[]>> NextAsync(IConsumer<string, byte[]> consumer)
     {
         ConsumeResult<string, byte[]>? record = null;

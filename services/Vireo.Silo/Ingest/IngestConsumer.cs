@@ -9,8 +9,8 @@ using Vireo.Messaging;
 
 namespace Vireo.Silo.Ingest;
 
-/// <summary>Settings of the upload consumer (section "Ingest").</summary>
-public sealed class IngestOptions
+/// <summary>Settings of the upload consumer (section "Ingest"); the retry delays are those of a hand-off to a grain that cannot take it yet.</summary>
+public sealed class IngestOptions : ConsumerRetryOptions
 {
     public const string Section = "Ingest";
 
@@ -34,7 +34,7 @@ public sealed class IngestConsumer(
     ILogger<IngestConsumer> logger)
     : ConsumerService(consumers, "Ingest", ingestOptions.Value.GroupId, [VireoTopics.VideoUploaded], logger)
 {
-    private readonly ResiliencePipeline _handOff = RetryPipelines.Create(new RetrySettings(), _ => true, args =>
+    private readonly ResiliencePipeline _handOff = RetryPipelines.Create(ingestOptions.Value.Retry, _ => true, args =>
     {
         logger.LogWarning("Handing an upload to its video grain failed (attempt {Attempt}): {Message}", args.AttemptNumber + 1, args.Outcome.Exception?.Message);
         return ValueTask.CompletedTask;
@@ -47,12 +47,14 @@ public sealed class IngestConsumer(
             var record = consumer.ConsumeOrNull(TimeSpan.FromMilliseconds(500), Logger, stoppingToken);
             if (record?.Message is null)
                 continue;
-            await HandleAsync(record, stoppingToken);
-            consumer.StoreOffset(record);
+            await HandleAsync(consumer, record, stoppingToken);
+            // Moved to another member during a long hand-off, the event is handed over again there; a grain takes a
+            // job it already has as a repeat.
+            consumer.StoreOffsetIfAssigned(record);
         }
     }
 
-    private async Task HandleAsync(ConsumeResult<string, byte[]> record, CancellationToken stoppingToken)
+    private async Task HandleAsync(IConsumer<string, byte[]> consumer, ConsumeResult<string, byte[]> record, CancellationToken stoppingToken)
     {
         using var activity = Tracing.StartConsume("ingest.upload", record.Message.Headers);
         var decoded = EventCodec.DecodeUpload(record.Message.Value ?? [], kafkaOptions.Value.MaxEventBytes);
@@ -83,14 +85,14 @@ public sealed class IngestConsumer(
 
         var job = new VideoJob(upload.VideoId, upload.TenantId, sourcePath, upload.Source,
             AnalysisSettingsFactory.From(upload.Options, pipelineOptions.Value), activity?.Id ?? Tracing.TraceParentOf(record.Message.Headers));
-        // The offset stays unstored until a grain accepts the job; retrying (for as long as it takes) keeps the
-        // order of the partition.
-        var outcome = await _handOff.ExecuteAsync(async _ =>
+        // The offset stays unstored until a grain accepts the job; retrying (for as long as it takes, with the
+        // partitions paused and the consumer still in its group) keeps the order of the partition.
+        var outcome = await consumer.RetryInGroupAsync(_handOff, async _ =>
         {
             var grain = grains.GetGrain<IVideoGrain>(upload.Key.ToString());
             // A refusal goes through the grain too, which numbers the video's statuses and attempts.
             return refusal is not null ? await grain.Refuse(job, refusal) : upload.Retry ? await grain.Retry(job) : await grain.Submit(job);
-        }, stoppingToken);
+        }, Logger, stoppingToken);
         Logger.LogInformation("Upload {VideoId}: {Outcome}", upload.Key, outcome);
     }
 }
