@@ -32,6 +32,8 @@ public sealed class EventPublisher : IEventPublisher, IDisposable
             .Build();
     }
 
+    public int MaxRecordBytes => _options.MaxRecordBytes;
+
     /// <summary>Publishes an event to a pipeline topic (its logical name) and waits until the broker has it.</summary>
     public async Task PublishAsync<T>(string topic, string key, T value, CancellationToken cancellationToken = default) where T : class
     {

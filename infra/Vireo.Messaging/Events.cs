@@ -165,6 +165,34 @@ public sealed record VideoStatusChanged
 
     public VideoResult? Result { get; init; }
     public DateTimeOffset At { get; init; }
+
+    /// <summary>Room a record needs besides its value: its key (two ids of at most 128 characters), headers and framing.</summary>
+    public const int RecordOverheadBytes = 2048;
+
+    /// <summary>
+    /// This status with its result's texts cut from the end until its record fits in <paramref name="maxRecordBytes"/>
+    /// (Kafka:MaxRecordBytes): a video's last word must reach the broker whatever its texts are, and the texts cut are
+    /// counted in <see cref="VideoResult.TextsOmitted"/>. A status that fits comes back as it is.
+    /// </summary>
+    public VideoStatusChanged FittedTo(int maxRecordBytes)
+    {
+        var budget = maxRecordBytes - RecordOverheadBytes;
+        if (Result is not { Texts.Count: > 0 } result || EventCodec.Serialize(this).Length <= budget)
+            return this;
+        VideoStatusChanged Keeping(int count) => this with
+        {
+            Result = result with { Texts = result.Texts.Take(count).ToArray(), TextsOmitted = result.TextsOmitted + result.Texts.Count - count },
+        };
+        // The most texts that fit, by bisection: keeping `fits` is assumed to fit, keeping `over` does not.
+        var (fits, over) = (0, result.Texts.Count);
+        while (over - fits > 1)
+        {
+            var middle = (fits + over) / 2;
+            if (EventCodec.Serialize(Keeping(middle)).Length <= budget) fits = middle;
+            else over = middle;
+        }
+        return Keeping(fits);
+    }
 }
 
 /// <summary>A record that could not be processed, with the reason and where it came from. Topic <see cref="VireoTopics.DeadLetter"/>.</summary>

@@ -16,6 +16,7 @@ public sealed record StoredVideo(
     long? TokensAfter,
     double? DurationSeconds,
     IReadOnlyList<string> Texts,
+    int TextsOmitted,
     DateTimeOffset CreatedAt,
     DateTimeOffset? CompletedAt);
 
@@ -30,7 +31,7 @@ public sealed class ResultQueries(NpgsqlDataSource dataSource)
         await using var command = dataSource.CreateCommand("""
             select v.video_id, v.tenant_id, v.state, v.source, v.reason, v.frames_done, v.frames_expected,
                    (select count(*) from frames f where f.tenant_id = v.tenant_id and f.video_id = v.video_id)::int,
-                   v.tokens_before, v.tokens_after, v.duration_s, coalesce(v.texts, '{}'), v.created_at, v.completed_at
+                   v.tokens_before, v.tokens_after, v.duration_s, coalesce(v.texts, '{}'), v.created_at, v.completed_at, v.texts_omitted
             from videos v where v.tenant_id = $1 and v.video_id = $2
             """);
         command.Parameters.Add(new NpgsqlParameter { Value = video.TenantId });
@@ -43,7 +44,7 @@ public sealed class ResultQueries(NpgsqlDataSource dataSource)
             reader.IsDBNull(3) ? null : reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4),
             reader.GetInt32(5), reader.IsDBNull(6) ? null : reader.GetInt32(6), reader.GetInt32(7),
             reader.IsDBNull(8) ? null : reader.GetInt64(8), reader.IsDBNull(9) ? null : reader.GetInt64(9),
-            reader.IsDBNull(10) ? null : reader.GetDouble(10), reader.GetFieldValue<string[]>(11),
+            reader.IsDBNull(10) ? null : reader.GetDouble(10), reader.GetFieldValue<string[]>(11), reader.GetInt32(14),
             reader.GetFieldValue<DateTimeOffset>(12), reader.IsDBNull(13) ? null : reader.GetFieldValue<DateTimeOffset>(13));
     }
 

@@ -120,7 +120,8 @@ public sealed class ResultStore(NpgsqlDataSource dataSource)
                 completed_at = case when $3 = 'failed' or ($3 = 'completed' and (select frames from stored) >= coalesce($11, 0))
                                     then $10 when $15 > attempt then null else completed_at end,
                 frames = coalesce($11, frames), tokens_before = coalesce($12, tokens_before),
-                tokens_after = coalesce($13, tokens_after), duration_s = coalesce($14, duration_s), texts = coalesce($16, texts)
+                tokens_after = coalesce($13, tokens_after), duration_s = coalesce($14, duration_s), texts = coalesce($16, texts),
+                texts_omitted = coalesce($17, texts_omitted)
             where tenant_id = $1 and video_id = $2 and status_sequence < $4
               and ($15 > attempt or ($15 = attempt and state not in ('completed', 'failed')))
             """, connection, transaction);
@@ -140,6 +141,7 @@ public sealed class ResultStore(NpgsqlDataSource dataSource)
         update.Parameters.Add(new() { Value = (object?)result?.DurationSeconds ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Double });
         update.Parameters.Add(new() { Value = s.Attempt });
         update.Parameters.Add(new() { Value = (object?)result?.Texts.ToArray() ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        update.Parameters.Add(new() { Value = (object?)result?.TextsOmitted ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer });
         await update.ExecuteNonQueryAsync(cancellationToken);
     }
 

@@ -27,10 +27,14 @@ public sealed record TimelineSegmentView(double StartSeconds, double EndSeconds,
 /// </summary>
 public sealed record ModelRunView(ModelIdentity? Vision, ModelIdentity? Language, int Frames);
 
-/// <summary>What the analysis found in the whole video, once it completed; <see cref="Models"/> says which model ran (most frames first).</summary>
+/// <summary>
+/// What the analysis found in the whole video, once it completed: its distinct texts in order of first appearance
+/// (<see cref="TextsOmitted"/> more were found than are listed), its timeline, and which models ran (<see cref="Models"/>,
+/// most frames first).
+/// </summary>
 public sealed record VideoResultView(
     int Frames, double? DurationSeconds, long? TokensBefore, long? TokensAfter, long? TokensSaved,
-    IReadOnlyList<string> Texts, IReadOnlyList<TimelineSegmentView> Timeline, IReadOnlyList<ModelRunView> Models);
+    IReadOnlyList<string> Texts, int TextsOmitted, IReadOnlyList<TimelineSegmentView> Timeline, IReadOnlyList<ModelRunView> Models);
 
 /// <summary>A video's status, progress and, once completed, its result.</summary>
 public sealed record VideoDetail(

@@ -29,6 +29,7 @@ public sealed class VideoFlowTests(ApiCluster cluster)
         var result = video.GetProperty("result");
         Assert.Equal(stored, result.GetProperty("frames").GetInt32());
         Assert.True(result.GetProperty("timeline").GetArrayLength() >= 1);
+        Assert.Equal(0, result.GetProperty("textsOmitted").GetInt32());
         Assert.Equal(result.GetProperty("tokensBefore").GetInt64() - result.GetProperty("tokensAfter").GetInt64(), result.GetProperty("tokensSaved").GetInt64());
         // The model that ran: the silo's checkpoint on both sides, on the CPU in float32, for every stored frame.
         var run = Assert.Single(result.GetProperty("models").EnumerateArray());

@@ -108,6 +108,27 @@ public sealed class VideoGrainTests(VideoGrainCluster fixture) : IClassFixture<V
     }
 
     [Fact]
+    public async Task AResultWithMoreTextThanOneRecordHoldsCompletesListingTheFirstTextsAndCountingTheRest()
+    {
+        // 40 distinct texts of 1,000 characters, each escaped to 6 bytes in JSON: far past the 16 KiB record.
+        _world.LongTexts["v-wordy"] = 1_000;
+        Assert.Equal(SubmitOutcome.Accepted, await Grain("v-wordy").Submit(Job("v-wordy", 40)));
+
+        var done = await _world.WaitFinishedAsync("v-wordy", Deadline);
+
+        Assert.Equal(VideoState.Completed, done.State);
+        var result = done.Result!;
+        Assert.Equal(40, result.Frames);
+        Assert.InRange(result.Texts.Count, 1, 39);
+        Assert.Equal(40, result.Texts.Count + result.TextsOmitted);
+        Assert.Equal(Enumerable.Range(0, result.Texts.Count).Select(i => $"{i}:"), result.Texts.Select(t => t[..t.IndexOf(':', StringComparison.Ordinal)] + ":"));
+        Assert.True(EventCodec.Serialize(done).Length + VideoStatusChanged.RecordOverheadBytes <= _world.MaxRecordBytes);
+        // One text more would not have fitted.
+        var oneMore = done with { Result = result with { Texts = [.. result.Texts, $"{result.Texts.Count}:".PadRight(1_000, '<')] } };
+        Assert.True(EventCodec.Serialize(oneMore).Length + VideoStatusChanged.RecordOverheadBytes > _world.MaxRecordBytes);
+    }
+
+    [Fact]
     public async Task ARetryLeavesAVideoThatIsPublishingAlone()
     {
         _world.DelayMs["v-busy"] = 40;
@@ -549,8 +570,13 @@ public sealed class FakeWorld : IMediaProbe, IFrameSampler, IEventPublisher, IVi
         }
     }
 
+    /// <summary>The least Kafka:MaxRecordBytes allows; a larger record fails as the producer fails it.</summary>
+    public int MaxRecordBytes => 16 * 1024;
+
     public Task PublishAsync<T>(string topic, string key, T value, CancellationToken cancellationToken = default) where T : class
     {
+        if (EventCodec.Serialize(value).Length + System.Text.Encoding.UTF8.GetByteCount(key) > MaxRecordBytes)
+            throw new KafkaException(Confluent.Kafka.ErrorCode.MsgSizeTooLarge);
         if (value is VideoStatusChanged status && FailStatusPublishes.TryGetValue((status.VideoId, status.State), out var left) && left > 0)
         {
             FailStatusPublishes[(status.VideoId, status.State)] = left - 1;
@@ -581,8 +607,13 @@ public sealed class FakeWorld : IMediaProbe, IFrameSampler, IEventPublisher, IVi
         return new VisionResult(tiles, 512, 512, [BFloat16.FromSingle(request.FrameIndex)], 1, new ModelIdentity("fake-vision", "fake, no router", "float32", "cpu"));
     }).ToArray();
 
+    /// <summary>Each frame of the video reads a text of its own, of this many characters.</summary>
+    public ConcurrentDictionary<string, int> LongTexts { get; } = new();
+
     public IReadOnlyList<LanguageResult> Generate(IReadOnlyList<LanguageRequest> batch) =>
-        batch.Select(r => new LanguageResult($"scene {(int)BFloat16.ToSingle(r.VisualTokens[0]) / 4}", r.Question ?? "", 1, "fake", new ModelIdentity("fake-language", "fake", "float32", "cpu"))).ToArray();
+        batch.Select(r => new LanguageResult($"scene {(int)BFloat16.ToSingle(r.VisualTokens[0]) / 4}",
+            LongTexts.TryGetValue(VideoKey.Parse(r.VideoId).VideoId, out var length) ? $"{r.FrameIndex}:".PadRight(length, '<') : r.Question ?? "",
+            1, "fake", new ModelIdentity("fake-language", "fake", "float32", "cpu"))).ToArray();
 }
 
 /// <summary>

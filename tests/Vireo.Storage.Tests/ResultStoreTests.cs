@@ -47,6 +47,7 @@ public sealed class ResultStoreTests : IAsyncLifetime
         {
             Segments = 2,
             Texts = ["AB12"],
+            TextsOmitted = 3,
             Frames = 6,
             TokensBefore = 6 * 512,
             TokensAfter = 6 * 320,
@@ -63,6 +64,9 @@ public sealed class ResultStoreTests : IAsyncLifetime
         Assert.Equal(2L, await _db.ScalarAsync<long>("select count(*) from segments where video_id = 'v2'"));
         Assert.Equal("AB12", await _db.ScalarAsync<string>("select texts[1] from segments where video_id = 'v2' and first_frame = 0"));
         Assert.Equal(3072L, await _db.ScalarAsync<long>("select tokens_before from videos where video_id = 'v2'"));
+        var stored = await new ResultQueries(_db.DataSource).GetVideoAsync(new VideoKey("acme", "v2"));
+        Assert.Equal(["AB12"], stored!.Texts);
+        Assert.Equal(3, stored.TextsOmitted);
     }
 
     [Fact]

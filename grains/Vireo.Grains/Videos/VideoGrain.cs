@@ -584,7 +584,7 @@ public sealed class VideoGrain(
     {
         var s = state.State;
         var done = s.Tally.Frames;
-        return publisher.PublishAsync(VireoTopics.VideoStatus, VideoId, new VideoStatusChanged
+        var status = new VideoStatusChanged
         {
             VideoId = s.Job!.VideoId,
             TenantId = s.Job.TenantId,
@@ -599,7 +599,12 @@ public sealed class VideoGrain(
             Segment = segment,
             Result = result,
             At = DateTimeOffset.UtcNow,
-        }, cancellationToken);
+        };
+        var fitted = status.FittedTo(publisher.MaxRecordBytes);
+        if (!ReferenceEquals(fitted, status))
+            logger.LogWarning("The result of video {VideoId} lists {Kept} of its {Found} distinct texts: all of them would not fit in one record (Kafka:MaxRecordBytes {Limit})",
+                VideoId, fitted.Result!.Texts.Count, result!.Texts.Count + result.TextsOmitted, publisher.MaxRecordBytes);
+        return publisher.PublishAsync(VireoTopics.VideoStatus, VideoId, fitted, cancellationToken);
     }
 
     /// <summary>

@@ -113,7 +113,7 @@ public sealed class VideoRepository(NpgsqlDataSource dataSource)
             select v.video_id, v.state, v.progress, v.frames_done, v.frames_expected,
                    (select count(*) from frames f where f.tenant_id = v.tenant_id and f.video_id = v.video_id)::int,
                    v.attempt, v.reason, v.created_at, v.updated_at, v.completed_at, v.frames, v.duration_s, v.tokens_before, v.tokens_after,
-                   coalesce(v.texts, '{}')
+                   coalesce(v.texts, '{}'), v.texts_omitted
             from videos v where v.tenant_id = $1 and v.video_id = $2
             """, video.TenantId, video.VideoId));
         batch.BatchCommands.Add(Command("""
@@ -133,6 +133,7 @@ public sealed class VideoRepository(NpgsqlDataSource dataSource)
         var before = reader.IsDBNull(13) ? (long?)null : reader.GetInt64(13);
         var after = reader.IsDBNull(14) ? (long?)null : reader.GetInt64(14);
         var texts = reader.GetFieldValue<string[]>(15);
+        var textsOmitted = reader.GetInt32(16);
         var detail = new VideoDetail(reader.GetString(0), state, reader.GetFloat(2), reader.GetInt32(3), reader.IsDBNull(4) ? null : reader.GetInt32(4),
             reader.GetInt32(5), reader.GetInt32(6), reader.IsDBNull(7) ? null : reader.GetString(7), reader.GetFieldValue<DateTimeOffset>(8),
             reader.GetFieldValue<DateTimeOffset>(9), reader.IsDBNull(10) ? null : reader.GetFieldValue<DateTimeOffset>(10), null);
@@ -151,7 +152,7 @@ public sealed class VideoRepository(NpgsqlDataSource dataSource)
         }
         if (frames is null && timeline.Count == 0)
             return detail;
-        return detail with { Result = new VideoResultView(frames ?? detail.FramesStored, duration, before, after, before - after, texts, timeline, models) };
+        return detail with { Result = new VideoResultView(frames ?? detail.FramesStored, duration, before, after, before - after, texts, textsOmitted, timeline, models) };
     }
 
     /// <summary>The state of a video of the tenant, or null when it has none by that id.</summary>

@@ -213,7 +213,7 @@ function renderVideo(v) {
     const r = v.result;
     add("Frames", String(r.frames));
     if (r.tokensBefore != null) add("Visual tokens", `${r.tokensAfter} of ${r.tokensBefore} (${r.tokensSaved} saved, ${percent(r.tokensSaved / Math.max(1, r.tokensBefore))})`);
-    if (r.texts.length) add("Texts", r.texts.join(" · "));
+    if (r.texts.length) add("Texts", r.texts.join(" · ") + (r.textsOmitted ? ` (and ${r.textsOmitted} more)` : ""));
     const side = (m) => m ? `${m.name} (${m.kind}), ${m.dtype} on ${m.device}` : "not recorded";
     for (const run of r.models || []) {
       const same = run.vision && run.language && run.vision.name === run.language.name && run.vision.kind === run.language.kind

@@ -71,7 +71,9 @@ public static class AnalyzeCommand
             foreach (var s in segments)
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"  {s.StartSeconds,7:0.00} – {s.EndSeconds,7:0.00} s  frames {s.FirstFrame}–{s.LastFrame}  {s.Caption}{(s.Texts.Count > 0 ? $"  [text: {string.Join(" | ", s.Texts)}]" : "")}"));
-            Console.WriteLine(stored.Texts.Count > 0 ? $"text found: {string.Join(" | ", stored.Texts)}" : "text found: none");
+            Console.WriteLine(stored.Texts.Count > 0
+                ? $"text found: {string.Join(" | ", stored.Texts)}{(stored.TextsOmitted > 0 ? $" (and {stored.TextsOmitted} more)" : "")}"
+                : "text found: none");
             if (stored.TokensBefore is { } before && before > 0 && stored.TokensAfter is { } after)
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"visual tokens: {before} → {after} ({1 - (double)after / before:P1} removed by the visual resolution router)"));
