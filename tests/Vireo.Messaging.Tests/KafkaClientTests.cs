@@ -37,13 +37,9 @@ public sealed class KafkaClientTests
     [Fact]
     public async Task AConsumerThatSkipsOffsetsSaysSoAndCountsThem()
     {
-        var kafka = new KafkaOptions { BootstrapServers = LocalStack.KafkaBootstrapServers, TopicPrefix = $"gap-{Guid.NewGuid():N}-" };
-        using var publisher = new EventPublisher(Options.Create(kafka), NullLogger<EventPublisher>.Instance);
-        foreach (var i in Enumerable.Range(0, 6))
-            await publisher.PublishRawAsync("records", "one-key", [(byte)i]);
         var logs = new CapturingLoggerProvider();
         using var loggers = new Microsoft.Extensions.Logging.LoggerFactory([logs]);
-        using var consumer = new KafkaConsumers(Options.Create(kafka), loggers).Create($"gap-{Guid.NewGuid():N}", "gap-test", "records");
+        using var consumer = await ConsumerOfNewRecordsAsync(new KafkaOptions(), 6, loggers);
 
         var first = await NextAsync(consumer);
         Assert.Equal(0, first.Offset.Value);
@@ -60,13 +56,10 @@ public sealed class KafkaClientTests
     [Fact]
     public async Task AConsumerRetryingLongerThanTheMaxPollIntervalKeepsItsPartitionAndReadsOnInOrder()
     {
-        var kafka = new KafkaOptions { BootstrapServers = LocalStack.KafkaBootstrapServers, TopicPrefix = $"poll-{Guid.NewGuid():N}-", MaxPollIntervalMs = 10_000 };
-        using var publisher = new EventPublisher(Options.Create(kafka), NullLogger<EventPublisher>.Instance);
-        foreach (var i in Enumerable.Range(0, 3))
-            await publisher.PublishRawAsync("records", "one-key", [(byte)i]);
+        var kafka = new KafkaOptions { MaxPollIntervalMs = 10_000 };
         var logs = new CapturingLoggerProvider();
         using var loggers = new Microsoft.Extensions.Logging.LoggerFactory([logs]);
-        using var consumer = new KafkaConsumers(Options.Create(kafka), loggers).Create($"poll-{Guid.NewGuid():N}", "poll-test", "records");
+        using var consumer = await ConsumerOfNewRecordsAsync(kafka, 3, loggers);
         var first = await NextAsync(consumer);
 
         // Work that keeps failing for half again the poll interval, as a hand-off to an unreachable grain does.
@@ -85,6 +78,17 @@ public sealed class KafkaClientTests
         var third = await NextAsync(consumer);
         Assert.Equal((1, 2), (second.Offset.Value, third.Offset.Value));
         Assert.DoesNotContain(logs.Lines, l => l.Contains("Revoked"));
+    }
+
+    /// <summary>A consumer in a group of its own of a new topic holding <paramref name="count"/> records of one key (one partition).</summary>
+    private static async Task<IConsumer<string, byte[]>> ConsumerOfNewRecordsAsync(KafkaOptions kafka, int count, Microsoft.Extensions.Logging.ILoggerFactory loggers)
+    {
+        kafka.BootstrapServers = LocalStack.KafkaBootstrapServers;
+        kafka.TopicPrefix = $"records-{Guid.NewGuid():N}-";
+        using var publisher = new EventPublisher(Options.Create(kafka), NullLogger<EventPublisher>.Instance);
+        foreach (var i in Enumerable.Range(0, count))
+            await publisher.PublishRawAsync("records", "one-key", [(byte)i]);
+        return new KafkaConsumers(Options.Create(kafka), loggers).Create($"group-{Guid.NewGuid():N}", "test", "records");
     }
 
     private static async Task<ConsumeResult<string, byte[]>> NextAsync(IConsumer<string, byte[]> consumer)
