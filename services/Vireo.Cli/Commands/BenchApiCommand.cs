@@ -133,7 +133,7 @@ public static partial class BenchApiCommand
             insert into frame_tiles (tenant_id, video_id, frame_index, tile, compressed, probability, tokens)
             select tenant_id, video_id, frame_index, t, t = 0, 0.25 + 0.5 * t, case when t = 0 then 64 else 256 end
             from frames, generate_series(0, 1) t;
-            create index frames_search on frames using gin (search);
+            create index frames_search on frames using gin (tenant_id, search);
             create index frames_by_time on frames (tenant_id, video_id, timestamp_s);
             create index frames_by_stored on frames (tenant_id, video_id, stored_seq);
             analyze;
