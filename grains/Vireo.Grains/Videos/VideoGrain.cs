@@ -602,7 +602,7 @@ public sealed class VideoGrain(
         };
         var fitted = status.FittedTo(publisher.MaxRecordBytes);
         if (!ReferenceEquals(fitted, status))
-            logger.LogWarning("The result of video {VideoId} lists {Kept} of its {Found} distinct texts: all of them would not fit in one record (Kafka:MaxRecordBytes {Limit})",
+            logger.LogWarning("The result of video {VideoId} lists {Kept} of its {Found} distinct texts: no more fit in one record of Kafka:MaxRecordBytes ({Limit})",
                 VideoId, fitted.Result!.Texts.Count, result!.Texts.Count + result.TextsOmitted, publisher.MaxRecordBytes);
         return publisher.PublishAsync(VireoTopics.VideoStatus, VideoId, fitted, cancellationToken);
     }
