@@ -89,6 +89,7 @@ public static class VireoCheckpoint
 
     private static T LoadPart<T>(string directory, Func<ModelConfig, T> build, IReadOnlyList<string> prefixes, Device? device, ScalarType? dtype) where T : nn.Module
     {
+        NativeHeap.KeepFreedMemory();
         var config = ModelConfig.Load(Path.Combine(directory, ConfigFile));
         var part = BuildIn(dtype ?? ScalarType.Float32, () => build(config));
         try
