@@ -129,6 +129,19 @@ public sealed class VideoGrainTests(VideoGrainCluster fixture) : IClassFixture<V
     }
 
     [Fact]
+    public async Task AVideoWhoseStoredStateCannotBeReadStartsAfreshInsteadOfRefusingEveryCall()
+    {
+        // A damaged state, cut off in the middle; an incompatible version's would fail the same way.
+        _world.UnreadableStates["v-unreadable"] = """{"Job": {"VideoId": "v-unreadable", "TenantId": "t1", "Source""";
+
+        Assert.Equal(SubmitOutcome.Accepted, await Grain("v-unreadable").Submit(Job("v-unreadable", 3)));
+
+        var done = await _world.WaitFinishedAsync("v-unreadable", Deadline);
+        Assert.Equal(VideoState.Completed, done.State);
+        Assert.Equal([0, 1, 2], _world.FramesOf("v-unreadable"));
+    }
+
+    [Fact]
     public async Task ARetryLeavesAVideoThatIsPublishingAlone()
     {
         _world.DelayMs["v-busy"] = 40;
@@ -488,6 +501,9 @@ public sealed class FakeWorld : IMediaProbe, IFrameSampler, IEventPublisher, IVi
     public ConcurrentDictionary<string, int> HangOnceAt { get; } = new();
     public ConcurrentDictionary<string, bool> HangsEnded { get; } = new();
 
+    /// <summary>What the store holds for a video before its grain first reads it: text that is not its state's JSON.</summary>
+    public ConcurrentDictionary<string, string> UnreadableStates { get; } = new();
+
     /// <summary>After <c>After</c> writes of a video's state, the store fails the next <c>Failures</c>; the first of them lands but its answer is lost.</summary>
     public ConcurrentDictionary<string, (int After, int Failures)> Outages { get; } = new();
     public ConcurrentDictionary<string, int> Writes { get; } = new();
@@ -626,6 +642,8 @@ internal sealed class FlakyMemoryStorage(IGrainStorageSerializer serializer, Fak
 
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
+        if (world.UnreadableStates.TryRemove(VideoKey.Parse(grainId.Key.ToString()!).VideoId, out var unreadable))
+            _rows[grainId] = (BinaryData.FromString(unreadable), "stored-before");
         if (_rows.TryGetValue(grainId, out var row))
         {
             grainState.State = serializer.Deserialize<T>(row.State);
