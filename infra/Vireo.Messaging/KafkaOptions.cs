@@ -32,9 +32,10 @@ public sealed class KafkaOptions : IValidatableObject
     /// <summary>
     /// Largest record any Vireo producer sends, in bytes (librdkafka's message.max.bytes; set the brokers' and topics'
     /// message.max.bytes to the same). Pipeline events are far smaller; a record over it fails to publish instead of
-    /// reaching a broker that would drop it.
+    /// reaching a broker that would drop it. At least 64 KiB: a frame's event carries an answer of up to 96 tokens,
+    /// which JSON can escape to about 12 KiB, and a final status lists only as many texts as fit.
     /// </summary>
-    [Range(16 * 1024, 64 * 1024 * 1024)]
+    [Range(64 * 1024, 64 * 1024 * 1024)]
     public int MaxRecordBytes { get; set; } = 1024 * 1024;
 
     /// <summary>

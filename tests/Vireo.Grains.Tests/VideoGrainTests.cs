@@ -110,7 +110,7 @@ public sealed class VideoGrainTests(VideoGrainCluster fixture) : IClassFixture<V
     [Fact]
     public async Task AResultWithMoreTextThanOneRecordHoldsCompletesListingTheFirstTextsAndCountingTheRest()
     {
-        // 40 distinct texts of 1,000 characters, each escaped to 6 bytes in JSON: far past the 16 KiB record.
+        // 40 distinct texts of 1,000 characters, each escaped to 6 bytes in JSON: far past the 64 KiB record.
         _world.LongTexts["v-wordy"] = 1_000;
         Assert.Equal(SubmitOutcome.Accepted, await Grain("v-wordy").Submit(Job("v-wordy", 40)));
 
@@ -587,7 +587,7 @@ public sealed class FakeWorld : IMediaProbe, IFrameSampler, IEventPublisher, IVi
     }
 
     /// <summary>The least Kafka:MaxRecordBytes allows; a larger record fails as the producer fails it.</summary>
-    public int MaxRecordBytes => 16 * 1024;
+    public int MaxRecordBytes => 64 * 1024;
 
     public Task PublishAsync<T>(string topic, string key, T value, CancellationToken cancellationToken = default) where T : class
     {

@@ -32,6 +32,8 @@ public sealed class KafkaClientTests
         Assert.Contains(Validate(new KafkaOptions { BootstrapServers = "b:1", SecurityProtocol = SecurityProtocol.SaslSsl }), e => e.Contains("SaslMechanism"));
         Assert.Contains(Validate(new KafkaOptions { BootstrapServers = "b:1", SslCaLocation = "/nonexistent/ca.pem" }), e => e.Contains("does not exist"));
         Assert.Contains(Validate(new KafkaOptions { BootstrapServers = "b:1", MaxEventBytes = 2 << 20, MaxRecordBytes = 1 << 20 }), e => e.Contains("MaxRecordBytes"));
+        // Smaller than a frame's largest event.
+        Assert.Contains(Validate(new KafkaOptions { BootstrapServers = "b:1", MaxEventBytes = 1024, MaxRecordBytes = 32 * 1024 }), e => e.Contains("MaxRecordBytes"));
     }
 
     [Fact]
