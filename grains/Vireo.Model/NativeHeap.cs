@@ -6,7 +6,7 @@ namespace Vireo.Model;
 /// Keeps the memory libtorch frees on the CPU for its next allocation. glibc's allocator gives freed memory above
 /// its trim threshold back to the kernel and maps larger blocks afresh, so every forward pass on the CPU faulted its
 /// activations in again page by page: a 48-frame <c>vireo eval</c> took 3.2-3.7 million page faults, and with the
-/// settings below 1.0-1.4 million (those left are blocks over 32 MB, which glibc always maps on their own), at
+/// settings below 0.95-1.2 million (those left are blocks over 32 MB, which glibc always maps on their own), at
 /// 3-12 % more frames a second. The process keeps its high-water mark of native memory instead of returning it.
 /// </summary>
 public static partial class NativeHeap
