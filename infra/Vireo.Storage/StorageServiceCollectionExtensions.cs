@@ -34,7 +34,7 @@ public static class StorageServiceCollectionExtensions
     {
         var builder = new NpgsqlDataSourceBuilder(connectionString);
         // The parsed keys are the ones the string sets, under their canonical names whatever synonym it used.
-        if (!new NpgsqlConnectionStringBuilder(connectionString).Keys.Contains("Maximum Pool Size"))
+        if (!builder.ConnectionStringBuilder.Keys.Contains("Maximum Pool Size"))
             builder.ConnectionStringBuilder.MaxPoolSize = DefaultMaxConnections;
         return builder.Build();
     }
