@@ -112,7 +112,15 @@ public sealed class DynamicTiler(int imageSize, int minTiles, int maxTiles, bool
         if (grid.HasThumbnail)
             tiles = torch.cat([tiles, grid.GridTiles == 1 ? tiles : ResizeOnDevice(image, imageSize, imageSize)], 0);
         // Channel by channel with scalars, as WriteRow does, so no constants cross to the device per frame.
-        var channels = Enumerable.Range(0, 3).Select(c => tiles.select(1, c) * (1f / (255f * std[c])) + (-mean[c] / std[c])).ToArray();
+        var channels = new torch.Tensor[3];
+        for (var c = 0; c < 3; c++)
+        {
+            // A Scalar converted implicitly lives only until its handle is read, so its finalizer can free it while
+            // the native call still uses it; these stay referenced until the calls return.
+            using var scale = (1f / (255f * std[c])).ToScalar();
+            using var shift = (-mean[c] / std[c]).ToScalar();
+            channels[c] = tiles.select(1, c).mul(scale).add_(shift);
+        }
         return torch.stack(channels, 1).MoveToOuterDisposeScope();
     }
 
