@@ -120,6 +120,26 @@ public sealed class EvaluationTests
     }
 
     [Fact]
+    public void TheRealFontSetCanBeDrawnFromTheTrainingSideToLocateAMissAndTheReportSaysSo()
+    {
+        using var engine = new VireoEngine(new VireoModel(ModelConfig.Tiny()), CPU);
+        var draw = new RealFontDraw(HeldOut: false, VideoSizes: false);
+        var set = VireoEvaluator.RealFontSet(engine, 30, 7, draw);
+
+        var training = FontCatalog.Default().TrainingFamilies.ToHashSet();
+        Assert.All(set, s => Assert.Contains((s.Frame.Width, s.Frame.Height), RealFrames.TrainingSizes));
+        Assert.All(set.Where(s => s.Text is not null), s => Assert.Contains(s.FontFamily!, training));
+        Assert.Contains(set, s => s.Text is not null);
+        Assert.Equal(Hash(set), Hash(VireoEvaluator.RealFontSet(engine, 30, 7, draw)));
+        Assert.NotEqual(Hash(set), Hash(VireoEvaluator.RealFontSet(engine, 30, 7)));
+
+        var evaluator = new VireoEvaluator(engine, _ => { });
+        var report = VireoEvaluator.Report(FourModes(evaluator, VireoEvaluator.HeldOutSet(engine, 2, 7)), FourModes(evaluator, set.Take(2).ToList()), onCpu: true, draw);
+        Assert.Contains("real-font set (training font families and photographs, training sizes):", report, StringComparison.Ordinal);
+        Assert.DoesNotContain("held-out font families", report, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void RealFontSetIsHeldOutAtVideoSizesAndTheReportEndsWithItsKeys()
     {
         random.manual_seed(11);
@@ -137,15 +157,8 @@ public sealed class EvaluationTests
         var evaluator = new VireoEvaluator(engine, _ => { });
         var synthetic = VireoEvaluator.HeldOutSet(engine, 3, 7);
         var real = set.Where(s => s.Text is null).Take(2).Concat(set.Where(s => s.Text is not null).Take(2)).ToList();
-        IReadOnlyList<EvalRow> Modes(List<SyntheticSample> samples) =>
-        [
-            evaluator.Run("all-256", RoutingPolicy.Fixed(compressed: false), samples, 4),
-            evaluator.Run("vir", RoutingPolicy.Router(), samples, 4),
-            evaluator.Run("all-64", RoutingPolicy.Fixed(compressed: true), samples, 4),
-            evaluator.Run("random", RoutingPolicy.Random(0.5, seed: 1), samples, 4),
-        ];
-        var realRows = Modes(real);
-        var report = VireoEvaluator.Report(Modes(synthetic), realRows, onCpu: true);
+        var realRows = FourModes(evaluator, real);
+        var report = VireoEvaluator.Report(FourModes(evaluator, synthetic), realRows, onCpu: true);
 
         Assert.Contains("synthetic set", report, StringComparison.Ordinal);
         Assert.Contains("real-font set", report, StringComparison.Ordinal);
@@ -160,6 +173,15 @@ public sealed class EvaluationTests
     }
 
     private const string HeldOutSetHash = "707632928E8D65BBB4C76139DD4969EDF1BF15A23045B40CE8C95AA6FD0A0D0A";
+
+    /// <summary>The four modes of `vireo eval`, four frames a batch.</summary>
+    private static IReadOnlyList<EvalRow> FourModes(VireoEvaluator evaluator, List<SyntheticSample> samples) =>
+    [
+        evaluator.Run("all-256", RoutingPolicy.Fixed(compressed: false), samples, 4),
+        evaluator.Run("vir", RoutingPolicy.Router(), samples, 4),
+        evaluator.Run("all-64", RoutingPolicy.Fixed(compressed: true), samples, 4),
+        evaluator.Run("random", RoutingPolicy.Random(0.5, seed: 1), samples, 4),
+    ];
 
     private static string Hash(IEnumerable<SyntheticSample> samples)
     {

@@ -20,18 +20,23 @@ public static class EvalCommand
         var threshold = new Option<double?>("--threshold") { Description = "ViR threshold on P(compress); default from config.json." };
         var output = new Option<string?>("--report") { Description = "Also write the report to this file." };
         var show = new Option<int>("--show") { Description = "Print this many frames' expected and generated answers per mode.", DefaultValueFactory = _ => 0 };
+        var realFonts = new Option<string>("--real-fonts") { Description = "Fonts and photographs of the real-font set: held-out (the published set) | training.", DefaultValueFactory = _ => "held-out" };
+        realFonts.AcceptOnlyFromAmong("held-out", "training");
+        var realSizes = new Option<string>("--real-sizes") { Description = "Frame sizes of the real-font set: video (the published set) | training.", DefaultValueFactory = _ => "video" };
+        realSizes.AcceptOnlyFromAmong("video", "training");
         var dump = new Option<string?>("--dump-frames") { Description = "Write the first 12 frames of each held-out set as PNG files with their answers here, and stop." };
 
         var command = new Command("eval", "Evaluate routing modes on the held-out synthetic and real-font sets; the last line sums up the real-font set.")
         {
-            modelDir, device, frames, realFrames, seed, batch, threshold, output, dump, show,
+            modelDir, device, frames, realFrames, realFonts, realSizes, seed, batch, threshold, output, dump, show,
         };
         command.SetAction(parse =>
         {
             var dev = TorchRuntime.ResolveDevice(parse.GetValue(device)!);
             using var engine = VireoEngine.Load(parse.GetValue(modelDir)!, dev.ToString());
             var synthetic = VireoEvaluator.HeldOutSet(engine, parse.GetValue(frames), parse.GetValue(seed));
-            var realFont = VireoEvaluator.RealFontSet(engine, parse.GetValue(realFrames), parse.GetValue(seed));
+            var draw = new RealFontDraw(HeldOut: parse.GetValue(realFonts) == "held-out", VideoSizes: parse.GetValue(realSizes) == "video");
+            var realFont = VireoEvaluator.RealFontSet(engine, parse.GetValue(realFrames), parse.GetValue(seed), draw);
             Describe("synthetic set", synthetic, dev.ToString());
             Describe("real-font set", realFont, dev.ToString());
             if (parse.GetValue(dump) is { } dumpDir)
@@ -65,7 +70,7 @@ public static class EvalCommand
             }
             var syntheticRows = Modes("synthetic set", synthetic);
             var realRows = Modes("real-font set", realFont);
-            var report = VireoEvaluator.Report(syntheticRows, realRows, dev.type == TorchSharp.DeviceType.CPU);
+            var report = VireoEvaluator.Report(syntheticRows, realRows, dev.type == TorchSharp.DeviceType.CPU, draw);
             if (dev.type == TorchSharp.DeviceType.CUDA && GpuMemory.Read(Math.Max(0, (int)dev.index)) is { } memory)
                 Console.WriteLine($"GPU memory: {memory.Used / (1 << 20)} MiB used of {memory.Total / (1 << 20)} MiB");
             Console.WriteLine();
