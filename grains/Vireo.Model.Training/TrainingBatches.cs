@@ -52,7 +52,7 @@ public sealed class TrainingBatches(TrainingOptions options, DynamicTiler tiler,
         var textProbability = textOnly ? 1.0 : curriculum ? 0.9 : options.TextProbability;
         var largeFraction = textOnly ? 0.85 : curriculum ? 0.75 : 1 - options.SmallTextFraction;
         var real = Real;
-        var realSizes = curriculum ? RealFrames.SingleTileSizes : RealFrames.TrainingSizes;
+        var realSizes = curriculum ? RealFrames.SingleTileSizes : options.VideoSizes ? RealFrames.TrainingAndVideoSizes : RealFrames.TrainingSizes;
         Parallel.For(0, samples.Length, Parallelism, i =>
         {
             var rng = new Random(seeds[i]);

@@ -44,6 +44,21 @@ public sealed record TrainingOptions
     public string? InitFrom { get; init; }
 
     /// <summary>
+    /// With <see cref="InitFrom"/>: layers appended to the vision encoder before training, each starting as the
+    /// identity (<see cref="ModelGrowth"/>), so the fine-tune starts from the source model's answers with more depth.
+    /// </summary>
+    public int AddVisionLayers { get; init; }
+
+    /// <summary>With <see cref="InitFrom"/>: layers appended to the language model, as <see cref="AddVisionLayers"/>.</summary>
+    public int AddLanguageLayers { get; init; }
+
+    /// <summary>
+    /// Real frames of stages 1-3 are also drawn at the sizes of real video (<see cref="Data.RealFrames.EvaluationSizes"/>:
+    /// 1080p landscape and portrait besides the training sizes). Off keeps every batch as before.
+    /// </summary>
+    public bool VideoSizes { get; init; }
+
+    /// <summary>
     /// Share of the frames of stages 1–3 drawn by <see cref="Data.RealFrames"/> (training fonts and photographs)
     /// instead of <see cref="Data.SyntheticFrames"/>. 0 keeps every batch exactly as before.
     /// </summary>

@@ -58,6 +58,13 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             log($"new model: {model.ParameterCount():N0} parameters");
             if (options.SineCosinePositions) model.Vision.UseSineCosinePositions();
             if (options.InitFrom is { } whole) log($"all weights initialised from {whole}");
+            if (options.AddVisionLayers > 0 || options.AddLanguageLayers > 0)
+            {
+                if (options.InitFrom is null) throw new ArgumentException("Adding layers needs a model to start from (--init-from).");
+                using var shallow = model;
+                model = ModelGrowth.Deepen(shallow, options.AddVisionLayers, options.AddLanguageLayers);
+                log($"deepened: vision encoder {shallow.Config.VisionConfig.NumHiddenLayers} → {model.Config.VisionConfig.NumHiddenLayers} layers, language model {shallow.Config.LlmConfig.NumHiddenLayers} → {model.Config.LlmConfig.NumHiddenLayers}; {model.ParameterCount():N0} parameters");
+            }
             if (options.InitVisionFrom is { } source)
             {
                 VireoCheckpoint.LoadWeights(model.Vision, Path.Combine(source, VireoCheckpoint.WeightsFile), "vision_model.");

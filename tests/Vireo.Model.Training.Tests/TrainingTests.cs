@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Vireo.Model.Configuration;
+using Vireo.Model.Imaging;
 using Vireo.Model.Inference;
 using Vireo.Model.Modules;
 using Vireo.Model.Training.Data;
@@ -196,6 +197,50 @@ public sealed class TrainingTests : IDisposable
             new VireoTrainer(FineTune(pieces) with { LearningRate = 1e-3, RouterLearningRate = 1e-3, StopAfterSteps = steps }, _ => { }).Run();
         Assert.Equal(Weights(whole), Weights(pieces));
         Assert.NotEqual(Weights(source), Weights(whole));
+    }
+
+    [Fact]
+    public void ADeepenedModelAnswersAsItsSourceDidAndItsNewLayersTrain()
+    {
+        var source = Path.Combine(_dir, "source");
+        new VireoTrainer(TinyRun(seed: 12) with { OutputDirectory = source, Stage1Steps = 2 }, _ => { }).Run();
+        TrainingOptions Deepen(string directory, double learningRate) => TinyRun(seed: 13) with
+        {
+            OutputDirectory = directory, InitFrom = source, AddVisionLayers = 2, AddLanguageLayers = 1, Stage1Steps = 2,
+            LearningRate = learningRate, RouterLearningRate = learningRate,
+        };
+
+        var frozen = Path.Combine(_dir, "frozen");
+        var lines = new List<string>();
+        new VireoTrainer(Deepen(frozen, 0), lines.Add).Run();
+        Assert.Contains(lines, l => l.StartsWith("deepened: vision encoder 1 → 3 layers, language model 1 → 2;", StringComparison.Ordinal));
+        using (var before = VireoCheckpoint.Load(source))
+        using (var after = VireoCheckpoint.Load(frozen))
+        {
+            Assert.Equal((3, 2), (after.Config.VisionConfig.NumHiddenLayers, after.Config.LlmConfig.NumHiddenLayers));
+            Assert.True(after.ParameterCount() > before.ParameterCount());
+            // The same frame and answer give the same logits: the new layers start as the identity.
+            var sample = new SyntheticFrames(before.Tiler).Generate(new Random(5), [(896, 448)], textProbability: 1);
+            var tiles = TileBatch.From(before.Tiler, [sample.Frame]);
+            using var pixels = tiles.ToTensor(CPU);
+            var compress = Enumerable.Range(0, tiles.TotalTiles).Select(t => t % 2 == 0).ToList();
+            Tensor Logits(VireoModel model)
+            {
+                using var seq = SequenceBatch.Build(model, [sample.Answer], tiles.TileCounts, compress, CPU);
+                return TeacherForcing.ResponseLogits(model, model.Vision.forward(pixels), compress, seq);
+            }
+            using (no_grad())
+            using (var expected = Logits(before))
+            using (var actual = Logits(after))
+                Assert.True(expected.allclose(actual, rtol: 0, atol: 1e-6));
+        }
+
+        var trained = Path.Combine(_dir, "trained");
+        new VireoTrainer(Deepen(trained, 1e-3), _ => { }).Run();
+        using var model = VireoCheckpoint.Load(trained);
+        var weights = model.state_dict();
+        foreach (var name in new[] { "vision_model.encoder.layers.2.mlp.fc2.weight", "language_model.model.layers.1.self_attn.o_proj.weight" })
+            Assert.True(weights[name].abs().max().item<float>() > 0, name);
     }
 
     [Fact]

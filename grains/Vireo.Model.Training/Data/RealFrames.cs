@@ -30,6 +30,9 @@ public sealed class RealFrames(DynamicTiler tiler, FontCatalog fonts, PhotoCatal
     public static readonly (int W, int H)[] EvaluationSizes =
         [(1280, 720), (1920, 1080), (640, 480), (1024, 768), (720, 1280), (1080, 1920)];
 
+    /// <summary>The training sizes and the sizes of real video that are not among them.</summary>
+    public static readonly (int W, int H)[] TrainingAndVideoSizes = [.. TrainingSizes.Union(EvaluationSizes)];
+
     /// <summary>Cap height at tile resolution of small text: about one 14-px ViT patch.</summary>
     public const double SmallCapMin = 10, SmallCapMax = 14;
 

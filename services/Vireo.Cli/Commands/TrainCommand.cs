@@ -38,13 +38,21 @@ public static class TrainCommand
         var readingSteps = new Option<int>("--reading-steps") { Description = "Reading pretraining steps (vision encoder on sign-covered pages) before stage 1.", DefaultValueFactory = _ => 0 };
         var initVision = new Option<string?>("--init-vision") { Description = "Fresh run: take the vision encoder from this checkpoint directory." };
         var initFrom = new Option<string?>("--init-from") { Description = "Fresh run: take every weight (and the config) from this model directory, e.g. to fine-tune the shipped model." };
+        var addVision = new Option<int>("--add-vision-layers") { Description = "With --init-from: append this many layers to the vision encoder, each starting as the identity.", DefaultValueFactory = _ => 0 };
+        var addLanguage = new Option<int>("--add-language-layers") { Description = "With --init-from: append this many layers to the language model, each starting as the identity.", DefaultValueFactory = _ => 0 };
+        foreach (var layers in new[] { addVision, addLanguage })
+            layers.Validators.Add(result =>
+            {
+                if (result.GetValueOrDefault<int>() is < 0 or > 24) result.AddError($"{layers.Name} must be between 0 and 24.");
+            });
+        var videoSizes = new Option<bool>("--video-sizes") { Description = "Also draw real frames at the sizes of real video (1080p landscape and portrait besides the training sizes)." };
         var realFraction = Fraction("--real-fraction", "Share of stage 1-3 frames drawn with real fonts over photographs and textures (fonts and photographs from VIREO_FONT_DIRS / VIREO_PHOTO_DIRS, else the system's).", 0.0);
         var tilesOnDevice = new Option<bool>("--tiles-on-device") { Description = "Tile frames on the GPU from their 8-bit pixels instead of on the host (less work for the CPU; tiles agree to float rounding). Keep one setting for a whole run." };
         var ship = new Option<string?>("--ship") { Description = "When training finishes, also write an fp16 copy (model.safetensors + config.json) here." };
 
         var command = new Command("train", "Train the vision-language model with its visual resolution router (ViCO stages 1-3).")
         {
-            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, stopAfter, logEvery, checkpointEvery, ship, textProbability, smallText, curriculum, boost, continueStage1, textOnly, readingWeight, readingSteps, initVision, sineCosine, initFrom, realFraction, tilesOnDevice,
+            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, stopAfter, logEvery, checkpointEvery, ship, textProbability, smallText, curriculum, boost, continueStage1, textOnly, readingWeight, readingSteps, initVision, sineCosine, initFrom, addVision, addLanguage, realFraction, videoSizes, tilesOnDevice,
         };
         command.SetAction(parse =>
         {
@@ -93,6 +101,9 @@ public static class TrainCommand
                 InitVisionFrom = parse.GetValue(initVision),
                 SineCosinePositions = parse.GetValue(sineCosine),
                 InitFrom = parse.GetValue(initFrom),
+                AddVisionLayers = parse.GetValue(addVision),
+                AddLanguageLayers = parse.GetValue(addLanguage),
+                VideoSizes = parse.GetValue(videoSizes),
                 RealFraction = parse.GetValue(realFraction),
                 TilesOnDevice = parse.GetValue(tilesOnDevice),
             };
