@@ -71,6 +71,12 @@ public sealed record TrainingOptions
     /// </summary>
     public bool TilesOnDevice { get; init; }
 
+    /// <summary>
+    /// Stage-1 steps at the start during which the reading loss trains only the reading head, not the encoder: a
+    /// fine-tune's fresh head is random, and its first gradients would disturb an encoder that already reads.
+    /// </summary>
+    public int ReadingHeadWarmup { get; init; }
+
     /// <summary>Steps of reading pretraining (vision encoder and reading head on sign-covered pages) before stage 1.</summary>
     public int ReadingSteps { get; init; }
 

@@ -195,7 +195,11 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
     private ReadingHead LoadReadingHead(VireoModel model, TrainingState state, Device device)
     {
         var path = Path.Combine(options.OutputDirectory, TrainingCheckpoint.DirectoryName, ReadingHead.File);
-        var head = (state.Step > 0 || state.ReadingStep > 0) && File.Exists(path) ? LoadHead(model, path) : new ReadingHead(model.Config.VisionConfig.HiddenSize);
+        var resumed = (state.Step > 0 || state.ReadingStep > 0) && File.Exists(path);
+        // A fine-tune whose source directory kept its probe beside the model starts from that probe, not a random one.
+        var inherited = !resumed && options.InitFrom is { } init && File.Exists(Path.Combine(init, ReadingHead.File)) ? Path.Combine(init, ReadingHead.File) : null;
+        if (inherited is not null) log($"reading head initialised from {inherited}");
+        var head = resumed ? LoadHead(model, path) : inherited is not null ? LoadHead(model, inherited) : new ReadingHead(model.Config.VisionConfig.HiddenSize);
         head.to(device);
         return head;
     }
@@ -270,7 +274,8 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             var loss = answerLoss;
             if (head is not null && batch.Labels is { } labels)
             {
-                var reading = head.Loss(features, labels);
+                // While the probe is new it would only push noise into the encoder: it learns on the features alone first.
+                var reading = head.Loss(step < options.ReadingHeadWarmup ? features.detach() : features, labels);
                 loss += reading.Loss * options.ReadingWeight;
                 readingMeter.Add(reading, 0);
             }

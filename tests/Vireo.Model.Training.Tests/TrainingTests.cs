@@ -244,6 +244,26 @@ public sealed class TrainingTests : IDisposable
     }
 
     [Fact]
+    public void AFineTuneStartsFromTheReadingHeadKeptBesideItsSource()
+    {
+        var source = Path.Combine(_dir, "source");
+        new VireoTrainer(TinyRun(seed: 14) with { OutputDirectory = source, Stage1Steps = 2, ReadingWeight = 1 }, _ => { }).Run();
+        var probe = Path.Combine(source, "resume", ReadingHead.File);
+        File.Copy(probe, Path.Combine(source, ReadingHead.File));
+
+        // With the learning rate at 0 the fine-tune's probe stays what it started as.
+        var tuned = Path.Combine(_dir, "tuned");
+        var lines = new List<string>();
+        new VireoTrainer(TinyRun(seed: 15) with
+        {
+            OutputDirectory = tuned, InitFrom = source, Stage1Steps = 2, ReadingWeight = 1, ReadingHeadWarmup = 1,
+            LearningRate = 0, RouterLearningRate = 0, StopAfterSteps = 1,
+        }, lines.Add).Run();
+        Assert.Contains($"reading head initialised from {Path.Combine(source, ReadingHead.File)}", lines);
+        Assert.Equal(File.ReadAllBytes(probe), File.ReadAllBytes(Path.Combine(tuned, "resume", ReadingHead.File)));
+    }
+
+    [Fact]
     public void AnswerLossWithoutCaptionIgnoresCaptionTokens()
     {
         random.manual_seed(3);

@@ -35,6 +35,7 @@ public static class TrainCommand
         var textOnly = new Option<bool>("--curriculum-text-only") { Description = "Curriculum frames carry only text (no shapes), mostly large." };
         var readingWeight = new Option<double>("--reading-weight") { Description = "Stage 1: weight of the dense per-patch reading loss on the vision encoder (0 = answers only).", DefaultValueFactory = _ => 0.0 };
         var sineCosine = new Option<bool>("--sincos-positions") { Description = "Fresh run: start the vision position embeddings as 2D sine-cosine codes." };
+        var headWarmup = new Option<int>("--reading-head-warmup") { Description = "Stage 1: for this many first steps the reading loss trains only its head, not the encoder (for fine-tunes, whose head starts random).", DefaultValueFactory = _ => 0 };
         var readingSteps = new Option<int>("--reading-steps") { Description = "Reading pretraining steps (vision encoder on sign-covered pages) before stage 1.", DefaultValueFactory = _ => 0 };
         var initVision = new Option<string?>("--init-vision") { Description = "Fresh run: take the vision encoder from this checkpoint directory." };
         var initFrom = new Option<string?>("--init-from") { Description = "Fresh run: take every weight (and the config) from this model directory, e.g. to fine-tune the shipped model." };
@@ -52,7 +53,7 @@ public static class TrainCommand
 
         var command = new Command("train", "Train the vision-language model with its visual resolution router (ViCO stages 1-3).")
         {
-            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, stopAfter, logEvery, checkpointEvery, ship, textProbability, smallText, curriculum, boost, continueStage1, textOnly, readingWeight, readingSteps, initVision, sineCosine, initFrom, addVision, addLanguage, realFraction, videoSizes, tilesOnDevice,
+            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, stopAfter, logEvery, checkpointEvery, ship, textProbability, smallText, curriculum, boost, continueStage1, textOnly, readingWeight, headWarmup, readingSteps, initVision, sineCosine, initFrom, addVision, addLanguage, realFraction, videoSizes, tilesOnDevice,
         };
         command.SetAction(parse =>
         {
@@ -98,6 +99,7 @@ public static class TrainCommand
                 CurriculumTextOnly = parse.GetValue(textOnly),
                 ReadingWeight = parse.GetValue(readingWeight),
                 ReadingSteps = parse.GetValue(readingSteps),
+                ReadingHeadWarmup = parse.GetValue(headWarmup),
                 InitVisionFrom = parse.GetValue(initVision),
                 SineCosinePositions = parse.GetValue(sineCosine),
                 InitFrom = parse.GetValue(initFrom),
