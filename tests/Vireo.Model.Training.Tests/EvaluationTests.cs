@@ -63,13 +63,13 @@ public sealed class EvaluationTests
     }
 
     /// <summary>
-    /// Large words in held-out fonts over held-out photographs: the shipped model reads 42 % of the large words of the
-    /// held-out real-font set exactly, fewer over photographs alone (4 of 16 here, and 52 % of their characters, in
-    /// order); the model before it read none, and reported the same made-up text on every frame.
+    /// Large words in held-out fonts over held-out photographs: the shipped model reads 41 % of the large words of the
+    /// held-out real-font set exactly, fewer over photographs alone (4 of 16 here, and 61 % of their characters, in
+    /// order); the model before the real-font fine-tunes read none, and reported the same made-up text on every frame.
     /// </summary>
     private const int HeldOutWords = 16, HeldOutExactAtLeast = 2;
 
-    private const double HeldOutCharactersAtLeast = 0.35;
+    private const double HeldOutCharactersAtLeast = 0.5;
 
     /// <summary>Length of the longest common subsequence: characters read in the right order, misses and extras aside.</summary>
     private static int CommonSubsequence(string a, string b)

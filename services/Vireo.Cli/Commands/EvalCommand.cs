@@ -14,7 +14,7 @@ public static class EvalCommand
         var modelDir = new Option<string>("--model") { Description = "Model directory (model.safetensors + config.json).", DefaultValueFactory = _ => DefaultModel() };
         var device = new Option<string>("--device") { Description = "auto | cpu | cuda", DefaultValueFactory = _ => "cpu" };
         var frames = new Option<int>("--frames") { Description = "Frames of the synthetic set.", DefaultValueFactory = _ => 120 };
-        var realFrames = new Option<int>("--real-frames") { Description = "Frames of the real-font set (held-out fonts and photographs).", DefaultValueFactory = _ => 120 };
+        var realFrames = new Option<int>("--real-frames") { Description = "Frames of the real-font set (held-out fonts and photographs).", DefaultValueFactory = _ => 360 };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 7 };
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 8 };
         var threshold = new Option<double?>("--threshold") { Description = "ViR threshold on P(compress); default from config.json." };
