@@ -89,6 +89,16 @@ public sealed class LauncherTests
         Assert.False(Directory.Exists(output));
     }
 
+    [Fact]
+    public async Task TrainRefusesToAddLayersWithoutAModelToStartFrom()
+    {
+        var output = Path.Combine(Path.GetTempPath(), $"vireo-train-{Guid.NewGuid():N}");
+        var (code, printed) = await RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "vireo.dll"), "train", "--out", output, "--add-vision-layers", "2", "--device", "cpu"]);
+        Assert.NotEqual(0, code);
+        Assert.Contains("deepen a trained model: give it with --init-from.", printed);
+        Assert.False(Directory.Exists(output));
+    }
+
     [Theory]
     [InlineData("auto")]
     [InlineData("off")]

@@ -55,6 +55,11 @@ public static class TrainCommand
         {
             outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, stopAfter, logEvery, checkpointEvery, ship, textProbability, smallText, curriculum, boost, continueStage1, textOnly, readingWeight, headWarmup, readingSteps, initVision, sineCosine, initFrom, addVision, addLanguage, realFraction, videoSizes, tilesOnDevice,
         };
+        command.Validators.Add(result =>
+        {
+            if ((result.GetValue(addVision) > 0 || result.GetValue(addLanguage) > 0) && result.GetValue(initFrom) is null)
+                result.AddError("--add-vision-layers and --add-language-layers deepen a trained model: give it with --init-from.");
+        });
         command.SetAction(parse =>
         {
             var output = parse.GetValue(outDir)!;
