@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Vireo.Model.Modules;
 using static TorchSharp.torch;
 
@@ -11,7 +10,7 @@ namespace Vireo.Model.Training;
 /// new layer adds nothing to its residual stream until training moves those projections. Their inputs are not zero,
 /// so they take a gradient from the first step.
 /// </summary>
-public static partial class ModelGrowth
+public static class ModelGrowth
 {
     /// <summary>A new model with <paramref name="visionLayers"/> and <paramref name="languageLayers"/> more layers than <paramref name="source"/>, computing what it computes.</summary>
     public static VireoModel Deepen(VireoModel source, int visionLayers, int languageLayers)
@@ -26,28 +25,16 @@ public static partial class ModelGrowth
         var grown = new VireoModel(config);
         var kept = source.state_dict();
         using var _ = no_grad();
+        // The configs differ only in depth, so a tensor the source lacks belongs to a new layer.
         foreach (var (name, target) in grown.state_dict())
         {
             if (kept.TryGetValue(name, out var value)) target.copy_(value);
-            else if (IsNewLayer(name, source.Config) && IsOutputProjection(name)) target.zero_();
+            else if (IsOutputProjection(name)) target.zero_();
         }
         return grown;
-    }
-
-    /// <summary>Whether <paramref name="name"/> belongs to a layer beyond the ones <paramref name="config"/> has.</summary>
-    private static bool IsNewLayer(string name, Configuration.ModelConfig config)
-    {
-        var match = LayerName().Match(name);
-        if (!match.Success) return false;
-        var index = int.Parse(match.Groups["index"].Value, System.Globalization.CultureInfo.InvariantCulture);
-        var existing = match.Groups["tower"].Value == "vision_model.encoder" ? config.VisionConfig.NumHiddenLayers : config.LlmConfig.NumHiddenLayers;
-        return index >= existing;
     }
 
     private static bool IsOutputProjection(string name) =>
         name.Contains(".attn.proj.", StringComparison.Ordinal) || name.Contains(".mlp.fc2.", StringComparison.Ordinal)
         || name.Contains(".self_attn.o_proj.", StringComparison.Ordinal) || name.Contains(".mlp.down_proj.", StringComparison.Ordinal);
-
-    [GeneratedRegex(@"^(?<tower>vision_model\.encoder|language_model\.model)\.layers\.(?<index>\d+)\.")]
-    private static partial Regex LayerName();
 }

@@ -195,11 +195,14 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
     private ReadingHead LoadReadingHead(VireoModel model, TrainingState state, Device device)
     {
         var path = Path.Combine(options.OutputDirectory, TrainingCheckpoint.DirectoryName, ReadingHead.File);
-        var resumed = (state.Step > 0 || state.ReadingStep > 0) && File.Exists(path);
+        var from = (state.Step > 0 || state.ReadingStep > 0) && File.Exists(path) ? path : null;
         // A fine-tune whose source directory kept its probe beside the model starts from that probe, not a random one.
-        var inherited = !resumed && options.InitFrom is { } init && File.Exists(Path.Combine(init, ReadingHead.File)) ? Path.Combine(init, ReadingHead.File) : null;
-        if (inherited is not null) log($"reading head initialised from {inherited}");
-        var head = resumed ? LoadHead(model, path) : inherited is not null ? LoadHead(model, inherited) : new ReadingHead(model.Config.VisionConfig.HiddenSize);
+        if (from is null && options.InitFrom is { } init && File.Exists(Path.Combine(init, ReadingHead.File)))
+        {
+            from = Path.Combine(init, ReadingHead.File);
+            log($"reading head initialised from {from}");
+        }
+        var head = from is not null ? LoadHead(model, from) : new ReadingHead(model.Config.VisionConfig.HiddenSize);
         head.to(device);
         return head;
     }
