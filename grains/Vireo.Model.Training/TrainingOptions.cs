@@ -72,6 +72,12 @@ public sealed record TrainingOptions
     public bool TilesOnDevice { get; init; }
 
     /// <summary>
+    /// Compute the vision encoder's attention in bfloat16 (weights, projections and residuals stay float32), as
+    /// autocast would: on CUDA the fused flash kernel then runs on tensor cores.
+    /// </summary>
+    public bool Bf16Attention { get; init; }
+
+    /// <summary>
     /// Stage-1 steps at the start during which the reading loss trains only the reading head, not the encoder: a
     /// fine-tune's fresh head is random, and its first gradients would disturb an encoder that already reads.
     /// </summary>

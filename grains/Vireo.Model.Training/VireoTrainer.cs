@@ -86,7 +86,8 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             log($"real frames {options.RealFraction:P0}: {fonts.TrainingFamilies.Count()} font families ({fonts.Training.Count} faces), {PhotoCatalog.Default().Training.Count} photographs; held out: {string.Join(", ", fonts.HeldOutFamilyNames)}");
         }
         model.to(device);
-        log($"device {device}, batch {options.BatchSize}, seed {options.Seed}");
+        if (options.Bf16Attention) model.Vision.ComputeAttentionIn(ScalarType.BFloat16);
+        log($"device {device}, batch {options.BatchSize}, seed {options.Seed}{(options.Bf16Attention ? ", vision attention in bfloat16" : "")}");
         _clock.Start();
         if (device.type == DeviceType.CUDA)
         {
@@ -308,6 +309,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         using var reference = new VireoModel(model.Config);
         VireoCheckpoint.LoadWeights(reference, Path.Combine(options.OutputDirectory, ReferenceFile));
         reference.to(device);
+        if (options.Bf16Attention) reference.Vision.ComputeAttentionIn(ScalarType.BFloat16);
         reference.eval();
         foreach (var p in reference.parameters()) p.requires_grad = false;
         model.train();

@@ -57,6 +57,29 @@ public sealed class ModelTests
     }
 
     [Fact]
+    public void VisionAttentionInBfloat16StaysWithinItsRoundingOfFloat32AndStillTrains()
+    {
+        using var model = TinyModel();
+        using var pixels = randn(2, 3, 448, 448);
+        using var exact = model.Vision.forward(pixels).detach();
+
+        model.Vision.ComputeAttentionIn(ScalarType.BFloat16);
+        using var reduced = model.Vision.forward(pixels);
+        Assert.Equal(ScalarType.Float32, reduced.dtype);
+        var relative = (reduced - exact).abs().max().item<float>() / exact.abs().max().item<float>();
+        Assert.InRange(relative, 1e-6f, 2e-2f);
+
+        reduced.sum().backward();
+        var qkv = model.Vision.named_parameters().Where(p => p.name.EndsWith("attn.qkv.weight")).ToList();
+        Assert.NotEmpty(qkv);
+        Assert.All(qkv, p => Assert.True(p.parameter.grad is { } g && g.abs().sum().item<float>() > 0, p.name));
+
+        model.Vision.ComputeAttentionIn(null);
+        using var again = model.Vision.forward(pixels).detach();
+        Assert.True(again.equal(exact).all().item<bool>());
+    }
+
+    [Fact]
     public void PixelShuffleMatchesAHandComputedExample()
     {
         // A 4x4 grid of patches with one channel holding its row-major index.

@@ -82,12 +82,20 @@ internal sealed class VisionAttention : Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>
+    /// When set, a float32 input's attention (scores, softmax and weighted sum) is computed in this type and
+    /// cast back, as autocast does: on CUDA, bfloat16 lets the fused flash kernel run on tensor cores.
+    /// </summary>
+    public ScalarType? ComputeType { get; set; }
+
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], n = x.shape[1], d = x.shape[2];
         var packed = qkv.forward(x).reshape(b, n, 3, _heads, d / _heads).permute(2, 0, 3, 1, 4);
-        var attended = functional.scaled_dot_product_attention(packed[0], packed[1], packed[2]);
+        var attended = ComputeType is { } low && x.dtype == ScalarType.Float32
+            ? functional.scaled_dot_product_attention(packed[0].to(low), packed[1].to(low), packed[2].to(low)).to(ScalarType.Float32)
+            : functional.scaled_dot_product_attention(packed[0], packed[1], packed[2]);
         return proj.forward(attended.transpose(1, 2).reshape(b, n, d)).MoveToOuterDisposeScope();
     }
 }
@@ -122,6 +130,8 @@ internal sealed class VisionEncoderLayer : Module<Tensor, Tensor>
     private readonly Parameter ls1;
     private readonly Parameter ls2;
 
+    public VisionAttention Attention => attn;
+
     public VisionEncoderLayer(VisionConfig config) : base("layer")
     {
         attn = new VisionAttention(config);
@@ -145,6 +155,8 @@ internal sealed class VisionEncoderLayer : Module<Tensor, Tensor>
 internal sealed class VisionEncoder : Module<Tensor, Tensor>
 {
     private readonly ModuleList<VisionEncoderLayer> layers = new();
+
+    public IEnumerable<VisionEncoderLayer> Layers => layers;
 
     public VisionEncoder(VisionConfig config) : base("encoder")
     {
@@ -179,6 +191,15 @@ public sealed class VisionModel : Module<Tensor, Tensor>
 
     /// <inheritdoc cref="VisionEmbeddings.UseSineCosinePositions"/>
     public void UseSineCosinePositions() => embeddings.UseSineCosinePositions();
+
+    /// <summary>
+    /// Computes every encoder layer's attention in <paramref name="type"/> (for example bfloat16 on CUDA) while the
+    /// weights, the projections and the residual stream stay float32; <c>null</c> computes it in the input's type.
+    /// </summary>
+    public void ComputeAttentionIn(ScalarType? type)
+    {
+        foreach (var layer in encoder.Layers) layer.Attention.ComputeType = type;
+    }
 
     /// <param name="pixels">[tiles, 3, 448, 448], normalised.</param>
     public override Tensor forward(Tensor pixels)

@@ -49,11 +49,12 @@ public static class TrainCommand
         var videoSizes = new Option<bool>("--video-sizes") { Description = "Also draw real frames at the sizes of real video (1080p landscape and portrait besides the training sizes)." };
         var realFraction = Fraction("--real-fraction", "Share of stage 1-3 frames drawn with real fonts over photographs and textures (fonts and photographs from VIREO_FONT_DIRS / VIREO_PHOTO_DIRS, else the system's).", 0.0);
         var tilesOnDevice = new Option<bool>("--tiles-on-device") { Description = "Tile frames on the GPU from their 8-bit pixels instead of on the host (less work for the CPU; tiles agree to float rounding). Keep one setting for a whole run." };
+        var bf16Attention = new Option<bool>("--bf16-attention") { Description = "Compute the vision encoder's attention in bfloat16 (weights and everything else stay float32): on a GPU the flash kernel runs on tensor cores." };
         var ship = new Option<string?>("--ship") { Description = "When training finishes, also write an fp16 copy (model.safetensors + config.json) here." };
 
         var command = new Command("train", "Train the vision-language model with its visual resolution router (ViCO stages 1-3).")
         {
-            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, stopAfter, logEvery, checkpointEvery, ship, textProbability, smallText, curriculum, boost, continueStage1, textOnly, readingWeight, headWarmup, readingSteps, initVision, sineCosine, initFrom, addVision, addLanguage, realFraction, videoSizes, tilesOnDevice,
+            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, stopAfter, logEvery, checkpointEvery, ship, textProbability, smallText, curriculum, boost, continueStage1, textOnly, readingWeight, headWarmup, readingSteps, initVision, sineCosine, initFrom, addVision, addLanguage, realFraction, videoSizes, tilesOnDevice, bf16Attention,
         };
         command.Validators.Add(result =>
         {
@@ -113,6 +114,7 @@ public static class TrainCommand
                 VideoSizes = parse.GetValue(videoSizes),
                 RealFraction = parse.GetValue(realFraction),
                 TilesOnDevice = parse.GetValue(tilesOnDevice),
+                Bf16Attention = parse.GetValue(bf16Attention),
             };
             Log($"vireo {string.Join(" ", Environment.GetCommandLineArgs().Skip(1))}");
             var state = new VireoTrainer(options, Log).Run();
