@@ -136,6 +136,22 @@ public sealed class TrainingTests : IDisposable
     }
 
     [Fact]
+    public void RealTrainingFramesTakeTheSizesOfVideoOnlyWhenAsked()
+    {
+        var options = TinyRun(3) with { BatchSize = 16, RealFraction = 1 };
+        var tiler = new VireoModel(ModelConfig.Tiny()).Tiler;
+        (int, int)[] Sizes(TrainingOptions run) =>
+            Enumerable.Range(0, 4).SelectMany(step => new TrainingBatches(run, tiler, ModelConfig.Tiny().PatchSize).Samples(1, step))
+                .Select(s => (s.Frame.Width, s.Frame.Height)).ToArray();
+
+        var training = Sizes(options);
+        Assert.All(training, size => Assert.Contains(size, RealFrames.TrainingSizes));
+        var video = Sizes(options with { VideoSizes = true });
+        Assert.Contains(video, size => !RealFrames.TrainingSizes.Contains(size));
+        Assert.All(video, size => Assert.Contains(size, RealFrames.TrainingAndVideoSizes));
+    }
+
+    [Fact]
     public void BatchSeedsAreAFixedFunctionOfTheRunSeed()
     {
         // Pinned values: a per-process hash (HashCode.Combine) would give other numbers in every test run, and a
