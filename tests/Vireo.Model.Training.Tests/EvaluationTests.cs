@@ -162,7 +162,7 @@ public sealed class EvaluationTests
 
         Assert.Contains("synthetic set", report, StringComparison.Ordinal);
         Assert.Contains("real-font set", report, StringComparison.Ordinal);
-        Assert.Equal(2, report.Split('\n').Count(l => l.StartsWith("mode ", StringComparison.Ordinal) && l.Contains("false text", StringComparison.Ordinal)));
+        Assert.Equal(2, report.Split('\n').Count(l => l.StartsWith("mode ", StringComparison.Ordinal) && l.Contains("false text", StringComparison.Ordinal) && l.EndsWith("large chars", StringComparison.Ordinal)));
         var last = report.Split('\n')[^1];
         Assert.Matches(@"^vir_tokens_removed=\S+ vir_accuracy_retained=\S+ all64_small_text_drop=\S+ random_minus_vir=\S+ cpu_frames_per_s=\S+ real_font_large=\S+ real_font_small=\S+ false_text_rate=\S+$", last);
         // The false-text rate counts the frames without text whose answer names some.
@@ -171,6 +171,16 @@ public sealed class EvaluationTests
         Assert.Equal(expected, vir.FalseTextRate);
         Assert.EndsWith(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"false_text_rate={expected:F3}"), last, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("MAE6", "M4E6", 0.75)]
+    [InlineData("GH22A", "GH222A", 0.8)]
+    [InlineData("W959RN", "W9529N", 4.0 / 6)]
+    [InlineData("K4O", "K4O", 1.0)]
+    [InlineData("K4O", null, 0.0)]
+    [InlineData("K4O", "ZZZZZZZZ", 0.0)]
+    public void CharactersReadAreOneMinusTheCharacterErrorRate(string expected, string? read, double characters) =>
+        Assert.Equal(characters, ReadingScore.CharactersRead(expected, read), 9);
 
     private const string HeldOutSetHash = "707632928E8D65BBB4C76139DD4969EDF1BF15A23045B40CE8C95AA6FD0A0D0A";
 
