@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using TorchSharp;
 using Vireo.Model.Imaging;
 using Vireo.Model.Training.Data;
@@ -40,15 +41,36 @@ public sealed class TrainingBatches(TrainingOptions options, DynamicTiler tiler,
     /// </summary>
     public bool InTextOnlyCurriculum(int stage, int step) => InCurriculum(stage, step) && options.CurriculumTextOnly;
 
-    /// <summary>The frames of batch (stage, step) of stages 1-3.</summary>
+    /// <summary>
+    /// The frames of batch (stage, step) of stages 1-3. With <see cref="TrainingOptions.DataEcho"/> E above 1, outside
+    /// the curriculum, the batch is the fresh frames of this step and of the E-1 steps before it, a batch size / E
+    /// each: every frame is drawn once and trained on in E consecutive batches. Either way the batch is a function
+    /// of (stage, step) alone, so a resumed run sees the same frames.
+    /// </summary>
     public List<SyntheticSample> Samples(int stage, int step)
     {
+        var echo = options.DataEcho;
+        if (echo <= 1 || InCurriculum(stage, step)) return Draw(stage, step, Seeds(stage, step));
+        foreach (var old in _fresh.Keys.Where(k => k.Stage != stage || k.Step < step - echo - EchoKeepBehind)) _fresh.TryRemove(old, out _);
+        return Enumerable.Range(0, echo)
+            .SelectMany(back => _fresh.GetOrAdd((stage, step - back), key => new Lazy<List<SyntheticSample>>(
+                () => Draw(key.Stage, key.Step, Seeds(key.Stage, key.Step).Take(options.BatchSize / echo).ToArray(), ignoreCurriculum: true))).Value)
+            .ToList();
+    }
+
+    /// <summary>Steps behind the earliest one still needed for which fresh frames are kept: batches are prepared a few steps ahead, out of order.</summary>
+    private const int EchoKeepBehind = 4;
+
+    private readonly ConcurrentDictionary<(int Stage, int Step), Lazy<List<SyntheticSample>>> _fresh = new();
+
+    /// <summary>Frames drawn from <paramref name="seeds"/> for (stage, step), with that step's curriculum unless ignored.</summary>
+    private List<SyntheticSample> Draw(int stage, int step, int[] seeds, bool ignoreCurriculum = false)
+    {
         var sizes = options.Sizes ?? SyntheticFrames.TrainingSizes;
-        var seeds = Seeds(stage, step);
         var samples = new SyntheticSample[seeds.Length];
-        var curriculum = InCurriculum(stage, step);
+        var curriculum = !ignoreCurriculum && InCurriculum(stage, step);
         if (curriculum) sizes = SyntheticFrames.SingleTileSizes;
-        var textOnly = InTextOnlyCurriculum(stage, step);
+        var textOnly = curriculum && options.CurriculumTextOnly;
         var textProbability = textOnly ? 1.0 : curriculum ? 0.9 : options.TextProbability;
         var largeFraction = textOnly ? 0.85 : curriculum ? 0.75 : 1 - options.SmallTextFraction;
         var real = Real;

@@ -72,6 +72,13 @@ public sealed record TrainingOptions
     public bool TilesOnDevice { get; init; }
 
     /// <summary>
+    /// Data echoing: outside the curriculum, each frame of stages 1-3 is drawn once and trained on in this many
+    /// consecutive batches (<see cref="TrainingBatches.Samples"/>), so the host draws 1/E of the frames a step when
+    /// drawing, not the device, sets the pace. 1 draws every frame afresh. Must divide the batch size.
+    /// </summary>
+    public int DataEcho { get; init; } = 1;
+
+    /// <summary>
     /// Compute the vision encoder's attention in bfloat16 (weights, projections and residuals stay float32), as
     /// autocast would: on CUDA the fused flash kernel then runs on tensor cores.
     /// </summary>

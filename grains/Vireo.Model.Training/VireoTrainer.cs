@@ -87,7 +87,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         }
         model.to(device);
         if (options.Bf16Attention) model.Vision.ComputeAttentionIn(ScalarType.BFloat16);
-        log($"device {device}, batch {options.BatchSize}, seed {options.Seed}{(options.Bf16Attention ? ", vision attention in bfloat16" : "")}");
+        log($"device {device}, batch {options.BatchSize}, seed {options.Seed}{(options.Bf16Attention ? ", vision attention in bfloat16" : "")}{(options.DataEcho > 1 ? $", each frame in {options.DataEcho} consecutive batches" : "")}");
         _clock.Start();
         if (device.type == DeviceType.CUDA)
         {

@@ -99,6 +99,16 @@ public sealed class LauncherTests
         Assert.False(Directory.Exists(output));
     }
 
+    [Fact]
+    public async Task TrainRefusesADataEchoThatDoesNotDivideTheBatch()
+    {
+        var output = Path.Combine(Path.GetTempPath(), $"vireo-train-{Guid.NewGuid():N}");
+        var (code, printed) = await RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "vireo.dll"), "train", "--out", output, "--batch-size", "6", "--data-echo", "4", "--device", "cpu"]);
+        Assert.NotEqual(0, code);
+        Assert.Contains("--data-echo must divide --batch-size", printed);
+        Assert.False(Directory.Exists(output));
+    }
+
     [Theory]
     [InlineData("auto")]
     [InlineData("off")]

@@ -152,6 +152,30 @@ public sealed class TrainingTests : IDisposable
     }
 
     [Fact]
+    public void WithDataEchoEachFrameIsDrawnOnceAndTrainedInConsecutiveBatches()
+    {
+        var options = TinyRun(3) with { BatchSize = 4, RealFraction = 0.5, DataEcho = 2 };
+        var tiler = new VireoModel(ModelConfig.Tiny()).Tiler;
+        var patch = ModelConfig.Tiny().PatchSize;
+        static string Key(SyntheticSample s) => s.Answer + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(s.Frame.Pixels));
+        var batches = new TrainingBatches(options, tiler, patch);
+        var five = batches.Samples(1, 5).Select(Key).ToList();
+        var six = batches.Samples(1, 6).Select(Key).ToList();
+
+        Assert.Equal(4, six.Count);
+        Assert.Equal(4, six.Distinct().Count());
+        // Half of step 6 is fresh; the other half is step 5's fresh half, which step 7 will not see again.
+        Assert.Equal(five.Take(2), six.Skip(2));
+        Assert.Empty(six.Take(2).Intersect(five));
+        Assert.Empty(batches.Samples(1, 7).Select(Key).Intersect(five.Take(2)));
+        // A resumed run, with nothing cached, trains on the same frames.
+        Assert.Equal(six, new TrainingBatches(options, tiler, patch).Samples(1, 6).Select(Key));
+
+        var plain = new TrainingBatches(options with { DataEcho = 1 }, tiler, patch);
+        Assert.Empty(plain.Samples(1, 5).Select(Key).Intersect(plain.Samples(1, 6).Select(Key)));
+    }
+
+    [Fact]
     public void BatchSeedsAreAFixedFunctionOfTheRunSeed()
     {
         // Pinned values: a per-process hash (HashCode.Combine) would give other numbers in every test run, and a

@@ -22,10 +22,11 @@ public static class BenchDataCommand
         var onDevice = new Option<bool>("--tiles-on-device") { Description = "Leave the tiling to the GPU, as `vireo train --tiles-on-device` does: the host only stages the 8-bit frames." };
         var videoSizes = new Option<bool>("--video-sizes") { Description = "Also draw real frames at 1080p landscape and portrait, as `vireo train --video-sizes` does." };
         var smallText = new Option<double>("--small-text-fraction") { Description = "Share of text-carrying frames whose text is small.", DefaultValueFactory = _ => 0.4 };
+        var echo = new Option<int>("--data-echo") { Description = "Each drawn frame in this many consecutive batches, as `vireo train --data-echo` does.", DefaultValueFactory = _ => 1 };
         var model = new Option<string?>("--config") { Description = "config.json of the model trained (its tiler and patch size); default the shipped model's." };
         var command = new Command("data", "Rate at which the CPU prepares training batches (draw, tile, label), on 1 and on all threads.")
         {
-            threads, frames, batch, real, model, onDevice, videoSizes, smallText,
+            threads, frames, batch, real, model, onDevice, videoSizes, smallText, echo,
         };
         command.SetAction(parse =>
         {
@@ -41,16 +42,18 @@ public static class BenchDataCommand
                 ReadingWeight = 1,
                 TilesOnDevice = parse.GetValue(onDevice),
                 VideoSizes = parse.GetValue(videoSizes),
+                DataEcho = Math.Max(1, parse.GetValue(echo)),
             };
             var steps = Math.Max(1, (parse.GetValue(frames) + options.BatchSize - 1) / options.BatchSize);
             var tiler = Model.Imaging.DynamicTiler.For(config);
-            Console.WriteLine(Inv($"{Environment.ProcessorCount} cores, server GC {System.Runtime.GCSettings.IsServerGC}; batches of {options.BatchSize}, {options.RealFraction:P0} real frames{(options.VideoSizes ? " (with 1080p sizes)" : "")}, {steps} batches per thread count; tiles cut on the {(parse.GetValue(onDevice) ? "device (the host stages 8-bit frames)" : "host")}"));
+            Console.WriteLine(Inv($"{Environment.ProcessorCount} cores, server GC {System.Runtime.GCSettings.IsServerGC}; batches of {options.BatchSize}, {options.RealFraction:P0} real frames{(options.VideoSizes ? " (with 1080p sizes)" : "")}{(options.DataEcho > 1 ? $", each in {options.DataEcho} batches" : "")}, {steps} batches per thread count; tiles cut on the {(parse.GetValue(onDevice) ? "device (the host stages 8-bit frames)" : "host")}"));
             var results = new List<Rate>();
             foreach (var count in counts)
             {
                 var batches = new TrainingBatches(options, tiler, config.PatchSize) { MaxThreads = count };
-                Measure(batches, 1);
-                var rate = Measure(batches, steps) with { Threads = count };
+                // The step before the timed ones: warms up, and with data echo draws the frames the first timed batch shares.
+                Measure(batches, FirstTimedStep - 1, 1);
+                var rate = Measure(batches, FirstTimedStep, steps) with { Threads = count };
                 results.Add(rate);
                 Console.WriteLine(Inv($"{count,3} threads: {rate.FramesPerSecond,6:F1} frames/s {rate.TilesPerSecond,7:F1} tiles/s; thread time per frame: draw {rate.DrawMs:F1} ms, tile {rate.TileMs:F1} ms, label {rate.LabelMs:F1} ms; GC paused {rate.GcPauseShare:P0} of the time, {rate.AllocatedMbPerFrame:F1} MB allocated a frame"));
             }
@@ -65,8 +68,11 @@ public static class BenchDataCommand
 
     private sealed record Rate(int Threads, double FramesPerSecond, double TilesPerSecond, double DrawMs, double TileMs, double LabelMs, double GcPauseShare, double AllocatedMbPerFrame);
 
-    /// <summary>Prepares <paramref name="steps"/> stage-1 batches after the curriculum, as the trainer does, timing each part.</summary>
-    private static Rate Measure(TrainingBatches batches, int steps)
+    /// <summary>Stage-1 step of the first timed batch, past any curriculum.</summary>
+    private const int FirstTimedStep = 1_000_000;
+
+    /// <summary>Prepares <paramref name="steps"/> stage-1 batches from step <paramref name="first"/>, as the trainer does, timing each part.</summary>
+    private static Rate Measure(TrainingBatches batches, int first, int steps)
     {
         var pause = GC.GetTotalPauseDuration();
         var allocated = GC.GetTotalAllocatedBytes(precise: false);
@@ -77,7 +83,7 @@ public static class BenchDataCommand
         {
             using var scope = TorchSharp.torch.NewDisposeScope();
             var part = Stopwatch.StartNew();
-            var samples = batches.Samples(1, 1_000_000 + step);
+            var samples = batches.Samples(1, first + step);
             draw += part.Elapsed.TotalSeconds;
             part.Restart();
             var batch = batches.Tile(samples.Select(s => s.Frame).ToList()).Stage(TorchSharp.torch.CPU);

@@ -50,16 +50,23 @@ public static class TrainCommand
         var realFraction = Fraction("--real-fraction", "Share of stage 1-3 frames drawn with real fonts over photographs and textures (fonts and photographs from VIREO_FONT_DIRS / VIREO_PHOTO_DIRS, else the system's).", 0.0);
         var tilesOnDevice = new Option<bool>("--tiles-on-device") { Description = "Tile frames on the GPU from their 8-bit pixels instead of on the host (less work for the CPU; tiles agree to float rounding). Keep one setting for a whole run." };
         var bf16Attention = new Option<bool>("--bf16-attention") { Description = "Compute the vision encoder's attention in bfloat16 (weights and everything else stay float32): on a GPU the flash kernel runs on tensor cores." };
+        var echo = new Option<int>("--data-echo") { Description = "Train on each drawn frame in this many consecutive batches (outside the curriculum), drawing 1/N of the frames a step: for when the GPU waits for data. Must divide the batch size.", DefaultValueFactory = _ => 1 };
+        echo.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() is < 1 or > 8) result.AddError("--data-echo must be between 1 and 8.");
+        });
         var ship = new Option<string?>("--ship") { Description = "When training finishes, also write an fp16 copy (model.safetensors + config.json) here." };
 
         var command = new Command("train", "Train the vision-language model with its visual resolution router (ViCO stages 1-3).")
         {
-            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, stopAfter, logEvery, checkpointEvery, ship, textProbability, smallText, curriculum, boost, continueStage1, textOnly, readingWeight, headWarmup, readingSteps, initVision, sineCosine, initFrom, addVision, addLanguage, realFraction, videoSizes, tilesOnDevice, bf16Attention,
+            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, stopAfter, logEvery, checkpointEvery, ship, textProbability, smallText, curriculum, boost, continueStage1, textOnly, readingWeight, headWarmup, readingSteps, initVision, sineCosine, initFrom, addVision, addLanguage, realFraction, videoSizes, tilesOnDevice, bf16Attention, echo,
         };
         command.Validators.Add(result =>
         {
             if ((result.GetValue(addVision) > 0 || result.GetValue(addLanguage) > 0) && result.GetValue(initFrom) is null)
                 result.AddError("--add-vision-layers and --add-language-layers deepen a trained model: give it with --init-from.");
+            if (result.GetValue(batch) % Math.Max(1, result.GetValue(echo)) != 0)
+                result.AddError("--data-echo must divide --batch-size: each batch takes batch size / echo fresh frames from each of its steps.");
         });
         command.SetAction(parse =>
         {
@@ -115,6 +122,7 @@ public static class TrainCommand
                 RealFraction = parse.GetValue(realFraction),
                 TilesOnDevice = parse.GetValue(tilesOnDevice),
                 Bf16Attention = parse.GetValue(bf16Attention),
+                DataEcho = parse.GetValue(echo),
             };
             Log($"vireo {string.Join(" ", Environment.GetCommandLineArgs().Skip(1))}");
             var state = new VireoTrainer(options, Log).Run();
