@@ -34,10 +34,13 @@ public sealed record EvalRow(
     /// <summary>Share of the characters of large text read, one minus the character error rate (<see cref="FrameOutcome.CharactersRead"/>).</summary>
     public double LargeTextCharacters => CharactersRead(TextSize.Large);
 
-    private double CharactersRead(TextSize size)
+    private double CharactersRead(TextSize size) => MeanOver(Frames, size, o => o.CharactersRead);
+
+    /// <summary>The mean of <paramref name="value"/> over the frames whose text is of <paramref name="size"/>; NaN when there are none.</summary>
+    internal static double MeanOver(IEnumerable<FrameOutcome> frames, TextSize size, Func<FrameOutcome, double> value)
     {
-        var subset = Frames.Where(o => o.Sample.TextSize == size).ToList();
-        return subset.Count == 0 ? double.NaN : subset.Average(o => o.CharactersRead);
+        var subset = frames.Where(o => o.Sample.TextSize == size).ToList();
+        return subset.Count == 0 ? double.NaN : subset.Average(value);
     }
 }
 
@@ -155,11 +158,8 @@ public sealed class VireoEvaluator(VireoEngine engine, Action<string> log)
         return row;
     }
 
-    private static double Accuracy(List<FrameOutcome> outcomes, TextSize size)
-    {
-        var subset = outcomes.Where(o => o.Sample.TextSize == size).ToList();
-        return subset.Count == 0 ? double.NaN : subset.Average(o => o.TextCorrect ? 1.0 : 0.0);
-    }
+    private static double Accuracy(List<FrameOutcome> outcomes, TextSize size) =>
+        EvalRow.MeanOver(outcomes, size, o => o.TextCorrect ? 1.0 : 0.0);
 
     /// <summary>The table of modes and the breakdown by category.</summary>
     public static string Table(IReadOnlyList<EvalRow> rows)
