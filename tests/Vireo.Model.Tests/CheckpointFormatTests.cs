@@ -116,6 +116,28 @@ public sealed class CheckpointFormatTests : IDisposable
     }
 
     [Fact]
+    public void TheSmallModelsTextThresholdRoundTripsAndDefaultsToReportingEverything()
+    {
+        var small = ModelConfig.Small();
+        Assert.Equal(0, small.TextThreshold);
+        Assert.DoesNotContain("text_threshold", InternVlConfigJson.Write(small), StringComparison.Ordinal);
+        var json = InternVlConfigJson.Write(small with { TextThreshold = 0.45 });
+        Assert.Equal(0.45, InternVlConfigJson.Read(json, "small").TextThreshold);
+
+        var path = Path.Combine(Path.GetTempPath(), $"vireo-text-threshold-{Guid.NewGuid():N}.json");
+        try
+        {
+            File.WriteAllText(path, json.Replace("0.45", "1.5", StringComparison.Ordinal));
+            var error = Assert.Throws<InvalidDataException>(() => ModelConfig.Load(path));
+            Assert.Contains("text_threshold", error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void FlashModelHasThePublishedParameterNames()
     {
         using var model = new VireoModel(FlashTiny());

@@ -32,7 +32,7 @@ public sealed class ModelPartsTests : IDisposable
             {
                 Assert.Equal(expected[i].Tiles, encoded[i].Tiles);
                 Assert.Equal(expected[i].VisualTokensAfter, encoded[i].VisualTokensAfter);
-                var (text, _) = language.Describe(encoded[i].Tiles.Select(t => t.Compressed).ToArray(), encoded[i].VisualTokens, maxNewTokens: 24);
+                var text = language.Describe(encoded[i].Tiles.Select(t => t.Compressed).ToArray(), encoded[i].VisualTokens, maxNewTokens: 24).Text;
                 Assert.Equal(expected[i].Text, text);
             }
         }
@@ -52,8 +52,15 @@ public sealed class ModelPartsTests : IDisposable
         var rows = encoded.Select(e => new LanguageInput(e.Tiles.Select(t => t.Compressed).ToArray(), e.VisualTokens)).ToArray();
 
         var batched = language.DescribeBatch(rows);
-        var alone = rows.Select(r => language.DescribeBatch([r])[0].Text).ToArray();
+        var aloneAnswers = rows.Select(r => language.DescribeBatch([r])[0]).ToArray();
+        var alone = aloneAnswers.Select(a => a.Text).ToArray();
         Assert.Equal(alone, batched.Select(b => b.Text));
+        // Each answer's text confidence is a probability, and the same alone as beside other rows.
+        Assert.All(aloneAnswers.Zip(batched), p =>
+        {
+            Assert.InRange(p.First.TextConfidence!.Value, 1e-6, 1.0);
+            Assert.Equal(p.First.TextConfidence!.Value, p.Second.TextConfidence!.Value, 1e-4);
+        });
         Assert.All(alone, text => Assert.False(string.IsNullOrWhiteSpace(text)));
         Assert.True(alone.Select(t => t.Length).Distinct().Count() > 1, "answers of several lengths");
         // Reordered, the same answers follow their frames.

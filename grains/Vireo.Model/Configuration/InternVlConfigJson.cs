@@ -76,6 +76,7 @@ public static class InternVlConfigJson
             PixelStd = Floats(vireo?["pixel_std"]) ?? defaults.PixelStd,
             Template = Str(root, "template") ?? (native ? "internvl2_5" : ModelConfig.SmallTemplate),
             TokenizerCharacters = Str(vireo, "tokenizer_characters") ?? defaults.TokenizerCharacters,
+            TextThreshold = Double(vireo, "text_threshold") ?? 0,
             VisionConfig = new VisionConfig
             {
                 HiddenSize = Int(vision, "hidden_size") ?? throw new InvalidDataException($"{source}: vision hidden_size is missing."),
@@ -174,6 +175,7 @@ public static class InternVlConfigJson
                 ["pixel_std"] = new JsonArray(config.PixelStd.Select(x => (JsonNode)JsonValue.Create(x)).ToArray()),
                 ["tokenizer_characters"] = config.TokenizerCharacters,
             };
+            if (config.TextThreshold > 0) vireo["text_threshold"] = config.TextThreshold;
             if (config.RouterConfig.Kind == RouterKind.Vireo)
                 vireo["router"] = new JsonObject
                 {

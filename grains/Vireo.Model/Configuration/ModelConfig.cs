@@ -51,6 +51,13 @@ public sealed record ModelConfig
     /// </summary>
     public string Template { get; init; } = SmallTemplate;
 
+    /// <summary>
+    /// The least text confidence (<see cref="Inference.LanguageAnswer.TextConfidence"/>) at which an answer's text is
+    /// reported; below it the text field becomes "none". 0 reports whatever is read. The small model's is chosen by
+    /// <c>vireo calibrate-text</c> on frames of the training side and kept in config.json as <c>vireo.text_threshold</c>.
+    /// </summary>
+    public double TextThreshold { get; init; }
+
     /// <summary>The dtype the checkpoint was published in (config.json's torch_dtype), if it says.</summary>
     public string? TorchDType { get; init; }
 
@@ -94,6 +101,7 @@ public sealed record ModelConfig
             throw new InvalidDataException("llm_config.vocab_size is smaller than the tokenizer.");
         if (RouterConfig.Kind == RouterKind.Flash && VisionConfig.HiddenSize % FlashRouter.PoolingHeads != 0)
             throw new InvalidDataException($"The Flash router's pooling needs a vision hidden_size divisible by {FlashRouter.PoolingHeads}.");
+        if (!(TextThreshold is >= 0 and < 1)) throw new InvalidDataException($"vireo.text_threshold must be at least 0 and below 1, not {TextThreshold}.");
     }
 
     /// <summary>Reads a config.json in InternVL's format (the remote-code <c>InternVLChatModel</c> one or transformers' native one).</summary>

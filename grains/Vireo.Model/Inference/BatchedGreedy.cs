@@ -8,6 +8,11 @@ namespace Vireo.Model.Inference;
 /// <param name="Ids">The prompt's token ids.</param>
 public sealed record PromptRow(long[] Ids);
 
+/// <summary>One row's answer: the generated tokens and, for each, the natural log of the probability the model gave it.</summary>
+/// <param name="Tokens">The new tokens, the stop token left out.</param>
+/// <param name="LogProbabilities">log P(token | everything before it), one per token of <paramref name="Tokens"/>.</param>
+public sealed record GeneratedRow(List<int> Tokens, List<float> LogProbabilities);
+
 /// <summary>
 /// Greedy decoding of many prompts at once: one prefill for each prompt length in the batch, then one decode step a
 /// token for every row of the left-padded batch, each row at its own rotary positions and blind to the padding before
@@ -26,12 +31,12 @@ public static class BatchedGreedy
     /// <param name="imageContextId">The id whose positions take the visual tokens.</param>
     /// <param name="maxNewTokens">Most tokens generated a row.</param>
     /// <param name="stopToken">The token that ends a row's answer (not included); null generates <paramref name="maxNewTokens"/> a row.</param>
-    /// <returns>Each row's new tokens.</returns>
-    public static List<int>[] Generate(LanguageTower tower, Device device, IReadOnlyList<PromptRow> prompts, Tensor visual,
+    /// <returns>Each row's new tokens with their log-probabilities.</returns>
+    public static GeneratedRow[] Generate(LanguageTower tower, Device device, IReadOnlyList<PromptRow> prompts, Tensor visual,
         long imageContextId, int maxNewTokens, int? stopToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxNewTokens, 1);
-        var outputs = prompts.Select(_ => new List<int>()).ToArray();
+        var outputs = prompts.Select(_ => new GeneratedRow([], [])).ToArray();
         if (prompts.Count == 0) return outputs;
         using var inference = inference_mode();
         using var scope = NewDisposeScope();
@@ -79,7 +84,7 @@ public static class BatchedGreedy
             first += count;
         }
         cache.Length = length;
-        var next = lm.Logits(lastHidden.Count == 1 ? lastHidden[0] : cat(lastHidden, 0)).argmax(-1);
+        var (next, nextLogProbability) = Choose(lm.Logits(lastHidden.Count == 1 ? lastHidden[0] : cat(lastHidden, 0)));
 
         var padded = prompts[order[0]].Ids.Length != prompts[order[^1]].Ids.Length;
         Tensor? keyValid = null, nextPositions = null;
@@ -100,15 +105,20 @@ public static class BatchedGreedy
         var live = order;
         var ended = new bool[rows];
         var pending = new List<Tensor>();
+        var pendingLogProbabilities = new List<Tensor>();
         for (var produced = 1; ; produced++)
         {
             pending.Add(next);
+            pendingLogProbabilities.Add(nextLogProbability);
             var last = produced == maxNewTokens;
             if (last || pending.Count >= readEvery)
             {
                 using var host = stack(pending, 1).cpu();
+                using var hostLogProbabilities = stack(pendingLogProbabilities, 1).cpu();
                 pending.Clear();
+                pendingLogProbabilities.Clear();
                 var tokens = host.data<long>().ToArray();
+                var logProbabilities = hostLogProbabilities.data<float>().ToArray();
                 var width = (int)host.shape[1];
                 for (var i = 0; i < live.Length; i++)
                 {
@@ -117,7 +127,11 @@ public static class BatchedGreedy
                     {
                         var token = (int)tokens[i * width + k];
                         if (token == stopToken) ended[r] = true;
-                        else outputs[r].Add(token);
+                        else
+                        {
+                            outputs[r].Tokens.Add(token);
+                            outputs[r].LogProbabilities.Add(logProbabilities[i * width + k]);
+                        }
                     }
                 }
                 if (last || live.All(r => ended[r])) break;
@@ -127,6 +141,7 @@ public static class BatchedGreedy
                     using var index = TorchRuntime.Upload(tensor(keep.Select(i => (long)i).ToArray()), device);
                     cache.KeepRows(index);
                     next = next.index_select(0, index);
+                    nextLogProbability = nextLogProbability.index_select(0, index);
                     if (padded)
                     {
                         keyValid = keyValid!.index_select(0, index);
@@ -140,8 +155,18 @@ public static class BatchedGreedy
             var stepPositions = padded ? nextPositions! + (produced - 1) : null;
             var stepMask = padded ? keyValid!.narrow(1, 0, columns).reshape(live.Length, 1, 1, columns) : null;
             var h = lm.Hidden(lm.Embed(next.reshape(live.Length, 1)), cache, stepPositions, stepMask);
-            next = lm.Logits(h.select(1, -1)).argmax(-1).MoveToOuterDisposeScope();
+            (next, nextLogProbability) = Choose(lm.Logits(h.select(1, -1)));
+            next.MoveToOuterDisposeScope();
+            nextLogProbability.MoveToOuterDisposeScope();
         }
         return outputs;
+    }
+
+    /// <summary>The greedy token of each row's logits [rows, vocabulary] and its log-probability, in float32.</summary>
+    private static (Tensor Token, Tensor LogProbability) Choose(Tensor logits)
+    {
+        var token = logits.argmax(-1);
+        var logProbability = logits.to(ScalarType.Float32).log_softmax(-1).gather(-1, token.unsqueeze(-1)).squeeze(-1);
+        return (token, logProbability);
     }
 }

@@ -33,10 +33,12 @@ public sealed record EncodedFrame(
 /// <param name="VisualTokensAfter">The tokens the language model actually received.</param>
 /// <param name="VisionMilliseconds">This frame's share of the batch's tiling, ViT, router and connector time.</param>
 /// <param name="LanguageMilliseconds">Prefill and greedy decoding for this frame.</param>
+/// <param name="TextConfidence">How sure the model is of the text field it generated (see <see cref="LanguageAnswer.TextConfidence"/>).</param>
 public sealed record FrameAnalysis(
     string Text,
     IReadOnlyList<TileRoute> Tiles,
     int VisualTokensBefore,
     int VisualTokensAfter,
     double VisionMilliseconds,
-    double LanguageMilliseconds);
+    double LanguageMilliseconds,
+    double? TextConfidence);

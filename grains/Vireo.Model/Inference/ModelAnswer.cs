@@ -14,6 +14,13 @@ public sealed record ModelAnswer(string Caption, string? Text)
     /// <summary>The answer as the model writes it.</summary>
     public string Format() => $"{Caption}{TextMarker}{Text ?? NoText}";
 
+    /// <summary>Where the text field of generated text begins (after the last text marker), or -1 without a marker.</summary>
+    public static int TextFieldStart(string answer)
+    {
+        var i = answer.LastIndexOf(TextMarker, StringComparison.Ordinal);
+        return i < 0 ? -1 : i + TextMarker.Length;
+    }
+
     /// <summary>
     /// Splits generated text into caption and text ("none" → null). Tolerant of malformed output: without the marker
     /// the whole output is the caption.

@@ -43,18 +43,18 @@ public sealed class VireoEngine : IDisposable
     {
         var encoded = Encode(frames.Select(f => new FrameInput(f, routing)).ToArray());
         var answers = DescribeBatch(encoded.Select(e => new LanguageInput(e.Tiles.Select(t => t.Compressed).ToArray(), e.VisualTokens, question)).ToArray(), maxNewTokens);
-        return encoded.Zip(answers, (e, a) => new FrameAnalysis(a.Text, e.Tiles, e.VisualTokensBefore, e.VisualTokensAfter, e.VisionMilliseconds, a.Milliseconds)).ToArray();
+        return encoded.Zip(answers, (e, a) => new FrameAnalysis(a.Text, e.Tiles, e.VisualTokensBefore, e.VisualTokensAfter, e.VisionMilliseconds, a.Milliseconds, a.TextConfidence)).ToArray();
     }
 
     /// <inheritdoc cref="VireoVision.Encode"/>
     public IReadOnlyList<EncodedFrame> Encode(IReadOnlyList<FrameInput> frames) => Vision.Encode(frames);
 
     /// <inheritdoc cref="VireoLanguage.Describe"/>
-    public (string Text, double Milliseconds) Describe(IReadOnlyList<bool> compressedTiles, float[] visualTokens, int maxNewTokens = 96, string? question = null) =>
+    public LanguageAnswer Describe(IReadOnlyList<bool> compressedTiles, float[] visualTokens, int maxNewTokens = 96, string? question = null) =>
         Language.Describe(compressedTiles, visualTokens, maxNewTokens, question);
 
     /// <inheritdoc cref="VireoLanguage.DescribeBatch"/>
-    public IReadOnlyList<(string Text, double Milliseconds)> DescribeBatch(IReadOnlyList<LanguageInput> frames, int maxNewTokens = 96) =>
+    public IReadOnlyList<LanguageAnswer> DescribeBatch(IReadOnlyList<LanguageInput> frames, int maxNewTokens = 96) =>
         Language.DescribeBatch(frames, maxNewTokens);
 
     public void Dispose() => _model.Dispose();

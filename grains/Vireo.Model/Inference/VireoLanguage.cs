@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Text;
+using Vireo.Model.Configuration;
 using TorchSharp;
 using Vireo.Model.Modules;
 using Vireo.Model.Text;
@@ -33,7 +35,7 @@ public sealed class VireoLanguage(LanguageTower tower, Device device, bool ownsT
     /// <param name="visualTokens">The frame's visual tokens.</param>
     /// <param name="maxNewTokens">Generation stops after this many tokens if the end of the turn has not come.</param>
     /// <param name="question">The frame's question (InternVL's template); null asks the default.</param>
-    public (string Text, double Milliseconds) Describe(IReadOnlyList<bool> compressedTiles, float[] visualTokens, int maxNewTokens = 96, string? question = null) =>
+    public LanguageAnswer Describe(IReadOnlyList<bool> compressedTiles, float[] visualTokens, int maxNewTokens = 96, string? question = null) =>
         DescribeBatch([new LanguageInput(compressedTiles, visualTokens, question)], maxNewTokens)[0];
 
     /// <summary>
@@ -42,7 +44,7 @@ public sealed class VireoLanguage(LanguageTower tower, Device device, bool ownsT
     /// </summary>
     /// <param name="frames">The frames' routes, visual tokens and questions.</param>
     /// <param name="maxNewTokens">Generation stops after this many tokens a frame if the end of the turn has not come.</param>
-    public IReadOnlyList<(string Text, double Milliseconds)> DescribeBatch(IReadOnlyList<LanguageInput> frames, int maxNewTokens = 96)
+    public IReadOnlyList<LanguageAnswer> DescribeBatch(IReadOnlyList<LanguageInput> frames, int maxNewTokens = 96)
     {
         if (frames.Count == 0) return [];
         var config = Tower.Config;
@@ -70,9 +72,62 @@ public sealed class VireoLanguage(LanguageTower tower, Device device, bool ownsT
         var tokenizer = Tower.Tokenizer;
         var outputs = BatchedGreedy.Generate(Tower, Device, prompts, visual, tokenizer.ImageContext, maxNewTokens, tokenizer.EndOfTurn);
         var share = clock.Elapsed.TotalMilliseconds / frames.Count;
-        return outputs.Select(o => (tokenizer.Decode(o), share)).ToArray();
+        var threshold = TextThreshold;
+        return outputs.Select(o => Answer(tokenizer, o, share, threshold)).ToArray();
+    }
+
+    /// <summary>
+    /// The least text confidence at which an answer's text is reported (see <see cref="ModelConfig.TextThreshold"/>);
+    /// starts at the checkpoint's, and 0 reports whatever is read.
+    /// </summary>
+    public double TextThreshold
+    {
+        get => _textThreshold ?? Tower.Config.TextThreshold;
+        set => _textThreshold = value is >= 0 and < 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "A text threshold is at least 0 and below 1.");
+    }
+
+    private double? _textThreshold;
+
+    /// <summary>
+    /// A row's answer with its text confidence: the geometric mean of the probabilities of the text field's tokens
+    /// (those after the text marker of <see cref="ModelAnswer"/>). A text read below <paramref name="threshold"/> is
+    /// reported as none.
+    /// </summary>
+    private static LanguageAnswer Answer(ITextTokenizer tokenizer, GeneratedRow row, double milliseconds, double threshold)
+    {
+        var text = new StringBuilder();
+        var ends = new int[row.Tokens.Count];
+        for (var i = 0; i < row.Tokens.Count; i++)
+        {
+            text.Append(tokenizer.Decode([row.Tokens[i]]));
+            ends[i] = text.Length;
+        }
+        // The field's tokens are those that end after its start: a token can carry the end of the marker and the start of the field.
+        var start = ModelAnswer.TextFieldStart(text.ToString());
+        var logProbability = 0.0;
+        var fieldTokens = 0;
+        for (var i = 0; i < row.Tokens.Count; i++)
+            if (start >= 0 && ends[i] > start)
+            {
+                logProbability += row.LogProbabilities[i];
+                fieldTokens++;
+            }
+        var answer = tokenizer.Decode(row.Tokens);
+        double? confidence = fieldTokens == 0 ? null : Math.Exp(logProbability / fieldTokens);
+        if (confidence < threshold && ModelAnswer.Parse(answer) is { Text: not null } unsure)
+            answer = (unsure with { Text = null }).Format();
+        return new LanguageAnswer(answer, milliseconds, confidence);
     }
 }
+
+/// <summary>One frame's decoded answer.</summary>
+/// <param name="Text">The generated text (see <see cref="ModelAnswer"/>), its text field "none" when the text read fell below the threshold.</param>
+/// <param name="Milliseconds">This frame's share of the batch's decoding time.</param>
+/// <param name="TextConfidence">
+/// How sure the model is of its text field, as it generated it: the geometric mean of the probabilities of the field's
+/// tokens, from 0 to 1; null when the answer has no text field.
+/// </param>
+public sealed record LanguageAnswer(string Text, double Milliseconds, double? TextConfidence);
 
 /// <summary>One frame for the language side.</summary>
 /// <param name="CompressedTiles">Per tile, whether it took the 64-token path.</param>

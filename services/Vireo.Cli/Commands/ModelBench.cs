@@ -174,9 +174,9 @@ internal sealed class ModelBench : IDisposable
         for (int f = 0, offset = 0; f < routes.Length; f++)
         {
             var tokens = routes[f].Sum(_config.TokensFor);
-            var alone = Decode(visual.narrow(0, offset, tokens), [routes[f]], _s.NewTokens)[0];
+            var alone = Decode(visual.narrow(0, offset, tokens), [routes[f]], _s.NewTokens)[0].Tokens;
             offset += tokens;
-            var differ = Enumerable.Range(0, alone.Count).FirstOrDefault(k => alone[k] != together[f][k], -1);
+            var differ = Enumerable.Range(0, alone.Count).FirstOrDefault(k => alone[k] != together[f].Tokens[k], -1);
             if (differ < 0) same++;
             else first = Math.Min(first ?? int.MaxValue, differ);
         }
@@ -209,7 +209,7 @@ internal sealed class ModelBench : IDisposable
         return tower.ConnectTiles(features, routes.SelectMany(r => r).ToArray()).MoveToOuterDisposeScope();
     }
 
-    private List<int>[] Decode(Tensor visual, bool[][] routes, int newTokens) =>
+    private GeneratedRow[] Decode(Tensor visual, bool[][] routes, int newTokens) =>
         BatchedGreedy.Generate(_language, _device, routes.Select(Prompt).ToArray(), visual, CharTokenizer.ImageContext, newTokens, stopToken: null);
 
     private void Sync()
