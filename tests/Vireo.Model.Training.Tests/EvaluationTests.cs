@@ -1,4 +1,5 @@
 using Vireo.Model.Configuration;
+using Vireo.Model.Imaging;
 using Vireo.Model.Inference;
 using Vireo.Model.Modules;
 using Vireo.Model.Training.Data;
@@ -101,6 +102,76 @@ public sealed class EvaluationTests
         var results = engine.Analyze(samples.Select(s => s.Frame).ToList(), RoutingPolicy.Router());
         var silent = results.Count(r => ModelAnswer.Parse(r.Text).Text is null);
         Assert.True(silent >= 11, $"{silent} of 12 without text: " + string.Join(" | ", samples.Zip(results).Select(p => $"{p.First.Background} => {p.Second.Text}")));
+    }
+
+    [Fact]
+    public void ShippedCheckpointReportsOnlyTextItIsSureOfAndKeepsEveryExactRead()
+    {
+        using var engine = VireoEngine.Load(ShippedCheckpoint(), "cpu");
+        var threshold = engine.Language.TextThreshold;
+        Assert.InRange(threshold, TextCalibration.Step, 1 - TextCalibration.Step);
+        var generator = new RealFrames(engine.Model.Tiler, FontCatalog.Default(), PhotoCatalog.Default(), heldOut: true);
+        var rng = new Random(VireoEvaluatorSeed + 4);
+        var samples = Enumerable.Range(0, 20)
+            .Select(i => generator.Generate(rng, [(1280, 720)], textProbability: i % 2, largeTextFraction: 1))
+            .ToList();
+        var frames = samples.Select(s => s.Frame).ToList();
+
+        engine.Language.TextThreshold = 0;
+        var raw = engine.Analyze(frames, RoutingPolicy.Router());
+        engine.Language.TextThreshold = threshold;
+        var reported = engine.Analyze(frames, RoutingPolicy.Router());
+
+        var detail = string.Join(" | ", samples.Zip(raw, (s, r) => $"{s.Text ?? "none"} => {ModelAnswer.Parse(r.Text).Text ?? "none"} {r.TextConfidence:F2}"));
+        for (var i = 0; i < samples.Count; i++)
+        {
+            var read = ModelAnswer.Parse(raw[i].Text);
+            var kept = ModelAnswer.Parse(reported[i].Text);
+            Assert.Equal(raw[i].TextConfidence!.Value, reported[i].TextConfidence!.Value, 1e-9);
+            Assert.Equal(read.Caption, kept.Caption);
+            Assert.Equal(raw[i].TextConfidence < threshold ? null : read.Text, kept.Text);
+        }
+        var exact = samples.Zip(raw).Where(p => p.First.Text is not null && ModelAnswer.Parse(p.Second.Text).Text == p.First.Text).ToList();
+        Assert.True(exact.Count >= 2, detail);
+        Assert.All(exact, p => Assert.True(p.Second.TextConfidence >= threshold, detail));
+        // What the threshold is for: text the model makes up or misreads is reported as none.
+        var wrongDropped = samples.Zip(raw).Count(p => ModelAnswer.Parse(p.Second.Text).Text is { } t && t != p.First.Text && p.Second.TextConfidence < threshold);
+        Assert.True(wrongDropped >= 1, detail);
+        Assert.All(samples.Zip(reported).Where(p => p.First.Text is null), p => Assert.Null(ModelAnswer.Parse(p.Second.Text).Text));
+    }
+
+    [Fact]
+    public void TheTextThresholdIsTheHighestThatKeepsEveryExactReadAndTurnsLessSureReadsIntoNone()
+    {
+        var rows = new[]
+        {
+            Row("all-256", Outcome("AB12", "AB12", 0.83), Outcome("XY", "XY", 0.57), Outcome(null, "Q7", 0.31), Outcome("KLM", "K1M", 0.40), Outcome(null, null, 0.97)),
+            Row("vir", Outcome("AB12", "AB12", 0.91), Outcome(null, "ZZ", 0.62), Outcome("KLM", "KLM", 0.66)),
+        };
+        // 0.57 is the least sure exact read: the highest multiple of 0.05 at or below it is 0.55.
+        Assert.Equal(0.55, TextCalibration.Choose(rows));
+        Assert.Equal(0.0, TextCalibration.Choose([Row("all-256", Outcome("AB", "A8", 0.9))]));
+
+        var at = rows[0].AtTextThreshold(0.55);
+        Assert.Equal(["AB12", "XY", null, null, null], at.Frames.Select(o => ModelAnswer.Parse(o.Output).Text));
+        Assert.Equal([true, true, true, false, true], at.Frames.Select(o => o.TextCorrect));
+        Assert.Equal(0.0, at.FalseTextRate);
+        Assert.Equal(0.5, rows[0].FalseTextRate);
+        Assert.Equal(2 / 3.0, at.LargeTextAccuracy, 1e-12);
+        Assert.Equal(0, TextCalibration.ReadsLost(rows[0], 0.55));
+        Assert.Equal(1, TextCalibration.ReadsLost(rows[0], 0.6));
+        // A made-up text the model is sure of stays: the threshold drops only what is read less surely.
+        Assert.Equal(1.0, rows[1].AtTextThreshold(0.55).FalseTextRate);
+        Assert.Contains("0.55 *", TextCalibration.Sweep(rows, 0.55), StringComparison.Ordinal);
+    }
+
+    private static EvalRow Row(string mode, params FrameOutcome[] frames) =>
+        new(mode, 256, 0, double.NaN, EvalRow.ExactWords(frames, TextSize.Large), 1, frames.Average(o => o.Score), 1, frames);
+
+    private static FrameOutcome Outcome(string? expected, string? read, double confidence)
+    {
+        var sample = new SyntheticSample(RgbFrame.Create(1, 1), "nothing", expected, expected is null ? TextSize.None : TextSize.Large, BackgroundKind.Flat, 0, 0, 1);
+        return new FrameOutcome(sample, new ModelAnswer("nothing", read).Format(), true, read == expected, 256, confidence);
     }
 
     [Fact]

@@ -36,6 +36,22 @@ public sealed record EvalRow(
 
     private double CharactersRead(TextSize size) => MeanOver(Frames, size, o => o.CharactersRead);
 
+    /// <summary>This row as the model reports it at a text threshold (<see cref="FrameOutcome.AtTextThreshold"/>); tokens and speed unchanged.</summary>
+    public EvalRow AtTextThreshold(double threshold)
+    {
+        var frames = Frames.Select(o => o.AtTextThreshold(threshold)).ToList();
+        return this with
+        {
+            Frames = frames,
+            SmallTextAccuracy = ExactWords(frames, TextSize.Small),
+            LargeTextAccuracy = ExactWords(frames, TextSize.Large),
+            Score = frames.Average(o => o.Score),
+        };
+    }
+
+    /// <summary>The share of the frames with text of <paramref name="size"/> whose text was read exactly.</summary>
+    public static double ExactWords(IEnumerable<FrameOutcome> frames, TextSize size) => MeanOver(frames, size, o => o.TextCorrect ? 1.0 : 0.0);
+
     /// <summary>The mean of <paramref name="value"/> over the frames whose text is of <paramref name="size"/>; NaN when there are none.</summary>
     internal static double MeanOver(IEnumerable<FrameOutcome> frames, TextSize size, Func<FrameOutcome, double> value)
     {
@@ -44,8 +60,8 @@ public sealed record EvalRow(
     }
 }
 
-/// <summary>One frame's result under one mode.</summary>
-public sealed record FrameOutcome(SyntheticSample Sample, string Output, bool CaptionCorrect, bool TextCorrect, int VisualTokens)
+/// <summary>One frame's result under one mode, with how sure the model was of its text field (<see cref="LanguageAnswer.TextConfidence"/>).</summary>
+public sealed record FrameOutcome(SyntheticSample Sample, string Output, bool CaptionCorrect, bool TextCorrect, int VisualTokens, double? TextConfidence = null)
 {
     /// <summary>Whether the model's text field names some text (anything but "none").</summary>
     public bool ReportedText => ModelAnswer.Parse(Output).Text is not null;
@@ -58,6 +74,12 @@ public sealed record FrameOutcome(SyntheticSample Sample, string Output, bool Ca
     /// expected length, at least 0): a wrong character in a word of four reads three quarters, "none" reads nothing.
     /// </summary>
     public double CharactersRead => Sample.Text is { } expected ? ReadingScore.CharactersRead(expected, ModelAnswer.Parse(Output).Text) : double.NaN;
+
+    /// <summary>This outcome as the model reports it at a text threshold: a text read less surely than it becomes "none".</summary>
+    public FrameOutcome AtTextThreshold(double threshold) =>
+        TextConfidence < threshold && ModelAnswer.Parse(Output) is { Text: not null } unsure
+            ? this with { Output = (unsure with { Text = null }).Format(), TextCorrect = Sample.Text is null }
+            : this;
 }
 
 /// <summary>How much of a word was read, for words that are not read exactly.</summary>
@@ -138,7 +160,7 @@ public sealed class VireoEvaluator(VireoEngine engine, Action<string> log)
             for (var i = 0; i < batch.Count; i++)
             {
                 var (caption, text) = ModelAnswer.Parse(results[i].Text);
-                outcomes.Add(new FrameOutcome(batch[i], results[i].Text, caption == batch[i].Caption, text == batch[i].Text, results[i].VisualTokensAfter));
+                outcomes.Add(new FrameOutcome(batch[i], results[i].Text, caption == batch[i].Caption, text == batch[i].Text, results[i].VisualTokensAfter, results[i].TextConfidence));
                 tiles += results[i].Tiles.Count;
                 compressed += results[i].Tiles.Count(t => t.Compressed);
             }
@@ -148,8 +170,8 @@ public sealed class VireoEvaluator(VireoEngine engine, Action<string> log)
             mode,
             outcomes.Average(o => o.VisualTokens),
             (double)compressed / tiles,
-            Accuracy(outcomes, TextSize.Small),
-            Accuracy(outcomes, TextSize.Large),
+            EvalRow.ExactWords(outcomes, TextSize.Small),
+            EvalRow.ExactWords(outcomes, TextSize.Large),
             outcomes.Average(o => o.CaptionCorrect ? 1.0 : 0.0),
             outcomes.Average(o => o.Score),
             samples.Count / seconds,
@@ -157,9 +179,6 @@ public sealed class VireoEvaluator(VireoEngine engine, Action<string> log)
         log($"  {mode}: {seconds:F1}s");
         return row;
     }
-
-    private static double Accuracy(List<FrameOutcome> outcomes, TextSize size) =>
-        EvalRow.MeanOver(outcomes, size, o => o.TextCorrect ? 1.0 : 0.0);
 
     /// <summary>The table of modes and the breakdown by category.</summary>
     public static string Table(IReadOnlyList<EvalRow> rows)
@@ -202,10 +221,12 @@ public sealed class VireoEvaluator(VireoEngine engine, Action<string> log)
     /// Both tables and the summary line. The summary's ViR keys are computed on the real-font set; the real-font keys
     /// are that set's large-text accuracy and false-text rate under ViR (the mode the pipeline runs) and its small-text accuracy at 256 tokens.
     /// </summary>
-    public static string Report(IReadOnlyList<EvalRow> synthetic, IReadOnlyList<EvalRow> realFont, bool onCpu, RealFontDraw? draw = null)
+    public static string Report(IReadOnlyList<EvalRow> synthetic, IReadOnlyList<EvalRow> realFont, bool onCpu, RealFontDraw? draw = null, double textThreshold = 0)
     {
         var ci = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
+        sb.AppendLine(string.Create(ci, $"text threshold {textThreshold:F2}: a text read with less confidence is reported as none"));
+        sb.AppendLine();
         sb.AppendLine("synthetic set (bitmap font, drawn patterns):");
         sb.Append(Table(synthetic));
         sb.AppendLine();

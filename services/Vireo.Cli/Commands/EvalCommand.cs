@@ -18,6 +18,7 @@ public static class EvalCommand
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 7 };
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 8 };
         var threshold = new Option<double?>("--threshold") { Description = "ViR threshold on P(compress); default from config.json." };
+        var textThreshold = new Option<double?>("--text-threshold") { Description = "Least text confidence at which a text read is reported (0 reports all); default from config.json." };
         var output = new Option<string?>("--report") { Description = "Also write the report to this file." };
         var show = new Option<int>("--show") { Description = "Print this many frames' expected and generated answers per mode.", DefaultValueFactory = _ => 0 };
         var realFonts = new Option<string>("--real-fonts") { Description = "Fonts and photographs of the real-font set: held-out (the published set) | training.", DefaultValueFactory = _ => "held-out" };
@@ -28,12 +29,13 @@ public static class EvalCommand
 
         var command = new Command("eval", "Evaluate routing modes on the held-out synthetic and real-font sets; the last line sums up the real-font set.")
         {
-            modelDir, device, frames, realFrames, realFonts, realSizes, seed, batch, threshold, output, dump, show,
+            modelDir, device, frames, realFrames, realFonts, realSizes, seed, batch, threshold, textThreshold, output, dump, show,
         };
         command.SetAction(parse =>
         {
             var dev = TorchRuntime.ResolveDevice(parse.GetValue(device)!);
             using var engine = VireoEngine.Load(parse.GetValue(modelDir)!, dev.ToString());
+            if (parse.GetValue(textThreshold) is { } text) engine.Language.TextThreshold = text;
             var synthetic = VireoEvaluator.HeldOutSet(engine, parse.GetValue(frames), parse.GetValue(seed));
             var draw = new RealFontDraw(HeldOut: parse.GetValue(realFonts) == "held-out", VideoSizes: parse.GetValue(realSizes) == "video");
             var realFont = VireoEvaluator.RealFontSet(engine, parse.GetValue(realFrames), parse.GetValue(seed), draw);
@@ -70,7 +72,7 @@ public static class EvalCommand
             }
             var syntheticRows = Modes("synthetic set", synthetic);
             var realRows = Modes("real-font set", realFont);
-            var report = VireoEvaluator.Report(syntheticRows, realRows, dev.type == TorchSharp.DeviceType.CPU, draw);
+            var report = VireoEvaluator.Report(syntheticRows, realRows, dev.type == TorchSharp.DeviceType.CPU, draw, engine.Language.TextThreshold);
             if (dev.type == TorchSharp.DeviceType.CUDA && GpuMemory.Read(Math.Max(0, (int)dev.index)) is { } memory)
                 Console.WriteLine($"GPU memory: {memory.Used / (1 << 20)} MiB used of {memory.Total / (1 << 20)} MiB");
             Console.WriteLine();
@@ -85,6 +87,6 @@ public static class EvalCommand
         Console.WriteLine($"{name}: {set.Count} frames, {set.Count(s => s.Text is not null)} with text ({set.Count(s => s.TextSize == TextSize.Small)} small), " +
             $"{set.Count(s => s.Text is null && s.ShapeCount == 0)} with neither text nor shapes, {set.Count(s => s.BusyBackground)} busy backgrounds, device {device}");
 
-    private static string DefaultModel() =>
+    internal static string DefaultModel() =>
         Path.Combine(AppContext.BaseDirectory, "checkpoints", "vireo-small");
 }

@@ -1,0 +1,56 @@
+using System.CommandLine;
+using Vireo.Model;
+using Vireo.Model.Inference;
+using Vireo.Model.Training.Evaluation;
+
+namespace Vireo.Cli.Commands;
+
+/// <summary>
+/// `vireo calibrate-text`: chooses the small model's text threshold on real-font frames of the training side (training
+/// font families and photographs, video sizes) under all-256 and ViR, and with --write keeps it in config.json.
+/// </summary>
+public static class CalibrateTextCommand
+{
+    public static Command Create()
+    {
+        var modelDir = new Option<string>("--model") { Description = "Model directory (model.safetensors + config.json).", DefaultValueFactory = _ => EvalCommand.DefaultModel() };
+        var device = new Option<string>("--device") { Description = "auto | cpu | cuda", DefaultValueFactory = _ => "cpu" };
+        var frames = new Option<int>("--frames") { Description = "Real-font frames of the training side.", DefaultValueFactory = _ => 360 };
+        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 11 };
+        var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 8 };
+        var write = new Option<bool>("--write") { Description = "Write the chosen threshold into the model's config.json (vireo.text_threshold)." };
+        var command = new Command("calibrate-text",
+            "Choose the text threshold on training-side real-font frames: the highest that loses none of the texts read exactly there.")
+        {
+            modelDir, device, frames, seed, batch, write,
+        };
+        command.SetAction(parse =>
+        {
+            var directory = parse.GetValue(modelDir)!;
+            var dev = TorchRuntime.ResolveDevice(parse.GetValue(device)!);
+            using var engine = VireoEngine.Load(directory, dev.ToString());
+            var draw = new RealFontDraw(HeldOut: false, VideoSizes: true);
+            var set = VireoEvaluator.RealFontSet(engine, parse.GetValue(frames), parse.GetValue(seed), draw);
+            Console.WriteLine($"real-font set ({draw.Description}): {set.Count} frames, {set.Count(s => s.Text is not null)} with text, device {dev}");
+            engine.Language.TextThreshold = 0;
+            var evaluator = new VireoEvaluator(engine, Console.WriteLine);
+            EvalRow[] rows =
+            [
+                evaluator.Run("all-256", RoutingPolicy.Fixed(compressed: false), set, parse.GetValue(batch)),
+                evaluator.Run("vir", RoutingPolicy.Router(), set, parse.GetValue(batch)),
+            ];
+            var chosen = TextCalibration.Choose(rows);
+            Console.WriteLine();
+            Console.Write(TextCalibration.Sweep(rows, chosen));
+            Console.WriteLine(FormattableString.Invariant($"text_threshold={chosen:F2} (was {engine.Model.Config.TextThreshold:F2})"));
+            if (parse.GetValue(write))
+            {
+                var path = Path.Combine(directory, Model.Modules.VireoCheckpoint.ConfigFile);
+                (engine.Model.Config with { TextThreshold = chosen }).Save(path);
+                Console.WriteLine($"wrote {path}");
+            }
+            return 0;
+        });
+        return command;
+    }
+}
