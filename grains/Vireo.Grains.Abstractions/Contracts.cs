@@ -77,14 +77,18 @@ public sealed record LanguageRequest(
     [property: Id(3)] ushort[] VisualTokens,
     [property: Id(4)] string? Question = null);
 
-/// <summary>What the language model wrote for a frame.</summary>
+/// <summary>
+/// What the language model wrote for a frame, and how sure it was of the text it read (0 to 1, before the model's text
+/// threshold; null for a model whose answers have no text field).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("Vireo.LanguageResult")]
 public sealed record LanguageResult(
     [property: Id(0)] string Caption,
     [property: Id(1)] string Text,
     [property: Id(2)] double LanguageMs,
     [property: Id(3)] string Silo,
-    [property: Id(4)] ModelIdentity? Model = null);
+    [property: Id(4)] ModelIdentity? Model = null,
+    [property: Id(5)] double? TextConfidence = null);
 
 /// <summary>A frame's whole analysis as the video grain receives it; the visual tokens stayed between the workers.</summary>
 [GenerateSerializer, Immutable, Alias("Vireo.FrameAnalysis")]

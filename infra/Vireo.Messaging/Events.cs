@@ -96,6 +96,13 @@ public sealed record FrameAnalyzed
 
     public required string Caption { get; init; }
     public required string Text { get; init; }
+
+    /// <summary>
+    /// How sure the model was of the text it read, from 0 to 1, before its text threshold turned a less sure reading into
+    /// no text; absent for models whose answers have no text field and from silos that did not say.
+    /// </summary>
+    public double? TextConfidence { get; init; }
+
     public required IReadOnlyList<TileDecision> Tiles { get; init; }
     public required int TokensBefore { get; init; }
     public required int TokensAfter { get; init; }

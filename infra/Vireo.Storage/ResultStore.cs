@@ -75,11 +75,13 @@ public sealed class ResultStore(NpgsqlDataSource dataSource)
         await using var batch = new NpgsqlBatch(connection, transaction);
         batch.BatchCommands.Add(Command("""
             insert into frames (video_id, frame_index, tenant_id, timestamp_s, reasons, caption, text_found,
-                                tokens_before, tokens_after, decode_ms, vision_ms, language_ms, media_silo, vision_silo, language_silo, model)
-            select v, i, t, ts, r, c, tx, tb, ta, dm, vm, lm, ms, vs, ls, m::jsonb
+                                tokens_before, tokens_after, decode_ms, vision_ms, language_ms, media_silo, vision_silo, language_silo, model,
+                                text_confidence)
+            select v, i, t, ts, r, c, tx, tb, ta, dm, vm, lm, ms, vs, ls, m::jsonb, tc
             from unnest($1::text[], $2::int[], $3::text[], $4::float8[], $5::text[], $6::text[], $7::text[],
-                        $8::int[], $9::int[], $10::real[], $11::real[], $12::real[], $13::text[], $14::text[], $15::text[], $16::text[])
-                 as x(v, i, t, ts, r, c, tx, tb, ta, dm, vm, lm, ms, vs, ls, m)
+                        $8::int[], $9::int[], $10::real[], $11::real[], $12::real[], $13::text[], $14::text[], $15::text[], $16::text[],
+                        $17::real[])
+                 as x(v, i, t, ts, r, c, tx, tb, ta, dm, vm, lm, ms, vs, ls, m, tc)
             on conflict (tenant_id, video_id, frame_index) do nothing
             """, [unique.Select(f => f.VideoId).ToArray(), unique.Select(f => f.FrameIndex).ToArray(), unique.Select(f => f.TenantId).ToArray(),
             unique.Select(f => f.TimestampSeconds).ToArray(), unique.Select(f => f.Reasons).ToArray(), unique.Select(f => f.Caption).ToArray(),
@@ -87,7 +89,8 @@ public sealed class ResultStore(NpgsqlDataSource dataSource)
             unique.Select(f => (float)f.Timings.DecodeMs).ToArray(), unique.Select(f => (float)f.Timings.VisionMs).ToArray(),
             unique.Select(f => (float)f.Timings.LanguageMs).ToArray(), unique.Select(f => f.Placement?.Media).ToArray(),
             unique.Select(f => f.Placement?.Vision).ToArray(), unique.Select(f => f.Placement?.Language).ToArray(),
-            unique.Select(f => f.Model is { } model ? JsonSerializer.Serialize(model, VireoJsonContext.Default.FrameModel) : null).ToArray()]));
+            unique.Select(f => f.Model is { } model ? JsonSerializer.Serialize(model, VireoJsonContext.Default.FrameModel) : null).ToArray(),
+            unique.Select(f => (float?)f.TextConfidence).ToArray()]));
         batch.BatchCommands.Add(Command("""
             insert into frame_tiles (tenant_id, video_id, frame_index, tile, compressed, probability, tokens)
             select * from unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::bool[], $6::real[], $7::int[])

@@ -44,9 +44,13 @@ public sealed record VideoDetail(
 /// <summary>The router's decision for one tile: the 64-token path (compressed) or the 256-token one, and its probability.</summary>
 public sealed record TileView(int Tile, bool Compressed, double Probability, int Tokens);
 
-/// <summary>One analysed frame.</summary>
+/// <summary>
+/// One analysed frame. <see cref="TextConfidence"/> is how sure the model was of the text it read, from 0 to 1, before
+/// its text threshold turned a less sure reading into no text; null where the model did not say.
+/// </summary>
 public sealed record FrameView(
-    int Index, double TimestampSeconds, string Reasons, string Caption, string Text, int TokensBefore, int TokensAfter, IReadOnlyList<TileView> Tiles);
+    int Index, double TimestampSeconds, string Reasons, string Caption, string Text, double? TextConfidence, int TokensBefore, int TokensAfter,
+    IReadOnlyList<TileView> Tiles);
 
 /// <summary>A page of frames in index order; <see cref="NextCursor"/> fetches the next page, null on the last.</summary>
 public sealed record FramePage(IReadOnlyList<FrameView> Items, string? NextCursor);

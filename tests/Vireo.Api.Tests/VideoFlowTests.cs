@@ -59,7 +59,9 @@ public sealed class VideoFlowTests(ApiCluster cluster)
         Assert.Equal(frameEvents.Skip(2), resumed.Where(e => e.Type == "frame").Select(e => e.Data.GetProperty("index").GetInt32()));
         Assert.Equal("completed", resumed[^1].Type);
 
-        // Frames page by page with the cursor add up to the whole, each with the router's decision per tile.
+        // Frames page by page with the cursor add up to the whole, each with the router's decision per tile and how sure
+        // the model was of its text: a text is reported only at the checkpoint's text threshold or above.
+        var textThreshold = ShippedTextThreshold();
         var paged = new List<int>();
         string? cursor = null;
         do
@@ -72,6 +74,10 @@ public sealed class VideoFlowTests(ApiCluster cluster)
                 Assert.True(tiles.GetArrayLength() >= 1);
                 foreach (var tile in tiles.EnumerateArray())
                     Assert.Equal(tile.GetProperty("compressed").GetBoolean() ? 64 : 256, tile.GetProperty("tokens").GetInt32());
+                var confidence = frame.GetProperty("textConfidence").GetDouble();
+                Assert.InRange(confidence, 0.0, 1.0);
+                if (frame.GetProperty("text").GetString() is { Length: > 0 } text)
+                    Assert.True(confidence >= textThreshold, $"'{text}' reported at confidence {confidence}");
             }
             cursor = page.GetProperty("nextCursor").GetString();
         }
@@ -137,5 +143,11 @@ public sealed class VideoFlowTests(ApiCluster cluster)
         await foreach (var item in System.Net.ServerSentEvents.SseParser.Create(await response.Content.ReadAsStreamAsync(cancel.Token)).EnumerateAsync(cancel.Token))
             events.Add(new ServerEvent(item.EventType, item.EventId ?? "", JsonDocument.Parse(item.Data).RootElement));
         return events;
+    }
+
+    private static double ShippedTextThreshold()
+    {
+        using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(Repository.ShippedModel, "config.json")));
+        return config.RootElement.TryGetProperty("vireo", out var vireo) && vireo.TryGetProperty("text_threshold", out var threshold) ? threshold.GetDouble() : 0;
     }
 }

@@ -59,6 +59,8 @@ public sealed class VideoGrainTests(VideoGrainCluster fixture) : IClassFixture<V
         Assert.Equal([0, 4, 8], states.Where(s => s.Segment is not null).Select(s => s.Segment!.FirstFrame));
         // Each frame names the models that computed it, its vision side and its language side.
         Assert.All(_world.FrameEventsOf("v-ok"), f => Assert.Equal(("fake-vision", "fake-language"), (f.Model?.Vision?.Name, f.Model?.Language?.Name)));
+        // And how sure the language side was of the frame's text.
+        Assert.All(_world.FrameEventsOf("v-ok"), f => Assert.Equal(FakeWorld.TextConfidence(f.FrameIndex), f.TextConfidence));
     }
 
     [Fact]
@@ -629,7 +631,10 @@ public sealed class FakeWorld : IMediaProbe, IFrameSampler, IEventPublisher, IVi
     public IReadOnlyList<LanguageResult> Generate(IReadOnlyList<LanguageRequest> batch) =>
         batch.Select(r => new LanguageResult($"scene {(int)BFloat16.ToSingle(r.VisualTokens[0]) / 4}",
             LongTexts.TryGetValue(VideoKey.Parse(r.VideoId).VideoId, out var length) ? $"{r.FrameIndex}:".PadRight(length, '<') : r.Question ?? "",
-            1, "fake", new ModelIdentity("fake-language", "fake", "float32", "cpu"))).ToArray();
+            1, "fake", new ModelIdentity("fake-language", "fake", "float32", "cpu"), TextConfidence(r.FrameIndex))).ToArray();
+
+    /// <summary>The text confidence the fake language side gives a frame.</summary>
+    public static double TextConfidence(int frameIndex) => 1.0 / (2 + frameIndex);
 }
 
 /// <summary>

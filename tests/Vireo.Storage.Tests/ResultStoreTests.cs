@@ -135,6 +135,15 @@ public sealed class ResultStoreTests : IAsyncLifetime
         Assert.True(await _db.ScalarAsync<bool>("select model is null from frames where video_id = 'v6' and frame_index = 1"));
     }
 
+    [Fact]
+    public async Task EachFrameKeepsHowSureTheModelWasOfItsTextAndOlderEventsKeepNone()
+    {
+        await _store.WriteAsync([Frame("v7", 0) with { TextConfidence = 0.8125 }, Frame("v7", 1) with { Text = "", TextConfidence = 0.25 }, Frame("v7", 2)], []);
+        Assert.Equal(0.8125f, await _db.ScalarAsync<float>("select text_confidence from frames where video_id = 'v7' and frame_index = 0"));
+        Assert.Equal(0.25f, await _db.ScalarAsync<float>("select text_confidence from frames where video_id = 'v7' and frame_index = 1"));
+        Assert.True(await _db.ScalarAsync<bool>("select text_confidence is null from frames where video_id = 'v7' and frame_index = 2"));
+    }
+
     private static FrameAnalyzed Frame(string video, int index) => new()
     {
         VideoId = video,

@@ -446,6 +446,7 @@ public sealed class VideoGrain(
                 Reasons = meta.Reasons,
                 Caption = language.Caption,
                 Text = language.Text,
+                TextConfidence = language.TextConfidence,
                 Tiles = analysis.Tiles,
                 TokensBefore = analysis.TokensBefore,
                 TokensAfter = analysis.TokensAfter,

@@ -124,7 +124,7 @@ public sealed class ModelLanguageEngine(LanguageHost host) : ILanguageEngine
         return answers.Select(a =>
         {
             var answer = ModelAnswer.Parse(a.Text);
-            return new LanguageResult(answer.Caption, answer.Text ?? "", a.Milliseconds, host.Silo, host.Identity);
+            return new LanguageResult(answer.Caption, answer.Text ?? "", a.Milliseconds, host.Silo, host.Identity, a.TextConfidence);
         }).ToArray();
     }
 }

@@ -272,7 +272,7 @@ public sealed class VideoRepository(NpgsqlDataSource dataSource)
     }
 
     private const string FrameSelect = """
-        select f.stored_seq, f.frame_index, f.timestamp_s, f.reasons, f.caption, f.text_found, f.tokens_before, f.tokens_after,
+        select f.stored_seq, f.frame_index, f.timestamp_s, f.reasons, f.caption, f.text_found, f.tokens_before, f.tokens_after, f.text_confidence,
                coalesce((select json_agg(json_build_object('tile', t.tile, 'compressed', t.compressed, 'probability', t.probability, 'tokens', t.tokens)
                                          order by t.tile)
                          from frame_tiles t where t.tenant_id = f.tenant_id and t.video_id = f.video_id and t.frame_index = f.frame_index), '[]')::text
@@ -286,7 +286,8 @@ public sealed class VideoRepository(NpgsqlDataSource dataSource)
         var frames = new List<StoredFrame>();
         while (await reader.ReadAsync(cancellationToken))
             frames.Add(new StoredFrame(reader.GetInt64(0), new FrameView(reader.GetInt32(1), reader.GetDouble(2), reader.GetString(3), reader.GetString(4),
-                reader.GetString(5), reader.GetInt32(6), reader.GetInt32(7), JsonSerializer.Deserialize<List<TileView>>(reader.GetString(8), Json)!)));
+                reader.GetString(5), reader.IsDBNull(8) ? null : reader.GetFloat(8), reader.GetInt32(6), reader.GetInt32(7),
+                JsonSerializer.Deserialize<List<TileView>>(reader.GetString(9), Json)!)));
         return frames;
     }
 
