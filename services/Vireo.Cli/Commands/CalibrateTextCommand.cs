@@ -1,13 +1,15 @@
 using System.CommandLine;
 using Vireo.Model;
 using Vireo.Model.Inference;
+using Vireo.Model.Training.Data;
 using Vireo.Model.Training.Evaluation;
 
 namespace Vireo.Cli.Commands;
 
 /// <summary>
-/// `vireo calibrate-text`: chooses the small model's text threshold on real-font frames of the training side (training
-/// font families and photographs, video sizes) under all-256 and ViR, and with --write keeps it in config.json.
+/// `vireo calibrate-text`: chooses the small model's text threshold on frames of both halves of its training mix, under
+/// all-256 and ViR: real-font frames of the training side (training font families and photographs, at video sizes) and
+/// synthetic frames apart from the evaluation's. With --write it keeps the threshold in config.json.
 /// </summary>
 public static class CalibrateTextCommand
 {
@@ -15,14 +17,15 @@ public static class CalibrateTextCommand
     {
         var modelDir = new Option<string>("--model") { Description = "Model directory (model.safetensors + config.json).", DefaultValueFactory = _ => EvalCommand.DefaultModel() };
         var device = new Option<string>("--device") { Description = "auto | cpu | cuda", DefaultValueFactory = _ => "cpu" };
-        var frames = new Option<int>("--frames") { Description = "Real-font frames of the training side.", DefaultValueFactory = _ => 360 };
+        var frames = new Option<int>("--frames") { Description = "Synthetic frames.", DefaultValueFactory = _ => 360 };
+        var realFrames = new Option<int>("--real-frames") { Description = "Real-font frames of the training side.", DefaultValueFactory = _ => 360 };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 11 };
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 8 };
         var write = new Option<bool>("--write") { Description = "Write the chosen threshold into the model's config.json (vireo.text_threshold)." };
         var command = new Command("calibrate-text",
-            "Choose the text threshold on training-side real-font frames: the highest that loses none of the texts read exactly there.")
+            "Choose the text threshold on training-side real-font and synthetic frames: the highest that loses none of the texts read exactly there.")
         {
-            modelDir, device, frames, seed, batch, write,
+            modelDir, device, frames, realFrames, seed, batch, write,
         };
         command.SetAction(parse =>
         {
@@ -30,18 +33,30 @@ public static class CalibrateTextCommand
             var dev = TorchRuntime.ResolveDevice(parse.GetValue(device)!);
             using var engine = VireoEngine.Load(directory, dev.ToString());
             var draw = new RealFontDraw(HeldOut: false, VideoSizes: true);
-            var set = VireoEvaluator.RealFontSet(engine, parse.GetValue(frames), parse.GetValue(seed), draw);
-            Console.WriteLine($"real-font set ({draw.Description}): {set.Count} frames, {set.Count(s => s.Text is not null)} with text, device {dev}");
+            var seedValue = parse.GetValue(seed);
+            var sets = new (string Name, List<SyntheticSample> Samples)[]
+            {
+                ($"real-font set ({draw.Description})", VireoEvaluator.RealFontSet(engine, parse.GetValue(realFrames), seedValue, draw)),
+                ("synthetic set", VireoEvaluator.HeldOutSet(engine, parse.GetValue(frames), seedValue)),
+            };
             engine.Language.TextThreshold = 0;
             var evaluator = new VireoEvaluator(engine, Console.WriteLine);
-            EvalRow[] rows =
-            [
-                evaluator.Run("all-256", RoutingPolicy.Fixed(compressed: false), set, parse.GetValue(batch)),
-                evaluator.Run("vir", RoutingPolicy.Router(), set, parse.GetValue(batch)),
-            ];
-            var chosen = TextCalibration.Choose(rows);
-            Console.WriteLine();
-            Console.Write(TextCalibration.Sweep(rows, chosen));
+            var rows = new List<(string Name, EvalRow[] Rows)>();
+            foreach (var (name, samples) in sets)
+            {
+                Console.WriteLine($"{name}: {samples.Count} frames, {samples.Count(s => s.Text is not null)} with text ({samples.Count(s => s.TextSize == TextSize.Small)} small), device {dev}");
+                rows.Add((name, [
+                    evaluator.Run("all-256", RoutingPolicy.Fixed(compressed: false), samples, parse.GetValue(batch)),
+                    evaluator.Run("vir", RoutingPolicy.Router(), samples, parse.GetValue(batch)),
+                ]));
+            }
+            var chosen = TextCalibration.Choose(rows.SelectMany(r => r.Rows));
+            foreach (var (name, setRows) in rows)
+            {
+                Console.WriteLine();
+                Console.WriteLine($"{name}:");
+                Console.Write(TextCalibration.Sweep(setRows, chosen));
+            }
             Console.WriteLine(FormattableString.Invariant($"text_threshold={chosen:F2} (was {engine.Model.Config.TextThreshold:F2})"));
             if (parse.GetValue(write))
             {
