@@ -110,6 +110,16 @@ public sealed class LauncherTests
     }
 
     [Theory]
+    [InlineData("1")]
+    [InlineData("-0.1")]
+    public async Task EvalRefusesATextThresholdOutsideZeroToOne(string threshold)
+    {
+        var (code, printed) = await RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "vireo.dll"), "eval", "--text-threshold", threshold, "--frames", "1", "--real-frames", "1"]);
+        Assert.NotEqual(0, code);
+        Assert.Contains("--text-threshold must be at least 0 and below 1", printed);
+    }
+
+    [Theory]
     [InlineData("auto")]
     [InlineData("off")]
     [InlineData("all-compressed")]

@@ -77,8 +77,8 @@ public sealed record FrameOutcome(SyntheticSample Sample, string Output, bool Ca
 
     /// <summary>This outcome as the model reports it at a text threshold: a text read less surely than it becomes "none".</summary>
     public FrameOutcome AtTextThreshold(double threshold) =>
-        TextConfidence < threshold && ModelAnswer.Parse(Output) is { Text: not null } unsure
-            ? this with { Output = (unsure with { Text = null }).Format(), TextCorrect = Sample.Text is null }
+        ModelAnswer.AtTextThreshold(Output, TextConfidence, threshold) is var reported && reported != Output
+            ? this with { Output = reported, TextCorrect = Sample.Text is null }
             : this;
 }
 

@@ -22,6 +22,13 @@ public sealed record ModelAnswer(string Caption, string? Text)
     }
 
     /// <summary>
+    /// Generated text as it is reported at a text threshold: with its text field "none" when the text was read with a
+    /// confidence below <paramref name="threshold"/>, else unchanged (a null confidence is never below).
+    /// </summary>
+    public static string AtTextThreshold(string answer, double? confidence, double threshold) =>
+        confidence < threshold && Parse(answer) is { Text: not null } unsure ? (unsure with { Text = null }).Format() : answer;
+
+    /// <summary>
     /// Splits generated text into caption and text ("none" → null). Tolerant of malformed output: without the marker
     /// the whole output is the caption.
     /// </summary>

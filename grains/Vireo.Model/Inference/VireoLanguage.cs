@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
-using Vireo.Model.Configuration;
 using TorchSharp;
+using Vireo.Model.Configuration;
 using Vireo.Model.Modules;
 using Vireo.Model.Text;
 using static TorchSharp.torch;
@@ -112,11 +112,8 @@ public sealed class VireoLanguage(LanguageTower tower, Device device, bool ownsT
                 logProbability += row.LogProbabilities[i];
                 fieldTokens++;
             }
-        var answer = tokenizer.Decode(row.Tokens);
         double? confidence = fieldTokens == 0 ? null : Math.Exp(logProbability / fieldTokens);
-        if (confidence < threshold && ModelAnswer.Parse(answer) is { Text: not null } unsure)
-            answer = (unsure with { Text = null }).Format();
-        return new LanguageAnswer(answer, milliseconds, confidence);
+        return new LanguageAnswer(ModelAnswer.AtTextThreshold(tokenizer.Decode(row.Tokens), confidence, threshold), milliseconds, confidence);
     }
 }
 

@@ -19,6 +19,10 @@ public static class EvalCommand
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 8 };
         var threshold = new Option<double?>("--threshold") { Description = "ViR threshold on P(compress); default from config.json." };
         var textThreshold = new Option<double?>("--text-threshold") { Description = "Least text confidence at which a text read is reported (0 reports all); default from config.json." };
+        textThreshold.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<double?>() is < 0 or >= 1) result.AddError("--text-threshold must be at least 0 and below 1.");
+        });
         var output = new Option<string?>("--report") { Description = "Also write the report to this file." };
         var show = new Option<int>("--show") { Description = "Print this many frames' expected and generated answers per mode.", DefaultValueFactory = _ => 0 };
         var realFonts = new Option<string>("--real-fonts") { Description = "Fonts and photographs of the real-font set: held-out (the published set) | training.", DefaultValueFactory = _ => "held-out" };
