@@ -58,6 +58,9 @@ public sealed record ModelConfig
     /// </summary>
     public double TextThreshold { get; init; }
 
+    /// <summary>Whether <paramref name="threshold"/> can be a <see cref="TextThreshold"/>: at least 0 and below 1.</summary>
+    public static bool IsTextThreshold(double threshold) => threshold is >= 0 and < 1;
+
     /// <summary>The dtype the checkpoint was published in (config.json's torch_dtype), if it says.</summary>
     public string? TorchDType { get; init; }
 
@@ -101,7 +104,7 @@ public sealed record ModelConfig
             throw new InvalidDataException("llm_config.vocab_size is smaller than the tokenizer.");
         if (RouterConfig.Kind == RouterKind.Flash && VisionConfig.HiddenSize % FlashRouter.PoolingHeads != 0)
             throw new InvalidDataException($"The Flash router's pooling needs a vision hidden_size divisible by {FlashRouter.PoolingHeads}.");
-        if (!(TextThreshold is >= 0 and < 1)) throw new InvalidDataException($"vireo.text_threshold must be at least 0 and below 1, not {TextThreshold}.");
+        if (!IsTextThreshold(TextThreshold)) throw new InvalidDataException($"vireo.text_threshold must be at least 0 and below 1, not {TextThreshold}.");
     }
 
     /// <summary>Reads a config.json in InternVL's format (the remote-code <c>InternVLChatModel</c> one or transformers' native one).</summary>

@@ -83,7 +83,7 @@ public sealed class VireoLanguage(LanguageTower tower, Device device, bool ownsT
     public double TextThreshold
     {
         get => _textThreshold ?? Tower.Config.TextThreshold;
-        set => _textThreshold = value is >= 0 and < 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "A text threshold is at least 0 and below 1.");
+        set => _textThreshold = ModelConfig.IsTextThreshold(value) ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "A text threshold is at least 0 and below 1.");
     }
 
     private double? _textThreshold;

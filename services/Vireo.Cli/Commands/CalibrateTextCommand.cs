@@ -44,7 +44,7 @@ public static class CalibrateTextCommand
             var rows = new List<(string Name, EvalRow[] Rows)>();
             foreach (var (name, samples) in sets)
             {
-                Console.WriteLine($"{name}: {samples.Count} frames, {samples.Count(s => s.Text is not null)} with text ({samples.Count(s => s.TextSize == TextSize.Small)} small), device {dev}");
+                EvalCommand.Describe(name, samples, dev.ToString());
                 rows.Add((name, [
                     evaluator.Run("all-256", RoutingPolicy.Fixed(compressed: false), samples, parse.GetValue(batch)),
                     evaluator.Run("vir", RoutingPolicy.Router(), samples, parse.GetValue(batch)),

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Vireo.Model;
+using Vireo.Model.Configuration;
 using Vireo.Model.Training.Data;
 using Vireo.Model.Training.Evaluation;
 using Vireo.Model.Inference;
@@ -21,7 +22,7 @@ public static class EvalCommand
         var textThreshold = new Option<double?>("--text-threshold") { Description = "Least text confidence at which a text read is reported (0 reports all); default from config.json." };
         textThreshold.Validators.Add(result =>
         {
-            if (result.GetValueOrDefault<double?>() is < 0 or >= 1) result.AddError("--text-threshold must be at least 0 and below 1.");
+            if (result.GetValueOrDefault<double?>() is { } value && !ModelConfig.IsTextThreshold(value)) result.AddError("--text-threshold must be at least 0 and below 1.");
         });
         var output = new Option<string?>("--report") { Description = "Also write the report to this file." };
         var show = new Option<int>("--show") { Description = "Print this many frames' expected and generated answers per mode.", DefaultValueFactory = _ => 0 };
@@ -87,7 +88,8 @@ public static class EvalCommand
         return command;
     }
 
-    private static void Describe(string name, List<SyntheticSample> set, string device) =>
+    /// <summary>Prints a set's name and what it holds: frames, text, small text, empty frames, busy backgrounds.</summary>
+    internal static void Describe(string name, List<SyntheticSample> set, string device) =>
         Console.WriteLine($"{name}: {set.Count} frames, {set.Count(s => s.Text is not null)} with text ({set.Count(s => s.TextSize == TextSize.Small)} small), " +
             $"{set.Count(s => s.Text is null && s.ShapeCount == 0)} with neither text nor shapes, {set.Count(s => s.BusyBackground)} busy backgrounds, device {device}");
 
