@@ -18,7 +18,7 @@ public static class VireoCommandLine
         root.Subcommands.Add(SampleCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
-        root.Subcommands.Add(CalibrateTextCommand.Create());
+        root.Subcommands.Add(CalibrateCommand.Create());
         root.Subcommands.Add(DemoClipCommand.Create());
         root.Subcommands.Add(TinyModelCommand.Create());
         root.Subcommands.Add(VerifyCheckpointCommand.Create());

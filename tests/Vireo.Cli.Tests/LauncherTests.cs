@@ -110,13 +110,13 @@ public sealed class LauncherTests
     }
 
     [Theory]
-    [InlineData("1")]
-    [InlineData("-0.1")]
-    public async Task EvalRefusesATextThresholdOutsideZeroToOne(string threshold)
+    [InlineData("--text-threshold", "1")]
+    [InlineData("--shape-threshold", "-0.1")]
+    public async Task EvalRefusesAThresholdOutsideZeroToOne(string option, string threshold)
     {
-        var (code, printed) = await RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "vireo.dll"), "eval", "--text-threshold", threshold, "--frames", "1", "--real-frames", "1"]);
+        var (code, printed) = await RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "vireo.dll"), "eval", option, threshold, "--frames", "1", "--real-frames", "1"]);
         Assert.NotEqual(0, code);
-        Assert.Contains("--text-threshold must be at least 0 and below 1", printed);
+        Assert.Contains($"{option} must be at least 0 and below 1", printed);
     }
 
     [Theory]

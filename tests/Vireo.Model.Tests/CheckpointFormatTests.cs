@@ -116,20 +116,25 @@ public sealed class CheckpointFormatTests : IDisposable
     }
 
     [Fact]
-    public void TheSmallModelsTextThresholdRoundTripsAndDefaultsToReportingEverything()
+    public void TheSmallModelsThresholdsRoundTripAndDefaultToReportingEverything()
     {
         var small = ModelConfig.Small();
-        Assert.Equal(0, small.TextThreshold);
+        Assert.Equal((0.0, 0.0), (small.TextThreshold, small.ShapeThreshold));
         Assert.DoesNotContain("text_threshold", InternVlConfigJson.Write(small), StringComparison.Ordinal);
-        var json = InternVlConfigJson.Write(small with { TextThreshold = 0.45 });
-        Assert.Equal(0.45, InternVlConfigJson.Read(json, "small").TextThreshold);
+        Assert.DoesNotContain("shape_threshold", InternVlConfigJson.Write(small), StringComparison.Ordinal);
+        var json = InternVlConfigJson.Write(small with { TextThreshold = 0.45, ShapeThreshold = 0.35 });
+        var back = InternVlConfigJson.Read(json, "small");
+        Assert.Equal((0.45, 0.35), (back.TextThreshold, back.ShapeThreshold));
 
-        var path = Path.Combine(Path.GetTempPath(), $"vireo-text-threshold-{Guid.NewGuid():N}.json");
+        var path = Path.Combine(Path.GetTempPath(), $"vireo-thresholds-{Guid.NewGuid():N}.json");
         try
         {
             File.WriteAllText(path, json.Replace("0.45", "1.5", StringComparison.Ordinal));
             var error = Assert.Throws<InvalidDataException>(() => ModelConfig.Load(path));
             Assert.Contains("text_threshold", error.Message, StringComparison.Ordinal);
+            File.WriteAllText(path, json.Replace("0.35", "-0.2", StringComparison.Ordinal));
+            error = Assert.Throws<InvalidDataException>(() => ModelConfig.Load(path));
+            Assert.Contains("shape_threshold", error.Message, StringComparison.Ordinal);
         }
         finally
         {

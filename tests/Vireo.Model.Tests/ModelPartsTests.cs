@@ -55,11 +55,14 @@ public sealed class ModelPartsTests : IDisposable
         var aloneAnswers = rows.Select(r => language.DescribeBatch([r])[0]).ToArray();
         var alone = aloneAnswers.Select(a => a.Text).ToArray();
         Assert.Equal(alone, batched.Select(b => b.Text));
-        // Each answer's text confidence is a probability, and the same alone as beside other rows.
+        // Each answer's confidences are probabilities, one per shape reported, and the same alone as beside other rows.
         Assert.All(aloneAnswers.Zip(batched), p =>
         {
             Assert.InRange(p.First.TextConfidence!.Value, 1e-6, 1.0);
             Assert.Equal(p.First.TextConfidence!.Value, p.Second.TextConfidence!.Value, 1e-4);
+            Assert.Equal(ModelAnswer.Parse(p.First.Text).Shapes.Count, p.First.ShapeConfidences.Count);
+            Assert.All(p.First.ShapeConfidences, c => Assert.InRange(c, language.ShapeThreshold, 1.0));
+            Assert.Equal(p.First.ShapeConfidences, p.Second.ShapeConfidences, (a, b) => Math.Abs(a - b) < 1e-4);
         });
         Assert.All(alone, text => Assert.False(string.IsNullOrWhiteSpace(text)));
         Assert.True(alone.Select(t => t.Length).Distinct().Count() > 1, "answers of several lengths");
@@ -152,5 +155,22 @@ public sealed class ModelPartsTests : IDisposable
         var answer = ModelAnswer.Parse(output);
         Assert.Equal(new ModelAnswer(caption, text), answer);
         if (output.Contains(". text: ", StringComparison.Ordinal)) Assert.Equal(output, answer.Format());
+    }
+
+    [Fact]
+    public void AShapeNamedLessSurelyThanTheThresholdIsLeftOutAndTheTextStays()
+    {
+        const string answer = "red circle top-left; blue square right. text: AB12";
+        Assert.Equal(["red circle top-left", "blue square right"], ModelAnswer.Parse(answer).Shapes);
+        Assert.Equal(["red circle top-left", "blue square right"], ModelAnswer.ShapeSpans(answer).Select(s => answer[s.Start..s.End]));
+        Assert.Empty(ModelAnswer.ShapeSpans("no shapes. text: GO"));
+        Assert.Empty(ModelAnswer.Parse("no shapes. text: GO").Shapes);
+
+        Assert.Equal("blue square right. text: AB12", ModelAnswer.AtShapeThreshold(answer, [0.4, 0.9], 0.5));
+        Assert.Equal("no shapes. text: AB12", ModelAnswer.AtShapeThreshold(answer, [0.4, 0.3], 0.5));
+        Assert.Equal(answer, ModelAnswer.AtShapeThreshold(answer, [0.5, 0.9], 0.5));
+        // Confidences that do not match the shapes leave the answer as it was.
+        Assert.Equal(answer, ModelAnswer.AtShapeThreshold(answer, [0.1], 0.5));
+        Assert.Equal("no shapes. text: none", ModelAnswer.AtShapeThreshold("no shapes. text: none", [], 0.9));
     }
 }

@@ -276,9 +276,7 @@ public sealed class SyntheticFrames(DynamicTiler tiler)
 
     /// <summary>The caption naming <paramref name="shapes"/> by colour, kind and cell, or "no shapes".</summary>
     internal static string Caption(IReadOnlyCollection<DrawnShape> shapes) =>
-        shapes.Count == 0
-            ? "no shapes"
-            : string.Join("; ", shapes.OrderBy(s => s.Cell).Select(s => $"{Colors[s.Color].Name} {Kinds[s.Kind]} {Cells[s.Cell]}"));
+        ModelAnswer.CaptionOf(shapes.OrderBy(s => s.Cell).Select(s => $"{Colors[s.Color].Name} {Kinds[s.Kind]} {Cells[s.Cell]}"));
 
     /// <summary>Up to two shapes in distinct cells of the 3x3 layout, in distinct colours, drawing from <paramref name="rng"/>.</summary>
     internal static List<DrawnShape> LayOutShapes(Random rng, int width, int height, int count)

@@ -28,6 +28,16 @@ public sealed record EvalRow(
         }
     }
 
+    /// <summary>Share of the frames without a known shape where the model named some.</summary>
+    public double FalseShapeRate
+    {
+        get
+        {
+            var blank = Frames.Where(o => o.Sample.ShapeCount == 0).ToList();
+            return blank.Count == 0 ? double.NaN : blank.Average(o => ModelAnswer.Parse(o.Output).Shapes.Count > 0 ? 1.0 : 0.0);
+        }
+    }
+
     /// <summary>Share of the characters of small text read, one minus the character error rate (<see cref="FrameOutcome.CharactersRead"/>).</summary>
     public double SmallTextCharacters => CharactersRead(TextSize.Small);
 
@@ -49,6 +59,18 @@ public sealed record EvalRow(
         };
     }
 
+    /// <summary>This row as the model reports it at a shape threshold (<see cref="FrameOutcome.AtShapeThreshold"/>); tokens and speed unchanged.</summary>
+    public EvalRow AtShapeThreshold(double threshold)
+    {
+        var frames = Frames.Select(o => o.AtShapeThreshold(threshold)).ToList();
+        return this with
+        {
+            Frames = frames,
+            CaptionAccuracy = frames.Average(o => o.CaptionCorrect ? 1.0 : 0.0),
+            Score = frames.Average(o => o.Score),
+        };
+    }
+
     /// <summary>The share of the frames with text of <paramref name="size"/> whose text was read exactly.</summary>
     public static double ExactWords(IEnumerable<FrameOutcome> frames, TextSize size) => MeanOver(frames, size, o => o.TextCorrect ? 1.0 : 0.0);
 
@@ -60,8 +82,12 @@ public sealed record EvalRow(
     }
 }
 
-/// <summary>One frame's result under one mode, with how sure the model was of its text field (<see cref="LanguageAnswer.TextConfidence"/>).</summary>
-public sealed record FrameOutcome(SyntheticSample Sample, string Output, bool CaptionCorrect, bool TextCorrect, int VisualTokens, double? TextConfidence = null)
+/// <summary>
+/// One frame's result under one mode, with how sure the model was of its text field and of each shape it named
+/// (<see cref="LanguageAnswer.TextConfidence"/>, <see cref="LanguageAnswer.ShapeConfidences"/>).
+/// </summary>
+public sealed record FrameOutcome(
+    SyntheticSample Sample, string Output, bool CaptionCorrect, bool TextCorrect, int VisualTokens, double? TextConfidence = null, IReadOnlyList<double>? ShapeConfidences = null)
 {
     /// <summary>Whether the model's text field names some text (anything but "none").</summary>
     public bool ReportedText => ModelAnswer.Parse(Output).Text is not null;
@@ -79,6 +105,17 @@ public sealed record FrameOutcome(SyntheticSample Sample, string Output, bool Ca
     public FrameOutcome AtTextThreshold(double threshold) =>
         ModelAnswer.AtTextThreshold(Output, TextConfidence, threshold) is var reported && reported != Output
             ? this with { Output = reported, TextCorrect = Sample.Text is null }
+            : this;
+
+    /// <summary>This outcome as the model reports it at a shape threshold: the shapes named less surely than it are left out.</summary>
+    public FrameOutcome AtShapeThreshold(double threshold) =>
+        ModelAnswer.AtShapeThreshold(Output, ShapeConfidences, threshold) is var reported && reported != Output
+            ? this with
+            {
+                Output = reported,
+                CaptionCorrect = ModelAnswer.Parse(reported).Caption == Sample.Caption,
+                ShapeConfidences = ShapeConfidences!.Where(c => c >= threshold).ToArray(),
+            }
             : this;
 }
 
@@ -160,7 +197,7 @@ public sealed class VireoEvaluator(VireoEngine engine, Action<string> log)
             for (var i = 0; i < batch.Count; i++)
             {
                 var (caption, text) = ModelAnswer.Parse(results[i].Text);
-                outcomes.Add(new FrameOutcome(batch[i], results[i].Text, caption == batch[i].Caption, text == batch[i].Text, results[i].VisualTokensAfter, results[i].TextConfidence));
+                outcomes.Add(new FrameOutcome(batch[i], results[i].Text, caption == batch[i].Caption, text == batch[i].Text, results[i].VisualTokensAfter, results[i].TextConfidence, results[i].ShapeConfidences));
                 tiles += results[i].Tiles.Count;
                 compressed += results[i].Tiles.Count(t => t.Compressed);
             }
@@ -185,10 +222,11 @@ public sealed class VireoEvaluator(VireoEngine engine, Action<string> log)
     {
         var ci = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
-        sb.AppendLine(string.Create(ci, $"{"mode",-10} {"tokens/frame",12} {"compressed",10} {"small text",10} {"large text",10} {"caption",8} {"false text",10} {"score",6} {"frames/s",9} {"small chars",11} {"large chars",11}"));
+        sb.AppendLine(string.Create(ci, $"{"mode",-10} {"tokens/frame",12} {"compressed",10} {"small text",10} {"large text",10} {"caption",8} {"false shapes",12} {"false text",10} {"score",6} {"frames/s",9} {"small chars",11} {"large chars",11}"));
         foreach (var r in rows)
-            sb.AppendLine(string.Create(ci, $"{r.Mode,-10} {r.VisualTokensPerFrame,12:F1} {r.CompressedTileFraction,10:P1} {r.SmallTextAccuracy,10:P1} {r.LargeTextAccuracy,10:P1} {r.CaptionAccuracy,8:P1} {r.FalseTextRate,10:P1} {r.Score,6:F3} {r.FramesPerSecond,9:F2} {r.SmallTextCharacters,11:P1} {r.LargeTextCharacters,11:P1}"));
-        sb.AppendLine("(small text and large text: words read exactly; chars: characters read, one minus the character error rate)");
+            sb.AppendLine(string.Create(ci, $"{r.Mode,-10} {r.VisualTokensPerFrame,12:F1} {r.CompressedTileFraction,10:P1} {r.SmallTextAccuracy,10:P1} {r.LargeTextAccuracy,10:P1} {r.CaptionAccuracy,8:P1} {r.FalseShapeRate,12:P1} {r.FalseTextRate,10:P1} {r.Score,6:F3} {r.FramesPerSecond,9:F2} {r.SmallTextCharacters,11:P1} {r.LargeTextCharacters,11:P1}"));
+        sb.AppendLine("(small text and large text: words read exactly; false shapes, false text: frames without any where the model names some;");
+        sb.AppendLine(" chars: characters read, one minus the character error rate)");
         sb.AppendLine();
         sb.AppendLine("score by category (caption half + text field half), and tokens/frame:");
         var categories = new (string Name, Func<SyntheticSample, bool> Match)[]
@@ -221,11 +259,12 @@ public sealed class VireoEvaluator(VireoEngine engine, Action<string> log)
     /// Both tables and the summary line. The summary's ViR keys are computed on the real-font set; the real-font keys
     /// are that set's large-text accuracy and false-text rate under ViR (the mode the pipeline runs) and its small-text accuracy at 256 tokens.
     /// </summary>
-    public static string Report(IReadOnlyList<EvalRow> synthetic, IReadOnlyList<EvalRow> realFont, bool onCpu, RealFontDraw? draw = null, double textThreshold = 0)
+    public static string Report(IReadOnlyList<EvalRow> synthetic, IReadOnlyList<EvalRow> realFont, bool onCpu, RealFontDraw? draw = null, double textThreshold = 0, double shapeThreshold = 0)
     {
         var ci = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
         sb.AppendLine(string.Create(ci, $"text threshold {textThreshold:F2}: a text read with less confidence is reported as none"));
+        sb.AppendLine(string.Create(ci, $"shape threshold {shapeThreshold:F2}: a shape named with less confidence is left out"));
         sb.AppendLine();
         sb.AppendLine("synthetic set (bitmap font, drawn patterns):");
         sb.Append(Table(synthetic));

@@ -77,6 +77,7 @@ public static class InternVlConfigJson
             Template = Str(root, "template") ?? (native ? "internvl2_5" : ModelConfig.SmallTemplate),
             TokenizerCharacters = Str(vireo, "tokenizer_characters") ?? defaults.TokenizerCharacters,
             TextThreshold = Double(vireo, "text_threshold") ?? 0,
+            ShapeThreshold = Double(vireo, "shape_threshold") ?? 0,
             VisionConfig = new VisionConfig
             {
                 HiddenSize = Int(vision, "hidden_size") ?? throw new InvalidDataException($"{source}: vision hidden_size is missing."),
@@ -176,6 +177,7 @@ public static class InternVlConfigJson
                 ["tokenizer_characters"] = config.TokenizerCharacters,
             };
             if (config.TextThreshold > 0) vireo["text_threshold"] = config.TextThreshold;
+            if (config.ShapeThreshold > 0) vireo["shape_threshold"] = config.ShapeThreshold;
             if (config.RouterConfig.Kind == RouterKind.Vireo)
                 vireo["router"] = new JsonObject
                 {

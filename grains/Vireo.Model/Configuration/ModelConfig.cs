@@ -54,12 +54,19 @@ public sealed record ModelConfig
     /// <summary>
     /// The least text confidence (<see cref="Inference.LanguageAnswer.TextConfidence"/>) at which an answer's text is
     /// reported; below it the text field becomes "none". 0 reports whatever is read. The small model's is chosen by
-    /// <c>vireo calibrate-text</c> on frames of the training side and kept in config.json as <c>vireo.text_threshold</c>.
+    /// <c>vireo calibrate</c> on frames of the training side and kept in config.json as <c>vireo.text_threshold</c>.
     /// </summary>
     public double TextThreshold { get; init; }
 
-    /// <summary>Whether <paramref name="threshold"/> can be a <see cref="TextThreshold"/>: at least 0 and below 1.</summary>
-    public static bool IsTextThreshold(double threshold) => threshold is >= 0 and < 1;
+    /// <summary>
+    /// The least confidence at which a shape the model names is reported (see
+    /// <see cref="Inference.LanguageAnswer.ShapeConfidences"/>); 0 reports every shape. Chosen by <c>vireo calibrate</c>
+    /// on frames of the training side and kept in config.json as <c>vireo.shape_threshold</c>.
+    /// </summary>
+    public double ShapeThreshold { get; init; }
+
+    /// <summary>Whether <paramref name="threshold"/> can be a <see cref="TextThreshold"/> or <see cref="ShapeThreshold"/>: at least 0 and below 1.</summary>
+    public static bool IsThreshold(double threshold) => threshold is >= 0 and < 1;
 
     /// <summary>The dtype the checkpoint was published in (config.json's torch_dtype), if it says.</summary>
     public string? TorchDType { get; init; }
@@ -104,7 +111,8 @@ public sealed record ModelConfig
             throw new InvalidDataException("llm_config.vocab_size is smaller than the tokenizer.");
         if (RouterConfig.Kind == RouterKind.Flash && VisionConfig.HiddenSize % FlashRouter.PoolingHeads != 0)
             throw new InvalidDataException($"The Flash router's pooling needs a vision hidden_size divisible by {FlashRouter.PoolingHeads}.");
-        if (!IsTextThreshold(TextThreshold)) throw new InvalidDataException($"vireo.text_threshold must be at least 0 and below 1, not {TextThreshold}.");
+        if (!IsThreshold(TextThreshold)) throw new InvalidDataException($"vireo.text_threshold must be at least 0 and below 1, not {TextThreshold}.");
+        if (!IsThreshold(ShapeThreshold)) throw new InvalidDataException($"vireo.shape_threshold must be at least 0 and below 1, not {ShapeThreshold}.");
     }
 
     /// <summary>Reads a config.json in InternVL's format (the remote-code <c>InternVLChatModel</c> one or transformers' native one).</summary>

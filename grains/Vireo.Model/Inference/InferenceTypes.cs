@@ -34,6 +34,7 @@ public sealed record EncodedFrame(
 /// <param name="VisionMilliseconds">This frame's share of the batch's tiling, ViT, router and connector time.</param>
 /// <param name="LanguageMilliseconds">Prefill and greedy decoding for this frame.</param>
 /// <param name="TextConfidence">How sure the model is of the text field it generated (see <see cref="LanguageAnswer.TextConfidence"/>).</param>
+/// <param name="ShapeConfidences">How sure the model is of each shape it reports (see <see cref="LanguageAnswer.ShapeConfidences"/>).</param>
 public sealed record FrameAnalysis(
     string Text,
     IReadOnlyList<TileRoute> Tiles,
@@ -41,4 +42,5 @@ public sealed record FrameAnalysis(
     int VisualTokensAfter,
     double VisionMilliseconds,
     double LanguageMilliseconds,
-    double? TextConfidence);
+    double? TextConfidence,
+    IReadOnlyList<double> ShapeConfidences);

@@ -43,7 +43,7 @@ public sealed class VireoEngine : IDisposable
     {
         var encoded = Encode(frames.Select(f => new FrameInput(f, routing)).ToArray());
         var answers = DescribeBatch(encoded.Select(e => new LanguageInput(e.Tiles.Select(t => t.Compressed).ToArray(), e.VisualTokens, question)).ToArray(), maxNewTokens);
-        return encoded.Zip(answers, (e, a) => new FrameAnalysis(a.Text, e.Tiles, e.VisualTokensBefore, e.VisualTokensAfter, e.VisionMilliseconds, a.Milliseconds, a.TextConfidence)).ToArray();
+        return encoded.Zip(answers, (e, a) => new FrameAnalysis(a.Text, e.Tiles, e.VisualTokensBefore, e.VisualTokensAfter, e.VisionMilliseconds, a.Milliseconds, a.TextConfidence, a.ShapeConfidences)).ToArray();
     }
 
     /// <inheritdoc cref="VireoVision.Encode"/>

@@ -72,8 +72,8 @@ public sealed class VireoLanguage(LanguageTower tower, Device device, bool ownsT
         var tokenizer = Tower.Tokenizer;
         var outputs = BatchedGreedy.Generate(Tower, Device, prompts, visual, tokenizer.ImageContext, maxNewTokens, tokenizer.EndOfTurn);
         var share = clock.Elapsed.TotalMilliseconds / frames.Count;
-        var threshold = TextThreshold;
-        return outputs.Select(o => Answer(tokenizer, o, share, threshold)).ToArray();
+        var thresholds = (Text: TextThreshold, Shapes: ShapeThreshold);
+        return outputs.Select(o => Answer(tokenizer, o, share, thresholds)).ToArray();
     }
 
     /// <summary>
@@ -83,17 +83,32 @@ public sealed class VireoLanguage(LanguageTower tower, Device device, bool ownsT
     public double TextThreshold
     {
         get => _textThreshold ?? Tower.Config.TextThreshold;
-        set => _textThreshold = ModelConfig.IsTextThreshold(value) ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "A text threshold is at least 0 and below 1.");
+        set => _textThreshold = Threshold(value);
+    }
+
+    /// <summary>
+    /// The least confidence at which a shape the model names is reported (see <see cref="ModelConfig.ShapeThreshold"/>);
+    /// starts at the checkpoint's, and 0 reports every shape.
+    /// </summary>
+    public double ShapeThreshold
+    {
+        get => _shapeThreshold ?? Tower.Config.ShapeThreshold;
+        set => _shapeThreshold = Threshold(value);
     }
 
     private double? _textThreshold;
+    private double? _shapeThreshold;
+
+    private static double Threshold(double value) =>
+        ModelConfig.IsThreshold(value) ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "A threshold is at least 0 and below 1.");
 
     /// <summary>
-    /// A row's answer with its text confidence: the geometric mean of the probabilities of the text field's tokens
-    /// (those after the text marker of <see cref="ModelAnswer"/>). A text read below <paramref name="threshold"/> is
-    /// reported as none.
+    /// A row's answer with its confidences. The text confidence is the geometric mean of the probabilities of the text
+    /// field's tokens (those after the text marker of <see cref="ModelAnswer"/>); a shape's is the probability of the
+    /// least sure token of its phrase, the one where the model chose it. Shapes named, and a text read, below their
+    /// thresholds are left out of what is reported.
     /// </summary>
-    private static LanguageAnswer Answer(ITextTokenizer tokenizer, GeneratedRow row, double milliseconds, double threshold)
+    private static LanguageAnswer Answer(ITextTokenizer tokenizer, GeneratedRow row, double milliseconds, (double Text, double Shapes) thresholds)
     {
         var text = new StringBuilder();
         var ends = new int[row.Tokens.Count];
@@ -102,29 +117,40 @@ public sealed class VireoLanguage(LanguageTower tower, Device device, bool ownsT
             text.Append(tokenizer.Decode([row.Tokens[i]]));
             ends[i] = text.Length;
         }
-        // The field's tokens are those that end after its start: a token can carry the end of the marker and the start of the field.
-        var start = ModelAnswer.TextFieldStart(text.ToString());
-        var logProbability = 0.0;
-        var fieldTokens = 0;
-        for (var i = 0; i < row.Tokens.Count; i++)
-            if (start >= 0 && ends[i] > start)
-            {
-                logProbability += row.LogProbabilities[i];
-                fieldTokens++;
-            }
-        double? confidence = fieldTokens == 0 ? null : Math.Exp(logProbability / fieldTokens);
-        return new LanguageAnswer(ModelAnswer.AtTextThreshold(tokenizer.Decode(row.Tokens), confidence, threshold), milliseconds, confidence);
+        var generated = text.ToString();
+        // A field's tokens are those that overlap it: a token can carry the end of one field and the start of the next.
+        IEnumerable<float> Overlapping(int start, int end) =>
+            Enumerable.Range(0, row.Tokens.Count).Where(i => ends[i] > start && (i == 0 ? 0 : ends[i - 1]) < Math.Max(end, start + 1)).Select(i => row.LogProbabilities[i]);
+        var fieldStart = ModelAnswer.TextFieldStart(generated);
+        var field = fieldStart < 0 ? [] : Overlapping(fieldStart, int.MaxValue).ToList();
+        double? textConfidence = field.Count == 0 ? null : Math.Exp(field.Sum(p => (double)p) / field.Count);
+        var raw = tokenizer.Decode(row.Tokens);
+        var shapeConfidences = ModelAnswer.ShapeSpans(generated)
+            .Select(span => Overlapping(span.Start, span.End).DefaultIfEmpty(float.NegativeInfinity).Min(p => Math.Exp(p)))
+            .ToArray();
+        // Token by token, a multi-byte character may decode apart from whole: then the shapes cannot be matched to their tokens.
+        if (shapeConfidences.Length != ModelAnswer.Parse(raw).Shapes.Count) shapeConfidences = [];
+        var answer = ModelAnswer.AtShapeThreshold(raw, shapeConfidences, thresholds.Shapes);
+        var kept = answer == raw ? shapeConfidences : shapeConfidences.Where(c => c >= thresholds.Shapes).ToArray();
+        return new LanguageAnswer(ModelAnswer.AtTextThreshold(answer, textConfidence, thresholds.Text), milliseconds, textConfidence, kept);
     }
 }
 
 /// <summary>One frame's decoded answer.</summary>
-/// <param name="Text">The generated text (see <see cref="ModelAnswer"/>), its text field "none" when the text read fell below the threshold.</param>
+/// <param name="Text">
+/// The generated text (see <see cref="ModelAnswer"/>) as reported: without the shapes named below the shape threshold,
+/// and its text field "none" when the text read fell below the text threshold.
+/// </param>
 /// <param name="Milliseconds">This frame's share of the batch's decoding time.</param>
 /// <param name="TextConfidence">
 /// How sure the model is of its text field, as it generated it: the geometric mean of the probabilities of the field's
 /// tokens, from 0 to 1; null when the answer has no text field.
 /// </param>
-public sealed record LanguageAnswer(string Text, double Milliseconds, double? TextConfidence);
+/// <param name="ShapeConfidences">
+/// How sure the model is of each shape it reports, in the caption's order: the probability of the least sure token of
+/// the shape's phrase; empty when the shapes could not be matched to their tokens, and then none is left out.
+/// </param>
+public sealed record LanguageAnswer(string Text, double Milliseconds, double? TextConfidence, IReadOnlyList<double> ShapeConfidences);
 
 /// <summary>One frame for the language side.</summary>
 /// <param name="CompressedTiles">Per tile, whether it took the 64-token path.</param>

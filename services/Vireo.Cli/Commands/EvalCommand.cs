@@ -19,11 +19,8 @@ public static class EvalCommand
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 7 };
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 8 };
         var threshold = new Option<double?>("--threshold") { Description = "ViR threshold on P(compress); default from config.json." };
-        var textThreshold = new Option<double?>("--text-threshold") { Description = "Least text confidence at which a text read is reported (0 reports all); default from config.json." };
-        textThreshold.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<double?>() is { } value && !ModelConfig.IsTextThreshold(value)) result.AddError("--text-threshold must be at least 0 and below 1.");
-        });
+        var textThreshold = ThresholdOption("--text-threshold", "Least text confidence at which a text read is reported (0 reports all); default from config.json.");
+        var shapeThreshold = ThresholdOption("--shape-threshold", "Least confidence at which a shape named is reported (0 reports all); default from config.json.");
         var output = new Option<string?>("--report") { Description = "Also write the report to this file." };
         var show = new Option<int>("--show") { Description = "Print this many frames' expected and generated answers per mode.", DefaultValueFactory = _ => 0 };
         var realFonts = new Option<string>("--real-fonts") { Description = "Fonts and photographs of the real-font set: held-out (the published set) | training.", DefaultValueFactory = _ => "held-out" };
@@ -34,13 +31,14 @@ public static class EvalCommand
 
         var command = new Command("eval", "Evaluate routing modes on the held-out synthetic and real-font sets; the last line sums up the real-font set.")
         {
-            modelDir, device, frames, realFrames, realFonts, realSizes, seed, batch, threshold, textThreshold, output, dump, show,
+            modelDir, device, frames, realFrames, realFonts, realSizes, seed, batch, threshold, textThreshold, shapeThreshold, output, dump, show,
         };
         command.SetAction(parse =>
         {
             var dev = TorchRuntime.ResolveDevice(parse.GetValue(device)!);
             using var engine = VireoEngine.Load(parse.GetValue(modelDir)!, dev.ToString());
             if (parse.GetValue(textThreshold) is { } text) engine.Language.TextThreshold = text;
+            if (parse.GetValue(shapeThreshold) is { } shapes) engine.Language.ShapeThreshold = shapes;
             var synthetic = VireoEvaluator.HeldOutSet(engine, parse.GetValue(frames), parse.GetValue(seed));
             var draw = new RealFontDraw(HeldOut: parse.GetValue(realFonts) == "held-out", VideoSizes: parse.GetValue(realSizes) == "video");
             var realFont = VireoEvaluator.RealFontSet(engine, parse.GetValue(realFrames), parse.GetValue(seed), draw);
@@ -77,7 +75,7 @@ public static class EvalCommand
             }
             var syntheticRows = Modes("synthetic set", synthetic);
             var realRows = Modes("real-font set", realFont);
-            var report = VireoEvaluator.Report(syntheticRows, realRows, dev.type == TorchSharp.DeviceType.CPU, draw, engine.Language.TextThreshold);
+            var report = VireoEvaluator.Report(syntheticRows, realRows, dev.type == TorchSharp.DeviceType.CPU, draw, engine.Language.TextThreshold, engine.Language.ShapeThreshold);
             if (dev.type == TorchSharp.DeviceType.CUDA && GpuMemory.Read(Math.Max(0, (int)dev.index)) is { } memory)
                 Console.WriteLine($"GPU memory: {memory.Used / (1 << 20)} MiB used of {memory.Total / (1 << 20)} MiB");
             Console.WriteLine();
@@ -86,6 +84,17 @@ public static class EvalCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>An optional confidence threshold, refused outside [0, 1) as config.json's are.</summary>
+    private static Option<double?> ThresholdOption(string name, string description)
+    {
+        var option = new Option<double?>(name) { Description = description };
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<double?>() is { } value && !ModelConfig.IsThreshold(value)) result.AddError($"{name} must be at least 0 and below 1.");
+        });
+        return option;
     }
 
     /// <summary>Prints a set's name and what it holds: frames, text, small text, empty frames, busy backgrounds.</summary>

@@ -7,11 +7,11 @@ using Vireo.Model.Training.Evaluation;
 namespace Vireo.Cli.Commands;
 
 /// <summary>
-/// `vireo calibrate-text`: chooses the small model's text threshold on frames of both halves of its training mix, under
-/// all-256 and ViR: real-font frames of the training side (training font families and photographs, at video sizes) and
-/// synthetic frames apart from the evaluation's. With --write it keeps the threshold in config.json.
+/// `vireo calibrate`: chooses the small model's text and shape thresholds on frames of both halves of its training mix,
+/// under all-256 and ViR: real-font frames of the training side (training font families and photographs, at video
+/// sizes) and synthetic frames apart from the evaluation's. With --write it keeps the thresholds in config.json.
 /// </summary>
-public static class CalibrateTextCommand
+public static class CalibrateCommand
 {
     public static Command Create()
     {
@@ -21,9 +21,9 @@ public static class CalibrateTextCommand
         var realFrames = new Option<int>("--real-frames") { Description = "Real-font frames of the training side.", DefaultValueFactory = _ => 360 };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 11 };
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 8 };
-        var write = new Option<bool>("--write") { Description = "Write the chosen threshold into the model's config.json (vireo.text_threshold)." };
-        var command = new Command("calibrate-text",
-            "Choose the text threshold on training-side real-font and synthetic frames: the highest that loses none of the texts read exactly there.")
+        var write = new Option<bool>("--write") { Description = "Write the chosen thresholds into the model's config.json (vireo.text_threshold, vireo.shape_threshold)." };
+        var command = new Command("calibrate",
+            "Choose the text and shape thresholds on training-side real-font and synthetic frames: each the highest that loses none of the texts read exactly, or captions named right, there.")
         {
             modelDir, device, frames, realFrames, seed, batch, write,
         };
@@ -40,6 +40,7 @@ public static class CalibrateTextCommand
                 ("synthetic set", VireoEvaluator.HeldOutSet(engine, parse.GetValue(frames), seedValue)),
             };
             engine.Language.TextThreshold = 0;
+            engine.Language.ShapeThreshold = 0;
             var evaluator = new VireoEvaluator(engine, Console.WriteLine);
             var rows = new List<(string Name, EvalRow[] Rows)>();
             foreach (var (name, samples) in sets)
@@ -50,18 +51,20 @@ public static class CalibrateTextCommand
                     evaluator.Run("vir", RoutingPolicy.Router(), samples, parse.GetValue(batch)),
                 ]));
             }
-            var chosen = TextCalibration.Choose(rows.SelectMany(r => r.Rows));
+            var text = ThresholdCalibration.ChooseText(rows.SelectMany(r => r.Rows));
+            var shapes = ThresholdCalibration.ChooseShapes(rows.SelectMany(r => r.Rows));
             foreach (var (name, setRows) in rows)
             {
                 Console.WriteLine();
                 Console.WriteLine($"{name}:");
-                Console.Write(TextCalibration.Sweep(setRows, chosen));
+                Console.Write(ThresholdCalibration.Sweep(setRows, text, shapes));
             }
-            Console.WriteLine(FormattableString.Invariant($"text_threshold={chosen:F2} (was {engine.Model.Config.TextThreshold:F2})"));
+            var config = engine.Model.Config;
+            Console.WriteLine(FormattableString.Invariant($"text_threshold={text:F2} (was {config.TextThreshold:F2}) shape_threshold={shapes:F2} (was {config.ShapeThreshold:F2})"));
             if (parse.GetValue(write))
             {
                 var path = Path.Combine(directory, Model.Modules.VireoCheckpoint.ConfigFile);
-                (engine.Model.Config with { TextThreshold = chosen }).Save(path);
+                (config with { TextThreshold = text, ShapeThreshold = shapes }).Save(path);
                 Console.WriteLine($"wrote {path}");
             }
             return 0;
