@@ -23,7 +23,7 @@ public static class CalibrateCommand
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 8 };
         var write = new Option<bool>("--write") { Description = "Write the chosen thresholds into the model's config.json (vireo.text_threshold, vireo.shape_threshold)." };
         var command = new Command("calibrate",
-            "Choose the text and shape thresholds on training-side real-font and synthetic frames: each the highest that loses none of the texts read exactly, or captions named right, there.")
+            "Choose the text and shape thresholds on training-side real-font and synthetic frames: each the one at which the most texts, or captions, are right there.")
         {
             modelDir, device, frames, realFrames, seed, batch, write,
         };
