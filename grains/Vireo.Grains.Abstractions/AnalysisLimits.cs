@@ -38,6 +38,13 @@ public static class AnalysisLimits
         double.IsFinite(threshold) && threshold is >= 0 and <= 1 ? null : "routerThreshold must be a number between 0 and 1";
 
     /// <summary>
+    /// A confidence below which the model's text or shapes are not reported: at least 0 (report everything) and below 1,
+    /// as the model's own thresholds in config.json.
+    /// </summary>
+    public static string? CheckReportThreshold(string name, double threshold) =>
+        double.IsFinite(threshold) && threshold is >= 0 and < 1 ? null : $"{name} must be a number at least 0 and below 1";
+
+    /// <summary>
     /// The question asked about every frame: 1 to <see cref="MaxPromptLength"/> characters of text, not blank, with
     /// no control characters but line breaks and tabs, and none of the chat template's own markers.
     /// </summary>

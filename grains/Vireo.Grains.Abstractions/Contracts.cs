@@ -25,7 +25,9 @@ public sealed record AnalysisSettings(
     [property: Id(6)] int MaxTiles,
     [property: Id(7)] RoutingMode Routing,
     [property: Id(8)] double? RouterThreshold,
-    [property: Id(9)] string? Prompt = null);
+    [property: Id(9)] string? Prompt = null,
+    [property: Id(10)] double? TextThreshold = null,
+    [property: Id(11)] double? ShapeThreshold = null);
 
 /// <summary>What the video grain said to a submission.</summary>
 [GenerateSerializer, Alias("Vireo.SubmitOutcome")]
@@ -53,7 +55,9 @@ public sealed record FrameRequest(
     [property: Id(6)] int MaxTiles,
     [property: Id(7)] RoutingMode Routing,
     [property: Id(8)] double? RouterThreshold,
-    [property: Id(9)] string? Question = null);
+    [property: Id(9)] string? Question = null,
+    [property: Id(10)] double? TextThreshold = null,
+    [property: Id(11)] double? ShapeThreshold = null);
 
 /// <summary>
 /// The vision half's result for a frame: the router's decisions and the visual tokens for the language model, as
@@ -75,7 +79,9 @@ public sealed record LanguageRequest(
     [property: Id(1)] int FrameIndex,
     [property: Id(2)] IReadOnlyList<bool> CompressedTiles,
     [property: Id(3)] ushort[] VisualTokens,
-    [property: Id(4)] string? Question = null);
+    [property: Id(4)] string? Question = null,
+    [property: Id(5)] double? TextThreshold = null,
+    [property: Id(6)] double? ShapeThreshold = null);
 
 /// <summary>
 /// What the language model wrote for a frame, and how sure it was of the text it read (0 to 1, before the model's text

@@ -134,6 +134,8 @@ public static partial class EventCodec
         var other = (o.Routing is { } routing && !Enum.IsDefined(routing) ? $"routing {(int)routing} is not a routing mode (auto, off or all-compressed)" : null)
             ?? AnalysisLimits.CheckTiles(o.MinTiles, o.MaxTiles)
             ?? (o.RouterThreshold is { } threshold ? AnalysisLimits.CheckRouterThreshold(threshold) : null)
+            ?? (o.TextThreshold is { } text ? AnalysisLimits.CheckReportThreshold("textThreshold", text) : null)
+            ?? (o.ShapeThreshold is { } shapes ? AnalysisLimits.CheckReportThreshold("shapeThreshold", shapes) : null)
             ?? (o.Prompt is { } prompt ? AnalysisLimits.CheckPrompt(prompt) : null);
         return other is null ? null : "options." + other;
     }

@@ -34,6 +34,18 @@ public sealed record AnalysisRequestOptions
     public double? RouterThreshold { get; init; }
 
     /// <summary>
+    /// The least text confidence at which a text read is reported for this video, from 0 (every reading) to below 1;
+    /// unset keeps the model's own (config.json's <c>vireo.text_threshold</c>).
+    /// </summary>
+    public double? TextThreshold { get; init; }
+
+    /// <summary>
+    /// The least confidence at which a shape named is reported for this video, from 0 (every shape) to below 1; unset
+    /// keeps the model's own (config.json's <c>vireo.shape_threshold</c>).
+    /// </summary>
+    public double? ShapeThreshold { get; init; }
+
+    /// <summary>
     /// The question the model answers about every frame (see <see cref="AnalysisLimits.CheckPrompt"/>); unset asks for
     /// a short description of the frame and a transcription of any text in it. The shipped small model answers its
     /// one fixed question whatever is asked.

@@ -26,6 +26,15 @@ public sealed class AnalysisSettingsTests
         }, Defaults);
         Assert.Equal((0.0, 0.4, 500, RoutingMode.Off, 6, 6), (s.Fps, s.SceneThreshold!.Value, s.MaxFrames, s.Routing, s.MinTiles, s.MaxTiles));
     }
+
+    [Fact]
+    public void AnUploadsReportThresholdsReachItsSettingsAndUnsetKeepsTheModels()
+    {
+        var s = AnalysisSettingsFactory.From(new AnalysisRequestOptions { TextThreshold = 0, ShapeThreshold = 0.8 }, Defaults);
+        Assert.Equal((0.0, 0.8), (s.TextThreshold, s.ShapeThreshold));
+        var unset = AnalysisSettingsFactory.From(null, Defaults);
+        Assert.Equal((null, null), (unset.TextThreshold, unset.ShapeThreshold));
+    }
 }
 
 public sealed class OneRuleAtEveryBoundaryTests

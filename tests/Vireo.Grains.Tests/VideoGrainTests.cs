@@ -356,6 +356,19 @@ public sealed class VideoGrainTests(VideoGrainCluster fixture) : IClassFixture<V
     }
 
     [Fact]
+    public async Task TheUploadsReportThresholdsReachTheLanguageModelForEveryFrame()
+    {
+        await Grain("v-every").Submit(Job("v-every", 4) is var job ? job with { Settings = job.Settings with { TextThreshold = 0, ShapeThreshold = 0.7 } } : null!);
+        var done = await _world.WaitFinishedAsync("v-every", Deadline);
+        Assert.Equal(VideoState.Completed, done.State);
+        var asked = _world.ReportThresholds.Where(t => t.Video == "v-every").ToList();
+        Assert.Equal(4, asked.Count);
+        Assert.All(asked, t => Assert.Equal((0.0, 0.7), (t.Text, t.Shapes)));
+        // A video that sets none leaves the model's own.
+        Assert.All(_world.ReportThresholds.Where(t => t.Video != "v-every"), t => Assert.Equal((null, null), (t.Text, t.Shapes)));
+    }
+
+    [Fact]
     public async Task AnUnreadableVideoFailsWithTheMediaError()
     {
         await Grain("v-corrupt").Submit(Job("v-corrupt", -1));
@@ -628,10 +641,16 @@ public sealed class FakeWorld : IMediaProbe, IFrameSampler, IEventPublisher, IVi
     /// <summary>Each frame of the video reads a text of its own, of this many characters.</summary>
     public ConcurrentDictionary<string, int> LongTexts { get; } = new();
 
-    public IReadOnlyList<LanguageResult> Generate(IReadOnlyList<LanguageRequest> batch) =>
-        batch.Select(r => new LanguageResult($"scene {(int)BFloat16.ToSingle(r.VisualTokens[0]) / 4}",
+    /// <summary>The report thresholds each language request carried, by video.</summary>
+    public ConcurrentQueue<(string Video, double? Text, double? Shapes)> ReportThresholds { get; } = new();
+
+    public IReadOnlyList<LanguageResult> Generate(IReadOnlyList<LanguageRequest> batch)
+    {
+        foreach (var r in batch) ReportThresholds.Enqueue((VideoKey.Parse(r.VideoId).VideoId, r.TextThreshold, r.ShapeThreshold));
+        return batch.Select(r => new LanguageResult($"scene {(int)BFloat16.ToSingle(r.VisualTokens[0]) / 4}",
             LongTexts.TryGetValue(VideoKey.Parse(r.VideoId).VideoId, out var length) ? $"{r.FrameIndex}:".PadRight(length, '<') : r.Question ?? "",
             1, "fake", new ModelIdentity("fake-language", "fake", "float32", "cpu"), TextConfidence(r.FrameIndex))).ToArray();
+    }
 
     /// <summary>The text confidence the fake language side gives a frame.</summary>
     public static double TextConfidence(int frameIndex) => 1.0 / (2 + frameIndex);

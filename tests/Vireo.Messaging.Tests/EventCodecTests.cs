@@ -20,6 +20,8 @@ public sealed class EventCodecTests
                 Sampling = new SamplingRequest { Fps = 2, SceneThreshold = 0.3, MaxFrames = 100 },
                 Routing = RoutingMode.AllCompressed,
                 RouterThreshold = 0.6,
+                TextThreshold = 0,
+                ShapeThreshold = 0.7,
                 MaxTiles = 4,
                 Prompt = "Which vehicles are in this frame?\nAnswer in one line.",
             },
@@ -32,6 +34,7 @@ public sealed class EventCodecTests
         Assert.Equal(upload.Options.Sampling, decoded.Event!.Options!.Sampling);
         Assert.Equal(RoutingMode.AllCompressed, decoded.Event.Options.Routing);
         Assert.Equal(upload.Options.Prompt, decoded.Event.Options.Prompt);
+        Assert.Equal((0.0, 0.7), (decoded.Event.Options.TextThreshold, decoded.Event.Options.ShapeThreshold));
     }
 
     [Fact]
@@ -58,6 +61,8 @@ public sealed class EventCodecTests
     [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"x\",\"options\":{\"sampling\":{\"sceneThreshold\":0}}}", "sceneThreshold must be")]
     [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"x\",\"options\":{\"sampling\":{\"sceneThreshold\":1}}}", "sceneThreshold must be")]
     [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"x\",\"options\":{\"minTiles\":5,\"maxTiles\":2}}", "minTiles must not exceed")]
+    [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"x\",\"options\":{\"textThreshold\":1}}", "options.textThreshold must be a number at least 0 and below 1")]
+    [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"x\",\"options\":{\"shapeThreshold\":-0.5}}", "options.shapeThreshold must be a number at least 0 and below 1")]
     [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"x\",\"options\":{\"routing\":\"sideways\"}}", "malformed JSON")]
     [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"x\",\"options\":{\"routing\":7}}", "options.routing 7 is not a routing mode")]
     [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":null}", "malformed JSON")]

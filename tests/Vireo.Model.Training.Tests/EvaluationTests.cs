@@ -174,6 +174,25 @@ public sealed class EvaluationTests
         Assert.True(madeUp.Count(p => ModelAnswer.Parse(p.Third.Text).Shapes.Count == 0) >= 1, detail);
     }
 
+    [Fact]
+    public void EachFrameOfABatchIsReportedAtItsOwnThresholds()
+    {
+        using var engine = VireoEngine.Load(ShippedCheckpoint(), "cpu");
+        var generator = new RealFrames(engine.Model.Tiler, FontCatalog.Default(), PhotoCatalog.Default(), heldOut: true);
+        var rng = new Random(VireoEvaluatorSeed + 6);
+        // Small held-out words: the model reads most of them wrong, and unsure.
+        var frames = Enumerable.Range(0, 8).Select(_ => generator.Generate(rng, [(1280, 720)], textProbability: 1, largeTextFraction: 0).Frame).ToList();
+        var encoded = engine.Encode(frames.Select(f => new FrameInput(f, RoutingPolicy.Router())).ToArray());
+        var rows = encoded.Select(e => new LanguageInput(e.Tiles.Select(t => t.Compressed).ToArray(), e.VisualTokens)).ToArray();
+        var asShipped = engine.DescribeBatch(rows).Select(a => a.Text).ToArray();
+        var everything = engine.DescribeBatch(rows.Select(r => r with { TextThreshold = 0, ShapeThreshold = 0 }).ToArray()).Select(a => a.Text).ToArray();
+        Assert.NotEqual(asShipped, everything);
+
+        // Every other frame asks for everything; the rest keep the model's thresholds.
+        var mixed = engine.DescribeBatch(rows.Select((r, i) => i % 2 == 0 ? r with { TextThreshold = 0, ShapeThreshold = 0 } : r).ToArray());
+        Assert.Equal(rows.Select((_, i) => i % 2 == 0 ? everything[i] : asShipped[i]), mixed.Select(a => a.Text));
+    }
+
     /// <summary>
     /// Frames of the shape-threshold test, three in four without shapes: the shipped model makes up a shape on about one
     /// in ten frames without any, and names a third of those less surely than its threshold.

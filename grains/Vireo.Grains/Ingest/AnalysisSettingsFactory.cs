@@ -20,6 +20,8 @@ public static class AnalysisSettingsFactory
             MaxTiles: maxTiles,
             Routing: request?.Routing ?? RoutingMode.Auto,
             RouterThreshold: request?.RouterThreshold,
-            Prompt: request?.Prompt);
+            Prompt: request?.Prompt,
+            TextThreshold: request?.TextThreshold,
+            ShapeThreshold: request?.ShapeThreshold);
     }
 }

@@ -361,7 +361,8 @@ public sealed class VideoGrain(
                     if (frame.Index > resumeAfter)
                     {
                         var request = new FrameRequest(VideoId, frame.Index, frame.Width, frame.Height, frame.CopyRgb(),
-                            settings.MinTiles, settings.MaxTiles, settings.Routing, settings.RouterThreshold, settings.Prompt);
+                            settings.MinTiles, settings.MaxTiles, settings.Routing, settings.RouterThreshold, settings.Prompt,
+                            settings.TextThreshold, settings.ShapeThreshold);
                         var meta = new FrameMeta(frame.Index, frame.Timestamp.TotalSeconds, Describe(frame.Reasons), decodeMs);
                         // The thumbnail is made from the pixels the model gets, in the background: it costs the video nothing.
                         thumbnails.Offer(video, frame.Index, request.Rgb, frame.Width, frame.Height);

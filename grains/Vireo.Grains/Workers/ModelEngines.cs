@@ -119,7 +119,7 @@ public sealed class ModelLanguageEngine(LanguageHost host) : ILanguageEngine
 {
     public IReadOnlyList<LanguageResult> Generate(IReadOnlyList<LanguageRequest> batch)
     {
-        var inputs = batch.Select(r => new LanguageInput(r.CompressedTiles, BFloat16.ToSingles(r.VisualTokens), r.Question)).ToArray();
+        var inputs = batch.Select(r => new LanguageInput(r.CompressedTiles, BFloat16.ToSingles(r.VisualTokens), r.Question, r.TextThreshold, r.ShapeThreshold)).ToArray();
         var answers = host.Run(language => language.DescribeBatch(inputs));
         return answers.Select(a =>
         {

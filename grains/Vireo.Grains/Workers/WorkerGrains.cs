@@ -14,7 +14,8 @@ public sealed class VisionWorkerGrain(VisionBatcher batcher, WorkerDirectory wor
     {
         var vision = await batcher.SubmitAsync(request);
         var language = await GrainFactory.GetGrain<ILanguageWorker>(workers.Next(SiloRoles.Language))
-            .Generate(new LanguageRequest(request.VideoId, request.FrameIndex, vision.Tiles.Select(t => t.Compressed).ToArray(), vision.VisualTokens, request.Question));
+            .Generate(new LanguageRequest(request.VideoId, request.FrameIndex, vision.Tiles.Select(t => t.Compressed).ToArray(), vision.VisualTokens, request.Question,
+                request.TextThreshold, request.ShapeThreshold));
         return new FrameAnalysis(vision.Tiles, vision.TokensBefore, vision.TokensAfter, vision.VisionMs, silo.Name, language, vision.Model);
     }
 }

@@ -72,8 +72,8 @@ public sealed class VireoLanguage(LanguageTower tower, Device device, bool ownsT
         var tokenizer = Tower.Tokenizer;
         var outputs = BatchedGreedy.Generate(Tower, Device, prompts, visual, tokenizer.ImageContext, maxNewTokens, tokenizer.EndOfTurn);
         var share = clock.Elapsed.TotalMilliseconds / frames.Count;
-        var thresholds = (Text: TextThreshold, Shapes: ShapeThreshold);
-        return outputs.Select(o => Answer(tokenizer, o, share, thresholds)).ToArray();
+        return outputs.Select((o, i) => Answer(tokenizer, o, share,
+            (Threshold(frames[i].TextThreshold ?? TextThreshold), Threshold(frames[i].ShapeThreshold ?? ShapeThreshold)))).ToArray();
     }
 
     /// <summary>
@@ -156,4 +156,6 @@ public sealed record LanguageAnswer(string Text, double Milliseconds, double? Te
 /// <param name="CompressedTiles">Per tile, whether it took the 64-token path.</param>
 /// <param name="VisualTokens">The frame's visual tokens, [tokens × width] values, row-major, in tile order.</param>
 /// <param name="Question">The frame's question (InternVL's template); null asks the default.</param>
-public sealed record LanguageInput(IReadOnlyList<bool> CompressedTiles, float[] VisualTokens, string? Question = null);
+/// <param name="TextThreshold">This frame's text threshold; null keeps <see cref="VireoLanguage.TextThreshold"/>.</param>
+/// <param name="ShapeThreshold">This frame's shape threshold; null keeps <see cref="VireoLanguage.ShapeThreshold"/>.</param>
+public sealed record LanguageInput(IReadOnlyList<bool> CompressedTiles, float[] VisualTokens, string? Question = null, double? TextThreshold = null, double? ShapeThreshold = null);
