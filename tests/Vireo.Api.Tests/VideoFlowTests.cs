@@ -127,6 +127,27 @@ public sealed class VideoFlowTests(ApiCluster cluster)
         Assert.Equal(0L, await cluster.QueryAsync<long>("select count(*) from frames where tenant_id = $1", tenant));
     }
 
+    [Fact]
+    public async Task AnUploadThatAsksForEveryReadingGetsTheOnesTheModelIsUnsureOf()
+    {
+        using var client = await cluster.ClientAsync(ApiCluster.NewTenant());
+        var clip = await File.ReadAllBytesAsync(cluster.Clip);
+        Assert.Contains("textThreshold must be a number at least 0 and below 1",
+            await Http.AssertProblemAsync(await Http.UploadAsync(client, clip, """{"textThreshold":1}"""), HttpStatusCode.UnprocessableEntity));
+
+        using var upload = await Http.UploadAsync(client, clip, """{"sampling":{"fps":4},"maxTiles":2,"textThreshold":0,"shapeThreshold":0}""");
+        Assert.Equal(HttpStatusCode.Accepted, upload.StatusCode);
+        var id = (await Http.JsonAsync(upload)).GetProperty("id").GetString()!;
+        var events = await ReadEventsAsync(client, $"/v1/videos/{id}/events", lastEventId: null, TimeSpan.FromMinutes(3));
+        Assert.Equal("completed", events[^1].Type);
+        var frames = (await Http.JsonAsync(await client.GetAsync($"/v1/videos/{id}/frames?limit=100"))).GetProperty("items").EnumerateArray()
+            .Select(f => (Text: f.GetProperty("text").GetString()!, Confidence: f.GetProperty("textConfidence").GetDouble())).ToList();
+        // The test pattern's counter is read, unsurely: readings the checkpoint's own threshold would have reported as none
+        // (without the option this clip reports none of them).
+        var threshold = ShippedTextThreshold();
+        Assert.Contains(frames, f => f.Text.Length > 0 && f.Confidence < threshold);
+    }
+
     public sealed record ServerEvent(string Type, string Id, JsonElement Data);
 
     /// <summary>Reads a stream until the server ends it (after completion or failure).</summary>
