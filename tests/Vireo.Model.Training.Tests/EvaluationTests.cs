@@ -44,7 +44,7 @@ public sealed class EvaluationTests
     {
         using var engine = VireoEngine.Load(ShippedCheckpoint(), "cpu");
         // Held-out families over held-out photographs, at 720p: nothing the model was trained on.
-        var generator = new RealFrames(engine.Model.Tiler, FontCatalog.Default(), PhotoCatalog.Default(), heldOut: true);
+        var generator = HeldOutFrames(engine);
         var rng = new Random(VireoEvaluatorSeed + 2);
         var samples = Enumerable.Range(0, 60)
             .Select(_ => generator.Generate(rng, [(1280, 720)], textProbability: 1, largeTextFraction: 1, shapeProbability: 0))
@@ -93,7 +93,7 @@ public sealed class EvaluationTests
     public void ShippedCheckpointReportsNoTextOnFramesWithoutAny()
     {
         using var engine = VireoEngine.Load(ShippedCheckpoint(), "cpu");
-        var generator = new RealFrames(engine.Model.Tiler, FontCatalog.Default(), PhotoCatalog.Default(), heldOut: true);
+        var generator = HeldOutFrames(engine);
         var rng = new Random(VireoEvaluatorSeed + 3);
         var samples = Enumerable.Range(0, 12).Select(_ => generator.Generate(rng, [(1280, 720), (640, 480)], textProbability: 0)).ToList();
         Assert.All(samples, s => Assert.Null(s.Text));
@@ -110,7 +110,7 @@ public sealed class EvaluationTests
         using var engine = VireoEngine.Load(ShippedCheckpoint(), "cpu");
         var threshold = engine.Language.TextThreshold;
         Assert.InRange(threshold, ThresholdCalibration.Step, 1 - ThresholdCalibration.Step);
-        var generator = new RealFrames(engine.Model.Tiler, FontCatalog.Default(), PhotoCatalog.Default(), heldOut: true);
+        var generator = HeldOutFrames(engine);
         var rng = new Random(VireoEvaluatorSeed + 4);
         var samples = Enumerable.Range(0, 20)
             .Select(i => generator.Generate(rng, [(1280, 720)], textProbability: i % 2, largeTextFraction: 1))
@@ -146,7 +146,7 @@ public sealed class EvaluationTests
         using var engine = VireoEngine.Load(ShippedCheckpoint(), "cpu");
         var threshold = engine.Language.ShapeThreshold;
         Assert.InRange(threshold, ThresholdCalibration.Step, 1 - ThresholdCalibration.Step);
-        var generator = new RealFrames(engine.Model.Tiler, FontCatalog.Default(), PhotoCatalog.Default(), heldOut: true);
+        var generator = HeldOutFrames(engine);
         var rng = new Random(VireoEvaluatorSeed + 5);
         var samples = Enumerable.Range(0, ShapeFrames).Select(i => generator.Generate(rng, [(1280, 720)], shapeProbability: i % 4 == 0 ? 0.8 : 0)).ToList();
         var frames = samples.Select(s => s.Frame).ToList();
@@ -178,7 +178,7 @@ public sealed class EvaluationTests
     public void EachFrameOfABatchIsReportedAtItsOwnThresholds()
     {
         using var engine = VireoEngine.Load(ShippedCheckpoint(), "cpu");
-        var generator = new RealFrames(engine.Model.Tiler, FontCatalog.Default(), PhotoCatalog.Default(), heldOut: true);
+        var generator = HeldOutFrames(engine);
         var rng = new Random(VireoEvaluatorSeed + 6);
         // Small held-out words: the model reads most of them wrong, and unsure.
         var frames = Enumerable.Range(0, 8).Select(_ => generator.Generate(rng, [(1280, 720)], textProbability: 1, largeTextFraction: 0).Frame).ToList();
@@ -262,6 +262,10 @@ public sealed class EvaluationTests
         var sample = new SyntheticSample(RgbFrame.Create(1, 1), expected, "AB", TextSize.Large, BackgroundKind.Photo, 0, count, 1);
         return new FrameOutcome(sample, new ModelAnswer(named, "AB").Format(), named == expected, true, 256, 0.9, confidences);
     }
+
+    /// <summary>The real-font generator of the held-out side: held-out font families and photographs.</summary>
+    private static RealFrames HeldOutFrames(VireoEngine engine) =>
+        new(engine.Model.Tiler, FontCatalog.Default(), PhotoCatalog.Default(), heldOut: true);
 
     private static EvalRow Row(string mode, params FrameOutcome[] frames) =>
         new(mode, 256, 0, double.NaN, EvalRow.ExactWords(frames, TextSize.Large), 1, frames.Average(o => o.Score), 1, frames);

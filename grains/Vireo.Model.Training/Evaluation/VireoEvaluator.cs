@@ -19,23 +19,16 @@ public sealed record EvalRow(
     IReadOnlyList<FrameOutcome> Frames)
 {
     /// <summary>Share of the frames without text where the model reported some.</summary>
-    public double FalseTextRate
-    {
-        get
-        {
-            var blank = Frames.Where(o => o.Sample.Text is null).ToList();
-            return blank.Count == 0 ? double.NaN : blank.Average(o => o.ReportedText ? 1.0 : 0.0);
-        }
-    }
+    public double FalseTextRate => ReportedWhereNone(s => s.Text is null, o => o.ReportedText);
 
     /// <summary>Share of the frames without a known shape where the model named some.</summary>
-    public double FalseShapeRate
+    public double FalseShapeRate => ReportedWhereNone(s => s.ShapeCount == 0, o => ModelAnswer.Parse(o.Output).Shapes.Count > 0);
+
+    /// <summary>Of the frames without something (<paramref name="none"/>), the share where the model reported it anyway; NaN when there are none.</summary>
+    private double ReportedWhereNone(Func<SyntheticSample, bool> none, Func<FrameOutcome, bool> reported)
     {
-        get
-        {
-            var blank = Frames.Where(o => o.Sample.ShapeCount == 0).ToList();
-            return blank.Count == 0 ? double.NaN : blank.Average(o => ModelAnswer.Parse(o.Output).Shapes.Count > 0 ? 1.0 : 0.0);
-        }
+        var blank = Frames.Where(o => none(o.Sample)).ToList();
+        return blank.Count == 0 ? double.NaN : blank.Average(o => reported(o) ? 1.0 : 0.0);
     }
 
     /// <summary>Share of the characters of small text read, one minus the character error rate (<see cref="FrameOutcome.CharactersRead"/>).</summary>

@@ -131,7 +131,7 @@ public sealed class VireoLanguage(LanguageTower tower, Device device, bool ownsT
         // Token by token, a multi-byte character may decode apart from whole: then the shapes cannot be matched to their tokens.
         if (shapeConfidences.Length != ModelAnswer.Parse(raw).Shapes.Count) shapeConfidences = [];
         var answer = ModelAnswer.AtShapeThreshold(raw, shapeConfidences, thresholds.Shapes);
-        var kept = answer == raw ? shapeConfidences : shapeConfidences.Where(c => c >= thresholds.Shapes).ToArray();
+        var kept = shapeConfidences.Where(c => c >= thresholds.Shapes).ToArray();
         return new LanguageAnswer(ModelAnswer.AtTextThreshold(answer, textConfidence, thresholds.Text), milliseconds, textConfidence, kept);
     }
 }
