@@ -89,11 +89,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         if (options.Bf16Attention) model.Vision.ComputeAttentionIn(ScalarType.BFloat16);
         log($"device {device}, batch {options.BatchSize}, seed {options.Seed}{(options.Bf16Attention ? ", vision attention in bfloat16" : "")}{(options.DataEcho > 1 ? $", each frame in {options.DataEcho} consecutive batches" : "")}");
         _clock.Start();
-        if (device.type == DeviceType.CUDA)
-        {
-            backends.cuda.matmul.allow_tf32 = true;
-            backends.cudnn.allow_tf32 = true;
-        }
+        UseTensorFloat32(device);
 
         if (state.Stage == 1 && state.Step == 0 && state.ReadingStep < options.ReadingSteps) state = Stage0(model, state, device);
         if (state.Stage == 1 && state.ReadingStep >= options.ReadingSteps) state = Stage1(model, state, device);
@@ -101,6 +97,14 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         if (state.Stage == 3) state = Stage3(model, state, device);
         model.Dispose();
         return state;
+    }
+
+    /// <summary>On CUDA, float32 matrix products and convolutions run on the tensor cores in TF32.</summary>
+    internal static void UseTensorFloat32(Device device)
+    {
+        if (device.type != DeviceType.CUDA) return;
+        backends.cuda.matmul.allow_tf32 = true;
+        backends.cudnn.allow_tf32 = true;
     }
 
     private bool ShouldStop =>
@@ -267,27 +271,12 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             SetLr(optimizer, Schedule(step, total, options.LearningRate));
             using var scope = NewDisposeScope();
             var batch = Next(model, device, 1, step, total);
-            var (samples, tiles) = (batch.Samples, batch.Tiles);
-            var rng = new Random(TrainingSeeds.Derive(options.Seed, 11, step));
-            var compress = Enumerable.Range(0, tiles.TotalTiles).Select(_ => rng.Next(2) == 1).ToList();
-            using var seq = SequenceBatch.Build(model, samples.Select(s => s.Answer).ToList(), tiles.TileCounts, compress, device);
-            var features = model.Vision.forward(tiles.ToTensor(device));
-            var logits = TeacherForcing.ResponseLogits(model, features, compress, seq);
-            var tokenLoss = functional.cross_entropy(logits, seq.Targets, reduction: nn.Reduction.None);
-            var answerLoss = TeacherForcing.AnswerLoss(tokenLoss, seq, includeCaption: !Batches(model).InTextOnlyCurriculum(1, step));
-            var loss = answerLoss;
-            if (head is not null && batch.Labels is { } labels)
-            {
-                // While the probe is new it would only push noise into the encoder: it learns on the features alone first.
-                var reading = head.Loss(step < options.ReadingHeadWarmup ? features.detach() : features, labels);
-                loss += reading.Loss * options.ReadingWeight;
-                readingMeter.Add(reading, 0);
-            }
-            ClearGradients(model, head);
-            loss.backward();
-            ClipGradients(trained, 1.0);
-            optimizer.step();
-            meter.Add(answerLoss, tiles.TotalTiles);
+            using var result = Stage1Step(model, head, trained, optimizer, batch, device, options.Seed, step,
+                includeCaption: !Batches(model).InTextOnlyCurriculum(1, step),
+                readingReachesEncoder: step >= options.ReadingHeadWarmup, options.ReadingWeight);
+            var (answerLoss, tokenLoss, seq) = (result.AnswerLoss, result.TokenLoss, result.Sequence);
+            if (result.Reading is { } reading) readingMeter.Add(reading, 0);
+            meter.Add(answerLoss, batch.Tiles.TotalTiles);
             if (TeacherForcing.MeanOver(tokenLoss, seq.TextTargets) is { } textLoss) textMeter.Add(textLoss, 0);
             if (TeacherForcing.MeanOver(tokenLoss, seq.CaptionTargets) is { } captionLoss) captionMeter.Add(captionLoss, 0);
             if ((step + 1) % options.LogEvery == 0 || step + 1 == total)
@@ -302,6 +291,44 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         File.Copy(Path.Combine(options.OutputDirectory, VireoCheckpoint.WeightsFile), Path.Combine(options.OutputDirectory, ReferenceFile), overwrite: true);
         log("stage 1 done; saved the frozen reference for stage 2");
         return state;
+    }
+
+    /// <summary>What one stage-1 step computed: the answer loss, every response token's loss, the reading result.</summary>
+    internal sealed record Stage1Result(Tensor AnswerLoss, Tensor TokenLoss, ReadingResult? Reading, SequenceBatch Sequence) : IDisposable
+    {
+        public void Dispose() => Sequence.Dispose();
+    }
+
+    /// <summary>
+    /// One stage-1 step on a prepared batch: each tile 256 or 64 tokens at random (seeded by the step), teacher-forced
+    /// answers, the reading loss where the batch has labels, backward, clipped AdamW. Timed on its own by
+    /// <c>vireo bench train</c>.
+    /// </summary>
+    internal static Stage1Result Stage1Step(VireoModel model, ReadingHead? head, IReadOnlyList<TorchSharp.Modules.Parameter> trained,
+        TorchSharp.Modules.OptimizerHelper optimizer, PreparedBatch batch, Device device, int seed, int step, bool includeCaption,
+        bool readingReachesEncoder, double readingWeight)
+    {
+        var (samples, tiles) = (batch.Samples, batch.Tiles);
+        var rng = new Random(TrainingSeeds.Derive(seed, 11, step));
+        var compress = Enumerable.Range(0, tiles.TotalTiles).Select(_ => rng.Next(2) == 1).ToList();
+        var seq = SequenceBatch.Build(model, samples.Select(s => s.Answer).ToList(), tiles.TileCounts, compress, device);
+        var features = model.Vision.forward(tiles.ToTensor(device));
+        var logits = TeacherForcing.ResponseLogits(model, features, compress, seq);
+        var tokenLoss = functional.cross_entropy(logits, seq.Targets, reduction: nn.Reduction.None);
+        var answerLoss = TeacherForcing.AnswerLoss(tokenLoss, seq, includeCaption);
+        var loss = answerLoss;
+        ReadingResult? reading = null;
+        if (head is not null && batch.Labels is { } labels)
+        {
+            // While the probe is new it would only push noise into the encoder: it learns on the features alone first.
+            reading = head.Loss(readingReachesEncoder ? features : features.detach(), labels);
+            loss += reading.Loss * readingWeight;
+        }
+        ClearGradients(model, head);
+        loss.backward();
+        ClipGradients(trained, 1.0);
+        optimizer.step();
+        return new Stage1Result(answerLoss, tokenLoss, reading, seq);
     }
 
     private TrainingState Stage2(VireoModel model, TrainingState state, Device device)

@@ -28,6 +28,7 @@ public static class VireoCommandLine
         bench.Subcommands.Add(BenchChaosCommand.Create());
         bench.Subcommands.Add(BenchModelCommand.Create());
         bench.Subcommands.Add(BenchDataCommand.Create());
+        bench.Subcommands.Add(BenchTrainCommand.Create());
         return root;
     }
 }

@@ -176,6 +176,22 @@ public sealed class TrainingTests : IDisposable
     }
 
     [Fact]
+    public void TheTrainingBenchTimesTheTrainersOwnStepAndTheStepTrains()
+    {
+        using var model = new VireoModel(ModelConfig.Tiny());
+        var before = model.Vision.parameters().Select(p => p.detach().clone()).ToList();
+        var result = TrainingBench.Run(model, TinyRun(5) with { BatchSize = 3, RealFraction = 0, ReadingWeight = 1 }, CPU, steps: 2);
+
+        Assert.Equal(2, result.Steps);
+        // Tiny frames are one tile each, and the step uploads, runs and updates all of them.
+        Assert.Equal(3, result.TilesPerStep);
+        Assert.True(result.VisionForwardMs > 0 && result.HostBatchMs > 0, result.ToString());
+        Assert.True(result.VisionForwardBackwardMs > result.VisionForwardMs, result.ToString());
+        Assert.True(result.StepMs > result.VisionForwardMs, result.ToString());
+        Assert.Contains(model.Vision.parameters().Zip(before), pair => !pair.First.detach().allclose(pair.Second, rtol: 0, atol: 0));
+    }
+
+    [Fact]
     public void BatchSeedsAreAFixedFunctionOfTheRunSeed()
     {
         // Pinned values: a per-process hash (HashCode.Combine) would give other numbers in every test run, and a

@@ -118,7 +118,7 @@ public static class BenchModelCommand
         return JsonDocument.Parse(last).RootElement.Clone();
     }
 
-    private static string GpuName()
+    internal static string GpuName()
     {
         try
         {
