@@ -15,7 +15,7 @@ namespace Vireo.Model.Training;
 /// <param name="StepMs">A whole stage-1 step (tiles to the device, forward, losses, backward, AdamW).</param>
 /// <param name="VisionForwardBackwardMs">The vision encoder's forward and backward on the same tiles.</param>
 /// <param name="VisionForwardMs">The vision encoder's forward alone, without gradients.</param>
-/// <param name="HostBatchMs">Wall time for the host to draw, tile and label one batch on <paramref name="HostThreads"/> threads.</param>
+/// <param name="HostBatchMs">Host wall time per batch (draw, tile, label, stage) on <paramref name="HostThreads"/> threads, batches prepared side by side as the trainer prefetches them.</param>
 /// <param name="HostThreads">Threads the host prepared batches on.</param>
 public sealed record TrainingBenchResult(int Steps, double TilesPerStep, double StepMs, double VisionForwardBackwardMs,
     double VisionForwardMs, double HostBatchMs, int HostThreads)
@@ -29,18 +29,20 @@ public static class TrainingBench
     private const int FirstStep = 1_000_000;
 
     /// <summary>
-    /// Times <paramref name="steps"/> stage-1 steps of <paramref name="model"/> (after two untimed ones) at
+    /// Times <paramref name="steps"/> stage-1 steps of <paramref name="model"/> (after an untimed one) at
     /// <paramref name="options"/>' batch size and data mix; the model's weights change as in training.
     /// </summary>
     public static TrainingBenchResult Run(VireoModel model, TrainingOptions options, Device device, int steps)
     {
-        const int warmup = 2;
         var batches = new TrainingBatches(options, model.Tiler, model.Config.PatchSize);
-        // Every timed step gets a batch of its own, prepared and staged before the clock starts, as the trainer's
-        // prefetching has them ready; consecutive steps, so data echo draws what it would.
+        // Every timed step gets a batch of its own, prepared and staged before the clock starts; consecutive steps, so
+        // data echo draws what it would. They are prepared as the trainer prefetches them, several side by side, so
+        // the host's time per batch is the rate the trainer gets from it.
+        var prepared = new PreparedBatch[1 + steps];
         var host = Stopwatch.StartNew();
-        var prepared = Enumerable.Range(0, warmup + steps).Select(k => batches.Prepare(1, FirstStep + k, device)).ToList();
-        var hostBatchMs = host.Elapsed.TotalMilliseconds / prepared.Count;
+        Parallel.For(0, prepared.Length, new ParallelOptions { MaxDegreeOfParallelism = VireoTrainer.PrefetchDepth(device) },
+            k => prepared[k] = batches.Prepare(1, FirstStep + k, device));
+        var hostBatchMs = host.Elapsed.TotalMilliseconds / prepared.Length;
 
         model.to(device);
         VireoTrainer.UseTensorFloat32(device);
@@ -51,13 +53,16 @@ public static class TrainingBench
         var trained = model.parameters().Concat(head?.parameters() ?? []).ToList();
         using var optimizer = optim.AdamW(trained, options.LearningRate, weight_decay: 0.01);
 
-        double Timed(int from, int count, Action<int> step)
+        // Each part runs once untimed, on batch 0, so that its kernels are chosen and its memory cached before the
+        // clock starts; then once on each of batches 1..steps.
+        double Timed(Action<int> step)
         {
+            step(0);
             Synchronize(device);
             var clock = Stopwatch.StartNew();
-            for (var k = from; k < from + count; k++) step(k);
+            for (var k = 1; k <= steps; k++) step(k);
             Synchronize(device);
-            return clock.Elapsed.TotalMilliseconds / Math.Max(1, count);
+            return clock.Elapsed.TotalMilliseconds / steps;
         }
 
         void TrainingStep(int k)
@@ -67,14 +72,13 @@ public static class TrainingBench
                 includeCaption: true, readingReachesEncoder: true, options.ReadingWeight);
         }
 
-        Timed(0, warmup, TrainingStep);
-        var stepMs = Timed(warmup, steps, TrainingStep);
+        var stepMs = Timed(TrainingStep);
 
-        // The encoder alone, on the tiles of the timed batches cut once more (their staged copies went to the steps).
-        var tiles = prepared.Skip(warmup).Select(b => b.Tiles.ToTensor(device).DetachFromDisposeScope()).ToList();
+        // The encoder alone, on the same tiles cut once more (their staged copies went to the steps).
+        var tiles = prepared.Select(b => b.Tiles.ToTensor(device).DetachFromDisposeScope()).ToList();
         try
         {
-            var forwardBackwardMs = Timed(0, steps, k =>
+            var forwardBackwardMs = Timed(k =>
             {
                 using var scope = NewDisposeScope();
                 model.zero_grad(set_to_none: true);
@@ -82,12 +86,12 @@ public static class TrainingBench
             });
             model.zero_grad(set_to_none: true);
             double forwardMs;
-            using (no_grad()) forwardMs = Timed(0, steps, k =>
+            using (no_grad()) forwardMs = Timed(k =>
             {
                 using var scope = NewDisposeScope();
                 model.Vision.forward(tiles[k]);
             });
-            return new TrainingBenchResult(steps, prepared.Skip(warmup).Average(b => b.Tiles.TotalTiles), stepMs, forwardBackwardMs,
+            return new TrainingBenchResult(steps, prepared.Skip(1).Average(b => b.Tiles.TotalTiles), stepMs, forwardBackwardMs,
                 forwardMs, hostBatchMs, batches.MaxThreads > 0 ? batches.MaxThreads : Environment.ProcessorCount);
         }
         finally

@@ -174,7 +174,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
     /// Batches prepared ahead: on CUDA the device outruns one preparing thread (rendering, tiling, labels and the
     /// page-locked copy), so several are prepared side by side; on the CPU they would only compete with the model.
     /// </summary>
-    private static int PrefetchDepth(Device device) => device.type == DeviceType.CUDA ? 3 : 1;
+    internal static int PrefetchDepth(Device device) => device.type == DeviceType.CUDA ? 3 : 1;
 
     private static double Schedule(int step, int total, double peak)
     {
