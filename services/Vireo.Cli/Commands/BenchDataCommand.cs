@@ -17,36 +17,21 @@ public static class BenchDataCommand
     {
         var threads = new Option<int[]>("--threads") { Description = "Thread counts to measure (default: 1 and every core).", AllowMultipleArgumentsPerToken = true };
         var frames = new Option<int>("--frames") { Description = "Frames timed per thread count.", DefaultValueFactory = _ => 256 };
-        var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 64 };
-        var real = new Option<double>("--real-fraction") { DefaultValueFactory = _ => 0.7 };
-        var onDevice = new Option<bool>("--tiles-on-device") { Description = "Leave the tiling to the GPU, as `vireo train --tiles-on-device` does: the host only stages the 8-bit frames." };
-        var videoSizes = new Option<bool>("--video-sizes") { Description = "Also draw real frames at 1080p landscape and portrait, as `vireo train --video-sizes` does." };
-        var smallText = new Option<double>("--small-text-fraction") { Description = "Share of text-carrying frames whose text is small.", DefaultValueFactory = _ => 0.4 };
-        var echo = new Option<int>("--data-echo") { Description = "Each drawn frame in this many consecutive batches, as `vireo train --data-echo` does.", DefaultValueFactory = _ => 1 };
+        var mix = new TrainingMixOptions(smallTextDefault: 0.4);
         var model = new Option<string?>("--config") { Description = "config.json of the model trained (its tiler and patch size); default the shipped model's." };
         var command = new Command("data", "Rate at which the CPU prepares training batches (draw, tile, label), on 1 and on all threads.")
         {
-            threads, frames, batch, real, model, onDevice, videoSizes, smallText, echo,
+            threads, frames, model,
         };
+        foreach (var option in mix.All) command.Options.Add(option);
         command.SetAction(parse =>
         {
             var config = ModelConfig.Load(parse.GetValue(model) ?? Path.Combine(AppContext.BaseDirectory, "checkpoints", "vireo-small", "config.json"));
             var counts = parse.GetValue(threads) is { Length: > 0 } given ? given : [1, Environment.ProcessorCount];
-            var options = new TrainingOptions
-            {
-                OutputDirectory = Path.GetTempPath(),
-                BatchSize = Math.Max(1, parse.GetValue(batch)),
-                RealFraction = parse.GetValue(real),
-                TextProbability = 0.8,
-                SmallTextFraction = parse.GetValue(smallText),
-                ReadingWeight = 1,
-                TilesOnDevice = parse.GetValue(onDevice),
-                VideoSizes = parse.GetValue(videoSizes),
-                DataEcho = Math.Max(1, parse.GetValue(echo)),
-            };
+            var options = mix.Read(parse);
             var steps = Math.Max(1, (parse.GetValue(frames) + options.BatchSize - 1) / options.BatchSize);
             var tiler = Model.Imaging.DynamicTiler.For(config);
-            Console.WriteLine(Inv($"{Environment.ProcessorCount} cores, server GC {System.Runtime.GCSettings.IsServerGC}; batches of {options.BatchSize}, {options.RealFraction:P0} real frames{(options.VideoSizes ? " (with 1080p sizes)" : "")}{(options.DataEcho > 1 ? $", each in {options.DataEcho} batches" : "")}, {steps} batches per thread count; tiles cut on the {(parse.GetValue(onDevice) ? "device (the host stages 8-bit frames)" : "host")}"));
+            Console.WriteLine(Inv($"{Environment.ProcessorCount} cores, server GC {System.Runtime.GCSettings.IsServerGC}; batches of {options.BatchSize}, {options.RealFraction:P0} real frames{(options.VideoSizes ? " (with 1080p sizes)" : "")}{(options.DataEcho > 1 ? $", each in {options.DataEcho} batches" : "")}, {steps} batches per thread count; tiles cut on the {(options.TilesOnDevice ? "device (the host stages 8-bit frames)" : "host")}"));
             var results = new List<Rate>();
             foreach (var count in counts)
             {

@@ -16,35 +16,19 @@ public static class BenchTrainCommand
     {
         var modelDir = new Option<string>("--model") { Description = "Model directory to time (its weights train, in memory only).", DefaultValueFactory = _ => EvalCommand.DefaultModel() };
         var device = new Option<string>("--device") { Description = "auto | cpu | cuda", DefaultValueFactory = _ => "auto" };
-        var steps = new Option<int>("--steps") { Description = "Steps timed (after two untimed ones).", DefaultValueFactory = _ => 8 };
-        var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 64 };
-        var real = new Option<double>("--real-fraction") { DefaultValueFactory = _ => 0.7 };
-        var smallText = new Option<double>("--small-text-fraction") { DefaultValueFactory = _ => 0.5 };
-        var videoSizes = new Option<bool>("--video-sizes") { Description = "As `vireo train --video-sizes`." };
-        var onDevice = new Option<bool>("--tiles-on-device") { Description = "As `vireo train --tiles-on-device`." };
+        var steps = new Option<int>("--steps") { Description = "Steps timed (after an untimed one).", DefaultValueFactory = _ => 8 };
+        var mix = new TrainingMixOptions(smallTextDefault: 0.5);
         var bf16 = new Option<bool>("--bf16-attention") { Description = "As `vireo train --bf16-attention`." };
-        var echo = new Option<int>("--data-echo") { Description = "As `vireo train --data-echo` (the host's batch time then draws 1/N of the frames).", DefaultValueFactory = _ => 1 };
         var command = new Command("train", "Time a stage-1 training step without data waits, the vision encoder's share of it, and the host's time to prepare a batch.")
         {
-            modelDir, device, steps, batch, real, smallText, videoSizes, onDevice, bf16, echo,
+            modelDir, device, steps, bf16,
         };
+        foreach (var option in mix.All) command.Options.Add(option);
         command.SetAction(parse =>
         {
             var dev = TorchRuntime.ResolveDevice(parse.GetValue(device)!);
             using var model = VireoCheckpoint.Load(parse.GetValue(modelDir)!);
-            var options = new TrainingOptions
-            {
-                OutputDirectory = Path.GetTempPath(),
-                BatchSize = Math.Max(1, parse.GetValue(batch)),
-                RealFraction = parse.GetValue(real),
-                TextProbability = 0.8,
-                SmallTextFraction = parse.GetValue(smallText),
-                ReadingWeight = 1,
-                VideoSizes = parse.GetValue(videoSizes),
-                TilesOnDevice = parse.GetValue(onDevice),
-                Bf16Attention = parse.GetValue(bf16),
-                DataEcho = Math.Max(1, parse.GetValue(echo)),
-            };
+            var options = mix.Read(parse) with { Bf16Attention = parse.GetValue(bf16) };
             var r = TrainingBench.Run(model, options, dev, Math.Max(1, parse.GetValue(steps)));
             Console.WriteLine(Inv($"device {dev}{(dev.type == TorchSharp.DeviceType.CUDA ? $" ({GpuName()})" : "")}; {model.ParameterCount():N0} parameters, batch {options.BatchSize} frames ({r.TilesPerStep:F0} tiles), {r.Steps} steps timed"));
             Console.WriteLine(Inv($"stage-1 step   {r.StepMs,8:F1} ms  ({r.TilesPerSecond:F0} tiles/s with no wait for data)"));
