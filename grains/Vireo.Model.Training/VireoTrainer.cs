@@ -99,6 +99,19 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         return state;
     }
 
+    /// <summary>
+    /// Writes the weights that the run in <paramref name="output"/> last saved, finished or not, as an fp16 model
+    /// directory in <paramref name="to"/> (model.safetensors + config.json) with the checkpoint's reading probe beside
+    /// it: small enough to carry to another machine, where a fine-tune goes on from it with <c>--init-from</c>.
+    /// </summary>
+    public static void WriteSnapshot(string output, string to)
+    {
+        var checkpoint = TrainingCheckpoint.Find(output) ?? throw new InvalidOperationException($"{output} holds no training checkpoint.");
+        using (var model = VireoCheckpoint.Load(checkpoint)) VireoCheckpoint.Save(model, to, ScalarType.Float16);
+        var probe = Path.Combine(checkpoint, ReadingHead.File);
+        if (File.Exists(probe)) File.Copy(probe, Path.Combine(to, ReadingHead.File), overwrite: true);
+    }
+
     /// <summary>On CUDA, float32 matrix products and convolutions run on the tensor cores in TF32.</summary>
     internal static void UseTensorFloat32(Device device)
     {

@@ -318,6 +318,32 @@ public sealed class TrainingTests : IDisposable
     }
 
     [Fact]
+    public void ARunStoppedMidStageLeavesASmallSnapshotThatAFineTuneGoesOnFrom()
+    {
+        var run = Path.Combine(_dir, "run");
+        var stopped = new VireoTrainer(TinyRun(seed: 16) with { OutputDirectory = run, Stage1Steps = 4, ReadingWeight = 1, StopAfterSteps = 2 }, _ => { }).Run();
+        Assert.Equal((1, 2), (stopped.Stage, stopped.Step));
+        var snapshot = Path.Combine(_dir, "snapshot");
+        VireoTrainer.WriteSnapshot(run, snapshot);
+
+        // The weights the run stopped at, in half the bytes, and its probe as the checkpoint keeps it.
+        using (var saved = VireoCheckpoint.Load(Path.Combine(run, "resume")))
+        using (var small = VireoCheckpoint.Load(snapshot))
+        {
+            var expected = saved.state_dict();
+            foreach (var (name, tensor) in small.state_dict())
+                Assert.True(tensor.allclose(expected[name].to(ScalarType.Float16).to(ScalarType.Float32), rtol: 0, atol: 0), name);
+        }
+        Assert.True(new FileInfo(Path.Combine(snapshot, VireoCheckpoint.WeightsFile)).Length < new FileInfo(Path.Combine(run, VireoCheckpoint.WeightsFile)).Length * 0.6);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(run, "resume", ReadingHead.File)), File.ReadAllBytes(Path.Combine(snapshot, ReadingHead.File)));
+
+        var lines = new List<string>();
+        new VireoTrainer(TinyRun(seed: 17) with { OutputDirectory = Path.Combine(_dir, "next"), InitFrom = snapshot, Stage1Steps = 2, ReadingWeight = 1, StopAfterSteps = 1 }, lines.Add).Run();
+        Assert.Contains($"reading head initialised from {Path.Combine(snapshot, ReadingHead.File)}", lines);
+        Assert.Throws<InvalidOperationException>(() => VireoTrainer.WriteSnapshot(Path.Combine(_dir, "nothing"), Path.Combine(_dir, "none")));
+    }
+
+    [Fact]
     public void AnswerLossWithoutCaptionIgnoresCaptionTokens()
     {
         random.manual_seed(3);

@@ -56,10 +56,11 @@ public static class TrainCommand
             if (result.GetValueOrDefault<int>() is < 1 or > 8) result.AddError("--data-echo must be between 1 and 8.");
         });
         var ship = new Option<string?>("--ship") { Description = "When training finishes, also write an fp16 copy (model.safetensors + config.json) here." };
+        var snapshot = new Option<string?>("--snapshot") { Description = "Whenever the run stops, finished or not, also write an fp16 copy of the weights it has reached (model.safetensors + config.json) and its reading probe here, to go on from elsewhere with --init-from." };
 
         var command = new Command("train", "Train the vision-language model with its visual resolution router (ViCO stages 1-3).")
         {
-            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, stopAfter, logEvery, checkpointEvery, ship, textProbability, smallText, curriculum, boost, continueStage1, textOnly, readingWeight, headWarmup, readingSteps, initVision, sineCosine, initFrom, addVision, addLanguage, realFraction, videoSizes, tilesOnDevice, bf16Attention, echo,
+            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, stopAfter, logEvery, checkpointEvery, ship, snapshot, textProbability, smallText, curriculum, boost, continueStage1, textOnly, readingWeight, headWarmup, readingSteps, initVision, sineCosine, initFrom, addVision, addLanguage, realFraction, videoSizes, tilesOnDevice, bf16Attention, echo,
         };
         command.Validators.Add(result =>
         {
@@ -126,6 +127,12 @@ public static class TrainCommand
             };
             Log($"vireo {string.Join(" ", Environment.GetCommandLineArgs().Skip(1))}");
             var state = new VireoTrainer(options, Log).Run();
+            if (parse.GetValue(snapshot) is { } snapshotDir)
+            {
+                VireoTrainer.WriteSnapshot(output, snapshotDir);
+                var probe = File.Exists(Path.Combine(snapshotDir, ReadingHead.File)) ? " and its reading probe" : "";
+                Log($"fp16 snapshot of stage {state.Stage} step {state.Step}{probe} written to {snapshotDir}");
+            }
             if (state.Stage < 4) return 0;
             if (parse.GetValue(ship) is { } shipDir)
             {
