@@ -109,7 +109,9 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         var checkpoint = TrainingCheckpoint.Find(output) ?? throw new InvalidOperationException($"{output} holds no training checkpoint.");
         using (var model = VireoCheckpoint.Load(checkpoint)) VireoCheckpoint.Save(model, to, ScalarType.Float16);
         var probe = Path.Combine(checkpoint, ReadingHead.File);
+        // A probe left by an earlier snapshot here would be taken for this run's.
         if (File.Exists(probe)) File.Copy(probe, Path.Combine(to, ReadingHead.File), overwrite: true);
+        else File.Delete(Path.Combine(to, ReadingHead.File));
     }
 
     /// <summary>On CUDA, float32 matrix products and convolutions run on the tensor cores in TF32.</summary>

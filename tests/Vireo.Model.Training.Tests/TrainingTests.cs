@@ -341,6 +341,12 @@ public sealed class TrainingTests : IDisposable
         new VireoTrainer(TinyRun(seed: 17) with { OutputDirectory = Path.Combine(_dir, "next"), InitFrom = snapshot, Stage1Steps = 2, ReadingWeight = 1, StopAfterSteps = 1 }, lines.Add).Run();
         Assert.Contains($"reading head initialised from {Path.Combine(snapshot, ReadingHead.File)}", lines);
         Assert.Throws<InvalidOperationException>(() => VireoTrainer.WriteSnapshot(Path.Combine(_dir, "nothing"), Path.Combine(_dir, "none")));
+
+        // Written again over it from a run without a probe, the snapshot keeps none.
+        var plain = Path.Combine(_dir, "plain");
+        new VireoTrainer(TinyRun(seed: 18) with { OutputDirectory = plain, Stage1Steps = 2, StopAfterSteps = 1 }, _ => { }).Run();
+        VireoTrainer.WriteSnapshot(plain, snapshot);
+        Assert.False(File.Exists(Path.Combine(snapshot, ReadingHead.File)));
     }
 
     [Fact]
