@@ -44,14 +44,12 @@ public static class TrainingBench
             k => prepared[k] = batches.Prepare(1, FirstStep + k, device));
         var hostBatchMs = host.Elapsed.TotalMilliseconds / prepared.Length;
 
-        model.to(device);
-        VireoTrainer.UseTensorFloat32(device);
-        if (options.Bf16Attention) model.Vision.ComputeAttentionIn(ScalarType.BFloat16);
+        VireoTrainer.PlaceOnDevice(model, options, device);
         model.train();
         using var head = options.ReadingWeight > 0 ? new ReadingHead(model.Config.VisionConfig.HiddenSize) : null;
         head?.to(device);
         var trained = model.parameters().Concat(head?.parameters() ?? []).ToList();
-        using var optimizer = optim.AdamW(trained, options.LearningRate, weight_decay: 0.01);
+        using var optimizer = VireoTrainer.AdamW(trained, options.LearningRate);
 
         // Each part runs once untimed, on batch 0, so that its kernels are chosen and its memory cached before the
         // clock starts; then once on each of batches 1..steps.

@@ -85,11 +85,9 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             var fonts = FontCatalog.Default();
             log($"real frames {options.RealFraction:P0}: {fonts.TrainingFamilies.Count()} font families ({fonts.Training.Count} faces), {PhotoCatalog.Default().Training.Count} photographs; held out: {string.Join(", ", fonts.HeldOutFamilyNames)}");
         }
-        model.to(device);
-        if (options.Bf16Attention) model.Vision.ComputeAttentionIn(ScalarType.BFloat16);
+        PlaceOnDevice(model, options, device);
         log($"device {device}, batch {options.BatchSize}, seed {options.Seed}{(options.Bf16Attention ? ", vision attention in bfloat16" : "")}{(options.DataEcho > 1 ? $", each frame in {options.DataEcho} consecutive batches" : "")}");
         _clock.Start();
-        UseTensorFloat32(device);
 
         if (state.Stage == 1 && state.Step == 0 && state.ReadingStep < options.ReadingSteps) state = Stage0(model, state, device);
         if (state.Stage == 1 && state.ReadingStep >= options.ReadingSteps) state = Stage1(model, state, device);
@@ -104,23 +102,38 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
     /// directory in <paramref name="to"/> (model.safetensors + config.json) with the checkpoint's reading probe beside
     /// it: small enough to carry to another machine, where a fine-tune goes on from it with <c>--init-from</c>.
     /// </summary>
-    public static void WriteSnapshot(string output, string to)
+    /// <returns>Whether the checkpoint had a reading probe to write beside the weights.</returns>
+    public static bool WriteSnapshot(string output, string to)
     {
         var checkpoint = TrainingCheckpoint.Find(output) ?? throw new InvalidOperationException($"{output} holds no training checkpoint.");
         using (var model = VireoCheckpoint.Load(checkpoint)) VireoCheckpoint.Save(model, to, ScalarType.Float16);
         var probe = Path.Combine(checkpoint, ReadingHead.File);
         // A probe left by an earlier snapshot here would be taken for this run's.
-        if (File.Exists(probe)) File.Copy(probe, Path.Combine(to, ReadingHead.File), overwrite: true);
-        else File.Delete(Path.Combine(to, ReadingHead.File));
+        if (!File.Exists(probe))
+        {
+            File.Delete(Path.Combine(to, ReadingHead.File));
+            return false;
+        }
+        File.Copy(probe, Path.Combine(to, ReadingHead.File), overwrite: true);
+        return true;
     }
 
-    /// <summary>On CUDA, float32 matrix products and convolutions run on the tensor cores in TF32.</summary>
-    internal static void UseTensorFloat32(Device device)
+    /// <summary>
+    /// Moves the model to <paramref name="device"/> as training runs it there: vision attention in bfloat16 where the
+    /// options ask, and on CUDA float32 matrix products and convolutions on the tensor cores in TF32.
+    /// </summary>
+    internal static void PlaceOnDevice(VireoModel model, TrainingOptions options, Device device)
     {
+        model.to(device);
+        if (options.Bf16Attention) model.Vision.ComputeAttentionIn(ScalarType.BFloat16);
         if (device.type != DeviceType.CUDA) return;
         backends.cuda.matmul.allow_tf32 = true;
         backends.cudnn.allow_tf32 = true;
     }
+
+    /// <summary>The optimizer of every stage: AdamW with weight decay 0.01.</summary>
+    internal static TorchSharp.Modules.OptimizerHelper AdamW(IEnumerable<TorchSharp.Modules.Parameter> parameters, double learningRate) =>
+        optim.AdamW(parameters, learningRate, weight_decay: 0.01);
 
     private bool ShouldStop =>
         (options.TimeLimit is { } limit && _clock.Elapsed >= limit) || (options.StopAfterSteps is { } steps && _stepsThisRun >= steps);
@@ -140,7 +153,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
     /// <summary>A stage's AdamW, carrying on from the checkpoint's state when the run resumes inside that stage.</summary>
     private TorchSharp.Modules.OptimizerHelper NewOptimizer(IEnumerable<TorchSharp.Modules.Parameter> parameters, double learningRate)
     {
-        var optimizer = optim.AdamW(parameters, learningRate, weight_decay: 0.01);
+        var optimizer = AdamW(parameters, learningRate);
         if (_optimizerToRestore is { } checkpoint && TrainingCheckpoint.RestoreOptimizer(checkpoint, optimizer))
             log("optimizer state restored");
         _optimizerToRestore = null;

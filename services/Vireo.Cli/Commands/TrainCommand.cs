@@ -129,8 +129,7 @@ public static class TrainCommand
             var state = new VireoTrainer(options, Log).Run();
             if (parse.GetValue(snapshot) is { } snapshotDir)
             {
-                VireoTrainer.WriteSnapshot(output, snapshotDir);
-                var probe = File.Exists(Path.Combine(snapshotDir, ReadingHead.File)) ? " and its reading probe" : "";
+                var probe = VireoTrainer.WriteSnapshot(output, snapshotDir) ? " and its reading probe" : "";
                 Log($"fp16 snapshot of stage {state.Stage} step {state.Step}{probe} written to {snapshotDir}");
             }
             if (state.Stage < 4) return 0;
