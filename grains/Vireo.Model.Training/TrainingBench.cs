@@ -16,9 +16,10 @@ namespace Vireo.Model.Training;
 /// <param name="VisionForwardBackwardMs">The vision encoder's forward and backward on the same tiles.</param>
 /// <param name="VisionForwardMs">The vision encoder's forward alone, without gradients.</param>
 /// <param name="HostBatchMs">Host wall time per batch (draw, tile, label, stage) on <paramref name="HostThreads"/> threads, batches prepared side by side as the trainer prefetches them.</param>
+/// <param name="HostDrawMs">The same for drawing and labelling the frames alone, without tiling or staging them for the device.</param>
 /// <param name="HostThreads">Threads the host prepared batches on.</param>
 public sealed record TrainingBenchResult(int Steps, double TilesPerStep, double StepMs, double VisionForwardBackwardMs,
-    double VisionForwardMs, double HostBatchMs, int HostThreads)
+    double VisionForwardMs, double HostBatchMs, double HostDrawMs, int HostThreads)
 {
     public double TilesPerSecond => TilesPerStep * 1000 / StepMs;
 }
@@ -35,16 +36,22 @@ public static class TrainingBench
     public static TrainingBenchResult Run(VireoModel model, TrainingOptions options, Device device, int steps)
     {
         var batches = new TrainingBatches(options, model.Tiler, model.Config.PatchSize);
+        // The device is started first, so that its start-up is not counted as the host's.
+        VireoTrainer.PlaceOnDevice(model, options, device);
         // Every timed step gets a batch of its own, prepared and staged before the clock starts; consecutive steps, so
         // data echo draws what it would. They are prepared as the trainer prefetches them, several side by side, so
         // the host's time per batch is the rate the trainer gets from it.
         var prepared = new PreparedBatch[1 + steps];
+        var side = new ParallelOptions { MaxDegreeOfParallelism = VireoTrainer.PrefetchDepth(device) };
         var host = Stopwatch.StartNew();
-        Parallel.For(0, prepared.Length, new ParallelOptions { MaxDegreeOfParallelism = VireoTrainer.PrefetchDepth(device) },
-            k => prepared[k] = batches.Prepare(1, FirstStep + k, device));
+        Parallel.For(0, prepared.Length, side, k => prepared[k] = batches.Prepare(1, FirstStep + k, device));
         var hostBatchMs = host.Elapsed.TotalMilliseconds / prepared.Length;
+        // The same frames drawn and labelled once more without staging: the rest of the batch's time is tiling and staging.
+        var drawn = new TrainingBatches(options, model.Tiler, model.Config.PatchSize);
+        host.Restart();
+        Parallel.For(0, prepared.Length, side, k => drawn.Labels(drawn.Samples(1, FirstStep + k)));
+        var hostDrawMs = host.Elapsed.TotalMilliseconds / prepared.Length;
 
-        VireoTrainer.PlaceOnDevice(model, options, device);
         model.train();
         using var head = options.ReadingWeight > 0 ? new ReadingHead(model.Config.VisionConfig.HiddenSize) : null;
         head?.to(device);
@@ -90,7 +97,7 @@ public static class TrainingBench
                 model.Vision.forward(tiles[k]);
             });
             return new TrainingBenchResult(steps, prepared.Skip(1).Average(b => b.Tiles.TotalTiles), stepMs, forwardBackwardMs,
-                forwardMs, hostBatchMs, batches.MaxThreads > 0 ? batches.MaxThreads : Environment.ProcessorCount);
+                forwardMs, hostBatchMs, hostDrawMs, batches.MaxThreads > 0 ? batches.MaxThreads : Environment.ProcessorCount);
         }
         finally
         {

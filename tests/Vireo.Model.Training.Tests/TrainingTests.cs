@@ -185,7 +185,7 @@ public sealed class TrainingTests : IDisposable
         Assert.Equal(2, result.Steps);
         // Tiny frames are one tile each, and the step uploads, runs and updates all of them.
         Assert.Equal(3, result.TilesPerStep);
-        Assert.True(result.StepMs > 0 && result.VisionForwardBackwardMs > 0 && result.VisionForwardMs > 0 && result.HostBatchMs > 0, result.ToString());
+        Assert.True(result.StepMs > 0 && result.VisionForwardBackwardMs > 0 && result.VisionForwardMs > 0 && result.HostBatchMs > 0 && result.HostDrawMs > 0, result.ToString());
         Assert.Contains(model.Vision.parameters().Zip(before), pair => !pair.First.detach().allclose(pair.Second, rtol: 0, atol: 0));
     }
 

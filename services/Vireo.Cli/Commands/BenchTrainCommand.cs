@@ -34,7 +34,8 @@ public static class BenchTrainCommand
             Console.WriteLine(Inv($"stage-1 step   {r.StepMs,8:F1} ms  ({r.TilesPerSecond:F0} tiles/s with no wait for data)"));
             Console.WriteLine(Inv($"  vision fwd+bwd {r.VisionForwardBackwardMs,6:F1} ms  ({r.VisionForwardBackwardMs / r.StepMs:P0} of the step); forward alone {r.VisionForwardMs:F1} ms"));
             Console.WriteLine(Inv($"host batch     {r.HostBatchMs,8:F1} ms on {r.HostThreads} threads: {(r.HostBatchMs > r.StepMs ? "the host sets the pace: training waits for data" : "the device sets the pace")}"));
-            Console.WriteLine(Inv($"train_step_ms={r.StepMs:F1} train_tiles_per_s={r.TilesPerSecond:F0} vision_fwd_bwd_ms={r.VisionForwardBackwardMs:F1} vision_fwd_ms={r.VisionForwardMs:F1} host_batch_ms={r.HostBatchMs:F1} host_threads={r.HostThreads} tiles_per_step={r.TilesPerStep:F0}"));
+            Console.WriteLine(Inv($"  drawing      {r.HostDrawMs,8:F1} ms of it (frames and reading labels; the rest is tiling and staging for the device)"));
+            Console.WriteLine(Inv($"train_step_ms={r.StepMs:F1} train_tiles_per_s={r.TilesPerSecond:F0} vision_fwd_bwd_ms={r.VisionForwardBackwardMs:F1} vision_fwd_ms={r.VisionForwardMs:F1} host_batch_ms={r.HostBatchMs:F1} host_draw_ms={r.HostDrawMs:F1} host_threads={r.HostThreads} tiles_per_step={r.TilesPerStep:F0}"));
             return 0;
         });
         return command;
