@@ -15,7 +15,7 @@ namespace Vireo.Model.Training;
 /// <param name="StepMs">A whole stage-1 step (tiles to the device, forward, losses, backward, AdamW).</param>
 /// <param name="VisionForwardBackwardMs">The vision encoder's forward and backward on the same tiles.</param>
 /// <param name="VisionForwardMs">The vision encoder's forward alone, without gradients.</param>
-/// <param name="HostBatchMs">Host wall time per batch (draw, tile, label, stage) on <paramref name="HostThreads"/> threads, batches prepared side by side as the trainer prefetches them.</param>
+/// <param name="HostBatchMs">Host wall time per batch (draw, tile, label, stage) on <paramref name="HostThreads"/> threads, batches prepared side by side as the trainer prefetches them. Every batch is kept until its step, so each page-locks a buffer of its own, where the trainer's recycle.</param>
 /// <param name="HostDrawMs">The same for drawing and labelling the frames alone, without tiling or staging them for the device.</param>
 /// <param name="HostThreads">Threads the host prepared batches on.</param>
 public sealed record TrainingBenchResult(int Steps, double TilesPerStep, double StepMs, double VisionForwardBackwardMs,
@@ -43,6 +43,9 @@ public static class TrainingBench
         // the host's time per batch is the rate the trainer gets from it.
         var prepared = new PreparedBatch[1 + steps];
         var side = new ParallelOptions { MaxDegreeOfParallelism = VireoTrainer.PrefetchDepth(device) };
+        // Fonts, photographs and the drawing code's JIT are loaded on a batch far from the timed ones (so data echo
+        // shares no frames with it), as they are long before a trainer's steady state.
+        batches.Labels(batches.Samples(1, FirstStep - 1000));
         var host = Stopwatch.StartNew();
         Parallel.For(0, prepared.Length, side, k => prepared[k] = batches.Prepare(1, FirstStep + k, device));
         var hostBatchMs = host.Elapsed.TotalMilliseconds / prepared.Length;
