@@ -2,12 +2,12 @@
 # Installs what the local stack needs and is missing. Safe to run again: it only acts on what is absent.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-packages=(ffmpeg postgresql-15 redis-server libsasl2-2 fonts-dejavu-core unzip iproute2 procps curl wrk chromium)
-# Real-font training and evaluation: TrueType/OpenType families (serif, sans, mono, condensed; the held-out ones among
-# them) and natural photographs for backgrounds. Keep in step with FontCatalog.Packages and PhotoCatalog.Packages.
-packages+=(fonts-dejavu-extra fonts-liberation2 fonts-freefont-ttf fonts-crosextra-carlito fonts-crosextra-caladea
-  fonts-roboto-unhinted fonts-open-sans fonts-lato fonts-noto-mono fonts-ebgaramond fonts-linuxlibertine fonts-firacode
-  fonts-inconsolata fonts-urw-base35 fonts-cantarell mate-backgrounds)
+source "$(dirname "${BASH_SOURCE[0]}")/fonts.sh"
+
+packages=(ffmpeg postgresql-15 redis-server libsasl2-2 unzip iproute2 procps curl wrk chromium)
+# Real-font training and evaluation: TrueType/OpenType families (serif, sans, mono, condensed, display; the held-out
+# ones among them, see fonts.sh) and natural photographs for backgrounds (PhotoCatalog.Packages).
+packages+=("${VIREO_FONTS_FIRST[@]}" "${VIREO_FONTS_MORE[@]}" mate-backgrounds)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

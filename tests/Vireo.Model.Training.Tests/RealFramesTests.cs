@@ -1,6 +1,8 @@
 using Vireo.Model.Configuration;
 using Vireo.Model.Imaging;
+using System.Text.RegularExpressions;
 using Vireo.Model.Training.Data;
+using Vireo.Testing;
 
 namespace Vireo.Model.Training.Tests;
 
@@ -34,6 +36,22 @@ public sealed class RealFramesTests
         Assert.NotEmpty(photos.Training);
         Assert.Equal(PhotoCatalog.HeldOutNames.Order(), photos.HeldOut.Select(p => p.Name).Order());
         Assert.Empty(photos.Training.Select(p => p.Name).Intersect(photos.HeldOut.Select(p => p.Name)));
+    }
+
+    [Fact]
+    public void TheCatalogueTrainsOnEveryPackageTheInstallScriptInstallsAndHoldsOutTheSameFamilies()
+    {
+        var script = File.ReadAllText(Path.Combine(Repository.Root, "infra", "scripts", "fonts.sh"));
+        var listed = Regex.Matches(script, @"(?<=[( ])fonts-[a-z0-9-]+").Select(m => m.Value).ToList();
+        Assert.Equal(FontCatalog.Packages.Split(' '), listed);
+
+        var fonts = FontCatalog.Default();
+        var training = fonts.TrainingFamilies.ToHashSet();
+        // A face from the first catalogue and from the packages added after it: both installed, both trained on.
+        Assert.Contains("Liberation Sans", training);
+        Assert.Contains("Roadgeek 2014 Series E", training);
+        Assert.True(training.Count > 3 * FontCatalog.MinimumTrainingFamilies, string.Join(", ", training));
+        Assert.Equal(FontCatalog.HeldOutFamilies.Order(), fonts.HeldOutFamilyNames.Order());
     }
 
     [Fact]

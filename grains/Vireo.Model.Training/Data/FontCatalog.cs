@@ -18,11 +18,19 @@ public sealed class FontCatalog
     /// <summary>Environment variable with extra (or replacement) font directories, separated by ':'.</summary>
     public const string DirectoriesVariable = "VIREO_FONT_DIRS";
 
-    /// <summary>The Debian packages infra/scripts/install.sh installs for this catalogue.</summary>
+    /// <summary>
+    /// The Debian packages infra/scripts/install.sh installs for this catalogue (listed in infra/scripts/fonts.sh):
+    /// the first catalogue's, which the first four real-font fine-tunes trained on, then more training families.
+    /// </summary>
     public const string Packages =
         "fonts-dejavu-core fonts-dejavu-extra fonts-liberation2 fonts-freefont-ttf fonts-crosextra-carlito fonts-crosextra-caladea " +
         "fonts-roboto-unhinted fonts-open-sans fonts-lato fonts-noto-mono fonts-ebgaramond fonts-linuxlibertine fonts-firacode " +
-        "fonts-inconsolata fonts-urw-base35 fonts-cantarell";
+        "fonts-inconsolata fonts-urw-base35 fonts-cantarell " +
+        "fonts-inter fonts-karla fonts-cabin fonts-clear-sans fonts-b612 fonts-tiresias fonts-oxygen fonts-play fonts-go " +
+        "fonts-adf-gillius fonts-sora fonts-manrope fonts-junction fonts-league-spartan fonts-bebas-neue fonts-national-park " +
+        "fonts-roadgeek fonts-routed-gothic fonts-opendin fonts-dosis fonts-quicksand fonts-comfortaa fonts-yanone-kaffeesatz " +
+        "fonts-jura fonts-beteckna fonts-allerta fonts-roboto-slab fonts-vollkorn fonts-sil-gentium fonts-quattrocento " +
+        "fonts-fanwood fonts-lindenhill fonts-cardo fonts-courier-prime fonts-jetbrains-mono fonts-hack fonts-anonymous-pro fonts-ocr-b";
 
     /// <summary>Families never used: symbols, dingbats, scripts, keycaps and initials carry no plain letters to read.</summary>
     private static readonly string[] Excluded = ["D050000L", "Standard Symbols PS", "Z003", "Linux Biolinum Keyboard O", "Linux Libertine Initials O", "DejaVu Math TeX Gyre"];
