@@ -120,6 +120,17 @@ public sealed class LauncherTests
     }
 
     [Theory]
+    [InlineData("--frames")]
+    [InlineData("--real-frames")]
+    public async Task EvalRefusesAnEmptySetBeforeLoadingTheModel(string option)
+    {
+        var (code, printed) = await RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "vireo.dll"), "eval", option, "0"]);
+        Assert.NotEqual(0, code);
+        Assert.Contains($"{option} must be at least 1", printed);
+        Assert.DoesNotContain("Unhandled exception", printed);
+    }
+
+    [Theory]
     [InlineData("auto")]
     [InlineData("off")]
     [InlineData("all-compressed")]

@@ -14,8 +14,8 @@ public static class EvalCommand
     {
         var modelDir = new Option<string>("--model") { Description = "Model directory (model.safetensors + config.json).", DefaultValueFactory = _ => DefaultModel() };
         var device = new Option<string>("--device") { Description = "auto | cpu | cuda", DefaultValueFactory = _ => "cpu" };
-        var frames = new Option<int>("--frames") { Description = "Frames of the synthetic set.", DefaultValueFactory = _ => 120 };
-        var realFrames = new Option<int>("--real-frames") { Description = "Frames of the real-font set (held-out fonts and photographs).", DefaultValueFactory = _ => 360 };
+        var frames = FramesOption("--frames", "Frames of the synthetic set.", 120);
+        var realFrames = FramesOption("--real-frames", "Frames of the real-font set (held-out fonts and photographs).", 360);
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 7 };
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 8 };
         var threshold = new Option<double?>("--threshold") { Description = "ViR threshold on P(compress); default from config.json." };
@@ -84,6 +84,17 @@ public static class EvalCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>A set's size: both sets are evaluated and reported, so each needs a frame at least.</summary>
+    private static Option<int> FramesOption(string name, string description, int frames)
+    {
+        var option = new Option<int>(name) { Description = description, DefaultValueFactory = _ => frames };
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() < 1) result.AddError($"{name} must be at least 1: both sets are evaluated and reported.");
+        });
+        return option;
     }
 
     /// <summary>An optional confidence threshold, refused outside [0, 1) as config.json's are.</summary>
