@@ -1,6 +1,6 @@
+using System.Text.RegularExpressions;
 using Vireo.Model.Configuration;
 using Vireo.Model.Imaging;
-using System.Text.RegularExpressions;
 using Vireo.Model.Training.Data;
 using Vireo.Testing;
 

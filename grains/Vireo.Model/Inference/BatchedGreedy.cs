@@ -152,7 +152,9 @@ public static class BatchedGreedy
             }
             using var step = NewDisposeScope();
             var columns = cache.Length + 1;
-            var stepPositions = padded ? nextPositions! + (produced - 1) : null;
+            // An explicit Scalar, alive until libtorch has read it (an implicit one can be finalised during the call).
+            using var offset = ((long)(produced - 1)).ToScalar();
+            var stepPositions = padded ? nextPositions! + offset : null;
             var stepMask = padded ? keyValid!.narrow(1, 0, columns).reshape(live.Length, 1, 1, columns) : null;
             var h = lm.Hidden(lm.Embed(next.reshape(live.Length, 1)), cache, stepPositions, stepMask);
             (next, nextLogProbability) = Choose(lm.Logits(h.select(1, -1)));

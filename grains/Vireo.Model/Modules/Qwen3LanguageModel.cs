@@ -29,7 +29,9 @@ internal sealed class RmsNorm : Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         // In float32 whatever the model's dtype, then back, as Qwen3's reference does.
         var x32 = x.dtype == ScalarType.Float32 ? x : x.to(ScalarType.Float32);
-        var normed = x32 * rsqrt(x32.square().mean([-1], keepdim: true) + eps);
+        // An explicit Scalar, alive until libtorch has read it (an implicit one can be finalised during the call).
+        using var epsilon = eps.ToScalar();
+        var normed = x32 * rsqrt(x32.square().mean([-1], keepdim: true) + epsilon);
         return (scale * (x.dtype == ScalarType.Float32 ? normed : normed.to(x.dtype))).MoveToOuterDisposeScope();
     }
 
@@ -248,8 +250,10 @@ internal static class Rotary
     {
         using var scope = NewDisposeScope();
         var device = positions.device;
-        var exponents = arange(0, headDim, 2, dtype: ScalarType.Int64, device: device).to(ScalarType.Float32) / headDim;
-        var invFreq = 1.0f / pow(full(1, (float)theta, dtype: ScalarType.Float32, device: device), exponents);
+        // Explicit Scalars, alive until libtorch has read them (an implicit one can be finalised during the call).
+        using Scalar zero = 0L.ToScalar(), width = ((long)headDim).ToScalar(), two = 2L.ToScalar(), @base = ((float)theta).ToScalar();
+        var exponents = arange(zero, width, two, dtype: ScalarType.Int64, device: device).to(ScalarType.Float32) / width;
+        var invFreq = pow(full(1, @base, dtype: ScalarType.Float32, device: device), exponents).reciprocal();
         var freqs = positions.to(ScalarType.Float32).unsqueeze(-1) * invFreq;
         var emb = cat([freqs, freqs], -1);
         if (positions.dim() == 2) emb = emb.unsqueeze(1);
@@ -259,7 +263,8 @@ internal static class Rotary
     /// <summary>cos and sin [length, head_dim] for the positions start, start + 1, ….</summary>
     public static (Tensor Cos, Tensor Sin) Tables(long start, long length, int headDim, double theta, Device device, ScalarType dtype = ScalarType.Float32)
     {
-        using var positions = arange(start, start + length, dtype: ScalarType.Int64, device: device);
+        using Scalar first = start.ToScalar(), end = (start + length).ToScalar();
+        using var positions = arange(first, end, dtype: ScalarType.Int64, device: device);
         return Tables(positions, headDim, theta, dtype);
     }
 }
