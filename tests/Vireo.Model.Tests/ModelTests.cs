@@ -79,6 +79,26 @@ public sealed class ModelTests
         Assert.True(again.equal(exact).all().item<bool>());
     }
 
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(5, 1)]
+    [InlineData(6, 1)]
+    [InlineData(7, 3)]
+    [InlineData(33, 17)]
+    [InlineData(1280, 720)]
+    public void RgbaBecomesRgbPixelForPixelAtEverySize(int width, int height)
+    {
+        var rgba = new byte[width * height * 4];
+        new Random(width * 31 + height).NextBytes(rgba);
+        var frame = RgbFrame.FromRgba(rgba, width, height);
+        frame.Validate();
+        var expected = new byte[width * height * 3];
+        for (var p = 0; p < width * height; p++)
+            for (var c = 0; c < 3; c++) expected[3 * p + c] = rgba[4 * p + c];
+        Assert.Equal(expected, frame.Pixels);
+        Assert.Throws<ArgumentException>(() => RgbFrame.FromRgba(rgba.AsSpan(1), width, height));
+    }
+
     [Fact]
     public void PixelShuffleMatchesAHandComputedExample()
     {

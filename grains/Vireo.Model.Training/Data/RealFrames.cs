@@ -386,19 +386,13 @@ public sealed class RealFrames(DynamicTiler tiler, FontCatalog fonts, PhotoCatal
                 decoded = SKBitmap.Decode(jpeg, new SKImageInfo(bitmap.Width, bitmap.Height, SKColorType.Rgba8888, SKAlphaType.Premul));
                 source = decoded;
             }
-            var frame = RgbFrame.Create(bitmap.Width, bitmap.Height);
             var rgba = source.GetPixelSpan();
+            if (noise == 0) return RgbFrame.FromRgba(rgba, bitmap.Width, bitmap.Height);
+            var frame = RgbFrame.Create(bitmap.Width, bitmap.Height);
             var rgb = frame.Pixels;
             var state = noiseSeed;
             for (int i = 0, o = 0; o < rgb.Length; i += 4, o += 3)
             {
-                if (noise == 0)
-                {
-                    rgb[o] = rgba[i];
-                    rgb[o + 1] = rgba[i + 1];
-                    rgb[o + 2] = rgba[i + 2];
-                    continue;
-                }
                 // xorshift32: cheap per-pixel grain, the same for the same seed.
                 state ^= state << 13;
                 state ^= state >> 17;
