@@ -126,7 +126,8 @@ public sealed class RealFrames(DynamicTiler tiler, FontCatalog fonts, PhotoCatal
         var x = rng.NextDouble() * (photo.Width - cropW);
         var y = rng.NextDouble() * (photo.Height - cropH);
         var mirror = rng.Next(2) == 0;
-        using var paint = new SKPaint { ColorFilter = Jitter(rng) };
+        // The photograph is opaque and covers the frame: copying it (Src) gives the pixels blending over would, for less.
+        using var paint = new SKPaint { ColorFilter = Jitter(rng), BlendMode = SKBlendMode.Src };
         canvas.Save();
         if (mirror)
         {
@@ -179,7 +180,8 @@ public sealed class RealFrames(DynamicTiler tiler, FontCatalog fonts, PhotoCatal
             smallCanvas.DrawRect(0, 0, w, h, paint);
         }
         using var image = SKImage.FromBitmap(small);
-        canvas.DrawImage(image, new SKRect(0, 0, width, height), new SKSamplingOptions(SKCubicResampler.Mitchell));
+        using var copy = new SKPaint { BlendMode = SKBlendMode.Src };
+        canvas.DrawImage(image, new SKRect(0, 0, width, height), new SKSamplingOptions(SKCubicResampler.Mitchell), copy);
     }
 
     private static void DrawGradient(SKCanvas canvas, int width, int height, Random rng)
@@ -190,7 +192,7 @@ public sealed class RealFrames(DynamicTiler tiler, FontCatalog fonts, PhotoCatal
         using var shader = rng.Next(2) == 0
             ? SKShader.CreateLinearGradient(start, new SKPoint((float)(rng.NextDouble() * width), (float)(rng.NextDouble() * height)), colors, SKShaderTileMode.Mirror)
             : SKShader.CreateRadialGradient(start, (float)(Math.Max(width, height) * (0.3 + rng.NextDouble())), colors, SKShaderTileMode.Clamp);
-        using var paint = new SKPaint { Shader = shader };
+        using var paint = new SKPaint { Shader = shader, BlendMode = SKBlendMode.Src };
         canvas.DrawRect(0, 0, width, height, paint);
     }
 
