@@ -32,14 +32,10 @@ public sealed record RgbFrame(byte[] Pixels, int Width, int Height)
             // Each step stores 16 bytes, of which the next step overwrites the last 4; staying six pixels from the end
             // keeps both the 16-byte load and the 16-byte store inside the buffers.
             for (; p + 6 <= pixels; p += 4)
-                Vector128.Shuffle(Vector128.LoadUnsafe(ref source, (nuint)(4 * p)), order).StoreUnsafe(ref target, (nuint)(3 * p));
+                Vector128.Shuffle(Vector128.LoadUnsafe(ref source, 4 * (nuint)p), order).StoreUnsafe(ref target, 3 * (nuint)p);
         }
         for (; p < pixels; p++)
-        {
-            rgb[3 * p] = rgba[4 * p];
-            rgb[3 * p + 1] = rgba[4 * p + 1];
-            rgb[3 * p + 2] = rgba[4 * p + 2];
-        }
+            rgba.Slice(4 * p, 3).CopyTo(rgb.AsSpan(3 * p, 3));
         return new RgbFrame(rgb, width, height);
     }
 
