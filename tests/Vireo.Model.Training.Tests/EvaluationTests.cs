@@ -4,6 +4,7 @@ using Vireo.Model.Inference;
 using Vireo.Model.Modules;
 using Vireo.Model.Training.Data;
 using Vireo.Model.Training.Evaluation;
+using Vireo.Testing;
 using static TorchSharp.torch;
 
 namespace Vireo.Model.Training.Tests;
@@ -13,7 +14,7 @@ public sealed class EvaluationTests
     [Fact]
     public void ShippedCheckpointLoadsAndDescribesFrames()
     {
-        var dir = ShippedCheckpoint();
+        var dir = Repository.ShippedCheckpoint;
         var bytes = Directory.GetFiles(dir).Sum(f => new FileInfo(f).Length);
         Assert.True(bytes <= 16 * 1024 * 1024, $"{bytes} bytes");
         using var engine = VireoEngine.Load(dir, "cpu");
@@ -28,7 +29,7 @@ public sealed class EvaluationTests
     [Fact]
     public void ShippedCheckpointReadsTheTextOfFrames()
     {
-        using var engine = VireoEngine.Load(ShippedCheckpoint(), "cpu");
+        using var engine = VireoEngine.Load(Repository.ShippedCheckpoint, "cpu");
         var generator = new SyntheticFrames(engine.Model.Tiler);
         var rng = new Random(VireoEvaluatorSeed + 1);
         var samples = Enumerable.Range(0, 6).Select(_ => generator.Generate(rng, [(448, 448)], textProbability: 1, largeTextFraction: 1)).ToList();
@@ -42,7 +43,7 @@ public sealed class EvaluationTests
     [Fact]
     public void ShippedCheckpointReadsWordsInHeldOutFontsOverPhotographs()
     {
-        using var engine = VireoEngine.Load(ShippedCheckpoint(), "cpu");
+        using var engine = VireoEngine.Load(Repository.ShippedCheckpoint, "cpu");
         // Held-out families over held-out photographs, at 720p: nothing the model was trained on.
         var generator = HeldOutFrames(engine);
         var rng = new Random(VireoEvaluatorSeed + 2);
@@ -92,7 +93,7 @@ public sealed class EvaluationTests
     [Fact]
     public void ShippedCheckpointReportsNoTextOnFramesWithoutAny()
     {
-        using var engine = VireoEngine.Load(ShippedCheckpoint(), "cpu");
+        using var engine = VireoEngine.Load(Repository.ShippedCheckpoint, "cpu");
         var generator = HeldOutFrames(engine);
         var rng = new Random(VireoEvaluatorSeed + 3);
         var samples = Enumerable.Range(0, 12).Select(_ => generator.Generate(rng, [(1280, 720), (640, 480)], textProbability: 0)).ToList();
@@ -107,7 +108,7 @@ public sealed class EvaluationTests
     [Fact]
     public void ShippedCheckpointReportsOnlyTextItIsSureOfAndKeepsEveryExactRead()
     {
-        using var engine = VireoEngine.Load(ShippedCheckpoint(), "cpu");
+        using var engine = VireoEngine.Load(Repository.ShippedCheckpoint, "cpu");
         var threshold = engine.Language.TextThreshold;
         Assert.InRange(threshold, ThresholdCalibration.Step, 1 - ThresholdCalibration.Step);
         var generator = HeldOutFrames(engine);
@@ -143,7 +144,7 @@ public sealed class EvaluationTests
     [Fact]
     public void ShippedCheckpointLeavesOutShapesItIsUnsureOfAndGetsMoreCaptionsRight()
     {
-        using var engine = VireoEngine.Load(ShippedCheckpoint(), "cpu");
+        using var engine = VireoEngine.Load(Repository.ShippedCheckpoint, "cpu");
         var threshold = engine.Language.ShapeThreshold;
         Assert.InRange(threshold, ThresholdCalibration.Step, 1 - ThresholdCalibration.Step);
         var generator = HeldOutFrames(engine);
@@ -177,7 +178,7 @@ public sealed class EvaluationTests
     [Fact]
     public void EachFrameOfABatchIsReportedAtItsOwnThresholds()
     {
-        using var engine = VireoEngine.Load(ShippedCheckpoint(), "cpu");
+        using var engine = VireoEngine.Load(Repository.ShippedCheckpoint, "cpu");
         var generator = HeldOutFrames(engine);
         var rng = new Random(VireoEvaluatorSeed + 6);
         // Small held-out words, read wrong or unsure; a frame that asks for near-certainty loses them.
@@ -386,14 +387,4 @@ public sealed class EvaluationTests
     }
 
     private const int VireoEvaluatorSeed = 424242;
-
-    private static string ShippedCheckpoint()
-    {
-        var dir = AppContext.BaseDirectory;
-        while (dir is not null && !Directory.Exists(Path.Combine(dir, "grains", "Vireo.Model", "checkpoints", "vireo-small")))
-            dir = Path.GetDirectoryName(dir);
-        return dir is null
-            ? throw new DirectoryNotFoundException("grains/Vireo.Model/checkpoints/vireo-small not found above the test binaries.")
-            : Path.Combine(dir, "grains", "Vireo.Model", "checkpoints", "vireo-small");
-    }
 }

@@ -5,9 +5,13 @@ public static class Repository
 {
     public static string Root { get; } = FindRoot();
 
+    /// <summary>The checkpoint the repository ships.</summary>
+    public static string ShippedCheckpoint => Path.Combine(Root, "grains", "Vireo.Model", "checkpoints", "vireo-small");
+
+    /// <summary>The model the pipeline's silos load: <c>Workers__ModelPath</c> when set, else the shipped checkpoint.</summary>
     public static string ShippedModel => Environment.GetEnvironmentVariable("Workers__ModelPath") is { Length: > 0 } configured
         ? configured
-        : Path.Combine(Root, "grains", "Vireo.Model", "checkpoints", "vireo-small");
+        : ShippedCheckpoint;
 
     private static string FindRoot()
     {
