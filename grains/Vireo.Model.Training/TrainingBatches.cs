@@ -75,6 +75,7 @@ public sealed class TrainingBatches(TrainingOptions options, DynamicTiler tiler,
         var largeFraction = textOnly ? 0.85 : curriculum ? 0.75 : 1 - options.SmallTextFraction;
         var real = Real;
         var realSizes = curriculum ? RealFrames.SingleTileSizes : options.VideoSizes ? RealFrames.TrainingAndVideoSizes : RealFrames.TrainingSizes;
+        if (options.DrawAtTileScale) realSizes = RealFrames.AtTileScale(realSizes, tiler);
         Parallel.For(0, samples.Length, Parallelism, i =>
         {
             var rng = new Random(seeds[i]);

@@ -59,6 +59,14 @@ public sealed record TrainingOptions
     public bool VideoSizes { get; init; }
 
     /// <summary>
+    /// Real frames of stages 1-3 larger than their tile grid are drawn at the grid's scale
+    /// (<see cref="Data.RealFrames.AtTileScale"/>): a 1080p frame as 896x504, which the tiler cuts into the same tiles as
+    /// it would the full frame, for a fifth of the pixels to draw, blur and compress (procedural textures and stripes,
+    /// sized in pixels, come out finer). Off keeps every batch as before.
+    /// </summary>
+    public bool DrawAtTileScale { get; init; }
+
+    /// <summary>
     /// Share of the frames of stages 1–3 drawn by <see cref="Data.RealFrames"/> (training fonts and photographs)
     /// instead of <see cref="Data.SyntheticFrames"/>. 0 keeps every batch exactly as before.
     /// </summary>

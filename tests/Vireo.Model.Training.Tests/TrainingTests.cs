@@ -136,7 +136,7 @@ public sealed class TrainingTests : IDisposable
     }
 
     [Fact]
-    public void RealTrainingFramesTakeTheSizesOfVideoOnlyWhenAsked()
+    public void RealTrainingFramesTakeTheSizesOfVideoAndTheirTileScaleOnlyWhenAsked()
     {
         var options = TinyRun(3) with { BatchSize = 16, RealFraction = 1 };
         var tiler = new VireoModel(ModelConfig.Tiny()).Tiler;
@@ -149,6 +149,11 @@ public sealed class TrainingTests : IDisposable
         var video = Sizes(options with { VideoSizes = true });
         Assert.Contains(video, size => !RealFrames.TrainingSizes.Contains(size));
         Assert.All(video, size => Assert.Contains(size, RealFrames.TrainingAndVideoSizes));
+
+        // At tile scale the same draws come out at their tile grid's scale.
+        var scaled = Sizes(options with { VideoSizes = true, DrawAtTileScale = true });
+        Assert.Equal(RealFrames.AtTileScale(video, tiler), scaled);
+        Assert.True(scaled.Sum(s => s.Item1 * s.Item2) < video.Sum(s => s.Item1 * s.Item2));
     }
 
     [Fact]

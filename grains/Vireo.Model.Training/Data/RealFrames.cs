@@ -33,6 +33,26 @@ public sealed class RealFrames(DynamicTiler tiler, FontCatalog fonts, PhotoCatal
     /// <summary>The training sizes and the sizes of real video that are not among them.</summary>
     public static readonly (int W, int H)[] TrainingAndVideoSizes = [.. TrainingSizes.Union(EvaluationSizes)];
 
+    /// <summary>
+    /// Each of <paramref name="sizes"/> scaled down, aspect ratio kept, to the smallest size that still covers the
+    /// tile grid <paramref name="tiler"/> chooses for it, and that gets the same grid. A frame drawn at the smaller size
+    /// from the same seed has the same content (photograph crop, text, shapes, at the same cap height in tile pixels),
+    /// drawn in fewer pixels; only procedural textures and stripes, sized in pixels, come out finer. Sizes no larger
+    /// than their grid stay as they are.
+    /// </summary>
+    public static (int W, int H)[] AtTileScale(IReadOnlyList<(int W, int H)> sizes, DynamicTiler tiler) =>
+    [
+        .. sizes.Select(size =>
+        {
+            var grid = tiler.ChooseGrid(size.W, size.H);
+            var scale = Math.Max((double)tiler.ImageSize * grid.Columns / size.W, (double)tiler.ImageSize * grid.Rows / size.H);
+            if (scale >= 1) return size;
+            var (width, height) = (tiler.ImageSize * grid.Columns, tiler.ImageSize * grid.Rows);
+            (width, height) = (Math.Max(width, (int)Math.Round(size.W * scale)), Math.Max(height, (int)Math.Round(size.H * scale)));
+            return tiler.ChooseGrid(width, height) == grid ? (width, height) : size;
+        }),
+    ];
+
     /// <summary>Cap height at tile resolution of small text: about one 14-px ViT patch.</summary>
     public const double SmallCapMin = 10, SmallCapMax = 14;
 

@@ -169,6 +169,7 @@ public sealed class VireoEvaluator(VireoEngine engine, Action<string> log)
         draw ??= RealFontDraw.Published;
         var generator = new RealFrames(engine.Model.Tiler, fonts ?? FontCatalog.Default(), photos ?? PhotoCatalog.Default(), heldOut: draw.HeldOut);
         var sizes = draw.VideoSizes ? RealFrames.EvaluationSizes : RealFrames.TrainingSizes;
+        if (draw.AtTileScale) sizes = RealFrames.AtTileScale(sizes, engine.Model.Tiler);
         var rng = new Random(RealFontSeedBase + seed);
         var seeds = Enumerable.Range(0, count).Select(_ => rng.Next()).ToArray();
         var samples = new SyntheticSample[count];
@@ -284,12 +285,14 @@ public sealed class VireoEvaluator(VireoEngine engine, Action<string> log)
 
 /// <summary>
 /// Where the real-font set draws from: the held-out font families and photographs at the sizes of real video (the
-/// published set), or, to locate a miss, the training families and photographs and the training frame sizes.
+/// published set), or, to locate a miss, the training families and photographs and the training frame sizes. At tile
+/// scale, frames larger than their tile grid are drawn at the grid's scale (<see cref="RealFrames.AtTileScale"/>), as
+/// training with <see cref="TrainingOptions.DrawAtTileScale"/> draws them.
 /// </summary>
-public sealed record RealFontDraw(bool HeldOut = true, bool VideoSizes = true)
+public sealed record RealFontDraw(bool HeldOut = true, bool VideoSizes = true, bool AtTileScale = false)
 {
     public static readonly RealFontDraw Published = new();
 
     public string Description =>
-        $"{(HeldOut ? "held-out" : "training")} font families and photographs, {(VideoSizes ? "video" : "training")} sizes";
+        $"{(HeldOut ? "held-out" : "training")} font families and photographs, {(VideoSizes ? "video" : "training")} sizes{(AtTileScale ? " at tile scale" : "")}";
 }

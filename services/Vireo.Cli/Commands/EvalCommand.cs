@@ -25,8 +25,8 @@ public static class EvalCommand
         var show = new Option<int>("--show") { Description = "Print this many frames' expected and generated answers per mode.", DefaultValueFactory = _ => 0 };
         var realFonts = new Option<string>("--real-fonts") { Description = "Fonts and photographs of the real-font set: held-out (the published set) | training.", DefaultValueFactory = _ => "held-out" };
         realFonts.AcceptOnlyFromAmong("held-out", "training");
-        var realSizes = new Option<string>("--real-sizes") { Description = "Frame sizes of the real-font set: video (the published set) | training.", DefaultValueFactory = _ => "video" };
-        realSizes.AcceptOnlyFromAmong("video", "training");
+        var realSizes = new Option<string>("--real-sizes") { Description = "Frame sizes of the real-font set: video (the published set) | training | video-at-tile-scale (the published set's frames drawn at their tile grid's scale, as `vireo train --draw-at-tile-scale` draws).", DefaultValueFactory = _ => "video" };
+        realSizes.AcceptOnlyFromAmong("video", "training", "video-at-tile-scale");
         var dump = new Option<string?>("--dump-frames") { Description = "Write the first 12 frames of each held-out set as PNG files with their answers here, and stop." };
 
         var command = new Command("eval", "Evaluate routing modes on the held-out synthetic and real-font sets; the last line sums up the real-font set.")
@@ -40,7 +40,8 @@ public static class EvalCommand
             if (parse.GetValue(textThreshold) is { } text) engine.Language.TextThreshold = text;
             if (parse.GetValue(shapeThreshold) is { } shapes) engine.Language.ShapeThreshold = shapes;
             var synthetic = VireoEvaluator.HeldOutSet(engine, parse.GetValue(frames), parse.GetValue(seed));
-            var draw = new RealFontDraw(HeldOut: parse.GetValue(realFonts) == "held-out", VideoSizes: parse.GetValue(realSizes) == "video");
+            var sizes = parse.GetValue(realSizes);
+            var draw = new RealFontDraw(HeldOut: parse.GetValue(realFonts) == "held-out", VideoSizes: sizes != "training", AtTileScale: sizes == "video-at-tile-scale");
             var realFont = VireoEvaluator.RealFontSet(engine, parse.GetValue(realFrames), parse.GetValue(seed), draw);
             Describe("synthetic set", synthetic, dev.ToString());
             Describe("real-font set", realFont, dev.ToString());

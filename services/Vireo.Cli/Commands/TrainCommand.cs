@@ -47,6 +47,7 @@ public static class TrainCommand
                 if (result.GetValueOrDefault<int>() is < 0 or > 24) result.AddError($"{layers.Name} must be between 0 and 24.");
             });
         var videoSizes = new Option<bool>("--video-sizes") { Description = "Also draw real frames at the sizes of real video (1080p landscape and portrait besides the training sizes)." };
+        var tileScale = new Option<bool>("--draw-at-tile-scale") { Description = "Draw real frames larger than their tile grid (1080p, 720p) at the grid's scale: the same tiles from a fifth of the pixels, so the host draws faster. Keep one setting for a whole run." };
         var realFraction = Fraction("--real-fraction", "Share of stage 1-3 frames drawn with real fonts over photographs and textures (fonts and photographs from VIREO_FONT_DIRS / VIREO_PHOTO_DIRS, else the system's).", 0.0);
         var tilesOnDevice = new Option<bool>("--tiles-on-device") { Description = "Tile frames on the GPU from their 8-bit pixels instead of on the host (less work for the CPU; tiles agree to float rounding). Keep one setting for a whole run." };
         var bf16Attention = new Option<bool>("--bf16-attention") { Description = "Compute the vision encoder's attention in bfloat16 (weights and everything else stay float32): on a GPU the flash kernel runs on tensor cores." };
@@ -60,7 +61,7 @@ public static class TrainCommand
 
         var command = new Command("train", "Train the vision-language model with its visual resolution router (ViCO stages 1-3).")
         {
-            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, stopAfter, logEvery, checkpointEvery, ship, snapshot, textProbability, smallText, curriculum, boost, continueStage1, textOnly, readingWeight, headWarmup, readingSteps, initVision, sineCosine, initFrom, addVision, addLanguage, realFraction, videoSizes, tilesOnDevice, bf16Attention, echo,
+            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, stopAfter, logEvery, checkpointEvery, ship, snapshot, textProbability, smallText, curriculum, boost, continueStage1, textOnly, readingWeight, headWarmup, readingSteps, initVision, sineCosine, initFrom, addVision, addLanguage, realFraction, videoSizes, tileScale, tilesOnDevice, bf16Attention, echo,
         };
         command.Validators.Add(result =>
         {
@@ -120,6 +121,7 @@ public static class TrainCommand
                 AddVisionLayers = parse.GetValue(addVision),
                 AddLanguageLayers = parse.GetValue(addLanguage),
                 VideoSizes = parse.GetValue(videoSizes),
+                DrawAtTileScale = parse.GetValue(tileScale),
                 RealFraction = parse.GetValue(realFraction),
                 TilesOnDevice = parse.GetValue(tilesOnDevice),
                 Bf16Attention = parse.GetValue(bf16Attention),

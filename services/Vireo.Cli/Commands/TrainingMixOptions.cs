@@ -14,10 +14,11 @@ internal sealed class TrainingMixOptions(double smallTextDefault)
     private readonly Option<double> _real = new("--real-fraction") { DefaultValueFactory = _ => 0.7 };
     private readonly Option<double> _smallText = new("--small-text-fraction") { Description = "Share of text-carrying frames whose text is small.", DefaultValueFactory = _ => smallTextDefault };
     private readonly Option<bool> _videoSizes = new("--video-sizes") { Description = "Also draw real frames at 1080p landscape and portrait, as `vireo train --video-sizes` does." };
+    private readonly Option<bool> _tileScale = new("--draw-at-tile-scale") { Description = "Draw real frames larger than their tile grid at the grid's scale, as `vireo train --draw-at-tile-scale` does." };
     private readonly Option<bool> _tilesOnDevice = new("--tiles-on-device") { Description = "Leave the tiling to the GPU, as `vireo train --tiles-on-device` does: the host only stages the 8-bit frames." };
     private readonly Option<int> _echo = new("--data-echo") { Description = "Each drawn frame in this many consecutive batches, as `vireo train --data-echo` does.", DefaultValueFactory = _ => 1 };
 
-    public IEnumerable<Option> All => [_batch, _real, _smallText, _videoSizes, _tilesOnDevice, _echo];
+    public IEnumerable<Option> All => [_batch, _real, _smallText, _videoSizes, _tileScale, _tilesOnDevice, _echo];
 
     /// <summary>Training options that draw the batches asked for; output goes nowhere.</summary>
     public TrainingOptions Read(ParseResult parse) => new()
@@ -30,6 +31,7 @@ internal sealed class TrainingMixOptions(double smallTextDefault)
         ReadingWeight = 1,
         TilesOnDevice = parse.GetValue(_tilesOnDevice),
         VideoSizes = parse.GetValue(_videoSizes),
+        DrawAtTileScale = parse.GetValue(_tileScale),
         DataEcho = Math.Max(1, parse.GetValue(_echo)),
     };
 }
