@@ -21,7 +21,7 @@ public sealed class TrainingBatches(TrainingOptions options, DynamicTiler tiler,
     private readonly SyntheticFrames _synthetic = new(tiler);
 
     private readonly Lazy<RealFrames?> _real = new(() =>
-        options.RealFraction > 0 ? new RealFrames(tiler, FontCatalog.Default(), PhotoCatalog.Default()) : null);
+        options.RealFraction > 0 ? new RealFrames(tiler, FontCatalog.Default(), PhotoCatalog.Default(), atTileScale: options.DrawAtTileScale) : null);
 
     /// <summary>Threads drawing one batch's frames at most (-1: as many as the thread pool gives).</summary>
     public int MaxThreads { get; init; } = -1;
@@ -75,7 +75,6 @@ public sealed class TrainingBatches(TrainingOptions options, DynamicTiler tiler,
         var largeFraction = textOnly ? 0.85 : curriculum ? 0.75 : 1 - options.SmallTextFraction;
         var real = Real;
         var realSizes = curriculum ? RealFrames.SingleTileSizes : options.VideoSizes ? RealFrames.TrainingAndVideoSizes : RealFrames.TrainingSizes;
-        if (options.DrawAtTileScale) realSizes = RealFrames.AtTileScale(realSizes, tiler);
         Parallel.For(0, samples.Length, Parallelism, i =>
         {
             var rng = new Random(seeds[i]);

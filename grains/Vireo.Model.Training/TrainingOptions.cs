@@ -61,8 +61,7 @@ public sealed record TrainingOptions
     /// <summary>
     /// Real frames of stages 1-3 larger than their tile grid are drawn at the grid's scale
     /// (<see cref="Data.RealFrames.AtTileScale"/>): a 1080p frame as 896x504, which the tiler cuts into the same tiles as
-    /// it would the full frame, for a fifth of the pixels to draw, blur and compress (procedural textures and stripes,
-    /// sized in pixels, come out finer). Off keeps every batch as before.
+    /// it would the full frame, for a fifth of the pixels to draw, blur and compress. Off keeps every batch as before.
     /// </summary>
     public bool DrawAtTileScale { get; init; }
 

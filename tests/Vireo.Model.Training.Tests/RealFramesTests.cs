@@ -91,48 +91,49 @@ public sealed class RealFramesTests
     public void FramesAtTileScaleKeepTheirTileGridInFewerPixels()
     {
         var tiler = Tiler();
-        var scaled = RealFrames.AtTileScale(RealFrames.TrainingAndVideoSizes, tiler);
-        foreach (var ((w, h), (sw, sh)) in RealFrames.TrainingAndVideoSizes.Zip(scaled))
+        var sizes = RealFrames.TrainingAndVideoSizes.ToDictionary(size => size, size => RealFrames.AtTileScale(size, tiler));
+        foreach (var ((w, h), (sw, sh)) in sizes)
         {
             var grid = tiler.ChooseGrid(w, h);
             Assert.Equal(grid, tiler.ChooseGrid(sw, sh));
             Assert.InRange(sw, Math.Min(w, Config.ImageSize * grid.Columns), w);
             Assert.InRange(sh, Math.Min(h, Config.ImageSize * grid.Rows), h);
         }
-        var sizes = RealFrames.TrainingAndVideoSizes.Zip(scaled).ToDictionary(p => p.First, p => p.Second);
         Assert.Equal((896, 504), sizes[(1920, 1080)]);
         Assert.Equal((504, 896), sizes[(1080, 1920)]);
         Assert.Equal((448, 448), sizes[(448, 448)]);
         Assert.Equal((640, 360), sizes[(640, 360)]);
         var pixels = (IEnumerable<(int W, int H)> all) => all.Sum(s => (double)s.W * s.H);
-        Assert.True(pixels(scaled) < 0.6 * pixels(RealFrames.TrainingAndVideoSizes));
+        Assert.True(pixels(sizes.Values) < 0.6 * pixels(sizes.Keys));
     }
 
     [Fact]
     public void AFrameDrawnAtTileScaleShowsItsTilesWhatTheFullFrameShows()
     {
         var tiler = Tiler();
-        var generator = Generator(heldOut: true);
-        var compared = 0;
-        for (var seed = 0; seed < 16; seed++)
+        var fullSize = Generator(heldOut: true);
+        var tileScale = new RealFrames(tiler, FontCatalog.Default(), PhotoCatalog.Default(), heldOut: true, atTileScale: true);
+        var kinds = new HashSet<BackgroundKind>();
+        for (var seed = 0; seed < 32; seed++)
         {
-            var full = generator.Generate(new Random(seed), [(1920, 1080)]);
-            var small = generator.Generate(new Random(seed), RealFrames.AtTileScale([(1920, 1080)], tiler));
-            Assert.Equal((896, 504), (small.Frame.Width, small.Frame.Height));
+            (int, int)[] sizes = [(1920, 1080), (1280, 720)];
+            var full = fullSize.Generate(new Random(seed), sizes);
+            var small = tileScale.Generate(new Random(seed), sizes);
+            Assert.Equal(RealFrames.AtTileScale((full.Frame.Width, full.Frame.Height), tiler), (small.Frame.Width, small.Frame.Height));
+            Assert.True(small.Frame.Width * small.Frame.Height < 0.5 * full.Frame.Width * full.Frame.Height);
             Assert.Equal(full.Answer, small.Answer);
             Assert.Equal(full.TextTile, small.TextTile);
             Assert.Equal(full.Background, small.Background);
             var a = tiler.Tile(full.Frame, out var fullGrid);
             var b = tiler.Tile(small.Frame, out var smallGrid);
             Assert.Equal(fullGrid, smallGrid);
-            // Procedural textures and stripes keep their scale in pixels, so they are finer at tile scale; photographs
-            // and gradients are the same picture. Normalised tiles: the pixels' spread is about 1.
-            if (full.Background is not (BackgroundKind.Photo or BackgroundKind.Gradient)) continue;
+            // Normalised tiles: the pixels' spread is about 1. Textures and stripes drawn at full size, their detail
+            // left in frame pixels, differ by 0.2-0.46 here.
             var difference = a.Zip(b).Average(p => Math.Abs(p.First - p.Second));
-            Assert.True(difference < 0.1, $"seed {seed}: mean difference {difference:F3}");
-            compared++;
+            Assert.True(difference < 0.12, $"seed {seed}, {full.Background}: mean difference {difference:F3}");
+            kinds.Add(full.Background);
         }
-        Assert.True(compared >= 8, $"{compared} frames over photographs and gradients");
+        Assert.Superset(new HashSet<BackgroundKind> { BackgroundKind.Photo, BackgroundKind.Texture, BackgroundKind.Gradient, BackgroundKind.Stripes }, kinds);
     }
 
     [Fact]

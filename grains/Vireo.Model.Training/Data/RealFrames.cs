@@ -17,7 +17,11 @@ namespace Vireo.Model.Training.Data;
 /// <param name="fonts">The installed fonts.</param>
 /// <param name="photos">The installed photographs.</param>
 /// <param name="heldOut">Draw from the held-out font families and photographs instead of the training ones.</param>
-public sealed class RealFrames(DynamicTiler tiler, FontCatalog fonts, PhotoCatalog photos, bool heldOut = false)
+/// <param name="atTileScale">
+/// Draw each frame larger than its tile grid at the grid's scale (<see cref="AtTileScale"/>): the same tiles from fewer
+/// pixels.
+/// </param>
+public sealed class RealFrames(DynamicTiler tiler, FontCatalog fonts, PhotoCatalog photos, bool heldOut = false, bool atTileScale = false)
 {
     /// <summary>Frame sizes for training: square and video shapes that tile into 1 to 5 tiles.</summary>
     public static readonly (int W, int H)[] TrainingSizes =
@@ -34,24 +38,22 @@ public sealed class RealFrames(DynamicTiler tiler, FontCatalog fonts, PhotoCatal
     public static readonly (int W, int H)[] TrainingAndVideoSizes = [.. TrainingSizes.Union(EvaluationSizes)];
 
     /// <summary>
-    /// Each of <paramref name="sizes"/> scaled down, aspect ratio kept, to the smallest size that still covers the
-    /// tile grid <paramref name="tiler"/> chooses for it, and that gets the same grid. A frame drawn at the smaller size
-    /// from the same seed has the same content (photograph crop, text, shapes, at the same cap height in tile pixels),
-    /// drawn in fewer pixels; only procedural textures and stripes, sized in pixels, come out finer. Sizes no larger
-    /// than their grid stay as they are.
+    /// <paramref name="size"/> scaled down, aspect ratio kept, to the smallest size that still covers the tile grid
+    /// <paramref name="tiler"/> chooses for it, and that gets the same grid; a size no larger than its grid stays as it
+    /// is. A generator made with <c>atTileScale</c> draws a frame of the nominal size at this size, from the same seed
+    /// with the same content (photograph crop, text and shapes, at the same cap height in tile pixels) and with its
+    /// pixel-sized detail (texture grain, pattern period, defocus, sensor noise) made smaller in proportion. Only the
+    /// JPEG blocks keep their 8 pixels, so they are coarser at tile resolution than a full frame's.
     /// </summary>
-    public static (int W, int H)[] AtTileScale(IReadOnlyList<(int W, int H)> sizes, DynamicTiler tiler) =>
-    [
-        .. sizes.Select(size =>
-        {
-            var grid = tiler.ChooseGrid(size.W, size.H);
-            var scale = Math.Max((double)tiler.ImageSize * grid.Columns / size.W, (double)tiler.ImageSize * grid.Rows / size.H);
-            if (scale >= 1) return size;
-            var (width, height) = (tiler.ImageSize * grid.Columns, tiler.ImageSize * grid.Rows);
-            (width, height) = (Math.Max(width, (int)Math.Round(size.W * scale)), Math.Max(height, (int)Math.Round(size.H * scale)));
-            return tiler.ChooseGrid(width, height) == grid ? (width, height) : size;
-        }),
-    ];
+    public static (int W, int H) AtTileScale((int W, int H) size, DynamicTiler tiler)
+    {
+        var grid = tiler.ChooseGrid(size.W, size.H);
+        var scale = Math.Max((double)tiler.ImageSize * grid.Columns / size.W, (double)tiler.ImageSize * grid.Rows / size.H);
+        if (scale >= 1) return size;
+        var (width, height) = (tiler.ImageSize * grid.Columns, tiler.ImageSize * grid.Rows);
+        (width, height) = (Math.Max(width, (int)Math.Round(size.W * scale)), Math.Max(height, (int)Math.Round(size.H * scale)));
+        return tiler.ChooseGrid(width, height) == grid ? (width, height) : size;
+    }
 
     /// <summary>Cap height at tile resolution of small text: about one 14-px ViT patch.</summary>
     public const double SmallCapMin = 10, SmallCapMax = 14;
@@ -70,10 +72,13 @@ public sealed class RealFrames(DynamicTiler tiler, FontCatalog fonts, PhotoCatal
     /// <param name="shapeProbability">Chance the frame carries one or two known shapes.</param>
     public SyntheticSample Generate(Random rng, IReadOnlyList<(int W, int H)> sizes, double textProbability = 0.6, double largeTextFraction = 0.5, double shapeProbability = 0.35)
     {
-        var (width, height) = sizes[rng.Next(sizes.Count)];
+        var nominal = sizes[rng.Next(sizes.Count)];
+        var (width, height) = atTileScale ? AtTileScale(nominal, tiler) : nominal;
+        // Frame pixels per pixel of the nominal frame: detail sized in pixels is drawn this much smaller.
+        var detail = (double)width / nominal.W;
         using var bitmap = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul));
         using var canvas = new SKCanvas(bitmap);
-        var background = DrawBackground(canvas, width, height, rng);
+        var background = DrawBackground(canvas, width, height, detail, rng);
 
         var shapes = rng.NextDouble() < shapeProbability ? SyntheticFrames.LayOutShapes(rng, width, height, 1 + rng.Next(2)) : [];
         var grid = tiler.ChooseGrid(width, height);
@@ -88,7 +93,7 @@ public sealed class RealFrames(DynamicTiler tiler, FontCatalog fonts, PhotoCatal
             var label = RandomLabel(rng);
             var face = Faces[rng.Next(Faces.Count)];
             var tile = rng.Next(grid.GridTiles);
-            if (PlaceText(canvas, bitmap, rng, grid, tile, width, height, label, face, size, shapes) is { } drawn)
+            if (PlaceText(canvas, bitmap, rng, grid, tile, width, height, detail, label, face, size, shapes) is { } drawn)
             {
                 (text, line, family, textSize, textTile) = (label, drawn, face.Family, size, tile);
             }
@@ -96,7 +101,7 @@ public sealed class RealFrames(DynamicTiler tiler, FontCatalog fonts, PhotoCatal
         DrawShapes(canvas, shapes);
         canvas.Flush();
 
-        var frame = Degrade(bitmap, rng);
+        var frame = Degrade(bitmap, detail, rng);
         return new SyntheticSample(frame, SyntheticFrames.Caption(shapes), text, textSize, background, textTile, shapes.Count, grid.TotalTiles)
         {
             Line = line,
@@ -112,7 +117,7 @@ public sealed class RealFrames(DynamicTiler tiler, FontCatalog fonts, PhotoCatal
         return new string(chars);
     }
 
-    private BackgroundKind DrawBackground(SKCanvas canvas, int width, int height, Random rng)
+    private BackgroundKind DrawBackground(SKCanvas canvas, int width, int height, double detail, Random rng)
     {
         var pick = rng.NextDouble();
         if (pick < 0.55)
@@ -122,7 +127,7 @@ public sealed class RealFrames(DynamicTiler tiler, FontCatalog fonts, PhotoCatal
         }
         if (pick < 0.75)
         {
-            DrawTexture(canvas, width, height, rng);
+            DrawTexture(canvas, width, height, detail, rng);
             return BackgroundKind.Texture;
         }
         if (pick < 0.87)
@@ -131,7 +136,7 @@ public sealed class RealFrames(DynamicTiler tiler, FontCatalog fonts, PhotoCatal
             return BackgroundKind.Gradient;
         }
         var kind = rng.Next(3) switch { 0 => BackgroundKind.Flat, 1 => BackgroundKind.Stripes, _ => BackgroundKind.Checker };
-        DrawPattern(canvas, width, height, kind, rng);
+        DrawPattern(canvas, width, height, kind, detail, rng);
         return kind;
     }
 
@@ -181,11 +186,11 @@ public sealed class RealFrames(DynamicTiler tiler, FontCatalog fonts, PhotoCatal
     /// Fractal noise or turbulence over a flat colour. Noise shaders cost much per pixel, so the texture is drawn at a
     /// quarter of the frame's size and scaled up: its detail is coarse anyway.
     /// </summary>
-    private static void DrawTexture(SKCanvas canvas, int width, int height, Random rng)
+    private static void DrawTexture(SKCanvas canvas, int width, int height, double detail, Random rng)
     {
         const int Reduction = 4;
         var (w, h) = (Math.Max(1, width / Reduction), Math.Max(1, height / Reduction));
-        var frequency = (float)((0.002 + 0.04 * rng.NextDouble() * rng.NextDouble()) * Reduction);
+        var frequency = (float)((0.002 + 0.04 * rng.NextDouble() * rng.NextDouble()) * Reduction / detail);
         var octaves = 1 + rng.Next(4);
         var stretch = (float)(0.3 + rng.NextDouble() * 1.4);
         var seed = rng.Next(1000);
@@ -216,13 +221,13 @@ public sealed class RealFrames(DynamicTiler tiler, FontCatalog fonts, PhotoCatal
         canvas.DrawRect(0, 0, width, height, paint);
     }
 
-    private static void DrawPattern(SKCanvas canvas, int width, int height, BackgroundKind kind, Random rng)
+    private static void DrawPattern(SKCanvas canvas, int width, int height, BackgroundKind kind, double detail, Random rng)
     {
         var a = RandomColor(rng, 60, 200);
         var b = RandomColor(rng, 60, 200);
         canvas.DrawColor(a);
         if (kind == BackgroundKind.Flat) return;
-        var period = 6 + rng.Next(30);
+        var period = (6 + rng.Next(30)) * detail;
         var vertical = rng.Next(2) == 0;
         using var paint = new SKPaint { Color = b };
         for (var i = 0; i * period < Math.Max(width, height); i++)
@@ -230,12 +235,12 @@ public sealed class RealFrames(DynamicTiler tiler, FontCatalog fonts, PhotoCatal
             if (kind == BackgroundKind.Stripes)
             {
                 if (i % 2 == 1) continue;
-                if (vertical) canvas.DrawRect(i * period, 0, period, height, paint);
-                else canvas.DrawRect(0, i * period, width, period, paint);
+                if (vertical) canvas.DrawRect((float)(i * period), 0, (float)period, height, paint);
+                else canvas.DrawRect(0, (float)(i * period), width, (float)period, paint);
                 continue;
             }
             for (var j = 0; j * period < Math.Max(width, height); j++)
-                if ((i + j) % 2 == 1) canvas.DrawRect(i * period, j * period, period, period, paint);
+                if ((i + j) % 2 == 1) canvas.DrawRect((float)(i * period), (float)(j * period), (float)period, (float)period, paint);
         }
     }
 
@@ -246,7 +251,7 @@ public sealed class RealFrames(DynamicTiler tiler, FontCatalog fonts, PhotoCatal
     /// Draws the label inside grid tile <paramref name="tile"/> and returns its line, or null when it does not fit.
     /// Shapes under the label are dropped so the caption stays true.
     /// </summary>
-    private TextLine? PlaceText(SKCanvas canvas, SKBitmap bitmap, Random rng, TileGrid grid, int tile, int width, int height, string label, FontFace face, TextSize size, List<DrawnShape> shapes)
+    private TextLine? PlaceText(SKCanvas canvas, SKBitmap bitmap, Random rng, TileGrid grid, int tile, int width, int height, double detail, string label, FontFace face, TextSize size, List<DrawnShape> shapes)
     {
         // Frame pixels per tile pixel: the tile is this much smaller than the frame region it covers.
         var tilePerFrame = Math.Max((double)tiler.ImageSize * grid.Columns / width, (double)tiler.ImageSize * grid.Rows / height);
@@ -274,7 +279,7 @@ public sealed class RealFrames(DynamicTiler tiler, FontCatalog fonts, PhotoCatal
         var ys = us.Zip(vs, (u, v) => u * sin + v * cos).ToArray();
         var (boxW, boxH) = (xs.Max() - xs.Min(), ys.Max() - ys.Min());
         var region = DynamicTiler.TileRegion(grid, tile, width, height);
-        const int margin = 4;
+        var margin = 4 * detail;
         var freeW = region.W - boxW - 2 * margin;
         var freeH = region.H - boxH - 2 * margin;
         if (freeW <= 0 || freeH <= 0) return null;
@@ -314,7 +319,7 @@ public sealed class RealFrames(DynamicTiler tiler, FontCatalog fonts, PhotoCatal
         if (!plate && rng.NextDouble() < 0.3)
         {
             var offset = (float)(cap * (0.05 + 0.07 * rng.NextDouble()));
-            using var shadowBlur = SKMaskFilter.CreateBlur(SKBlurStyle.Normal, (float)(cap * 0.05 + 0.5));
+            using var shadowBlur = SKMaskFilter.CreateBlur(SKBlurStyle.Normal, (float)(cap * 0.05 + 0.5 * detail));
             using var shadow = new SKPaint { Color = contrasting.WithAlpha((byte)rng.Next(150, 240)), IsAntialias = true, MaskFilter = shadowBlur };
             canvas.DrawText(label, offset, (float)cap + offset, SKTextAlign.Left, font, shadow);
         }
@@ -380,10 +385,11 @@ public sealed class RealFrames(DynamicTiler tiler, FontCatalog fonts, PhotoCatal
     }
 
     /// <summary>What a camera and an encoder do to a frame: a little defocus, sensor noise, JPEG blocks.</summary>
-    private static RgbFrame Degrade(SKBitmap bitmap, Random rng)
+    private static RgbFrame Degrade(SKBitmap bitmap, double detail, Random rng)
     {
-        var blurSigma = rng.NextDouble() < 0.2 ? (float)(0.4 + 0.8 * rng.NextDouble()) : 0;
-        var noise = rng.NextDouble() < 0.3 ? 2 + rng.Next(9) : 0;
+        var blurSigma = rng.NextDouble() < 0.2 ? (float)((0.4 + 0.8 * rng.NextDouble()) * detail) : 0;
+        // Grain a frame is scaled down by 1/detail loses that much of its spread: drawn smaller, it is drawn weaker.
+        var noise = rng.NextDouble() < 0.3 ? (int)Math.Round((2 + rng.Next(9)) * detail) : 0;
         var quality = rng.NextDouble() < 0.5 ? 25 + rng.Next(66) : 0;
         var noiseSeed = (uint)rng.Next() | 1;
         var source = bitmap;

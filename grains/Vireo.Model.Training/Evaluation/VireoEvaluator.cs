@@ -167,9 +167,8 @@ public sealed class VireoEvaluator(VireoEngine engine, Action<string> log)
     public static List<SyntheticSample> RealFontSet(VireoEngine engine, int count, int seed, RealFontDraw? draw = null, FontCatalog? fonts = null, PhotoCatalog? photos = null)
     {
         draw ??= RealFontDraw.Published;
-        var generator = new RealFrames(engine.Model.Tiler, fonts ?? FontCatalog.Default(), photos ?? PhotoCatalog.Default(), heldOut: draw.HeldOut);
+        var generator = new RealFrames(engine.Model.Tiler, fonts ?? FontCatalog.Default(), photos ?? PhotoCatalog.Default(), draw.HeldOut, draw.AtTileScale);
         var sizes = draw.VideoSizes ? RealFrames.EvaluationSizes : RealFrames.TrainingSizes;
-        if (draw.AtTileScale) sizes = RealFrames.AtTileScale(sizes, engine.Model.Tiler);
         var rng = new Random(RealFontSeedBase + seed);
         var seeds = Enumerable.Range(0, count).Select(_ => rng.Next()).ToArray();
         var samples = new SyntheticSample[count];
