@@ -6,8 +6,8 @@ using static TorchSharp.torch.nn;
 
 namespace Vireo.Model.Training;
 
-/// <summary>A batch's dense labels, concatenated over its tiles in order.</summary>
-public sealed record ReadingLabels(long[] Own, long[] Previous, long[] Scene)
+/// <summary>A batch's dense labels, concatenated over its tiles in order, and which patches hold small glyphs.</summary>
+public sealed record ReadingLabels(long[] Own, long[] Previous, long[] Scene, bool[] Small)
 {
     /// <summary>Labels of each item's tiles, worked out in parallel and concatenated in order.</summary>
     public static ReadingLabels For<T>(IReadOnlyList<T> items, Func<T, ReadingTargets> labelsOf)
@@ -17,7 +17,8 @@ public sealed record ReadingLabels(long[] Own, long[] Previous, long[] Scene)
         return new ReadingLabels(
             targets.SelectMany(t => t.Own).ToArray(),
             targets.SelectMany(t => t.Previous).ToArray(),
-            targets.SelectMany(t => t.Scene).ToArray());
+            targets.SelectMany(t => t.Scene).ToArray(),
+            targets.SelectMany(t => t.Small).ToArray());
     }
 }
 
@@ -52,7 +53,10 @@ public sealed class ReadingHead : Module<Tensor, (Tensor Own, Tensor Previous, T
     public override (Tensor Own, Tensor Previous, Tensor Scene) forward(Tensor features) =>
         (own.forward(features).flatten(0, 1), previous.forward(features).flatten(0, 1), scene.forward(features).flatten(0, 1));
 
-    /// <summary>Loss of the probes, with the glyph and shape patches (class above 0) and how many of each are named right.</summary>
+    /// <summary>
+    /// Loss of the probes, with the glyph and shape patches (class above 0) and how many of each are named right, and
+    /// the same for the glyph patches of small text alone.
+    /// </summary>
     public ReadingResult Loss(Tensor features, ReadingLabels labels)
     {
         using var scope = NewDisposeScope();
@@ -66,7 +70,8 @@ public sealed class ReadingHead : Module<Tensor, (Tensor Own, Tensor Previous, T
             loss += functional.cross_entropy(previousLogits, TorchRuntime.Upload(tensor(labels.Previous), device), ignore_index: ReadingTargets.Ignore);
         var (glyphHits, glyphs) = Hits(ownLogits, ownTarget);
         var (shapeHits, shapes) = Hits(sceneLogits, sceneTarget);
-        return new ReadingResult(loss, glyphHits, glyphs, shapeHits, shapes).MoveToOuterDisposeScope();
+        var (smallHits, smallGlyphs) = Hits(ownLogits, ownTarget, TorchRuntime.Upload(tensor(labels.Small), device));
+        return new ReadingResult(loss, glyphHits, glyphs, shapeHits, shapes, smallHits, smallGlyphs).MoveToOuterDisposeScope();
     }
 
     private static Tensor ClassWeights(int classes, Device device)
@@ -76,21 +81,28 @@ public sealed class ReadingHead : Module<Tensor, (Tensor Own, Tensor Previous, T
         return weights;
     }
 
-    /// <summary>Patches labelled with a class above 0, and how many of them are predicted as that class.</summary>
-    private static (Tensor Hits, Tensor Labelled) Hits(Tensor logits, Tensor target)
+    /// <summary>
+    /// Patches labelled with a class above 0 (among those in <paramref name="among"/>, if given), and how many of them
+    /// are predicted as that class.
+    /// </summary>
+    private static (Tensor Hits, Tensor Labelled) Hits(Tensor logits, Tensor target, Tensor? among = null)
     {
         using var _ = no_grad();
         var labelled = target > 0;
+        if (among is not null) labelled = labelled.logical_and(among);
         return ((logits.argmax(-1) == target).logical_and(labelled).sum(), labelled.sum());
     }
 }
 
-/// <summary>The reading head's loss on a batch, with its glyph and shape patches and how many it names right (device scalars).</summary>
-public sealed record ReadingResult(Tensor Loss, Tensor GlyphHits, Tensor GlyphPatches, Tensor ShapeHits, Tensor ShapePatches)
+/// <summary>
+/// The reading head's loss on a batch, with its glyph and shape patches and how many it names right, and its small
+/// text's glyph patches and how many it names right (device scalars).
+/// </summary>
+public sealed record ReadingResult(Tensor Loss, Tensor GlyphHits, Tensor GlyphPatches, Tensor ShapeHits, Tensor ShapePatches, Tensor SmallGlyphHits, Tensor SmallGlyphPatches)
 {
     public ReadingResult MoveToOuterDisposeScope()
     {
-        foreach (var t in new[] { Loss, GlyphHits, GlyphPatches, ShapeHits, ShapePatches }) t.MoveToOuterDisposeScope();
+        foreach (var t in new[] { Loss, GlyphHits, GlyphPatches, ShapeHits, ShapePatches, SmallGlyphHits, SmallGlyphPatches }) t.MoveToOuterDisposeScope();
         return this;
     }
 }

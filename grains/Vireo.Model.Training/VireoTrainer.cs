@@ -554,7 +554,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
     /// <summary>The reading head's loss, and its accuracies pooled over the patches seen between log lines.</summary>
     private sealed class ReadingMeter : Meter
     {
-        private readonly DeviceSum _glyphHits = new(), _glyphs = new(), _shapeHits = new(), _shapes = new();
+        private readonly DeviceSum _glyphHits = new(), _glyphs = new(), _shapeHits = new(), _shapes = new(), _smallHits = new(), _small = new();
 
         public void Add(ReadingResult result, long items)
         {
@@ -563,10 +563,13 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             _glyphs.Add(result.GlyphPatches);
             _shapeHits.Add(result.ShapeHits);
             _shapes.Add(result.ShapePatches);
+            _smallHits.Add(result.SmallGlyphHits);
+            _small.Add(result.SmallGlyphPatches);
         }
 
-        /// <summary>"loss glyphs accuracy shapes accuracy" since the last call.</summary>
-        public string Take() => $"{TakeMean():F4} glyphs {Ratio(_glyphHits, _glyphs):P1} shapes {Ratio(_shapeHits, _shapes):P1}";
+        /// <summary>"loss glyphs accuracy (small accuracy) shapes accuracy" since the last call.</summary>
+        public string Take() =>
+            $"{TakeMean():F4} glyphs {Ratio(_glyphHits, _glyphs):P1} (small {Ratio(_smallHits, _small):P1}) shapes {Ratio(_shapeHits, _shapes):P1}";
 
         private static double Ratio(DeviceSum hits, DeviceSum total)
         {

@@ -46,6 +46,7 @@ public sealed class ReadingTargetsTests
         var named = targets.Own.Where(l => l > 0).Distinct().Order().ToArray();
         Assert.Equal(sample.Text.Select(ReadingTargets.ClassOf).Distinct().Order().ToArray(), named);
         Assert.All(targets.Previous.Where((_, i) => targets.Own[i] == ReadingTargets.None), p => Assert.Equal(ReadingTargets.Ignore, p));
+        Assert.DoesNotContain(true, targets.Small);
     }
 
     [Fact]
@@ -58,12 +59,31 @@ public sealed class ReadingTargetsTests
 
         long[] Tile(int t) => targets.Own.Skip(t * patches).Take(patches).ToArray();
         Assert.Contains(Tile(sample.TextTile), l => l > 0);
+        // Its glyph patches, and only they, count as small text's.
+        Assert.Equal(targets.Own.Select(l => l > 0), targets.Small);
         foreach (var other in Enumerable.Range(0, 4).Where(t => t != sample.TextTile))
             Assert.All(Tile(other), l => Assert.Equal(ReadingTargets.None, l));
         // At thumbnail scale the glyphs are a few pixels tall: unreadable there, so ignored rather than called background.
         var thumbnail = Tile(4);
         Assert.Contains(thumbnail, l => l == ReadingTargets.Ignore);
         Assert.DoesNotContain(thumbnail, l => l > 0);
+    }
+
+    [Fact]
+    public void TheReadingHeadCountsSmallTextsGlyphPatchesApart()
+    {
+        SyntheticSample[] samples = [WithText(TextSize.Large, (448, 448)), WithText(TextSize.Small, (896, 896))];
+        var labels = ReadingLabels.For(samples, sample => ReadingTargets.For(sample, Tiler(), Config.PatchSize));
+        var patches = Config.PatchesPerSide * Config.PatchesPerSide;
+        using var head = new ReadingHead(Config.VisionConfig.HiddenSize);
+        using var features = TorchSharp.torch.randn(labels.Own.Length / patches, patches, Config.VisionConfig.HiddenSize);
+
+        var result = head.Loss(features, labels);
+        var small = labels.Own.Where((l, i) => l > 0 && labels.Small[i]).Count();
+        Assert.InRange(small, 3, labels.Own.Count(l => l > 0) - 3);
+        Assert.Equal(small, result.SmallGlyphPatches.item<long>());
+        Assert.Equal(labels.Own.Count(l => l > 0), result.GlyphPatches.item<long>());
+        Assert.InRange(result.SmallGlyphHits.item<long>(), 0, Math.Min(small, result.GlyphHits.item<long>()));
     }
 
     [Fact]

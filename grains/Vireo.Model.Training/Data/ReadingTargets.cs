@@ -22,11 +22,19 @@ public sealed class ReadingTargets
     /// <summary>Glyphs shorter than this many tile pixels are not labelled.</summary>
     public const double MinimumGlyphHeight = 9;
 
-    private ReadingTargets(long[] own, long[] previous, long[] scene)
+    /// <summary>
+    /// Glyphs shorter than this many patches in their tile are small text: what the 64-token path, which merges four
+    /// by four patches, cannot resolve (small text is drawn with a cap height of about one patch, large text with three
+    /// or four).
+    /// </summary>
+    public const double SmallGlyphPatches = 2;
+
+    private ReadingTargets(long[] own, long[] previous, long[] scene, bool[] small)
     {
         Own = own;
         Previous = previous;
         Scene = scene;
+        Small = small;
     }
 
     /// <summary>[tiles * patches] own-character labels, tile by tile, patches row by row.</summary>
@@ -37,6 +45,9 @@ public sealed class ReadingTargets
 
     /// <summary>[tiles * patches] the coloured shape under each patch centre (<see cref="SceneClassOf"/>), 0 for none.</summary>
     public long[] Scene { get; }
+
+    /// <summary>[tiles * patches] whether the patch's glyph is small text (<see cref="SmallGlyphPatches"/>).</summary>
+    public bool[] Small { get; }
 
     /// <summary>Classes of the scene head: none plus one per colour and shape kind.</summary>
     public static readonly int SceneClasses = 1 + DrawnShape.Colors * DrawnShape.Kinds;
@@ -59,6 +70,7 @@ public sealed class ReadingTargets
         var own = new long[grid.TotalTiles * patches];
         var previous = new long[own.Length];
         var scene = new long[own.Length];
+        var small = new bool[own.Length];
         Array.Fill(previous, Ignore);
         for (var t = 0; t < grid.TotalTiles; t++)
         {
@@ -88,11 +100,12 @@ public sealed class ReadingTargets
                         }
                         own[i] = ClassOf(text[k]);
                         previous[i] = k == 0 ? None : ClassOf(text[k - 1]);
+                        small[i] = line.Height / sy < SmallGlyphPatches * patchSize;
                     }
                 }
             }
         }
-        return new ReadingTargets(own, previous, scene);
+        return new ReadingTargets(own, previous, scene, small);
     }
 
     /// <summary>1 + colour * kinds + kind: one class per coloured shape kind, 0 for none.</summary>
