@@ -19,6 +19,7 @@ public static class VireoCommandLine
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(CalibrateCommand.Create());
+        root.Subcommands.Add(ProbeCommand.Create());
         root.Subcommands.Add(DemoClipCommand.Create());
         root.Subcommands.Add(TinyModelCommand.Create());
         root.Subcommands.Add(VerifyCheckpointCommand.Create());

@@ -88,12 +88,16 @@ public static class EvalCommand
     }
 
     /// <summary>A set's size: both sets are evaluated and reported, so each needs a frame at least.</summary>
-    private static Option<int> FramesOption(string name, string description, int frames)
+    private static Option<int> FramesOption(string name, string description, int frames) =>
+        Positive(name, description, frames, ": both sets are evaluated and reported");
+
+    /// <summary>A count of at least 1, refused below with <paramref name="reason"/> after the message.</summary>
+    internal static Option<int> Positive(string name, string description, int value, string reason = "")
     {
-        var option = new Option<int>(name) { Description = description, DefaultValueFactory = _ => frames };
+        var option = new Option<int>(name) { Description = description, DefaultValueFactory = _ => value };
         option.Validators.Add(result =>
         {
-            if (result.GetValueOrDefault<int>() < 1) result.AddError($"{name} must be at least 1: both sets are evaluated and reported.");
+            if (result.GetValueOrDefault<int>() < 1) result.AddError($"{name} must be at least 1{reason}.");
         });
         return option;
     }
