@@ -36,6 +36,13 @@ public sealed class ReadingHead : Module<Tensor, (Tensor Own, Tensor Previous, T
     /// <summary>Weight of "no character" next to each character class, so rare glyph patches are not drowned out.</summary>
     public const float BackgroundWeight = 0.1f;
 
+    /// <summary>
+    /// Weight of a small text's glyph patch in the character probes' losses next to any other patch's, as if it were
+    /// there this many times. A large glyph covers about 5-12 patches and a small one 1-2, so at 1 (the default, and
+    /// every run before it) small text is a small part of the loss even when half the text is small.
+    /// </summary>
+    public double SmallGlyphWeight { get; set; } = 1;
+
     private readonly Linear own;
     private readonly Linear previous;
     private readonly Linear scene;
@@ -64,14 +71,32 @@ public sealed class ReadingHead : Module<Tensor, (Tensor Own, Tensor Previous, T
         var (ownLogits, previousLogits, sceneLogits) = forward(features);
         var ownTarget = TorchRuntime.Upload(tensor(labels.Own), device);
         var sceneTarget = TorchRuntime.Upload(tensor(labels.Scene), device);
-        var loss = functional.cross_entropy(ownLogits, ownTarget, weight: ClassWeights(ReadingTargets.Classes, device), ignore_index: ReadingTargets.Ignore)
+        var small = TorchRuntime.Upload(tensor(labels.Small), device);
+        var loss = CrossEntropy(ownLogits, ownTarget, ClassWeights(ReadingTargets.Classes, device), small, SmallGlyphWeight)
             + functional.cross_entropy(sceneLogits, sceneTarget, weight: ClassWeights(ReadingTargets.SceneClasses, device));
         if (labels.Previous.Any(l => l != ReadingTargets.Ignore))
-            loss += functional.cross_entropy(previousLogits, TorchRuntime.Upload(tensor(labels.Previous), device), ignore_index: ReadingTargets.Ignore);
+            loss += CrossEntropy(previousLogits, TorchRuntime.Upload(tensor(labels.Previous), device), null, small, SmallGlyphWeight);
         var (glyphHits, glyphs) = Hits(ownLogits, ownTarget);
         var (shapeHits, shapes) = Hits(sceneLogits, sceneTarget);
-        var (smallHits, smallGlyphs) = Hits(ownLogits, ownTarget, TorchRuntime.Upload(tensor(labels.Small), device));
+        var (smallHits, smallGlyphs) = Hits(ownLogits, ownTarget, small);
         return new ReadingResult(loss, glyphHits, glyphs, shapeHits, shapes, smallHits, smallGlyphs).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Cross-entropy over the patches not labelled <see cref="ReadingTargets.Ignore"/>, with class weights if given, and
+    /// each patch in <paramref name="small"/> counted <paramref name="smallWeight"/> times: the weighted mean PyTorch's
+    /// cross_entropy takes, with the small patches' weights multiplied. At a weight of 1 it is PyTorch's own.
+    /// </summary>
+    public static Tensor CrossEntropy(Tensor logits, Tensor target, Tensor? classWeights, Tensor small, double smallWeight)
+    {
+        if (smallWeight == 1) return functional.cross_entropy(logits, target, weight: classWeights, ignore_index: ReadingTargets.Ignore);
+        using var scope = NewDisposeScope();
+        // Per patch: the class weight times its loss, 0 where ignored.
+        var losses = functional.cross_entropy(logits, target, weight: classWeights, ignore_index: ReadingTargets.Ignore, reduction: nn.Reduction.None);
+        var labelled = target != ReadingTargets.Ignore;
+        var weights = classWeights is null ? labelled.to(logits.dtype) : classWeights.index_select(0, target.clamp_min(0)) * labelled;
+        var factor = where(small, smallWeight, 1.0).to(logits.dtype);
+        return ((losses * factor).sum() / (weights * factor).sum()).MoveToOuterDisposeScope();
     }
 
     private static Tensor ClassWeights(int classes, Device device)

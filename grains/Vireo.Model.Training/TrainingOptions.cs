@@ -106,6 +106,12 @@ public sealed record TrainingOptions
     /// </summary>
     public double ReadingWeight { get; init; }
 
+    /// <summary>
+    /// Weight of a small text's glyph patch in the reading loss next to any other patch's
+    /// (<see cref="ReadingHead.SmallGlyphWeight"/>); 1 keeps the loss as before.
+    /// </summary>
+    public double SmallGlyphWeight { get; init; } = 1;
+
     /// <summary>A fresh run starts the vision position embeddings as 2D sine-cosine codes instead of small noise.</summary>
     public bool SineCosinePositions { get; init; }
 

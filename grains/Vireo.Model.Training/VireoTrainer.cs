@@ -236,6 +236,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             log($"reading head initialised from {from}");
         }
         var head = from is not null ? LoadHead(model, from) : new ReadingHead(model.Config.VisionConfig.HiddenSize);
+        head.SmallGlyphWeight = options.SmallGlyphWeight;
         head.to(device);
         return head;
     }

@@ -87,6 +87,29 @@ public sealed class ReadingTargetsTests
     }
 
     [Fact]
+    public void ASmallGlyphWeighedThreeTimesCountsAsThreeCopiesOfItsPatchInTheReadingLoss()
+    {
+        TorchSharp.torch.random.manual_seed(3);
+        using var logits = TorchSharp.torch.randn(12, 5);
+        long[] labels = [0, 1, 2, 3, 4, ReadingTargets.Ignore, 1, 2, 0, 3, 4, 2];
+        bool[] small = [false, true, true, false, false, true, false, true, false, false, true, false];
+        using var target = TorchSharp.torch.tensor(labels);
+        using var smallMask = TorchSharp.torch.tensor(small);
+        using var copies = TorchSharp.torch.tensor(Enumerable.Range(0, labels.Length).SelectMany(i => Enumerable.Repeat((long)i, small[i] ? 3 : 1)).ToArray());
+        using var classWeights = TorchSharp.torch.tensor(new[] { ReadingHead.BackgroundWeight, 1f, 1f, 1f, 1f });
+        foreach (var weights in new[] { classWeights, null })
+        {
+            using var plain = TorchSharp.torch.nn.functional.cross_entropy(logits, target, weight: weights, ignore_index: ReadingTargets.Ignore);
+            using var copied = TorchSharp.torch.nn.functional.cross_entropy(logits.index_select(0, copies), target.index_select(0, copies), weight: weights, ignore_index: ReadingTargets.Ignore);
+            using var once = ReadingHead.CrossEntropy(logits, target, weights, smallMask, 1);
+            using var thrice = ReadingHead.CrossEntropy(logits, target, weights, smallMask, 3);
+            Assert.Equal(plain.item<float>(), once.item<float>());
+            Assert.Equal(copied.item<float>(), thrice.item<float>(), 5);
+            Assert.NotEqual(plain.item<float>(), thrice.item<float>(), 3);
+        }
+    }
+
+    [Fact]
     public void FrameWithoutTextIsAllBackground()
     {
         var generator = new SyntheticFrames(Tiler());

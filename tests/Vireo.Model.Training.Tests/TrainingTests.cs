@@ -87,6 +87,25 @@ public sealed class TrainingTests : IDisposable
         Assert.DoesNotContain(lines, l => l.StartsWith("reading step", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void TheSmallGlyphWeightReachesTheStageOneReadingLoss()
+    {
+        string FirstReadingLoss(double weight)
+        {
+            var lines = new List<string>();
+            var options = TinyRun(seed: 6) with
+            {
+                OutputDirectory = Path.Combine(_dir, $"w{weight}"), ReadingWeight = 1, Stage1Steps = 1, BatchSize = 4,
+                TextProbability = 1, SmallTextFraction = 1, SmallGlyphWeight = weight, Sizes = [(896, 896)],
+            };
+            new VireoTrainer(options with { StopAfterSteps = 1 }, lines.Add).Run();
+            var line = lines.First(l => l.StartsWith("stage 1 step 1/1", StringComparison.Ordinal));
+            Assert.Matches(@"\(small \d", line);
+            return System.Text.RegularExpressions.Regex.Match(line, @" reading (\S+) ").Groups[1].Value;
+        }
+        Assert.NotEqual(FirstReadingLoss(1), FirstReadingLoss(8));
+    }
+
     /// <summary>A run through every stage: 2 reading steps, 3 of stage 1 (with the reading loss), 2 each of stages 2 and 3.</summary>
     private TrainingOptions EveryStage(string directory, int seed) => TinyRun(seed) with
     {

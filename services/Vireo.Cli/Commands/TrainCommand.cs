@@ -46,6 +46,11 @@ public static class TrainCommand
             {
                 if (result.GetValueOrDefault<int>() is < 0 or > 24) result.AddError($"{layers.Name} must be between 0 and 24.");
             });
+        var smallGlyphWeight = new Option<double>("--small-glyph-weight") { Description = "Count each glyph patch of small text this many times in the reading loss (a large glyph covers 5-12 patches, a small one 1-2).", DefaultValueFactory = _ => 1.0 };
+        smallGlyphWeight.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<double>() is not (>= 1 and <= 100)) result.AddError("--small-glyph-weight must be between 1 and 100.");
+        });
         var videoSizes = new Option<bool>("--video-sizes") { Description = "Also draw real frames at the sizes of real video (1080p landscape and portrait besides the training sizes)." };
         var tileScale = new Option<bool>("--draw-at-tile-scale") { Description = "Draw real frames larger than their tile grid (1080p, 720p) at the grid's scale: the same tiles from a fifth of the pixels, so the host draws faster. Keep one setting for a whole run." };
         var realFraction = Fraction("--real-fraction", "Share of stage 1-3 frames drawn with real fonts over photographs and textures (fonts and photographs from VIREO_FONT_DIRS / VIREO_PHOTO_DIRS, else the system's).", 0.0);
@@ -61,7 +66,7 @@ public static class TrainCommand
 
         var command = new Command("train", "Train the vision-language model with its visual resolution router (ViCO stages 1-3).")
         {
-            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, stopAfter, logEvery, checkpointEvery, ship, snapshot, textProbability, smallText, curriculum, boost, continueStage1, textOnly, readingWeight, headWarmup, readingSteps, initVision, sineCosine, initFrom, addVision, addLanguage, realFraction, videoSizes, tileScale, tilesOnDevice, bf16Attention, echo,
+            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, stopAfter, logEvery, checkpointEvery, ship, snapshot, textProbability, smallText, curriculum, boost, continueStage1, textOnly, readingWeight, smallGlyphWeight, headWarmup, readingSteps, initVision, sineCosine, initFrom, addVision, addLanguage, realFraction, videoSizes, tileScale, tilesOnDevice, bf16Attention, echo,
         };
         command.Validators.Add(result =>
         {
@@ -113,6 +118,7 @@ public static class TrainCommand
                 ContinueStage1 = parse.GetValue(continueStage1),
                 CurriculumTextOnly = parse.GetValue(textOnly),
                 ReadingWeight = parse.GetValue(readingWeight),
+                SmallGlyphWeight = parse.GetValue(smallGlyphWeight),
                 ReadingSteps = parse.GetValue(readingSteps),
                 ReadingHeadWarmup = parse.GetValue(headWarmup),
                 InitVisionFrom = parse.GetValue(initVision),
