@@ -116,10 +116,10 @@ public static class GlyphProbe
             }
             if (frames.Count == 0) continue;
             var f = tensor(frames.ToArray());
-            var p64 = patches.ToArray();
-            parts[0].Add(features[f, tensor(p64)].DetachFromDisposeScope());
-            parts[1].Add(Slotted(standard, f, p64, token256, slot256).DetachFromDisposeScope());
-            parts[2].Add(Slotted(compressed, f, p64, token64, slot64).DetachFromDisposeScope());
+            var patchIndices = patches.ToArray();
+            parts[0].Add(features[f, tensor(patchIndices)].DetachFromDisposeScope());
+            parts[1].Add(Slotted(standard, f, patchIndices, token256, slot256).DetachFromDisposeScope());
+            parts[2].Add(Slotted(compressed, f, patchIndices, token64, slot64).DetachFromDisposeScope());
         }
         if (labels.Count == 0) throw new InvalidOperationException("No frame of the probe set carries text.");
         var vectors = parts.Select(list =>
