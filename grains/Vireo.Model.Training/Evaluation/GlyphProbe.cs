@@ -21,7 +21,10 @@ public sealed record GlyphProbeScore(string Representation, int Width, int Small
 /// </summary>
 public static class GlyphProbe
 {
-    public static readonly string[] Representations = ["encoder patches", "256-token path", "64-token path"];
+    /// <summary>Each representation probed, with the key its scores take in the report's last line.</summary>
+    private static readonly (string Name, string Key)[] Probed = [("encoder patches", "patch"), ("256-token path", "256"), ("64-token path", "64")];
+
+    public static IEnumerable<string> Representations => Probed.Select(p => p.Name);
 
     /// <param name="model">The model probed; it is not changed.</param>
     /// <param name="trainFrames">Frames of the training side the probes learn from.</param>
@@ -39,7 +42,7 @@ public static class GlyphProbe
         var test = Collect(model, new RealFrames(model.Tiler, fonts, photos, heldOut: true), testFrames, seed + 1);
         try
         {
-            return [.. Representations.Select((name, r) => Probe(name, train, test, r, seed, epochs))];
+            return [.. Probed.Select((p, r) => Probe(p.Name, train, test, r, seed, epochs))];
         }
         finally
         {
@@ -57,8 +60,11 @@ public static class GlyphProbe
             text.AppendLine(CultureInfo.InvariantCulture, $"{s.Representation,-18} {s.Width,6} {s.Small,11:P1}   {s.Large,11:P1}   ({s.SmallPatches} small, {s.LargePatches} large held-out patches)");
         text.AppendLine(CultureInfo.InvariantCulture, $"(chance: {1.0 / BitmapFont.Alphabet.Length:P1}; probes trained on the training fonts, scored on the held-out ones)");
         text.AppendLine();
-        string[] keys = ["patch", "256", "64"];
-        text.Append(string.Join(' ', scores.Select((s, i) => string.Create(CultureInfo.InvariantCulture, $"probe_small_{keys[i]}={s.Small:F3} probe_large_{keys[i]}={s.Large:F3}"))));
+        text.Append(string.Join(' ', scores.Select(s =>
+        {
+            var key = Probed.Single(p => p.Name == s.Representation).Key;
+            return string.Create(CultureInfo.InvariantCulture, $"probe_small_{key}={s.Small:F3} probe_large_{key}={s.Large:F3}");
+        })));
         return text.ToString();
     }
 
@@ -82,8 +88,8 @@ public static class GlyphProbe
         var patchSize = model.Config.PatchSize;
         var side = tiler.ImageSize / patchSize;
         // Which token, and which place inside it, each patch goes to on each path: the pixel shuffle of the patch indices.
-        var (token256, slot256) = TokenOf(side, model.Config.DownsampleRatio);
-        var (token64, slot64) = TokenOf(side, model.Config.CompressedDownsampleRatio);
+        var standardPlaces = TokenPlaces.Of(side, model.Config.DownsampleRatio);
+        var compressedPlaces = TokenPlaces.Of(side, model.Config.CompressedDownsampleRatio);
         var rng = new Random(seed);
         var samples = Enumerable.Range(0, count)
             .Select(_ => generator.Generate(rng, [(tiler.ImageSize, tiler.ImageSize)], textProbability: 1, largeTextFraction: 0.5, shapeProbability: 0))
@@ -118,8 +124,8 @@ public static class GlyphProbe
             var f = tensor(frames.ToArray());
             var patchIndices = patches.ToArray();
             parts[0].Add(features[f, tensor(patchIndices)].DetachFromDisposeScope());
-            parts[1].Add(Slotted(standard, f, patchIndices, token256, slot256).DetachFromDisposeScope());
-            parts[2].Add(Slotted(compressed, f, patchIndices, token64, slot64).DetachFromDisposeScope());
+            parts[1].Add(Slotted(standard, f, patchIndices, standardPlaces).DetachFromDisposeScope());
+            parts[2].Add(Slotted(compressed, f, patchIndices, compressedPlaces).DetachFromDisposeScope());
         }
         if (labels.Count == 0) throw new InvalidOperationException("No frame of the probe set carries text.");
         var vectors = parts.Select(list =>
@@ -135,25 +141,28 @@ public static class GlyphProbe
     /// Each glyph patch's token from <paramref name="tokens"/> [frames, tokens, H], placed in the slot of the patch's
     /// place inside that token: [patches, places * H], so one linear probe holds one probe per place.
     /// </summary>
-    private static Tensor Slotted(Tensor tokens, Tensor frames, long[] patches, long[] tokenOf, long[] slotOf)
+    private static Tensor Slotted(Tensor tokens, Tensor frames, long[] patches, TokenPlaces places)
     {
-        var rows = tokens[frames, tensor(patches.Select(p => tokenOf[p]).ToArray())];
-        var places = slotOf.Max() + 1;
-        var oneHot = nn.functional.one_hot(tensor(patches.Select(p => slotOf[p]).ToArray()), places).to(rows.dtype);
+        var rows = tokens[frames, tensor(patches.Select(p => places.Token[p]).ToArray())];
+        var oneHot = nn.functional.one_hot(tensor(patches.Select(p => places.Place[p]).ToArray()), places.PerToken).to(rows.dtype);
         return (oneHot.unsqueeze(-1) * rows.unsqueeze(1)).flatten(1);
     }
 
-    /// <summary>For each of side x side patches, its token and its place inside the token after the pixel shuffle at <paramref name="ratio"/>.</summary>
-    private static (long[] Token, long[] Slot) TokenOf(int side, double ratio)
+    /// <summary>For each patch of a side x side grid, its token and its place inside the token after a pixel shuffle; and the places a token has.</summary>
+    private sealed record TokenPlaces(long[] Token, long[] Place, int PerToken)
     {
-        using var indices = arange(side * side, dtype: ScalarType.Float32).reshape(1, side * side, 1);
-        using var shuffled = PixelShuffle.Apply(indices, ratio);
-        var flat = shuffled.reshape(-1).data<float>().ToArray();
-        var places = (int)shuffled.shape[2];
-        var (token, slot) = (new long[side * side], new long[side * side]);
-        for (var k = 0; k < flat.Length; k++)
-            (token[(int)flat[k]], slot[(int)flat[k]]) = (k / places, k % places);
-        return (token, slot);
+        /// <summary>The places of the pixel shuffle at <paramref name="ratio"/>, found by shuffling the patch indices.</summary>
+        public static TokenPlaces Of(int side, double ratio)
+        {
+            using var indices = arange(side * side, dtype: ScalarType.Float32).reshape(1, side * side, 1);
+            using var shuffled = PixelShuffle.Apply(indices, ratio);
+            var flat = shuffled.reshape(-1).data<float>().ToArray();
+            var perToken = (int)shuffled.shape[2];
+            var (token, place) = (new long[side * side], new long[side * side]);
+            for (var k = 0; k < flat.Length; k++)
+                (token[(int)flat[k]], place[(int)flat[k]]) = (k / perToken, k % perToken);
+            return new TokenPlaces(token, place, perToken);
+        }
     }
 
     /// <summary>Trains a linear probe on <paramref name="train"/>'s representation <paramref name="r"/> (standardised) and scores it on <paramref name="test"/>'s.</summary>
