@@ -133,7 +133,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
 
     /// <summary>The optimizer of every stage: AdamW with weight decay 0.01.</summary>
     internal static TorchSharp.Modules.OptimizerHelper AdamW(IEnumerable<TorchSharp.Modules.Parameter> parameters, double learningRate) =>
-        optim.AdamW(parameters, learningRate, weight_decay: 0.01);
+        new ScalarSafe.AdamW(parameters, learningRate, weightDecay: 0.01);
 
     private bool ShouldStop =>
         (options.TimeLimit is { } limit && _clock.Elapsed >= limit) || (options.StopAfterSteps is { } steps && _stepsThisRun >= steps);
@@ -147,10 +147,9 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
     }
 
     /// <summary>
-    /// Gives the optimizer of the stage this run resumed in the moments and step counts it had when saved. Only the
-    /// first stage a run enters can be mid-way; later ones start with a fresh optimizer.
+    /// A stage's AdamW, carrying on from the moments and step counts the checkpoint saved when the run resumes inside
+    /// that stage. Only the first stage a run enters can be mid-way; later ones start with a fresh optimizer.
     /// </summary>
-    /// <summary>A stage's AdamW, carrying on from the checkpoint's state when the run resumes inside that stage.</summary>
     private TorchSharp.Modules.OptimizerHelper NewOptimizer(IEnumerable<TorchSharp.Modules.Parameter> parameters, double learningRate)
     {
         var optimizer = AdamW(parameters, learningRate);

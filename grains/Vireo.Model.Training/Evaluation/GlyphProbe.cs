@@ -175,7 +175,7 @@ public static class GlyphProbe
         var std = x.std([0], keepdim: true) + 1e-4;
         var xs = (x - mean) / std;
         var probe = nn.Linear(x.shape[1], BitmapFont.Alphabet.Length);
-        var optimizer = optim.AdamW(probe.parameters(), lr: 1e-2, weight_decay: 1e-2);
+        using var optimizer = new ScalarSafe.AdamW(probe.parameters(), learningRate: 1e-2, weightDecay: 1e-2);
         for (var epoch = 0; epoch < epochs; epoch++)
         {
             using var step = NewDisposeScope();
