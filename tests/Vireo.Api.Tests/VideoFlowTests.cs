@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Text.Json;
 using Vireo.Testing;
@@ -128,24 +129,41 @@ public sealed class VideoFlowTests(ApiCluster cluster)
     }
 
     [Fact]
-    public async Task AnUploadThatAsksForEveryReadingGetsTheOnesTheModelIsUnsureOf()
+    public async Task AnUploadThatAsksForEveryReadingGetsTheOnesTheModelIsUnsureOfAndItsOwnThresholdCutsThem()
     {
         using var client = await cluster.ClientAsync(ApiCluster.NewTenant());
         var clip = await File.ReadAllBytesAsync(cluster.Clip);
         Assert.Contains("textThreshold must be a number at least 0 and below 1",
             await Http.AssertProblemAsync(await Http.UploadAsync(client, clip, """{"textThreshold":1}"""), HttpStatusCode.UnprocessableEntity));
 
-        using var upload = await Http.UploadAsync(client, clip, """{"sampling":{"fps":4},"maxTiles":2,"textThreshold":0,"shapeThreshold":0}""");
+        // Asked for every reading, the upload gets each frame's text however unsure the model was of it.
+        var every = await FramesAsync(client, clip, """{"sampling":{"fps":4},"maxTiles":2,"textThreshold":0,"shapeThreshold":0}""");
+        var read = every.Values.Where(f => f.Text.Length > 0).ToList();
+        Assert.True(read.Count >= 2, $"{read.Count} readings");
+        var (least, most) = (read.Min(f => f.Confidence), read.Max(f => f.Confidence));
+        Assert.True(most - least > 0.02, $"readings' confidences {least:F3}-{most:F3}");
+
+        // Another upload of the same clip with its own threshold between them keeps the readings above it and reports
+        // the others as none, frame by frame.
+        var cut = Math.Round((least + most) / 2, 4);
+        var some = await FramesAsync(client, clip, $$"""{"sampling":{"fps":4},"maxTiles":2,"textThreshold":{{cut.ToString(CultureInfo.InvariantCulture)}},"shapeThreshold":0}""");
+        Assert.Equal(every.Keys.Order(), some.Keys.Order());
+        foreach (var (index, frame) in every.Where(f => Math.Abs(f.Value.Confidence - cut) > 0.01))
+            Assert.Equal(frame.Confidence >= cut ? frame.Text : "", some[index].Text);
+        Assert.Contains(every.Values, f => f.Text.Length > 0 && f.Confidence < cut - 0.01);
+        Assert.Contains(every.Values, f => f.Confidence > cut + 0.01);
+    }
+
+    /// <summary>Uploads the clip with the given options, waits for it, and returns each frame's text and text confidence by index.</summary>
+    private static async Task<Dictionary<int, (string Text, double Confidence)>> FramesAsync(HttpClient client, byte[] clip, string options)
+    {
+        using var upload = await Http.UploadAsync(client, clip, options);
         Assert.Equal(HttpStatusCode.Accepted, upload.StatusCode);
         var id = (await Http.JsonAsync(upload)).GetProperty("id").GetString()!;
         var events = await ReadEventsAsync(client, $"/v1/videos/{id}/events", lastEventId: null, TimeSpan.FromMinutes(3));
         Assert.Equal("completed", events[^1].Type);
-        var frames = (await Http.JsonAsync(await client.GetAsync($"/v1/videos/{id}/frames?limit=100"))).GetProperty("items").EnumerateArray()
-            .Select(f => (Text: f.GetProperty("text").GetString()!, Confidence: f.GetProperty("textConfidence").GetDouble())).ToList();
-        // The test pattern's counter is read, unsurely: readings the checkpoint's own threshold would have reported as none
-        // (without the option this clip reports none of them).
-        var threshold = ShippedTextThreshold();
-        Assert.Contains(frames, f => f.Text.Length > 0 && f.Confidence < threshold);
+        return (await Http.JsonAsync(await client.GetAsync($"/v1/videos/{id}/frames?limit=100"))).GetProperty("items").EnumerateArray()
+            .ToDictionary(f => f.GetProperty("index").GetInt32(), f => (f.GetProperty("text").GetString()!, f.GetProperty("textConfidence").GetDouble()));
     }
 
     public sealed record ServerEvent(string Type, string Id, JsonElement Data);
