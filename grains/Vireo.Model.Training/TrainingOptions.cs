@@ -66,6 +66,12 @@ public sealed record TrainingOptions
     public bool DrawAtTileScale { get; init; }
 
     /// <summary>
+    /// Real frames of stages 1-3 draw each label's glyphs narrower or wider, slanted and at times bolder than the font
+    /// does (<see cref="Data.RealFrames.GlyphVariation"/>). Off keeps every batch as before.
+    /// </summary>
+    public bool VaryGlyphs { get; init; }
+
+    /// <summary>
     /// Share of the frames of stages 1–3 drawn by <see cref="Data.RealFrames"/> (training fonts and photographs)
     /// instead of <see cref="Data.SyntheticFrames"/>. 0 keeps every batch exactly as before.
     /// </summary>

@@ -170,6 +170,37 @@ public sealed class RealFramesTests
     }
 
     [Fact]
+    public void VariedGlyphsStretchTheLabelsCellsWithThemAndTheSameSeedDrawsTheSameFrame()
+    {
+        var tiler = Tiler();
+        var plain = Generator();
+        var varied = new RealFrames(tiler, FontCatalog.Default(), PhotoCatalog.Default(), varyGlyphs: true);
+        var ratios = new List<double>();
+        for (var seed = 0; seed < 60; seed++)
+        {
+            var a = plain.Generate(new Random(seed), [(640, 480)], textProbability: 1);
+            var b = varied.Generate(new Random(seed), [(640, 480)], textProbability: 1);
+            Assert.Equal(a.Text, b.Text);
+            Assert.Equal(a.FontFamily, b.FontFamily);
+            if (a.Line is null || b.Line is null) continue;
+            // Same label, font and cap height; the cells that name each glyph widen or narrow with the glyphs.
+            Assert.Equal(a.Line.Height, b.Line.Height, 6);
+            var ratio = (b.Line.Edges[^1] - b.Line.Edges[0]) / (a.Line.Edges[^1] - a.Line.Edges[0]);
+            Assert.InRange(ratio, RealFrames.GlyphVariation.MinScaleX - 1e-3, RealFrames.GlyphVariation.MaxScaleX + 1e-3);
+            ratios.Add(ratio);
+        }
+        Assert.True(ratios.Count >= 30, $"{ratios.Count} labels placed");
+        Assert.Contains(ratios, r => r < 0.95);
+        Assert.Contains(ratios, r => r > 1.1);
+
+        var again = new RealFrames(tiler, FontCatalog.Default(), PhotoCatalog.Default(), varyGlyphs: true);
+        var first = varied.Generate(new Random(7), RealFrames.TrainingSizes, textProbability: 1);
+        var second = again.Generate(new Random(7), RealFrames.TrainingSizes, textProbability: 1);
+        Assert.Equal(first.Answer, second.Answer);
+        Assert.Equal(first.Frame.Pixels, second.Frame.Pixels);
+    }
+
+    [Fact]
     public void ReadingLabelsFollowARotatedLine()
     {
         var line = new TextLine(100, 50, Math.PI / 6, 40, [0, 30, 60, 90]);

@@ -21,7 +21,11 @@ namespace Vireo.Model.Training.Data;
 /// Draw each frame larger than its tile grid at the grid's scale (<see cref="AtTileScale"/>): the same tiles from fewer
 /// pixels.
 /// </param>
-public sealed class RealFrames(DynamicTiler tiler, FontCatalog fonts, PhotoCatalog photos, bool heldOut = false, bool atTileScale = false)
+/// <param name="varyGlyphs">
+/// Draw each label's glyphs narrower or wider, slanted either way and at times heavier than its font draws them
+/// (<see cref="GlyphVariation"/>), so that a few dozen families stand for many more. Off draws every font as it is.
+/// </param>
+public sealed class RealFrames(DynamicTiler tiler, FontCatalog fonts, PhotoCatalog photos, bool heldOut = false, bool atTileScale = false, bool varyGlyphs = false)
 {
     /// <summary>Frame sizes for training: square and video shapes that tile into 1 to 5 tiles.</summary>
     public static readonly (int W, int H)[] TrainingSizes =
@@ -53,6 +57,17 @@ public sealed class RealFrames(DynamicTiler tiler, FontCatalog fonts, PhotoCatal
         var (width, height) = (tiler.ImageSize * grid.Columns, tiler.ImageSize * grid.Rows);
         (width, height) = (Math.Max(width, (int)Math.Round(size.W * scale)), Math.Max(height, (int)Math.Round(size.H * scale)));
         return tiler.ChooseGrid(width, height) == grid ? (width, height) : size;
+    }
+
+    /// <summary>
+    /// How <c>varyGlyphs</c> changes a font: horizontal scale drawn from [<see cref="MinScaleX"/>,
+    /// <see cref="MaxScaleX"/>], a slant of up to <see cref="MaxSkew"/> (horizontal shift per unit of height) to the right
+    /// or to the left, and a synthetic bold on one label in <see cref="EmboldenOneIn"/>.
+    /// </summary>
+    public static class GlyphVariation
+    {
+        public const float MinScaleX = 0.8f, MaxScaleX = 1.25f, MaxSkew = 0.2f;
+        public const int EmboldenOneIn = 4;
     }
 
     /// <summary>Cap height at tile resolution of small text: about one 14-px ViT patch.</summary>
@@ -262,6 +277,12 @@ public sealed class RealFrames(DynamicTiler tiler, FontCatalog fonts, PhotoCatal
         using var font = new SKFont(face.Typeface, 100) { Edging = SKFontEdging.Antialias, Subpixel = true, Hinting = SKFontHinting.Slight };
         var capRatio = font.Metrics.CapHeight > 0 ? font.Metrics.CapHeight / 100 : 0.7f;
         font.Size = (float)(cap / capRatio);
+        if (varyGlyphs)
+        {
+            font.ScaleX = GlyphVariation.MinScaleX + (float)rng.NextDouble() * (GlyphVariation.MaxScaleX - GlyphVariation.MinScaleX);
+            font.SkewX = ((float)rng.NextDouble() * 2 - 1) * GlyphVariation.MaxSkew;
+            font.Embolden = rng.Next(GlyphVariation.EmboldenOneIn) == 0;
+        }
         var widths = font.GetGlyphWidths(label);
         var edges = new double[label.Length + 1];
         for (var k = 0; k < label.Length; k++) edges[k + 1] = edges[k] + widths[k];

@@ -15,10 +15,11 @@ internal sealed class TrainingMixOptions(double smallTextDefault)
     private readonly Option<double> _smallText = new("--small-text-fraction") { Description = "Share of text-carrying frames whose text is small.", DefaultValueFactory = _ => smallTextDefault };
     private readonly Option<bool> _videoSizes = new("--video-sizes") { Description = "Also draw real frames at 1080p landscape and portrait, as `vireo train --video-sizes` does." };
     private readonly Option<bool> _tileScale = new("--draw-at-tile-scale") { Description = "Draw real frames larger than their tile grid at the grid's scale, as `vireo train --draw-at-tile-scale` does." };
+    private readonly Option<bool> _varyGlyphs = new("--vary-glyphs") { Description = "Vary the labels' letterforms, as `vireo train --vary-glyphs` does." };
     private readonly Option<bool> _tilesOnDevice = new("--tiles-on-device") { Description = "Leave the tiling to the GPU, as `vireo train --tiles-on-device` does: the host only stages the 8-bit frames." };
     private readonly Option<int> _echo = new("--data-echo") { Description = "Each drawn frame in this many consecutive batches, as `vireo train --data-echo` does.", DefaultValueFactory = _ => 1 };
 
-    public IEnumerable<Option> All => [_batch, _real, _smallText, _videoSizes, _tileScale, _tilesOnDevice, _echo];
+    public IEnumerable<Option> All => [_batch, _real, _smallText, _videoSizes, _tileScale, _varyGlyphs, _tilesOnDevice, _echo];
 
     /// <summary>Training options that draw the batches asked for; output goes nowhere.</summary>
     public TrainingOptions Read(ParseResult parse) => new()
@@ -32,6 +33,7 @@ internal sealed class TrainingMixOptions(double smallTextDefault)
         TilesOnDevice = parse.GetValue(_tilesOnDevice),
         VideoSizes = parse.GetValue(_videoSizes),
         DrawAtTileScale = parse.GetValue(_tileScale),
+        VaryGlyphs = parse.GetValue(_varyGlyphs),
         DataEcho = Math.Max(1, parse.GetValue(_echo)),
     };
 }
