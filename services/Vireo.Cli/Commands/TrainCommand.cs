@@ -3,6 +3,7 @@ using TorchSharp;
 using Vireo.Model.Configuration;
 using Vireo.Model.Modules;
 using Vireo.Model.Training;
+using Vireo.Model.Training.Data;
 
 namespace Vireo.Cli.Commands;
 
@@ -53,7 +54,7 @@ public static class TrainCommand
         });
         var videoSizes = new Option<bool>("--video-sizes") { Description = "Also draw real frames at the sizes of real video (1080p landscape and portrait besides the training sizes)." };
         var tileScale = new Option<bool>("--draw-at-tile-scale") { Description = "Draw real frames larger than their tile grid (1080p, 720p) at the grid's scale: the same tiles from a fifth of the pixels, so the host draws faster. Keep one setting for a whole run." };
-        var varyGlyphs = new Option<bool>("--vary-glyphs") { Description = "Draw real frames' labels narrower or wider (0.8-1.25), slanted up to 0.2 either way, and one in four in synthetic bold: more letterforms than the installed families. Keep one setting for a whole run." };
+        var varyGlyphs = new Option<bool>("--vary-glyphs") { Description = FormattableString.Invariant($"Draw real frames' labels narrower or wider ({RealFrames.GlyphVariation.MinScaleX}-{RealFrames.GlyphVariation.MaxScaleX}), slanted up to {RealFrames.GlyphVariation.MaxSkew} either way, and one in {RealFrames.GlyphVariation.EmboldenOneIn} in synthetic bold: more letterforms than the installed families. Keep one setting for a whole run.") };
         var realFraction = Fraction("--real-fraction", "Share of stage 1-3 frames drawn with real fonts over photographs and textures (fonts and photographs from VIREO_FONT_DIRS / VIREO_PHOTO_DIRS, else the system's).", 0.0);
         var tilesOnDevice = new Option<bool>("--tiles-on-device") { Description = "Tile frames on the GPU from their 8-bit pixels instead of on the host (less work for the CPU; tiles agree to float rounding). Keep one setting for a whole run." };
         var bf16Attention = new Option<bool>("--bf16-attention") { Description = "Compute the vision encoder's attention in bfloat16 (weights and everything else stay float32): on a GPU the flash kernel runs on tensor cores." };
