@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using Vireo.Model.Modules;
 using Vireo.Model.Training.Data;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -43,16 +44,53 @@ public sealed class ReadingHead : Module<Tensor, (Tensor Own, Tensor Previous, T
     /// </summary>
     public double SmallGlyphWeight { get; set; } = 1;
 
+    /// <summary>Weight of the token probe's loss next to the encoder probes' (when the head has one).</summary>
+    public double TokenWeight { get; set; } = 1;
+
     private readonly Linear own;
     private readonly Linear previous;
     private readonly Linear scene;
+    private readonly Linear? tokens;
+    private readonly long[] _patchRows = [];
 
-    public ReadingHead(int visionWidth) : base("reading")
+    /// <param name="visionWidth">Width of the encoder's patch features.</param>
+    /// <param name="tokenPath">
+    /// When given, the head also has a token probe: on each token of the 256-token path (width <c>Width</c>) it names
+    /// the character under each patch the token carries, one linear probe per place (<c>Places</c>), so the connector
+    /// gets the same dense labels as the encoder and is taught to keep each glyph it merges.
+    /// </param>
+    public ReadingHead(int visionWidth, (int Width, TokenPlaces Places)? tokenPath = null) : base("reading")
     {
         own = Linear(visionWidth, ReadingTargets.Classes);
         previous = Linear(visionWidth, ReadingTargets.Classes);
         scene = Linear(visionWidth, ReadingTargets.SceneClasses);
+        if (tokenPath is { } path)
+        {
+            tokens = Linear(path.Width, path.Places.PerToken * ReadingTargets.Classes);
+            _patchRows = path.Places.PatchRows();
+        }
         RegisterComponents();
+    }
+
+    /// <summary>Whether the head has a token probe for the 256-token path.</summary>
+    public bool ReadsTokens => tokens is not null;
+
+    /// <summary>
+    /// A head as <see cref="ReadingHead(int, ValueTuple{int, TokenPlaces}?)"/> builds it, with each probe that
+    /// <paramref name="path"/> holds loaded from it. A file written without a token probe leaves this head's fresh;
+    /// one written with it loads into a head without it as the encoder probes alone.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The file lacks one of the encoder probes.</exception>
+    public static ReadingHead Load(string path, int visionWidth, (int Width, TokenPlaces Places)? tokenPath = null)
+    {
+        var head = new ReadingHead(visionWidth, tokenPath);
+        var names = SafetensorsArchive.TensorNames(path);
+        foreach (var (name, probe) in head.named_children())
+        {
+            if (names.Any(n => n.StartsWith(name + ".", StringComparison.Ordinal))) VireoCheckpoint.LoadWeights(probe, path, name + ".");
+            else if (probe != head.tokens) throw new InvalidDataException($"{path} holds no {name} probe.");
+        }
+        return head;
     }
 
     /// <param name="features">[tiles, patches, D] vision features.</param>
@@ -64,7 +102,10 @@ public sealed class ReadingHead : Module<Tensor, (Tensor Own, Tensor Previous, T
     /// Loss of the probes, with the glyph and shape patches (class above 0) and how many of each are named right, and
     /// the same for the glyph patches of small text alone.
     /// </summary>
-    public ReadingResult Loss(Tensor features, ReadingLabels labels)
+    /// <param name="features">[tiles, patches, D] the encoder's patch features.</param>
+    /// <param name="labels">The batch's dense labels.</param>
+    /// <param name="standardTokens">[tiles, tokens, H] the 256-token path's tokens of the same tiles, for the token probe.</param>
+    public ReadingResult Loss(Tensor features, ReadingLabels labels, Tensor? standardTokens = null)
     {
         using var scope = NewDisposeScope();
         var device = features.device;
@@ -79,7 +120,28 @@ public sealed class ReadingHead : Module<Tensor, (Tensor Own, Tensor Previous, T
         var (glyphHits, glyphs) = Hits(ownLogits, ownTarget);
         var (shapeHits, shapes) = Hits(sceneLogits, sceneTarget);
         var (smallHits, smallGlyphs) = Hits(ownLogits, ownTarget, small);
-        return new ReadingResult(loss, glyphHits, glyphs, shapeHits, shapes, smallHits, smallGlyphs).MoveToOuterDisposeScope();
+        TokenReading? tokenReading = null;
+        if (tokens is not null && standardTokens is not null)
+        {
+            var tokenLogits = TokenLogits(standardTokens);
+            var tokenLoss = CrossEntropy(tokenLogits, ownTarget, ClassWeights(ReadingTargets.Classes, device), small, SmallGlyphWeight);
+            loss += tokenLoss * TokenWeight;
+            var (tokenHits, _) = Hits(tokenLogits, ownTarget);
+            var (tokenSmallHits, _) = Hits(tokenLogits, ownTarget, small);
+            tokenReading = new TokenReading(tokenLoss, tokenHits, tokenSmallHits);
+        }
+        return new ReadingResult(loss, glyphHits, glyphs, shapeHits, shapes, smallHits, smallGlyphs, tokenReading).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The token probe's logits for each patch, [tiles * patches, classes] in patch order: each token's per-place
+    /// outputs, put back where the pixel shuffle took their patches from.
+    /// </summary>
+    private Tensor TokenLogits(Tensor standardTokens)
+    {
+        var tiles = standardTokens.shape[0];
+        var perPlace = tokens!.forward(standardTokens).reshape(tiles, -1, ReadingTargets.Classes);
+        return perPlace.index_select(1, TorchRuntime.Upload(tensor(_patchRows), standardTokens.device)).flatten(0, 1);
     }
 
     /// <summary>
@@ -123,11 +185,18 @@ public sealed class ReadingHead : Module<Tensor, (Tensor Own, Tensor Previous, T
 /// The reading head's loss on a batch, with its glyph and shape patches and how many it names right, and its small
 /// text's glyph patches and how many it names right (device scalars).
 /// </summary>
-public sealed record ReadingResult(Tensor Loss, Tensor GlyphHits, Tensor GlyphPatches, Tensor ShapeHits, Tensor ShapePatches, Tensor SmallGlyphHits, Tensor SmallGlyphPatches)
+public sealed record ReadingResult(Tensor Loss, Tensor GlyphHits, Tensor GlyphPatches, Tensor ShapeHits, Tensor ShapePatches, Tensor SmallGlyphHits, Tensor SmallGlyphPatches, TokenReading? Tokens = null)
 {
     public ReadingResult MoveToOuterDisposeScope()
     {
-        foreach (var t in new[] { Loss, GlyphHits, GlyphPatches, ShapeHits, ShapePatches, SmallGlyphHits, SmallGlyphPatches }) t.MoveToOuterDisposeScope();
+        Tensor[] own = [Loss, GlyphHits, GlyphPatches, ShapeHits, ShapePatches, SmallGlyphHits, SmallGlyphPatches];
+        foreach (var t in own.Concat(Tokens is { } k ? [k.Loss, k.GlyphHits, k.SmallGlyphHits] : [])) t.MoveToOuterDisposeScope();
         return this;
     }
 }
+
+/// <summary>
+/// The token probe's part of a reading result: its loss (before <see cref="ReadingHead.TokenWeight"/>) and how many
+/// of the batch's glyph patches, and of its small text's, it names right from the 256-token path's tokens.
+/// </summary>
+public sealed record TokenReading(Tensor Loss, Tensor GlyphHits, Tensor SmallGlyphHits);

@@ -118,6 +118,19 @@ public sealed record TrainingOptions
     /// </summary>
     public double SmallGlyphWeight { get; init; } = 1;
 
+    /// <summary>
+    /// Stage 1: weight of the reading head's token probe, which names each patch's character from the 256-token path's
+    /// tokens (<see cref="ReadingHead"/>), next to the encoder probes'; 0 (the default) leaves the head without one.
+    /// Needs <see cref="ReadingWeight"/> above 0, and it is scaled by it too.
+    /// </summary>
+    public double TokenReadingWeight { get; init; }
+
+    /// <summary>
+    /// Stage-1 steps at the start during which the token probe learns on the tokens alone, its loss kept from the
+    /// connector and the encoder: a fresh probe is random.
+    /// </summary>
+    public int TokenReadingWarmup { get; init; } = 150;
+
     /// <summary>A fresh run starts the vision position embeddings as 2D sine-cosine codes instead of small noise.</summary>
     public bool SineCosinePositions { get; init; }
 

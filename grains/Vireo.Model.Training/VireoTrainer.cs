@@ -234,18 +234,20 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             from = Path.Combine(init, ReadingHead.File);
             log($"reading head initialised from {from}");
         }
-        var head = from is not null ? LoadHead(model, from) : new ReadingHead(model.Config.VisionConfig.HiddenSize);
+        var tokenPath = options.TokenReadingWeight > 0 ? TokenPath(model) : ((int, TokenPlaces)?)null;
+        var head = from is not null ? LoadHead(model, from, tokenPath) : new ReadingHead(model.Config.VisionConfig.HiddenSize, tokenPath);
         head.SmallGlyphWeight = options.SmallGlyphWeight;
+        head.TokenWeight = options.TokenReadingWeight;
         head.to(device);
         return head;
     }
 
-    private static ReadingHead LoadHead(VireoModel model, string path)
-    {
-        var head = new ReadingHead(model.Config.VisionConfig.HiddenSize);
-        VireoCheckpoint.LoadWeights(head, path);
-        return head;
-    }
+    private static ReadingHead LoadHead(VireoModel model, string path, (int, TokenPlaces)? tokenPath = null) =>
+        ReadingHead.Load(path, model.Config.VisionConfig.HiddenSize, tokenPath);
+
+    /// <summary>The 256-token path as the reading head's token probe sees it: the tokens' width and the patches' places in them.</summary>
+    public static (int Width, TokenPlaces Places) TokenPath(VireoModel model) =>
+        (model.Config.LlmConfig.HiddenSize, TokenPlaces.Of(model.Tiler.ImageSize / model.Config.PatchSize, model.Config.DownsampleRatio));
 
     /// <summary>
     /// Reading pretraining: only the vision encoder and the reading head train, on pages covered in signs and
@@ -301,7 +303,8 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             var batch = Next(model, device, 1, step, total);
             using var result = Stage1Step(model, head, trained, optimizer, batch, device, options.Seed, step,
                 includeCaption: !Batches(model).InTextOnlyCurriculum(1, step),
-                readingReachesEncoder: step >= options.ReadingHeadWarmup, options.ReadingWeight);
+                readingReachesEncoder: step >= options.ReadingHeadWarmup, options.ReadingWeight,
+                tokenReadingReachesModel: step >= options.TokenReadingWarmup);
             var (answerLoss, tokenLoss, seq) = (result.AnswerLoss, result.TokenLoss, result.Sequence);
             if (result.Reading is { } reading) readingMeter.Add(reading, 0);
             meter.Add(answerLoss, batch.Tiles.TotalTiles);
@@ -329,12 +332,13 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
 
     /// <summary>
     /// One stage-1 step on a prepared batch: each tile 256 or 64 tokens at random (seeded by the step), teacher-forced
-    /// answers, the reading loss where the batch has labels, backward, clipped AdamW. Timed on its own by
+    /// answers, the reading loss where the batch has labels (with the token probe's, on every tile's 256-token path,
+    /// where the head has one), backward, clipped AdamW. Timed on its own by
     /// <c>vireo bench train</c>.
     /// </summary>
     internal static Stage1Result Stage1Step(VireoModel model, ReadingHead? head, IReadOnlyList<TorchSharp.Modules.Parameter> trained,
         TorchSharp.Modules.OptimizerHelper optimizer, PreparedBatch batch, Device device, int seed, int step, bool includeCaption,
-        bool readingReachesEncoder, double readingWeight)
+        bool readingReachesEncoder, double readingWeight, bool tokenReadingReachesModel = true)
     {
         var (samples, tiles) = (batch.Samples, batch.Tiles);
         var rng = new Random(TrainingSeeds.Derive(seed, 11, step));
@@ -349,7 +353,9 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         if (head is not null && batch.Labels is { } labels)
         {
             // While the probe is new it would only push noise into the encoder: it learns on the features alone first.
-            reading = head.Loss(readingReachesEncoder ? features : features.detach(), labels);
+            var tokens = head.ReadsTokens ? model.ConnectStandard(features) : null;
+            reading = head.Loss(readingReachesEncoder ? features : features.detach(), labels,
+                tokenReadingReachesModel ? tokens : tokens?.detach());
             loss += reading.Loss * readingWeight;
         }
         ClearGradients(model, head);
@@ -555,6 +561,8 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
     private sealed class ReadingMeter : Meter
     {
         private readonly DeviceSum _glyphHits = new(), _glyphs = new(), _shapeHits = new(), _shapes = new(), _smallHits = new(), _small = new();
+        private readonly DeviceSum _tokenHits = new(), _tokenGlyphs = new(), _tokenSmallHits = new(), _tokenSmall = new();
+        private bool _tokens;
 
         public void Add(ReadingResult result, long items)
         {
@@ -565,11 +573,23 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             _shapes.Add(result.ShapePatches);
             _smallHits.Add(result.SmallGlyphHits);
             _small.Add(result.SmallGlyphPatches);
+            if (result.Tokens is not { } tokens) return;
+            _tokens = true;
+            _tokenHits.Add(tokens.GlyphHits);
+            _tokenGlyphs.Add(result.GlyphPatches);
+            _tokenSmallHits.Add(tokens.SmallGlyphHits);
+            _tokenSmall.Add(result.SmallGlyphPatches);
         }
 
-        /// <summary>"loss glyphs accuracy (small accuracy) shapes accuracy" since the last call.</summary>
-        public string Take() =>
-            $"{TakeMean():F4} glyphs {Ratio(_glyphHits, _glyphs):P1} (small {Ratio(_smallHits, _small):P1}) shapes {Ratio(_shapeHits, _shapes):P1}";
+        /// <summary>
+        /// "loss glyphs accuracy (small accuracy) shapes accuracy" since the last call, and with a token probe the
+        /// same glyph accuracies read from the 256-token path's tokens.
+        /// </summary>
+        public string Take()
+        {
+            var line = $"{TakeMean():F4} glyphs {Ratio(_glyphHits, _glyphs):P1} (small {Ratio(_smallHits, _small):P1}) shapes {Ratio(_shapeHits, _shapes):P1}";
+            return _tokens ? $"{line} tokens {Ratio(_tokenHits, _tokenGlyphs):P1} (small {Ratio(_tokenSmallHits, _tokenSmall):P1})" : line;
+        }
 
         private static double Ratio(DeviceSum hits, DeviceSum total)
         {

@@ -106,6 +106,69 @@ public sealed class TrainingTests : IDisposable
         Assert.NotEqual(FirstReadingLoss(1), FirstReadingLoss(8));
     }
 
+    [Fact]
+    public void TheTokenProbeReadsEachPatchFromTheTokenThatMergedItAndTeachesTheConnectorOnlyWhenAllowed()
+    {
+        // The 256-token path merges each 2x2 block of patches into one token, a place for each patch.
+        var places = TokenPlaces.Of(side: 8, ratio: 0.5);
+        Assert.Equal(4, places.PerToken);
+        for (var r = 0; r < 8; r += 2)
+            for (var c = 0; c < 8; c += 2)
+            {
+                int[] block = [r * 8 + c, r * 8 + c + 1, (r + 1) * 8 + c, (r + 1) * 8 + c + 1];
+                Assert.Single(block.Select(p => places.Token[p]).Distinct());
+                Assert.Equal(4, block.Select(p => places.Place[p]).Distinct().Count());
+            }
+        Assert.Equal(64, places.PatchRows().Distinct().Count());
+
+        random.manual_seed(19);
+        using var model = new VireoModel(ModelConfig.Tiny());
+        var samples = Enumerable.Range(0, 2).Select(i => new SyntheticFrames(model.Tiler).Generate(new Random(i), [(448, 448)], textProbability: 1)).ToList();
+        var labels = ReadingLabels.For(samples, s => ReadingTargets.For(s, model.Tiler, model.Config.PatchSize));
+        using var features = model.Vision.forward(TileBatch.From(model.Tiler, samples.Select(s => s.Frame).ToList()).ToTensor(CPU)).detach();
+        using var head = new ReadingHead(model.Config.VisionConfig.HiddenSize, VireoTrainer.TokenPath(model));
+        var connector = model.named_parameters().Where(p => p.name.StartsWith("mlp1.", StringComparison.Ordinal)).Select(p => p.parameter).ToList();
+        bool ConnectorLearns(bool reachesModel)
+        {
+            model.zero_grad(set_to_none: true);
+            using var tokens = model.ConnectStandard(features);
+            var result = head.Loss(features, labels, reachesModel ? tokens : tokens.detach());
+            Assert.NotNull(result.Tokens);
+            result.Loss.backward();
+            return connector.All(p => p.grad is { } g && g.abs().sum().item<float>() > 0);
+        }
+        Assert.True(ConnectorLearns(reachesModel: true));
+        Assert.False(ConnectorLearns(reachesModel: false));
+    }
+
+    [Fact]
+    public void AFineTuneAddsATokenProbeToAnEncoderOnlyReadingHeadAndLogsWhatItReads()
+    {
+        var source = Path.Combine(_dir, "source");
+        new VireoTrainer(TinyRun(seed: 20) with { OutputDirectory = source, Stage1Steps = 1, ReadingWeight = 1 }, _ => { }).Run();
+        File.Copy(Path.Combine(source, "resume", ReadingHead.File), Path.Combine(source, ReadingHead.File));
+        Assert.DoesNotContain(SafetensorsArchive.TensorNames(Path.Combine(source, ReadingHead.File)), n => n.StartsWith("tokens.", StringComparison.Ordinal));
+
+        var tuned = Path.Combine(_dir, "tuned");
+        var lines = new List<string>();
+        new VireoTrainer(TinyRun(seed: 21) with
+        {
+            OutputDirectory = tuned, InitFrom = source, Stage1Steps = 2, ReadingWeight = 1, TokenReadingWeight = 1, TokenReadingWarmup = 1,
+            TextProbability = 1, StopAfterSteps = 2,
+        }, lines.Add).Run();
+        Assert.Contains($"reading head initialised from {Path.Combine(source, ReadingHead.File)}", lines);
+        Assert.Matches(@" shapes .+ tokens \d+\.\d ?% \(small \d+\.\d ?%\) tiles/s", lines.First(l => l.StartsWith("stage 1 step 2/2", StringComparison.Ordinal)));
+        var saved = Path.Combine(tuned, "resume", ReadingHead.File);
+        Assert.Contains("tokens.weight", SafetensorsArchive.TensorNames(saved));
+
+        // The head with its token probe resumes as it was, and still loads as the encoder probes alone.
+        using var model = VireoCheckpoint.Load(tuned);
+        using (var resumed = ReadingHead.Load(saved, model.Config.VisionConfig.HiddenSize, VireoTrainer.TokenPath(model)))
+            Assert.True(resumed.ReadsTokens);
+        using var encoderOnly = ReadingHead.Load(saved, model.Config.VisionConfig.HiddenSize);
+        Assert.False(encoderOnly.ReadsTokens);
+    }
+
     /// <summary>A run through every stage: 2 reading steps, 3 of stage 1 (with the reading loss), 2 each of stages 2 and 3.</summary>
     private TrainingOptions EveryStage(string directory, int seed) => TinyRun(seed) with
     {

@@ -148,23 +148,6 @@ public static class GlyphProbe
         return (oneHot.unsqueeze(-1) * rows.unsqueeze(1)).flatten(1);
     }
 
-    /// <summary>For each patch of a side x side grid, its token and its place inside the token after a pixel shuffle; and the places a token has.</summary>
-    private sealed record TokenPlaces(long[] Token, long[] Place, int PerToken)
-    {
-        /// <summary>The places of the pixel shuffle at <paramref name="ratio"/>, found by shuffling the patch indices.</summary>
-        public static TokenPlaces Of(int side, double ratio)
-        {
-            using var indices = arange(side * side, dtype: ScalarType.Float32).reshape(1, side * side, 1);
-            using var shuffled = PixelShuffle.Apply(indices, ratio);
-            var flat = shuffled.reshape(-1).data<float>().ToArray();
-            var perToken = (int)shuffled.shape[2];
-            var (token, place) = (new long[side * side], new long[side * side]);
-            for (var k = 0; k < flat.Length; k++)
-                (token[(int)flat[k]], place[(int)flat[k]]) = (k / perToken, k % perToken);
-            return new TokenPlaces(token, place, perToken);
-        }
-    }
-
     /// <summary>Trains a linear probe on <paramref name="train"/>'s representation <paramref name="r"/> (standardised) and scores it on <paramref name="test"/>'s.</summary>
     private static GlyphProbeScore Probe(string name, Patches train, Patches test, int r, int seed, int epochs)
     {

@@ -52,6 +52,12 @@ public static class TrainCommand
         {
             if (result.GetValueOrDefault<double>() is not (>= 1 and <= 100)) result.AddError("--small-glyph-weight must be between 1 and 100.");
         });
+        var tokenReading = new Option<double>("--token-reading-weight") { Description = "Stage 1: also name each patch's character from the 256-token path's tokens, one probe per place in a token, with this weight next to the encoder's reading loss, so the connector keeps the glyphs it merges. 0 (the default) leaves it out; needs --reading-weight.", DefaultValueFactory = _ => 0.0 };
+        tokenReading.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<double>() is not (>= 0 and <= 100)) result.AddError("--token-reading-weight must be between 0 and 100.");
+        });
+        var tokenWarmup = new Option<int>("--token-reading-warmup") { Description = "Stage 1: for this many first steps the token probe learns on the tokens alone, its loss kept from the connector and the encoder (a new probe is random).", DefaultValueFactory = _ => 150 };
         var videoSizes = new Option<bool>("--video-sizes") { Description = "Also draw real frames at the sizes of real video (1080p landscape and portrait besides the training sizes)." };
         var tileScale = new Option<bool>("--draw-at-tile-scale") { Description = "Draw real frames larger than their tile grid (1080p, 720p) at the grid's scale: the same tiles from a fifth of the pixels, so the host draws faster. Keep one setting for a whole run." };
         var varyGlyphs = new Option<bool>("--vary-glyphs") { Description = FormattableString.Invariant($"Draw real frames' labels narrower or wider ({RealFrames.GlyphVariation.MinScaleX}-{RealFrames.GlyphVariation.MaxScaleX}), slanted up to {RealFrames.GlyphVariation.MaxSkew} either way, and one in {RealFrames.GlyphVariation.EmboldenOneIn} in synthetic bold: more letterforms than the installed families. Keep one setting for a whole run.") };
@@ -68,12 +74,14 @@ public static class TrainCommand
 
         var command = new Command("train", "Train the vision-language model with its visual resolution router (ViCO stages 1-3).")
         {
-            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, stopAfter, logEvery, checkpointEvery, ship, snapshot, textProbability, smallText, curriculum, boost, continueStage1, textOnly, readingWeight, smallGlyphWeight, headWarmup, readingSteps, initVision, sineCosine, initFrom, addVision, addLanguage, realFraction, videoSizes, tileScale, varyGlyphs, tilesOnDevice, bf16Attention, echo,
+            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, stopAfter, logEvery, checkpointEvery, ship, snapshot, textProbability, smallText, curriculum, boost, continueStage1, textOnly, readingWeight, smallGlyphWeight, tokenReading, tokenWarmup, headWarmup, readingSteps, initVision, sineCosine, initFrom, addVision, addLanguage, realFraction, videoSizes, tileScale, varyGlyphs, tilesOnDevice, bf16Attention, echo,
         };
         command.Validators.Add(result =>
         {
             if ((result.GetValue(addVision) > 0 || result.GetValue(addLanguage) > 0) && result.GetValue(initFrom) is null)
                 result.AddError("--add-vision-layers and --add-language-layers deepen a trained model: give it with --init-from.");
+            if (result.GetValue(tokenReading) > 0 && result.GetValue(readingWeight) <= 0)
+                result.AddError("--token-reading-weight is part of the reading loss: give --reading-weight too.");
             if (result.GetValue(batch) % Math.Max(1, result.GetValue(echo)) != 0)
                 result.AddError("--data-echo must divide --batch-size: each batch takes batch size / echo fresh frames from each of its steps.");
         });
@@ -121,6 +129,8 @@ public static class TrainCommand
                 CurriculumTextOnly = parse.GetValue(textOnly),
                 ReadingWeight = parse.GetValue(readingWeight),
                 SmallGlyphWeight = parse.GetValue(smallGlyphWeight),
+                TokenReadingWeight = parse.GetValue(tokenReading),
+                TokenReadingWarmup = parse.GetValue(tokenWarmup),
                 ReadingSteps = parse.GetValue(readingSteps),
                 ReadingHeadWarmup = parse.GetValue(headWarmup),
                 InitVisionFrom = parse.GetValue(initVision),
