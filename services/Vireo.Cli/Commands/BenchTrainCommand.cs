@@ -19,16 +19,17 @@ public static class BenchTrainCommand
         var steps = new Option<int>("--steps") { Description = "Steps timed (after an untimed one).", DefaultValueFactory = _ => 8 };
         var mix = new TrainingMixOptions(smallTextDefault: 0.5);
         var bf16 = new Option<bool>("--bf16-attention") { Description = "As `vireo train --bf16-attention`." };
+        var tokenReading = new Option<double>("--token-reading-weight") { Description = "As `vireo train --token-reading-weight`: the step also trains the token probe on the 256-token path.", DefaultValueFactory = _ => 0.0 };
         var command = new Command("train", "Time a stage-1 training step without data waits, the vision encoder's share of it, and the host's time to prepare a batch.")
         {
-            modelDir, device, steps, bf16,
+            modelDir, device, steps, bf16, tokenReading,
         };
         foreach (var option in mix.All) command.Options.Add(option);
         command.SetAction(parse =>
         {
             var dev = TorchRuntime.ResolveDevice(parse.GetValue(device)!);
             using var model = VireoCheckpoint.Load(parse.GetValue(modelDir)!);
-            var options = mix.Read(parse) with { Bf16Attention = parse.GetValue(bf16) };
+            var options = mix.Read(parse) with { Bf16Attention = parse.GetValue(bf16), TokenReadingWeight = parse.GetValue(tokenReading) };
             var r = TrainingBench.Run(model, options, dev, Math.Max(1, parse.GetValue(steps)));
             Console.WriteLine(Inv($"device {dev}{(dev.type == TorchSharp.DeviceType.CUDA ? $" ({GpuName()})" : "")}; {model.ParameterCount():N0} parameters, batch {options.BatchSize} frames ({r.TilesPerStep:F0} tiles), {r.Steps} steps timed"));
             Console.WriteLine(Inv($"stage-1 step   {r.StepMs,8:F1} ms  ({r.TilesPerSecond:F0} tiles/s with no wait for data)"));
