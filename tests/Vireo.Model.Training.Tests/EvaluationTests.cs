@@ -114,7 +114,7 @@ public sealed class EvaluationTests
         var generator = HeldOutFrames(engine);
         var rng = new Random(VireoEvaluatorSeed + 4);
         var samples = Enumerable.Range(0, 20)
-            .Select(i => generator.Generate(rng, [(1280, 720)], textProbability: i % 2, largeTextFraction: 1))
+            .Select(i => generator.Generate(rng, [(1280, 720)], textProbability: i % 2, largeTextFraction: 0.5))
             .ToList();
         var frames = samples.Select(s => s.Frame).ToList();
 
