@@ -56,9 +56,7 @@ public static class TrainingBench
         var hostDrawMs = host.Elapsed.TotalMilliseconds / prepared.Length;
 
         model.train();
-        using var head = options.ReadingWeight > 0
-            ? new ReadingHead(model.Config.VisionConfig.HiddenSize, options.TokenReadingWeight > 0 ? VireoTrainer.TokenPath(model) : null) { TokenWeight = options.TokenReadingWeight }
-            : null;
+        using var head = options.ReadingWeight > 0 ? VireoTrainer.NewReadingHead(model, options) : null;
         head?.to(device);
         var trained = model.parameters().Concat(head?.parameters() ?? []).ToList();
         using var optimizer = VireoTrainer.AdamW(trained, options.LearningRate);

@@ -46,7 +46,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             state = TrainingCheckpoint.ReadState(options.OutputDirectory);
             model = VireoCheckpoint.Load(options.OutputDirectory);
             var legacyHeadPath = Path.Combine(options.OutputDirectory, ReadingHead.File);
-            using (var legacyHead = File.Exists(legacyHeadPath) ? LoadHead(model, legacyHeadPath) : null)
+            using (var legacyHead = File.Exists(legacyHeadPath) ? ReadingHead.Load(legacyHeadPath, model.Config.VisionConfig.HiddenSize) : null)
                 TrainingCheckpoint.Write(options.OutputDirectory, state, legacyHead, null);
             log($"resuming from {options.OutputDirectory}: stage {state.Stage}, step {state.Step} (an older checkpoint without optimizer state: the optimizer starts afresh)");
         }
@@ -234,16 +234,24 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             from = Path.Combine(init, ReadingHead.File);
             log($"reading head initialised from {from}");
         }
-        var tokenPath = options.TokenReadingWeight > 0 ? TokenPath(model) : ((int, TokenPlaces)?)null;
-        var head = from is not null ? LoadHead(model, from, tokenPath) : new ReadingHead(model.Config.VisionConfig.HiddenSize, tokenPath);
-        head.SmallGlyphWeight = options.SmallGlyphWeight;
-        head.TokenWeight = options.TokenReadingWeight;
+        var head = NewReadingHead(model, options, from);
         head.to(device);
         return head;
     }
 
-    private static ReadingHead LoadHead(VireoModel model, string path, (int, TokenPlaces)? tokenPath = null) =>
-        ReadingHead.Load(path, model.Config.VisionConfig.HiddenSize, tokenPath);
+    /// <summary>
+    /// A reading head as <paramref name="options"/> train it (its small-glyph weight, and a token probe with its weight
+    /// where they ask for one), fresh or loaded from <paramref name="from"/>.
+    /// </summary>
+    internal static ReadingHead NewReadingHead(VireoModel model, TrainingOptions options, string? from = null)
+    {
+        var tokenPath = options.TokenReadingWeight > 0 ? TokenPath(model) : ((int, TokenPlaces)?)null;
+        var width = model.Config.VisionConfig.HiddenSize;
+        var head = from is not null ? ReadingHead.Load(from, width, tokenPath) : new ReadingHead(width, tokenPath);
+        head.SmallGlyphWeight = options.SmallGlyphWeight;
+        head.TokenWeight = options.TokenReadingWeight;
+        return head;
+    }
 
     /// <summary>The 256-token path as the reading head's token probe sees it: the tokens' width and the patches' places in them.</summary>
     public static (int Width, TokenPlaces Places) TokenPath(VireoModel model) =>
