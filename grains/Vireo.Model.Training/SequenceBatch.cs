@@ -12,9 +12,10 @@ namespace Vireo.Model.Training;
 /// </summary>
 public sealed class SequenceBatch : IDisposable
 {
-    private SequenceBatch(Tensor ids, Tensor predictIndex, Tensor imagePositions, Tensor targets, int[] responseLengths, bool[] textTargets, bool[] captionTargets)
+    private SequenceBatch(Tensor ids, Tensor predictIndex, Tensor imagePositions, Tensor targets, int[] responseLengths, bool[] textTargets, bool[] captionTargets, bool[] smallTextTargets)
     {
         CaptionTargets = captionTargets;
+        SmallTextTargets = smallTextTargets;
         ResponseLengths = responseLengths;
         TextTargets = textTargets;
         Ids = ids;
@@ -44,7 +45,16 @@ public sealed class SequenceBatch : IDisposable
     /// <summary>Per target: whether it is a character of the answer's caption.</summary>
     public bool[] CaptionTargets { get; }
 
-    public static SequenceBatch Build(VireoModel model, IReadOnlyList<string> answers, IReadOnlyList<int> tileCounts, IReadOnlyList<bool> compress, Device device)
+    /// <summary>Per target: whether it is a character of a text field that the frame shows small; all false when the build was not told.</summary>
+    public bool[] SmallTextTargets { get; }
+
+    /// <summary>
+    /// The sequences of <paramref name="answers"/>, each prompt with the visual placeholders its tiles'
+    /// <paramref name="compress"/> decisions ask for; <paramref name="smallText"/> says, per answer, whether its text is
+    /// drawn small (see <see cref="SmallTextTargets"/>).
+    /// </summary>
+    public static SequenceBatch Build(VireoModel model, IReadOnlyList<string> answers, IReadOnlyList<int> tileCounts, IReadOnlyList<bool> compress, Device device,
+        IReadOnlyList<bool>? smallText = null)
     {
         var rows = new List<int[]>();
         var promptLengths = new List<int>();
@@ -52,6 +62,7 @@ public sealed class SequenceBatch : IDisposable
         var lengths = new List<int>();
         var textTargets = new List<bool>();
         var captionTargets = new List<bool>();
+        var smallTextTargets = new List<bool>();
         var t = 0;
         for (var f = 0; f < answers.Count; f++)
         {
@@ -69,6 +80,7 @@ public sealed class SequenceBatch : IDisposable
             for (var i = 0; i < response.Count; i++) captionTargets.Add(i < captionLength);
             var textStart = text is null ? response.Count : response.Count - 1 - model.Tokenizer.Encode(text).Count;
             for (var i = 0; i < response.Count; i++) textTargets.Add(i >= textStart && i < response.Count - 1);
+            for (var i = 0; i < response.Count; i++) smallTextTargets.Add(smallText?[f] == true && i >= textStart && i < response.Count - 1);
         }
         var length = rows.Max(r => r.Length);
         var ids = new long[rows.Count * length];
@@ -90,7 +102,8 @@ public sealed class SequenceBatch : IDisposable
             TorchRuntime.Upload(tensor(targets.ToArray()), device),
             lengths.ToArray(),
             textTargets.ToArray(),
-            captionTargets.ToArray());
+            captionTargets.ToArray(),
+            smallTextTargets.ToArray());
     }
 
     public void Dispose()
@@ -118,9 +131,18 @@ public static class TeacherForcing
 
     /// <summary>
     /// Mean loss over the response tokens; without the caption, over the tokens after it (the text field and eos).
+    /// Each character of small text counts <paramref name="smallTextWeight"/> times in the sum, and once in the count,
+    /// so every other token keeps the gradient it has at weight 1.
     /// </summary>
-    public static Tensor AnswerLoss(Tensor tokenLoss, SequenceBatch batch, bool includeCaption) =>
-        includeCaption ? tokenLoss.mean() : MeanOver(tokenLoss, batch.CaptionTargets.Select(c => !c).ToArray())!;
+    public static Tensor AnswerLoss(Tensor tokenLoss, SequenceBatch batch, bool includeCaption, double smallTextWeight = 1)
+    {
+        var selected = includeCaption ? null : batch.CaptionTargets.Select(c => !c).ToArray();
+        if (smallTextWeight == 1) return selected is null ? tokenLoss.mean() : MeanOver(tokenLoss, selected)!;
+        using var scope = NewDisposeScope();
+        var weights = batch.SmallTextTargets.Select((small, i) => selected?[i] == false ? 0f : small ? (float)smallTextWeight : 1f).ToArray();
+        var count = selected?.Count(x => x) ?? weights.Length;
+        return ((tokenLoss * TorchRuntime.Upload(tensor(weights), tokenLoss.device)).sum() / count).MoveToOuterDisposeScope();
+    }
 
     /// <summary>Mean of the token losses where <paramref name="selected"/> is true; null when none is.</summary>
     public static Tensor? MeanOver(Tensor tokenLoss, bool[] selected)

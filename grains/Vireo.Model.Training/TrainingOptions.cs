@@ -119,6 +119,12 @@ public sealed record TrainingOptions
     public double SmallGlyphWeight { get; init; } = 1;
 
     /// <summary>
+    /// Stage 1: how many times each character of a small text field counts in the answer loss, where every other
+    /// response token counts once; 1 keeps the loss as before.
+    /// </summary>
+    public double SmallTextAnswerWeight { get; init; } = 1;
+
+    /// <summary>
     /// Stage 1: weight of the reading head's token probe, which names each patch's character from the 256-token path's
     /// tokens (<see cref="ReadingHead"/>), next to the encoder probes'; 0 (the default) leaves the head without one.
     /// Needs <see cref="ReadingWeight"/> above 0, and it is scaled by it too.

@@ -301,6 +301,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         var total = options.Stage1Steps;
         var meter = new Meter();
         var textMeter = new Meter();
+        var smallTextMeter = new Meter();
         var captionMeter = new Meter();
         var readingMeter = new ReadingMeter();
         for (var step = state.Step; step < total; step++)
@@ -312,16 +313,17 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             using var result = Stage1Step(model, head, trained, optimizer, batch, device, options.Seed, step,
                 includeCaption: !Batches(model).InTextOnlyCurriculum(1, step),
                 readingReachesEncoder: step >= options.ReadingHeadWarmup, options.ReadingWeight,
-                tokenReadingReachesModel: step >= options.TokenReadingWarmup);
+                tokenReadingReachesModel: step >= options.TokenReadingWarmup, options.SmallTextAnswerWeight);
             var (answerLoss, tokenLoss, seq) = (result.AnswerLoss, result.TokenLoss, result.Sequence);
             if (result.Reading is { } reading) readingMeter.Add(reading, 0);
             meter.Add(answerLoss, batch.Tiles.TotalTiles);
             if (TeacherForcing.MeanOver(tokenLoss, seq.TextTargets) is { } textLoss) textMeter.Add(textLoss, 0);
+            if (TeacherForcing.MeanOver(tokenLoss, seq.SmallTextTargets) is { } smallTextLoss) smallTextMeter.Add(smallTextLoss, 0);
             if (TeacherForcing.MeanOver(tokenLoss, seq.CaptionTargets) is { } captionLoss) captionMeter.Add(captionLoss, 0);
             if ((step + 1) % options.LogEvery == 0 || step + 1 == total)
             {
                 var readingPart = head is null ? "" : $" reading {readingMeter.Take()}";
-                log($"stage 1 step {step + 1}/{total} loss {meter.TakeMean():F4} caption {captionMeter.TakeMean():F4} text {textMeter.TakeMean():F4}{readingPart} tiles/s {meter.Rate():F1} data wait {TakeDataWaitShare():P0} elapsed {Elapsed:F0}s");
+                log($"stage 1 step {step + 1}/{total} loss {meter.TakeMean():F4} caption {captionMeter.TakeMean():F4} text {textMeter.TakeMean():F4} (small {smallTextMeter.TakeMean():F4}){readingPart} tiles/s {meter.Rate():F1} data wait {TakeDataWaitShare():P0} elapsed {Elapsed:F0}s");
             }
             if ((step + 1) % options.CheckpointEvery == 0) state = Save(model, state with { Step = step + 1 }, head, optimizer);
         }
@@ -346,16 +348,17 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
     /// </summary>
     internal static Stage1Result Stage1Step(VireoModel model, ReadingHead? head, IReadOnlyList<TorchSharp.Modules.Parameter> trained,
         TorchSharp.Modules.OptimizerHelper optimizer, PreparedBatch batch, Device device, int seed, int step, bool includeCaption,
-        bool readingReachesEncoder, double readingWeight, bool tokenReadingReachesModel = true)
+        bool readingReachesEncoder, double readingWeight, bool tokenReadingReachesModel = true, double smallTextAnswerWeight = 1)
     {
         var (samples, tiles) = (batch.Samples, batch.Tiles);
         var rng = new Random(TrainingSeeds.Derive(seed, 11, step));
         var compress = Enumerable.Range(0, tiles.TotalTiles).Select(_ => rng.Next(2) == 1).ToList();
-        var seq = SequenceBatch.Build(model, samples.Select(s => s.Answer).ToList(), tiles.TileCounts, compress, device);
+        var seq = SequenceBatch.Build(model, samples.Select(s => s.Answer).ToList(), tiles.TileCounts, compress, device,
+            samples.Select(s => s.TextSize == TextSize.Small).ToList());
         var features = model.Vision.forward(tiles.ToTensor(device));
         var logits = TeacherForcing.ResponseLogits(model, features, compress, seq);
         var tokenLoss = functional.cross_entropy(logits, seq.Targets, reduction: nn.Reduction.None);
-        var answerLoss = TeacherForcing.AnswerLoss(tokenLoss, seq, includeCaption);
+        var answerLoss = TeacherForcing.AnswerLoss(tokenLoss, seq, includeCaption, smallTextAnswerWeight);
         var loss = answerLoss;
         ReadingResult? reading = null;
         if (head is not null && batch.Labels is { } labels)

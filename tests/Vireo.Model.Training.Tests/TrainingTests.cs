@@ -101,6 +101,7 @@ public sealed class TrainingTests : IDisposable
             new VireoTrainer(options with { StopAfterSteps = 1 }, lines.Add).Run();
             var line = lines.First(l => l.StartsWith("stage 1 step 1/1", StringComparison.Ordinal));
             Assert.Matches(@"\(small \d", line);
+            Assert.Matches(@" text \S+ \(small \d", line);
             return System.Text.RegularExpressions.Regex.Match(line, @" reading (\S+) ").Groups[1].Value;
         }
         Assert.NotEqual(FirstReadingLoss(1), FirstReadingLoss(8));
@@ -457,5 +458,39 @@ public sealed class TrainingTests : IDisposable
         Assert.Equal(1f, withoutLow.item<float>(), 5);
         Assert.Equal(1f, withoutHigh.item<float>(), 5);
         Assert.True(withHigh.item<float>() > 10f);
+    }
+
+    [Fact]
+    public void SmallTextCountsAsOftenAsItsWeightInTheAnswerLossAndNothingElseMoves()
+    {
+        random.manual_seed(4);
+        using var model = new VireoModel(ModelConfig.Tiny());
+        var answers = new[] { "no shapes. text: AB3", "red circle top-left. text: GO12", "blue square right. text: none" };
+        using var seq = SequenceBatch.Build(model, answers, [1, 1, 1], [false, false, true], CPU, smallText: [true, false, false]);
+        // Only the three characters of the first answer's text are small text: not its eos, not the large text.
+        Assert.Equal(3, seq.SmallTextTargets.Count(x => x));
+        var starts = seq.ResponseLengths.Select((_, f) => seq.ResponseLengths.Take(f).Sum()).ToArray();
+        for (var i = 0; i < seq.SmallTextTargets.Length; i++)
+            Assert.Equal(i < starts[1] && seq.TextTargets[i], seq.SmallTextTargets[i]);
+
+        var n = seq.Targets.shape[0];
+        var outsideCaption = seq.CaptionTargets.Count(c => !c);
+        using var loss = ones(n);
+        foreach (var includeCaption in new[] { true, false })
+        {
+            using var plain = TeacherForcing.AnswerLoss(loss, seq, includeCaption);
+            using var same = TeacherForcing.AnswerLoss(loss, seq, includeCaption, smallTextWeight: 1);
+            using var weighted = TeacherForcing.AnswerLoss(loss, seq, includeCaption, smallTextWeight: 5);
+            var count = includeCaption ? n : outsideCaption;
+            Assert.Equal(1f, plain.item<float>(), 5);
+            Assert.Equal(plain.item<float>(), same.item<float>());
+            Assert.Equal((count + 4 * 3) / (float)count, weighted.item<float>(), 5);
+        }
+
+        // Told nothing, a batch has no small text, and the weight changes nothing.
+        using var untold = SequenceBatch.Build(model, answers, [1, 1, 1], [false, false, true], CPU);
+        Assert.DoesNotContain(true, untold.SmallTextTargets);
+        using var untoldLoss = TeacherForcing.AnswerLoss(loss, untold, includeCaption: true, smallTextWeight: 5);
+        Assert.Equal(1f, untoldLoss.item<float>(), 5);
     }
 }

@@ -57,6 +57,11 @@ public static class TrainCommand
         {
             if (result.GetValueOrDefault<double>() is not (>= 0 and <= 100)) result.AddError("--token-reading-weight must be between 0 and 100.");
         });
+        var smallTextAnswer = new Option<double>("--small-text-answer-weight") { Description = "Stage 1: count each character of small text this many times in the answer loss (every other response token counts once), so the language model learns to read what the 256-token path keeps.", DefaultValueFactory = _ => 1.0 };
+        smallTextAnswer.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<double>() is not (>= 1 and <= 100)) result.AddError("--small-text-answer-weight must be between 1 and 100.");
+        });
         var tokenWarmup = new Option<int>("--token-reading-warmup") { Description = "Stage 1: for this many first steps the token probe learns on the tokens alone, its loss kept from the connector and the encoder (a new probe is random).", DefaultValueFactory = _ => 150 };
         var videoSizes = new Option<bool>("--video-sizes") { Description = "Also draw real frames at the sizes of real video (1080p landscape and portrait besides the training sizes)." };
         var tileScale = new Option<bool>("--draw-at-tile-scale") { Description = "Draw real frames larger than their tile grid (1080p, 720p) at the grid's scale: the same tiles from a fifth of the pixels, so the host draws faster. Keep one setting for a whole run." };
@@ -74,7 +79,7 @@ public static class TrainCommand
 
         var command = new Command("train", "Train the vision-language model with its visual resolution router (ViCO stages 1-3).")
         {
-            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, stopAfter, logEvery, checkpointEvery, ship, snapshot, textProbability, smallText, curriculum, boost, continueStage1, textOnly, readingWeight, smallGlyphWeight, tokenReading, tokenWarmup, headWarmup, readingSteps, initVision, sineCosine, initFrom, addVision, addLanguage, realFraction, videoSizes, tileScale, varyGlyphs, tilesOnDevice, bf16Attention, echo,
+            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, stopAfter, logEvery, checkpointEvery, ship, snapshot, textProbability, smallText, curriculum, boost, continueStage1, textOnly, readingWeight, smallGlyphWeight, smallTextAnswer, tokenReading, tokenWarmup, headWarmup, readingSteps, initVision, sineCosine, initFrom, addVision, addLanguage, realFraction, videoSizes, tileScale, varyGlyphs, tilesOnDevice, bf16Attention, echo,
         };
         command.Validators.Add(result =>
         {
@@ -129,6 +134,7 @@ public static class TrainCommand
                 CurriculumTextOnly = parse.GetValue(textOnly),
                 ReadingWeight = parse.GetValue(readingWeight),
                 SmallGlyphWeight = parse.GetValue(smallGlyphWeight),
+                SmallTextAnswerWeight = parse.GetValue(smallTextAnswer),
                 TokenReadingWeight = parse.GetValue(tokenReading),
                 TokenReadingWarmup = parse.GetValue(tokenWarmup),
                 ReadingSteps = parse.GetValue(readingSteps),
