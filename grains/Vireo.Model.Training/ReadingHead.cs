@@ -114,9 +114,9 @@ public sealed class ReadingHead : Module<Tensor, (Tensor Own, Tensor Previous, T
         var sceneTarget = TorchRuntime.Upload(tensor(labels.Scene), device);
         var small = TorchRuntime.Upload(tensor(labels.Small), device);
         var loss = CrossEntropy(ownLogits, ownTarget, ClassWeights(ReadingTargets.Classes, device), small, SmallGlyphWeight)
-            + functional.cross_entropy(sceneLogits, sceneTarget, weight: ClassWeights(ReadingTargets.SceneClasses, device));
+            .Plus(functional.cross_entropy(sceneLogits, sceneTarget, weight: ClassWeights(ReadingTargets.SceneClasses, device)));
         if (labels.Previous.Any(l => l != ReadingTargets.Ignore))
-            loss += CrossEntropy(previousLogits, TorchRuntime.Upload(tensor(labels.Previous), device), null, small, SmallGlyphWeight);
+            loss = loss.Plus(CrossEntropy(previousLogits, TorchRuntime.Upload(tensor(labels.Previous), device), null, small, SmallGlyphWeight));
         var (glyphHits, glyphs) = Hits(ownLogits, ownTarget);
         var (shapeHits, shapes) = Hits(sceneLogits, sceneTarget);
         var (smallHits, smallGlyphs) = Hits(ownLogits, ownTarget, small);
@@ -125,7 +125,7 @@ public sealed class ReadingHead : Module<Tensor, (Tensor Own, Tensor Previous, T
         {
             var tokenLogits = TokenLogits(standardTokens);
             var tokenLoss = CrossEntropy(tokenLogits, ownTarget, ClassWeights(ReadingTargets.Classes, device), small, SmallGlyphWeight);
-            loss += tokenLoss * TokenWeight;
+            loss = loss.Plus(tokenLoss * TokenWeight);
             var (tokenHits, _) = Hits(tokenLogits, ownTarget);
             var (tokenSmallHits, _) = Hits(tokenLogits, ownTarget, small);
             tokenReading = new TokenReading(tokenLoss, tokenHits, tokenSmallHits);

@@ -367,7 +367,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             var tokens = head.ReadsTokens ? model.ConnectStandard(features) : null;
             reading = head.Loss(readingReachesEncoder ? features : features.detach(), labels,
                 tokenReadingReachesModel ? tokens : tokens?.detach());
-            loss += reading.Loss * readingWeight;
+            loss = loss.Plus(reading.Loss * readingWeight);
         }
         ClearGradients(model, head);
         loss.backward();
@@ -413,7 +413,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             var logProbs = functional.log_softmax(logits, -1);
             var kl = (refLogProbs.exp() * (refLogProbs - logProbs)).sum(-1).mean();
             var ce = functional.cross_entropy(logits, seq.Targets);
-            var loss = kl + ce * options.ConsistencyTaskWeight;
+            var loss = kl.Plus(ce * options.ConsistencyTaskWeight);
             ClearGradients(model);
             loss.backward();
             ClipGradients(trained, 1.0);

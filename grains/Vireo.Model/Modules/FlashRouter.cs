@@ -121,7 +121,7 @@ internal sealed class FlashGating : Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var x = pooled;
-        foreach (var block in new[] { block1, block2, block3, block4 }) x = x + block.forward(x);
+        foreach (var block in new[] { block1, block2, block3, block4 }) x = x.Plus(block.forward(x));
         return gate.forward(x).MoveToOuterDisposeScope();
     }
 }

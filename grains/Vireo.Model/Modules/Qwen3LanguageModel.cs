@@ -31,7 +31,7 @@ internal sealed class RmsNorm : Module<Tensor, Tensor>
         var x32 = x.dtype == ScalarType.Float32 ? x : x.to(ScalarType.Float32);
         // An explicit Scalar, alive until libtorch has read it (an implicit one can be finalised during the call).
         using var epsilon = eps.ToScalar();
-        var normed = x32 * rsqrt(x32.square().mean([-1], keepdim: true) + epsilon);
+        var normed = x32 * rsqrt(x32.square().mean([-1], keepdim: true).Plus(epsilon));
         return (scale * (x.dtype == ScalarType.Float32 ? normed : normed.to(x.dtype))).MoveToOuterDisposeScope();
     }
 
@@ -239,7 +239,7 @@ internal static class Rotary
         var x1 = x.narrow(-1, 0, half);
         var x2 = x.narrow(-1, half, half);
         var rotated = cat([-x2, x1], -1);
-        return (x * cos + rotated * sin).MoveToOuterDisposeScope();
+        return (x * cos).Plus(rotated * sin).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -324,8 +324,8 @@ internal sealed class Qwen3DecoderLayer : Module
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache, int layer)
     {
         using var scope = NewDisposeScope();
-        var h = x + self_attn.Forward(input_layernorm.forward(x), cos, sin, mask, cache, layer);
-        return (h + mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
+        var h = x.Plus(self_attn.Forward(input_layernorm.forward(x), cos, sin, mask, cache, layer));
+        return h.Plus(mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
     }
 }
 

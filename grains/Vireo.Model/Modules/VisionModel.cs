@@ -63,7 +63,7 @@ internal sealed class VisionEmbeddings : Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var patches = patch_embedding.forward(pixels).flatten(2).transpose(1, 2);
         var cls = class_embedding.expand(patches.shape[0], 1, -1);
-        return (cat([cls, patches], 1) + position_embedding).MoveToOuterDisposeScope();
+        return cat([cls, patches], 1).Plus(position_embedding).MoveToOuterDisposeScope();
     }
 }
 
@@ -146,8 +146,8 @@ internal sealed class VisionEncoderLayer : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var h = x + attn.forward(norm1.forward(x)) * ls1;
-        return (h + mlp.forward(norm2.forward(h)) * ls2).MoveToOuterDisposeScope();
+        var h = x.Plus(attn.forward(norm1.forward(x)) * ls1);
+        return h.Plus(mlp.forward(norm2.forward(h)) * ls2).MoveToOuterDisposeScope();
     }
 }
 

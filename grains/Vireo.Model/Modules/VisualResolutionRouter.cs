@@ -24,7 +24,7 @@ internal sealed class GatingBlock : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return norm.forward(x + fc2.forward(functional.gelu(fc1.forward(x)))).MoveToOuterDisposeScope();
+        return norm.forward(x.Plus(fc2.forward(functional.gelu(fc1.forward(x))))).MoveToOuterDisposeScope();
     }
 }
 
