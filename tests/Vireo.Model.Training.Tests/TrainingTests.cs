@@ -74,7 +74,7 @@ public sealed class TrainingTests : IDisposable
         state = new VireoTrainer(options, lines.Add).Run();
         Assert.Equal((4, 3), (state.Stage, state.ReadingStep));
         Assert.Equal(3, lines.Count(l => l.StartsWith("reading step ", StringComparison.Ordinal)));
-        Assert.Matches(@"^stage 1 step 1/2 loss \S+ caption \S+ text \S+ reading \S+ glyphs .+ \(small .+\) shapes ", lines.First(l => l.StartsWith("stage 1 step", StringComparison.Ordinal)));
+        Assert.Matches(@"^stage 1 step 1/2 loss \S+ caption \S+ text \S+ \(small \S+\) reading \S+ glyphs .+ \(small .+\) shapes ", lines.First(l => l.StartsWith("stage 1 step", StringComparison.Ordinal)));
         Assert.True(lines.FindIndex(l => l == "reading pretraining done") < lines.FindIndex(l => l.StartsWith("stage 1 step", StringComparison.Ordinal)));
 
         // The reading head is kept in the checkpoint for resuming, never inside the model.
