@@ -79,8 +79,13 @@ public sealed class SequenceBatch : IDisposable
             var captionLength = model.Tokenizer.Encode(caption).Count;
             for (var i = 0; i < response.Count; i++) captionTargets.Add(i < captionLength);
             var textStart = text is null ? response.Count : response.Count - 1 - model.Tokenizer.Encode(text).Count;
-            for (var i = 0; i < response.Count; i++) textTargets.Add(i >= textStart && i < response.Count - 1);
-            for (var i = 0; i < response.Count; i++) smallTextTargets.Add(smallText?[f] == true && i >= textStart && i < response.Count - 1);
+            var small = smallText?[f] == true;
+            for (var i = 0; i < response.Count; i++)
+            {
+                var isText = i >= textStart && i < response.Count - 1;
+                textTargets.Add(isText);
+                smallTextTargets.Add(small && isText);
+            }
         }
         var length = rows.Max(r => r.Length);
         var ids = new long[rows.Count * length];
