@@ -564,7 +564,9 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
         using var scope = NewDisposeScope();
         var norms = parameters.Select(p => p.grad).OfType<Tensor>().Select(g => g.detach().norm()).ToArray();
         if (norms.Length == 0) return;
-        var scale = (maxNorm / (stack(norms).norm() + 1e-6)).clamp_max(1.0);
+        // Every scalar lives in a local until the scope ends, so none can be finalized under a running kernel.
+        using Scalar epsilon = 1e-6.ToScalar(), max = maxNorm.ToScalar(), one = 1.0.ToScalar();
+        var scale = stack(norms).norm().Plus(epsilon).reciprocal().mul(max).clamp_max(one);
         foreach (var grad in parameters.Select(p => p.grad).OfType<Tensor>()) grad.mul_(scale);
     }
 
