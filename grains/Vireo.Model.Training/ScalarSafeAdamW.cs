@@ -49,7 +49,7 @@ public static class ScalarSafe
                     state.exp_avg.mul_(beta1Scalar).add_(grad, alpha: oneMinusBeta1);
                     state.exp_avg_sq.mul_(beta2Scalar).addcmul_(grad, grad, value: oneMinusBeta2);
                     using var root = Math.Sqrt(correction2).ToScalar();
-                    var denominator = state.exp_avg_sq.sqrt().div_(root).add_(eps);
+                    var denominator = state.exp_avg_sq.sqrt().div_(root).PlusInPlace(eps);
                     using var stepSize = (-lr / correction1).ToScalar();
                     param.addcdiv_(state.exp_avg, denominator, value: stepSize);
                 }

@@ -653,7 +653,7 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             using var scope = NewDisposeScope();
             var v = value.detach().to(ScalarType.Float64);
             if (_sum is null) _sum = v.clone().DetachFromDisposeScope();
-            else _sum.add_(v);
+            else _sum.PlusInPlace(v);
         }
 
         public double Take()

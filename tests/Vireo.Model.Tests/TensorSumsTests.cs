@@ -8,7 +8,7 @@ public sealed class TensorSumsTests
     [Theory]
     [InlineData(ScalarType.Float32)]
     [InlineData(ScalarType.BFloat16)]
-    public void PlusGivesTheBitsOfAddAndItsFactorOutlivesCollections(ScalarType dtype)
+    public void PlusAndPlusInPlaceGiveTheBitsOfAddAndTheirFactorOutlivesCollections(ScalarType dtype)
     {
         random.manual_seed(5);
         using var a = randn(64, 33).to(dtype);
@@ -24,10 +24,18 @@ public sealed class TensorSumsTests
             GC.WaitForPendingFinalizers();
             using var plus = a.Plus(b);
             using var plusScalar = a.Plus(epsilon);
+            using var inPlace = a.clone();
+            using var inPlaceScalar = a.clone();
+            inPlace.PlusInPlace(b);
+            inPlaceScalar.PlusInPlace(epsilon);
             using var same = plus.eq(sum).all();
             using var sameShift = plusScalar.eq(shifted).all();
+            using var sameInPlace = inPlace.eq(sum).all();
+            using var sameInPlaceShift = inPlaceScalar.eq(shifted).all();
             Assert.True(same.item<bool>());
             Assert.True(sameShift.item<bool>());
+            Assert.True(sameInPlace.item<bool>());
+            Assert.True(sameInPlaceShift.item<bool>());
         }
     }
 }

@@ -119,7 +119,7 @@ public sealed class DynamicTiler(int imageSize, int minTiles, int maxTiles, bool
             // the native call still uses it; these stay referenced until the calls return.
             using var scale = (1f / (255f * std[c])).ToScalar();
             using var shift = (-mean[c] / std[c]).ToScalar();
-            channels[c] = tiles.select(1, c).mul(scale).add_(shift);
+            channels[c] = tiles.select(1, c).mul(scale).PlusInPlace(shift);
         }
         return torch.stack(channels, 1).MoveToOuterDisposeScope();
     }
