@@ -8,11 +8,11 @@ namespace Vireo.Model;
 /// </summary>
 /// <remarks>
 /// TorchSharp's <c>a + b</c> calls <c>add(b, alpha)</c> with <c>alpha</c> a temporary <see cref="Scalar"/> made from 1
-/// and hands libtorch only its handle; <c>a.add_(b)</c> does the same in place. Nothing keeps that wrapper alive during the native call, so a garbage
-/// collection then can finalize it and free the value the kernel reads; a GPU training run ended so in an RMS norm,
-/// with "Expected false to be true" from c10's Scalar accessor. <see cref="Plus(Tensor, Tensor)"/> passes a
-/// factor that lives as long as the process, and gives the same bits as <c>a + b</c>;
-/// <see cref="PlusInPlace(Tensor, Tensor)"/> does so for <c>a.add_(b)</c>.
+/// and hands libtorch only its handle; <c>a.add_(b)</c> does the same in place. Nothing keeps that wrapper alive
+/// during the native call, so a garbage collection then can finalize it and free the value the kernel reads; a GPU
+/// training run ended so in an RMS norm, with "Expected false to be true" from c10's Scalar accessor.
+/// <see cref="Plus(Tensor, Tensor)"/> and <see cref="PlusInPlace(Tensor, Tensor)"/> pass a factor that lives as long
+/// as the process, and give the same bits as <c>a + b</c> and <c>a.add_(b)</c>.
 /// </remarks>
 public static class TensorSums
 {
