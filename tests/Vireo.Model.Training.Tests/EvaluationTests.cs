@@ -356,6 +356,30 @@ public sealed class EvaluationTests
         Assert.EndsWith(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"false_text_rate={expected:F3}"), last, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void TheRealFontTableGivesTheWordsEachFontFamilyReadsExactlyPerModeAndTheBitmapFontsNone()
+    {
+        static FrameOutcome Read(string? family, TextSize size, bool right) =>
+            new(new SyntheticSample(RgbFrame.Create(1, 1), "nothing", "AB", size, BackgroundKind.Photo, 0, 0, 1) { FontFamily = family },
+                new ModelAnswer("nothing", right ? "AB" : "XB").Format(), true, right, 256);
+        static EvalRow Row(string mode, params FrameOutcome[] frames) => new(mode, 256, 0, 0, 0, 1, 1, 1, frames);
+
+        var table = VireoEvaluator.Table(
+        [
+            Row("all-256", Read("Caladea", TextSize.Small, true), Read("Caladea", TextSize.Small, false), Read("Caladea", TextSize.Large, true), Read("URW Gothic", TextSize.Large, false)),
+            Row("vir", Read("Caladea", TextSize.Small, false), Read("Caladea", TextSize.Small, false), Read("Caladea", TextSize.Large, true), Read("URW Gothic", TextSize.Large, true)),
+        ]);
+        var lines = table.Split('\n');
+        Assert.Contains(lines, l => l.StartsWith("words read exactly by font family", StringComparison.Ordinal));
+        var caladea = Assert.Single(lines, l => l.StartsWith("Caladea ", StringComparison.Ordinal));
+        Assert.Matches(@"^Caladea\s+2 / 1\s+50\.0 % / 100\.0 %\s+0\.0 % / 100\.0 %$", caladea.TrimEnd());
+        var gothic = Assert.Single(lines, l => l.StartsWith("URW Gothic ", StringComparison.Ordinal));
+        Assert.Matches(@"^URW Gothic\s+0 / 1\s+- / 0\.0 %\s+- / 100\.0 %$", gothic.TrimEnd());
+
+        var bitmap = VireoEvaluator.Table([Row("all-256", Read(null, TextSize.Small, true), Read(null, TextSize.Large, false))]);
+        Assert.DoesNotContain("font family", bitmap, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("MAE6", "M4E6", 0.75)]
     [InlineData("GH22A", "GH222A", 0.8)]

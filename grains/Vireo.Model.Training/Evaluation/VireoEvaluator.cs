@@ -245,7 +245,37 @@ public sealed class VireoEvaluator(VireoEngine engine, Action<string> log)
             }
             sb.AppendLine();
         }
+        AppendFontFamilies(sb, rows);
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// For a set drawn in real fonts, the words each font family's frames read exactly per mode, small and large apart,
+    /// so that a miss can be traced to the letterforms it happens in; nothing for the bitmap font's set.
+    /// </summary>
+    private static void AppendFontFamilies(StringBuilder sb, IReadOnlyList<EvalRow> rows)
+    {
+        var families = rows[0].Frames.Select(o => o.Sample.FontFamily).OfType<string>().Distinct().Order(StringComparer.Ordinal).ToList();
+        if (families.Count == 0) return;
+        var ci = CultureInfo.InvariantCulture;
+        static string Share(double value) => double.IsNaN(value) ? "-" : value.ToString("P1", CultureInfo.InvariantCulture);
+        sb.AppendLine();
+        sb.AppendLine("words read exactly by font family, small / large (n: frames with small / large text):");
+        sb.Append(string.Create(ci, $"{"font family",-22} {"n",9}"));
+        foreach (var r in rows) sb.Append(string.Create(ci, $" {r.Mode,17}"));
+        sb.AppendLine();
+        foreach (var family in families)
+        {
+            int WithText(TextSize size) => rows[0].Frames.Count(o => o.Sample.FontFamily == family && o.Sample.TextSize == size);
+            sb.Append(string.Create(ci, $"{family,-22} {$"{WithText(TextSize.Small)} / {WithText(TextSize.Large)}",9}"));
+            foreach (var r in rows)
+            {
+                var subset = r.Frames.Where(o => o.Sample.FontFamily == family).ToList();
+                var shares = $"{Share(EvalRow.ExactWords(subset, TextSize.Small))} / {Share(EvalRow.ExactWords(subset, TextSize.Large))}";
+                sb.Append(string.Create(ci, $" {shares,17}"));
+            }
+            sb.AppendLine();
+        }
     }
 
     /// <summary>
