@@ -143,6 +143,19 @@ public sealed class LauncherTests
         Assert.Contains($"{missing} does not exist", printed);
     }
 
+    [Theory]
+    [InlineData("analyze", "0")]
+    [InlineData("analyze", "41")]
+    [InlineData("eval", "0")]
+    public async Task AnalyzeAndEvalRefuseATileLimitNoRequestMayAsk(string command, string tiles)
+    {
+        string[] arguments = command == "analyze" ? ["analyze", "clip.mp4", "--max-tiles", tiles] : ["eval", "--max-tiles", tiles, "--frames", "1", "--real-frames", "1"];
+        var (code, printed) = await RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "vireo.dll"), .. arguments]);
+        Assert.Equal(1, code);
+        Assert.Contains($"--max-tiles must be between 1 and {AnalysisLimits.MaxTiles}", printed);
+        Assert.DoesNotContain("Unhandled exception", printed);
+    }
+
     [Fact]
     public async Task AnalyzeRefusesAnUnknownRoutingModeNamingTheValidOnes()
     {

@@ -357,6 +357,29 @@ public sealed class EvaluationTests
     }
 
     [Fact]
+    public void MoreTilesCutTheSameFramesFinerAndTheReportSaysFramesWereDrawnForFewer()
+    {
+        using var engine = new VireoEngine(new VireoModel(ModelConfig.Tiny()), CPU);
+        var drawn = engine.Model.Config.MaxDynamicPatch;
+        var set = VireoEvaluator.RealFontSet(engine, 6, 7);
+        var own = new VireoEvaluator(engine, _ => { }).Run("all-256", RoutingPolicy.Fixed(compressed: false), set, 3);
+        var more = new VireoEvaluator(engine, _ => { }) { MaxTiles = drawn + 4 }.Run("all-256", RoutingPolicy.Fixed(compressed: false), set, 3);
+        var one = new VireoEvaluator(engine, _ => { }) { MaxTiles = 1 }.Run("all-256", RoutingPolicy.Fixed(compressed: false), set, 3);
+
+        // The same frames in the same order; video-sized frames take more tiles when allowed, one tile (no thumbnail) at most 1.
+        Assert.Equal(set, more.Frames.Select(o => o.Sample));
+        Assert.All(own.Frames.Zip(more.Frames), p => Assert.True(p.Second.VisualTokens >= p.First.VisualTokens));
+        Assert.True(more.VisualTokensPerFrame > own.VisualTokensPerFrame);
+        Assert.Single(one.Frames.Select(o => o.VisualTokens).Distinct());
+        Assert.True(one.VisualTokensPerFrame < own.VisualTokensPerFrame);
+
+        IReadOnlyList<EvalRow> Rows(EvalRow row) => [row, row with { Mode = "vir" }, row with { Mode = "all-64" }, row with { Mode = "random" }];
+        var finer = VireoEvaluator.Report(Rows(more), Rows(more), onCpu: true, tiling: new Tiling(drawn + 4, drawn));
+        Assert.Contains($"tiles: frames analysed in at most {drawn + 4} tiles, drawn (and their text sized) for the checkpoint's {drawn}", finer, StringComparison.Ordinal);
+        Assert.DoesNotContain("tiles:", VireoEvaluator.Report(Rows(own), Rows(own), onCpu: true, tiling: new Tiling(drawn, drawn)), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void TheRealFontTableGivesTheWordsEachFontFamilyReadsExactlyPerModeAndTheBitmapFontsNone()
     {
         static FrameOutcome Read(string? family, TextSize size, bool right) =>

@@ -143,6 +143,13 @@ public static class ReadingScore
 /// </summary>
 public sealed class VireoEvaluator(VireoEngine engine, Action<string> log)
 {
+    /// <summary>
+    /// The most tiles a frame is cut into for analysis; null keeps the checkpoint's own limit, the one both sets are
+    /// drawn for. More tiles show the same frame larger: text drawn small for the checkpoint's tiling spans more pixels
+    /// of each tile, at the cost of more visual tokens.
+    /// </summary>
+    public int? MaxTiles { get; init; }
+
     /// <summary>Seed offset that keeps evaluation frames apart from training batches.</summary>
     public const int HeldOutSeedBase = 900_000_001;
 
@@ -186,7 +193,7 @@ public sealed class VireoEvaluator(VireoEngine engine, Action<string> log)
             var batch = samples.Skip(start).Take(batchSize).ToList();
             // Random routing draws afresh for every batch; the other policies are the same everywhere.
             var batchRouting = routing is RoutingPolicy.AtRandom random ? random with { Seed = random.Seed + start } : routing;
-            var results = engine.Analyze(batch.Select(s => s.Frame).ToList(), batchRouting);
+            var results = engine.Analyze(batch.Select(s => s.Frame).ToList(), batchRouting, maxTiles: MaxTiles);
             for (var i = 0; i < batch.Count; i++)
             {
                 var (caption, text) = ModelAnswer.Parse(results[i].Text);
@@ -282,12 +289,14 @@ public sealed class VireoEvaluator(VireoEngine engine, Action<string> log)
     /// Both tables and the summary line. The summary's ViR keys are computed on the real-font set; the real-font keys
     /// are that set's large-text accuracy and false-text rate under ViR (the mode the pipeline runs) and its small-text accuracy at 256 tokens.
     /// </summary>
-    public static string Report(IReadOnlyList<EvalRow> synthetic, IReadOnlyList<EvalRow> realFont, bool onCpu, RealFontDraw? draw = null, double textThreshold = 0, double shapeThreshold = 0)
+    public static string Report(IReadOnlyList<EvalRow> synthetic, IReadOnlyList<EvalRow> realFont, bool onCpu, RealFontDraw? draw = null, double textThreshold = 0, double shapeThreshold = 0, Tiling? tiling = null)
     {
         var ci = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
         sb.AppendLine(string.Create(ci, $"text threshold {textThreshold:F2}: a text read with less confidence is reported as none"));
         sb.AppendLine(string.Create(ci, $"shape threshold {shapeThreshold:F2}: a shape named with less confidence is left out"));
+        if (tiling is { Analysed: var analysed, Drawn: var drawn } && analysed != drawn)
+            sb.AppendLine(string.Create(ci, $"tiles: frames analysed in at most {analysed} tiles, drawn (and their text sized) for the checkpoint's {drawn}"));
         sb.AppendLine();
         sb.AppendLine("synthetic set (bitmap font, drawn patterns):");
         sb.Append(Table(synthetic));
@@ -311,6 +320,9 @@ public sealed class VireoEvaluator(VireoEngine engine, Action<string> log)
         return sb.ToString();
     }
 }
+
+/// <summary>The most tiles a frame is analysed in, and the most its set was drawn for (the checkpoint's own limit).</summary>
+public sealed record Tiling(int Analysed, int Drawn);
 
 /// <summary>
 /// Where the real-font set draws from: the held-out font families and photographs at the sizes of real video (the

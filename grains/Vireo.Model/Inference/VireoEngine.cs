@@ -38,10 +38,13 @@ public sealed class VireoEngine : IDisposable
         return engine;
     }
 
-    /// <summary>Analyses a batch of RGB24 frames: <see cref="Encode"/>, then <see cref="DescribeBatch"/> for all of them.</summary>
-    public IReadOnlyList<FrameAnalysis> Analyze(IReadOnlyList<RgbFrame> frames, RoutingPolicy routing, int maxNewTokens = 96, string? question = null)
+    /// <summary>
+    /// Analyses a batch of RGB24 frames: <see cref="Encode"/>, then <see cref="DescribeBatch"/> for all of them, each frame
+    /// cut into at most <paramref name="maxTiles"/> tiles (the checkpoint's own limit when null).
+    /// </summary>
+    public IReadOnlyList<FrameAnalysis> Analyze(IReadOnlyList<RgbFrame> frames, RoutingPolicy routing, int maxNewTokens = 96, string? question = null, int? maxTiles = null)
     {
-        var encoded = Encode(frames.Select(f => new FrameInput(f, routing)).ToArray());
+        var encoded = Encode(frames.Select(f => new FrameInput(f, routing, MaxTiles: maxTiles)).ToArray());
         var answers = DescribeBatch(encoded.Select(e => new LanguageInput(e.Tiles.Select(t => t.Compressed).ToArray(), e.VisualTokens, question)).ToArray(), maxNewTokens);
         return encoded.Zip(answers, (e, a) => new FrameAnalysis(a.Text, e.Tiles, e.VisualTokensBefore, e.VisualTokensAfter, e.VisionMilliseconds, a.Milliseconds, a.TextConfidence, a.ShapeConfidences)).ToArray();
     }

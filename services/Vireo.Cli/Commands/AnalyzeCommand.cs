@@ -23,11 +23,12 @@ public static class AnalyzeCommand
             CustomParser = ParseRouting,
         };
         routing.AcceptOnlyFromAmong(RoutingNames.Keys.ToArray());
+        var maxTiles = EvalCommand.MaxTilesOption("Cut each frame into at most this many tiles (default: the pipeline's, 4). More tiles read smaller text at more visual tokens a frame.");
         var tenant = new Option<string>("--tenant") { Description = "Tenant the video belongs to.", DefaultValueFactory = _ => "local" };
         var timeout = new Option<int>("--timeout") { Description = "Seconds to wait for the result.", DefaultValueFactory = _ => 1800 };
         var command = new Command("analyze", "Analyse a video with the running pipeline and print the result.")
         {
-            file, fps, scene, maxFrames, routing, tenant, timeout,
+            file, fps, scene, maxFrames, routing, maxTiles, tenant, timeout,
         };
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
@@ -52,6 +53,7 @@ public static class AnalyzeCommand
                 {
                     Sampling = new SamplingRequest { Fps = r.GetValue(fps), SceneThreshold = r.GetValue(scene), MaxFrames = r.GetValue(maxFrames) },
                     Routing = r.GetValue(routing),
+                    MaxTiles = r.GetValue(maxTiles),
                 },
             }, ct);
             Console.WriteLine($"submitted {video.Name} as {videoId}");

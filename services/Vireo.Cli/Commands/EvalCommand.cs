@@ -27,11 +27,12 @@ public static class EvalCommand
         realFonts.AcceptOnlyFromAmong("held-out", "training");
         var realSizes = new Option<string>("--real-sizes") { Description = "Frame sizes of the real-font set: video (the published set) | training | video-at-tile-scale (the published set's frames drawn at their tile grid's scale, as `vireo train --draw-at-tile-scale` draws).", DefaultValueFactory = _ => "video" };
         realSizes.AcceptOnlyFromAmong("video", "training", "video-at-tile-scale");
+        var maxTiles = MaxTilesOption("Analyse each frame in at most this many tiles (default: the checkpoint's own limit). The frames are still drawn, and their text sized, for the checkpoint's limit, so more tiles show the same text larger.");
         var dump = new Option<string?>("--dump-frames") { Description = "Write the first 12 frames of each held-out set as PNG files with their answers here, and stop." };
 
         var command = new Command("eval", "Evaluate routing modes on the held-out synthetic and real-font sets; the last line sums up the real-font set.")
         {
-            modelDir, device, frames, realFrames, realFonts, realSizes, seed, batch, threshold, textThreshold, shapeThreshold, output, dump, show,
+            modelDir, device, frames, realFrames, realFonts, realSizes, seed, batch, threshold, textThreshold, shapeThreshold, maxTiles, output, dump, show,
         };
         command.SetAction(parse =>
         {
@@ -57,10 +58,11 @@ public static class EvalCommand
                     }
                 return 0;
             }
-            var evaluator = new VireoEvaluator(engine, Console.WriteLine);
+            var tiling = new Tiling(parse.GetValue(maxTiles) ?? engine.Model.Config.MaxDynamicPatch, engine.Model.Config.MaxDynamicPatch);
+            var evaluator = new VireoEvaluator(engine, Console.WriteLine) { MaxTiles = tiling.Analysed };
             var b = parse.GetValue(batch);
             // Warm up kernels and allocators so the first mode's frames/s is not penalised.
-            engine.Analyze([synthetic[0].Frame], RoutingPolicy.Fixed(compressed: false));
+            engine.Analyze([synthetic[0].Frame], RoutingPolicy.Fixed(compressed: false), maxTiles: tiling.Analysed);
             IReadOnlyList<EvalRow> Modes(string name, List<SyntheticSample> samples)
             {
                 Console.WriteLine($"{name}:");
@@ -76,7 +78,7 @@ public static class EvalCommand
             }
             var syntheticRows = Modes("synthetic set", synthetic);
             var realRows = Modes("real-font set", realFont);
-            var report = VireoEvaluator.Report(syntheticRows, realRows, dev.type == TorchSharp.DeviceType.CPU, draw, engine.Language.TextThreshold, engine.Language.ShapeThreshold);
+            var report = VireoEvaluator.Report(syntheticRows, realRows, dev.type == TorchSharp.DeviceType.CPU, draw, engine.Language.TextThreshold, engine.Language.ShapeThreshold, tiling);
             if (dev.type == TorchSharp.DeviceType.CUDA && GpuMemory.Read(Math.Max(0, (int)dev.index)) is { } memory)
                 Console.WriteLine($"GPU memory: {memory.Used / (1 << 20)} MiB used of {memory.Total / (1 << 20)} MiB");
             Console.WriteLine();
@@ -98,6 +100,17 @@ public static class EvalCommand
         option.Validators.Add(result =>
         {
             if (result.GetValueOrDefault<int>() < 1) result.AddError($"{name} must be at least 1{reason}.");
+        });
+        return option;
+    }
+
+    /// <summary>`--max-tiles`: the most tiles a frame is cut into, refused outside what an analysis request may ask.</summary>
+    internal static Option<int?> MaxTilesOption(string description)
+    {
+        var option = new Option<int?>("--max-tiles") { Description = description };
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int?>() is < 1 or > AnalysisLimits.MaxTiles) result.AddError($"--max-tiles must be between 1 and {AnalysisLimits.MaxTiles}.");
         });
         return option;
     }
