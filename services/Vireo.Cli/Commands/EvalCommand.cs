@@ -58,11 +58,12 @@ public static class EvalCommand
                     }
                 return 0;
             }
-            var tiling = new Tiling(parse.GetValue(maxTiles) ?? engine.Model.Config.MaxDynamicPatch, engine.Model.Config.MaxDynamicPatch);
-            var evaluator = new VireoEvaluator(engine, Console.WriteLine) { MaxTiles = tiling.Analysed };
+            var tiles = parse.GetValue(maxTiles);
+            var tiling = new Tiling(tiles ?? engine.Model.Config.MaxDynamicPatch, engine.Model.Config.MaxDynamicPatch);
+            var evaluator = new VireoEvaluator(engine, Console.WriteLine) { MaxTiles = tiles };
             var b = parse.GetValue(batch);
             // Warm up kernels and allocators so the first mode's frames/s is not penalised.
-            engine.Analyze([synthetic[0].Frame], RoutingPolicy.Fixed(compressed: false), maxTiles: tiling.Analysed);
+            engine.Analyze([synthetic[0].Frame], RoutingPolicy.Fixed(compressed: false), maxTiles: tiles);
             IReadOnlyList<EvalRow> Modes(string name, List<SyntheticSample> samples)
             {
                 Console.WriteLine($"{name}:");
@@ -110,7 +111,7 @@ public static class EvalCommand
         var option = new Option<int?>("--max-tiles") { Description = description };
         option.Validators.Add(result =>
         {
-            if (result.GetValueOrDefault<int?>() is < 1 or > AnalysisLimits.MaxTiles) result.AddError($"--max-tiles must be between 1 and {AnalysisLimits.MaxTiles}.");
+            if (AnalysisLimits.CheckTiles(null, result.GetValueOrDefault<int?>()) is not null) result.AddError($"--max-tiles must be between 1 and {AnalysisLimits.MaxTiles}.");
         });
         return option;
     }
