@@ -25,19 +25,27 @@ public static class Tracing
     public static Activity? StartConsume(string name, Headers? headers) =>
         Source.StartActivity(name, ActivityKind.Consumer, ContextOf(headers));
 
-    /// <summary>The trace context a record carries, or the default context when it carries none.</summary>
+    /// <summary>
+    /// The trace context a record carries, or the default context when it carries none. A header without a value, or
+    /// one too long or not printable ASCII, counts as absent: a record's headers come from whoever wrote it.
+    /// </summary>
     public static ActivityContext ContextOf(Headers? headers)
     {
-        ActivityContext context = default;
-        if (headers is not null && headers.TryGetLastBytes(TraceParent, out var parentBytes))
-        {
-            string? state = headers.TryGetLastBytes(TraceState, out var stateBytes) ? Encoding.ASCII.GetString(stateBytes) : null;
-            ActivityContext.TryParse(Encoding.ASCII.GetString(parentBytes), state, out context);
-        }
+        if (HeaderText(headers, TraceParent, MaxTraceParentBytes) is not { } parent)
+            return default;
+        ActivityContext.TryParse(parent, HeaderText(headers, TraceState, MaxTraceStateBytes), out var context);
         return context;
     }
 
-    /// <summary>The traceparent header of a record, if any.</summary>
-    public static string? TraceParentOf(Headers? headers) =>
-        headers is not null && headers.TryGetLastBytes(TraceParent, out var bytes) ? Encoding.ASCII.GetString(bytes) : null;
+    /// <summary>The traceparent header of a record, if it has a usable one.</summary>
+    public static string? TraceParentOf(Headers? headers) => HeaderText(headers, TraceParent, MaxTraceParentBytes);
+
+    /// <summary>W3C's traceparent is 55 characters (version 00); tracestate is at most 32 members, kept to 512 here.</summary>
+    private const int MaxTraceParentBytes = 256, MaxTraceStateBytes = 512;
+
+    private static string? HeaderText(Headers? headers, string name, int maxBytes) =>
+        headers is not null && headers.TryGetLastBytes(name, out var bytes)
+            && bytes is { Length: > 0 } && bytes.Length <= maxBytes && bytes.All(b => b is >= 0x20 and < 0x7f)
+            ? Encoding.ASCII.GetString(bytes)
+            : null;
 }

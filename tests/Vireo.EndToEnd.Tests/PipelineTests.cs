@@ -1,3 +1,4 @@
+using Confluent.Kafka;
 using System.Text;
 using Vireo.Messaging;
 using Vireo.Testing;
@@ -84,6 +85,9 @@ public sealed class PipelineTests(PipelineFixture fixture)
         await _cluster.Publisher.PublishRawAsync(VireoTopics.VideoUploaded, "junk", Encoding.UTF8.GetBytes("{not json"));
         await _cluster.Publisher.PublishRawAsync(VireoTopics.VideoUploaded, "v9", Encoding.UTF8.GetBytes(
             """{"version":9,"videoId":"v9","tenantId":"e2e","source":"x.mp4"}"""));
+        // Headers come from whoever wrote the record: a trace header without a value is no trace context.
+        await _cluster.Publisher.PublishRawAsync(VireoTopics.VideoUploaded, "untraced", Encoding.UTF8.GetBytes("{not json"),
+            new Headers { { "traceparent", null }, { "tracestate", null } });
         await _cluster.UploadAsync("outside", "../../etc/passwd");
         await _cluster.UploadAsync("missing", "nowhere.mp4");
         await _cluster.UploadAsync("not-a-video", "notes.mp4");
@@ -117,5 +121,6 @@ public sealed class PipelineTests(PipelineFixture fixture)
         var letters = _cluster.ReadTopic(VireoTopics.DeadLetter, TimeSpan.FromSeconds(3));
         Assert.Contains(letters, l => l.Key == "junk" && l.Value.Contains("malformed JSON"));
         Assert.Contains(letters, l => l.Key == "v9" && l.Value.Contains("unsupported version 9"));
+        Assert.Contains(letters, l => l.Key == "untraced" && l.Value.Contains("malformed JSON"));
     }
 }

@@ -1,3 +1,4 @@
+using Confluent.Kafka;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -45,6 +46,9 @@ public sealed class SinkTests
         await PublishEditedAsync(publisher, VireoTopics.FramesAnalyzed, Key, Frame(23), json => json["timings"] = null);
         await PublishEditedAsync(publisher, VireoTopics.VideoStatus, Key, Status(VideoState.Processing, 2), json => json["state"] = 7);
         await PublishEditedAsync(publisher, VireoTopics.FramesAnalyzed, new string('<', 200_000), Frame(24), _ => { });
+        // A repeated frame whose trace headers have no value: no trace context, and written as any repeat.
+        await publisher.PublishRawAsync(VireoTopics.FramesAnalyzed, Key, EventCodec.Serialize(Frame(7)),
+            new Headers { { "traceparent", null }, { "tracestate", null } });
         await publisher.PublishAsync(VireoTopics.VideoStatus, Key, Status(VideoState.Completed, 30));
         await publisher.PublishAsync(VireoTopics.VideoStatus, Key, Status(VideoState.Processing, 12));
 
