@@ -108,14 +108,17 @@ public static partial class EventCodec
         }
     }
 
+    /// <summary>The longest source (a path, or a URL as escaped) an upload event may name.</summary>
+    public const int MaxSourceChars = 4096;
+
     private static string? Validate(VideoUploaded e)
     {
         if (!VideoKey.IsValidId(e.VideoId))
             return "videoId must be " + VideoKey.IdRule;
         if (!VideoKey.IsValidId(e.TenantId))
             return "tenantId must be " + VideoKey.IdRule;
-        if (string.IsNullOrWhiteSpace(e.Source) || e.Source.Length > 4096 || e.Source.Contains('\0'))
-            return "source must be a non-empty path or URL of at most 4096 characters";
+        if (string.IsNullOrWhiteSpace(e.Source) || e.Source.Length > MaxSourceChars || e.Source.Contains('\0'))
+            return $"source must be a non-empty path or URL of at most {MaxSourceChars} characters";
         return e.Options is { } o ? CheckOptions(o) : null;
     }
 

@@ -117,6 +117,20 @@ public sealed class GuardTests(ApiCluster cluster)
         Assert.Contains("not a video", refusal);
         Assert.DoesNotContain(cluster.MediaRoot, refusal);
         Assert.Equal(before, FilesOf(tenant).Count);
+        // A multipart body that ends before its closing boundary, sent whole: malformed, and nothing of it stays.
+        foreach (var (cut, said) in new[]
+        {
+            ("--x\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc", "ends before its closing boundary"),
+            ("--x\r\nContent-Disposition: form-data; name=\"options\"\r\n\r\n{", "ends before its closing boundary"),
+            ("--x\r\nContent-Disposition: form-da", "Content-Disposition"),
+            ("no boundary at all", "malformed"),
+        })
+        {
+            var truncated = new StringContent(cut, Encoding.ASCII);
+            truncated.Headers.ContentType = MediaTypeHeaderValue.Parse("multipart/form-data; boundary=x");
+            Assert.Contains(said, await Http.AssertProblemAsync(await client.PostAsync("/v1/videos", truncated), HttpStatusCode.BadRequest));
+        }
+        Assert.Equal(before, FilesOf(tenant).Count);
         // A body that is neither multipart nor JSON.
         await Http.AssertProblemAsync(await client.PostAsync("/v1/videos", new StringContent("x", Encoding.UTF8, "text/plain")), HttpStatusCode.UnsupportedMediaType);
         // Options checked by the upload event's own rules.

@@ -34,6 +34,9 @@ public sealed class UrlUploadTests(ApiCluster cluster)
         Assert.Contains("does not serve a video", await Http.AssertProblemAsync(await Upload("/notes.mp4"), HttpStatusCode.UnprocessableEntity));
         Assert.Contains("does not serve a video", await Http.AssertProblemAsync(await Upload("/playlist.m3u8"), HttpStatusCode.UnprocessableEntity));
         Assert.Contains("HTTP 404", await Http.AssertProblemAsync(await Upload("/missing.mp4"), HttpStatusCode.UnprocessableEntity));
+        // Short as sent, too long as the upload event carries it: each é is escaped to six characters.
+        Assert.Contains("at most 4096 characters, escaped", await Http.AssertProblemAsync(
+            await Upload("/clip.mp4?n=" + new string('é', 1500)), HttpStatusCode.UnprocessableEntity));
         // Nothing of a refused URL stays: no row, no file.
         Assert.Equal(0L, await cluster.QueryAsync<long>("select count(*) from videos where tenant_id = $1", tenant));
         Assert.False(Directory.Exists(Path.Combine(cluster.MediaRoot, "uploads", tenant)) && Directory.EnumerateFileSystemEntries(Path.Combine(cluster.MediaRoot, "uploads", tenant)).Any());

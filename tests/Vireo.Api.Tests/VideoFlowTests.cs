@@ -109,6 +109,16 @@ public sealed class VideoFlowTests(ApiCluster cluster)
 
         var listed = await Http.JsonAsync(await client.GetAsync("/v1/videos?status=completed"));
         Assert.Equal(id, Assert.Single(listed.GetProperty("items").EnumerateArray()).GetProperty("id").GetString());
+        // `since` in any offset: an hour ago, written in UTC+02:00, lists the video; an hour ahead does not.
+        async Task<int> ListedSince(TimeSpan fromNow)
+        {
+            var since = DateTimeOffset.UtcNow.Add(fromNow).ToOffset(TimeSpan.FromHours(2)).ToString("o");
+            using var response = await client.GetAsync($"/v1/videos?since={Uri.EscapeDataString(since)}");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return (await Http.JsonAsync(response)).GetProperty("items").GetArrayLength();
+        }
+        Assert.Equal(1, await ListedSince(TimeSpan.FromHours(-1)));
+        Assert.Equal(0, await ListedSince(TimeSpan.FromHours(1)));
 
         // A word of a caption finds the frame, highlighted.
         var caption = (await Http.JsonAsync(await client.GetAsync($"/v1/videos/{id}/frames?limit=1"))).GetProperty("items")[0].GetProperty("caption").GetString()!;

@@ -92,7 +92,7 @@ public sealed class VideoRepository(NpgsqlDataSource dataSource)
               and ($4::timestamptz is null or (created_at, video_id) < ($4, $5))
             order by created_at desc, video_id desc
             limit $6
-            """, tenant, Typed(state, NpgsqlDbType.Text), Typed(since, NpgsqlDbType.TimestampTz), Typed(after?.CreatedAt, NpgsqlDbType.TimestampTz),
+            """, tenant, Typed(state, NpgsqlDbType.Text), Typed(since?.ToUniversalTime(), NpgsqlDbType.TimestampTz), Typed(after?.CreatedAt, NpgsqlDbType.TimestampTz),
             Typed(after?.Id, NpgsqlDbType.Text), limit + 1);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var items = new List<VideoSummary>();

@@ -24,7 +24,6 @@ public sealed partial class UploadService(
     public const string IdempotencyHeader = "Idempotency-Key";
     public const int MaxIdempotencyKeyLength = 255;
     private const int MaxOptionsBytes = 64 * 1024;
-    private const int MaxUrlLength = 4096;
 
     // What a multipart body may carry besides the file: part headers, the options field, boundaries.
     private const long MultipartOverhead = 256 * 1024;
@@ -127,7 +126,7 @@ public sealed partial class UploadService(
         var haveFile = false;
         try
         {
-            while (await reader.ReadNextSectionAsync(cancellationToken) is { } section)
+            while (await PartRead(() => reader.ReadNextSectionAsync(cancellationToken), cancellationToken) is { } section)
             {
                 if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
                     || !disposition.DispositionType.Equals("form-data", StringComparison.OrdinalIgnoreCase))
@@ -195,7 +194,7 @@ public sealed partial class UploadService(
             await using var file = store.CreatePartial(video);
             long total = 0;
             int read;
-            while ((read = await body.ReadAsync(buffer, cancellationToken)) > 0)
+            while ((read = await PartRead(() => body.ReadAsync(buffer, cancellationToken).AsTask(), cancellationToken)) > 0)
             {
                 total += read;
                 if (total > maxBytes)
@@ -210,12 +209,29 @@ public sealed partial class UploadService(
         }
     }
 
+    /// <summary>
+    /// A read of the multipart body. A body that ends before its closing boundary, with the client still waiting for
+    /// the answer, makes the multipart reader throw <see cref="IOException"/>; that is a malformed body, told apart
+    /// from a client that went away (the request is aborted) and from a failure to store the file (not a read).
+    /// </summary>
+    private static async Task<T> PartRead<T>(Func<Task<T>> read, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await read();
+        }
+        catch (IOException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new InvalidDataException("the body ends before its closing boundary", e);
+        }
+    }
+
     private static async Task<string?> ReadSmallAsync(Stream body, int maxBytes, CancellationToken cancellationToken)
     {
         using var copy = new MemoryStream();
         var buffer = new byte[8192];
         int read;
-        while ((read = await body.ReadAsync(buffer, cancellationToken)) > 0)
+        while ((read = await PartRead(() => body.ReadAsync(buffer, cancellationToken).AsTask(), cancellationToken)) > 0)
         {
             if (copy.Length + read > maxBytes)
                 return null;
@@ -242,9 +258,10 @@ public sealed partial class UploadService(
             return new(Problems.Unprocessable("url is required; to send a file, use multipart/form-data with a part named 'file'"));
         if (!media.Value.AllowUrls)
             return new(Problems.Unprocessable("URL sources are turned off on this deployment (Pipeline:AllowUrls); upload the file as multipart/form-data"));
-        if (upload.Url.Length > MaxUrlLength || !Uri.TryCreate(upload.Url, UriKind.Absolute, out var uri)
-            || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
-            return new(Problems.Unprocessable($"url must be an absolute http or https URL of at most {MaxUrlLength} characters"));
+        // The event carries the URL as escaped, which can be several times longer than as sent.
+        if (upload.Url.Length > EventCodec.MaxSourceChars || !Uri.TryCreate(upload.Url, UriKind.Absolute, out var uri)
+            || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps) || uri.AbsoluteUri.Length > EventCodec.MaxSourceChars)
+            return new(Problems.Unprocessable($"url must be an absolute http or https URL of at most {EventCodec.MaxSourceChars} characters, escaped"));
         if (!string.IsNullOrEmpty(uri.UserInfo))
             return new(Problems.Unprocessable("URLs with credentials are refused"));
         // Options are cheap to check and fetching is not: bad options are refused before the URL is fetched.

@@ -94,5 +94,10 @@ public sealed class UrlProbe(IHttpClientFactory clients, IMediaProbe probe, Medi
         {
             return new(false, Problems.Unprocessable($"the URL could not be fetched: {e.Message}"));
         }
+        catch (HttpIOException e)
+        {
+            // The server broke off its content: sent fewer bytes than it announced, or closed mid-chunk.
+            return new(false, Problems.Unprocessable($"the URL's content broke off: {e.Message}"));
+        }
     }
 }
