@@ -47,6 +47,10 @@ public sealed partial class MediaProbe(IOptions<MediaOptions> options, ILogger<M
         {
             throw new MediaException(MediaErrorKind.Timeout, path, $"ffprobe ran longer than {_options.ProbeTimeout}");
         }
+        catch (InvalidDataException e)
+        {
+            throw new MediaException(MediaErrorKind.Corrupt, path, $"ffprobe's report is too long to read, from oversized metadata: {e.Message}", e);
+        }
         catch (System.ComponentModel.Win32Exception e)
         {
             throw new MediaException(MediaErrorKind.DecodeFailed, path, $"ffprobe could not be started ({FfmpegBinaries.FfprobePath(_options)}): {e.Message}", e);

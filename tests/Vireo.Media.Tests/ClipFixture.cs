@@ -38,6 +38,7 @@ public sealed class ClipFixture : IAsyncLifetime
     /// <summary>A NUT file whose video stream's rotate tag is not a number.</summary>
     public string BadRotation => Path.Combine(Folder, "bad-rotation.nut");
     public string Huge => Path.Combine(Folder, "huge.y4m");
+    public string HugeTag => Path.Combine(Folder, "huge-tag.mp4");
     public string Absurd => Path.Combine(Folder, "absurd.y4m");
 
     public async Task InitializeAsync()
@@ -78,6 +79,11 @@ public sealed class ClipFixture : IAsyncLifetime
                 "-c:v", "libx264", "-qp", "0", "-preset", "veryfast", "-g", "25", "-bf", "0", NumberedFrames),
         ];
         await Task.WhenAll(fourth);
+        // A one-second clip carrying a 17-million-character comment, which ffprobe prints in full.
+        var metadata = Path.Combine(Folder, "huge-tag.txt");
+        await File.WriteAllTextAsync(metadata, ";FFMETADATA1\ncomment=" + new string('a', 17_000_000) + "\n");
+        await Ffmpeg("-f", "lavfi", "-i", "testsrc=s=64x64:d=1", "-i", metadata, "-map_metadata", "1", "-c:v", "mpeg4", HugeTag);
+        File.Delete(metadata);
 
         await File.WriteAllBytesAsync(Empty, []);
         await File.WriteAllTextAsync(Text, "These are meeting notes, not a video.\nSecond line.\n");

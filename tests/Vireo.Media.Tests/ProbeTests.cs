@@ -45,6 +45,7 @@ public sealed class ProbeTests(ClipFixture clips)
     [InlineData("absurd", MediaErrorKind.DimensionsOutOfRange)]
     [InlineData("missing", MediaErrorKind.NotFound)]
     [InlineData("bad-rotation", MediaErrorKind.Corrupt)]
+    [InlineData("huge-tag", MediaErrorKind.Corrupt)]
     public async Task Bad_input_gets_a_typed_error(string name, MediaErrorKind expected)
     {
         var path = PathOf(name);
@@ -127,6 +128,7 @@ public sealed class ProbeTests(ClipFixture clips)
         "absurd" => clips.Absurd,
         "missing" => Path.Combine(clips.Folder, "does-not-exist.mp4"),
         "bad-rotation" => clips.BadRotation,
+        "huge-tag" => clips.HugeTag,
         _ => throw new ArgumentOutOfRangeException(nameof(name)),
     };
 }
