@@ -86,6 +86,9 @@ internal static class FfmpegArguments
         };
         if (options.DecoderThreads > 0) args.AddRange(["-threads", options.DecoderThreads.ToString(CultureInfo.InvariantCulture)]);
         args.AddRange(FfmpegBinaries.InputRestrictions());
+        // The probe checked the first picture's size; a stream may change to a larger one later, which the decoder
+        // then refuses to allocate.
+        args.AddRange(["-max_pixels", Math.Min(options.MaxPixels, int.MaxValue).ToString(CultureInfo.InvariantCulture)]);
         args.AddRange([
             "-i", FfmpegBinaries.LocalInput(info.Path),
             "-map", "0:v:0", "-an", "-sn", "-dn",

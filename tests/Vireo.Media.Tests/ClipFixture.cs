@@ -39,6 +39,7 @@ public sealed class ClipFixture : IAsyncLifetime
     public string BadRotation => Path.Combine(Folder, "bad-rotation.nut");
     public string Huge => Path.Combine(Folder, "huge.y4m");
     public string HugeTag => Path.Combine(Folder, "huge-tag.mp4");
+    public string SizeSwitch => Path.Combine(Folder, "size-switch.ts");
     public string Absurd => Path.Combine(Folder, "absurd.y4m");
 
     public async Task InitializeAsync()
@@ -84,6 +85,11 @@ public sealed class ClipFixture : IAsyncLifetime
         await File.WriteAllTextAsync(metadata, ";FFMETADATA1\ncomment=" + new string('a', 17_000_000) + "\n");
         await Ffmpeg("-f", "lavfi", "-i", "testsrc=s=64x64:d=1", "-i", metadata, "-map_metadata", "1", "-c:v", "mpeg4", HugeTag);
         File.Delete(metadata);
+        // One second at 64x64, then one at 640x480, in one MPEG-TS stream: the probe sees the first size.
+        string Part(int part) => Path.Combine(Folder, $"size-switch-{part}.ts");
+        await Ffmpeg("-f", "lavfi", "-i", "testsrc=s=64x64:r=10:d=1", "-c:v", "libx264", "-f", "mpegts", Part(1));
+        await Ffmpeg("-f", "lavfi", "-i", "testsrc=s=640x480:r=10:d=1", "-c:v", "libx264", "-f", "mpegts", Part(2));
+        await File.WriteAllBytesAsync(SizeSwitch, [.. await File.ReadAllBytesAsync(Part(1)), .. await File.ReadAllBytesAsync(Part(2))]);
 
         await File.WriteAllBytesAsync(Empty, []);
         await File.WriteAllTextAsync(Text, "These are meeting notes, not a video.\nSecond line.\n");

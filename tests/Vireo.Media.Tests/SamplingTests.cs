@@ -85,6 +85,17 @@ public sealed class SamplingTests(ClipFixture clips)
     }
 
     [Fact]
+    public async Task Pictures_past_the_pixel_limit_later_in_a_stream_are_not_decoded()
+    {
+        var limited = new MediaOptions { MaxPixels = 64 * 64 * 4 };
+
+        var info = await ClipFixture.Probe(limited).ProbeAsync(clips.SizeSwitch);
+        Assert.Equal((64, 64), (info.Width, info.Height));
+        Assert.Equal(20, (await ClipFixture.SampleAllAsync(clips.SizeSwitch, SamplingPolicy.EveryFrame, FrameSize.Square(32))).Count);
+        Assert.Equal(10, (await ClipFixture.SampleAllAsync(clips.SizeSwitch, SamplingPolicy.EveryFrame, FrameSize.Square(32), limited)).Count);
+    }
+
+    [Fact]
     public async Task Every_frame_when_no_rule_is_set()
     {
         var frames = await ClipFixture.SampleAllAsync(clips.Steady, SamplingPolicy.EveryFrame, FrameSize.Square(32));
