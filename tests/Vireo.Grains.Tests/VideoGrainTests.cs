@@ -110,6 +110,40 @@ public sealed class VideoGrainTests(VideoGrainCluster fixture) : IClassFixture<V
     }
 
     [Fact]
+    public async Task AFinalStatusStillUnpublishedWhenItsGrainDeactivatesIsPublishedByItsReminder()
+    {
+        // The broker refuses the completion while the grain is deactivated (a silo redeployed), which ends the
+        // retries of that activation.
+        _world.FailStatusPublishes[("v-orphan", VideoState.Completed)] = 5;
+        Assert.Equal(SubmitOutcome.Accepted, await Grain("v-orphan").Submit(Job("v-orphan", 5)));
+        await Eventually.UntilAsync(() => _world.FailStatusPublishes[("v-orphan", VideoState.Completed)] < 5, Deadline, "a refused completion");
+        await Grain("v-orphan").Cast<IGrainManagementExtension>().DeactivateOnIdle();
+
+        var done = await _world.WaitFinishedAsync("v-orphan", Deadline);
+
+        Assert.Equal(VideoState.Completed, done.State);
+        // As first built: the result, and the last segment (frame 4, the fake captions change every fourth frame).
+        Assert.Equal((5, 2), (done.Result!.Frames, done.Result.Segments));
+        Assert.Equal((4, 4), (done.Segment!.FirstFrame, done.Segment.LastFrame));
+        Assert.Single(_world.StatusesOf("v-orphan"), s => s.State == VideoState.Completed);
+    }
+
+    [Fact]
+    public async Task ARefusalTheBrokerDoesNotTakeAtFirstIsPublishedLater()
+    {
+        _world.FailStatusPublishes[("v-door-shut", VideoState.Failed)] = 2;
+        var job = Job("v-door-shut", 3);
+        var grain = Grain("v-door-shut");
+
+        await Assert.ThrowsAnyAsync<Exception>(() => grain.Refuse(job, "the media root is not mounted"));
+        // The ingest consumer hands the upload over again: the refusal is saved, and the grain says so.
+        Assert.Equal(SubmitOutcome.AlreadyKnown, await grain.Refuse(job, "the media root is not mounted"));
+
+        var refused = await _world.WaitFinishedAsync("v-door-shut", Deadline);
+        Assert.Equal((VideoState.Failed, 1, "the media root is not mounted"), (refused.State, refused.Attempt, refused.Reason));
+    }
+
+    [Fact]
     public async Task AResultWithMoreTextThanOneRecordHoldsCompletesListingTheFirstTextsAndCountingTheRest()
     {
         // 40 distinct texts of 1,000 characters, each escaped to 6 bytes in JSON: far past the 64 KiB record.
@@ -316,6 +350,25 @@ public sealed class VideoGrainTests(VideoGrainCluster fixture) : IClassFixture<V
         var sequences = _world.StatusesOf("v-outage").Select(s => s.Sequence).ToList();
         Assert.Equal(sequences.Order(), sequences);
         Assert.Equal(sequences.Distinct().Count(), sequences.Count);
+    }
+
+    [Fact]
+    public async Task ARetryWhileTheFailureIsStillBeingPublishedStartsAnAttemptTheWatchdogStillGuards()
+    {
+        _world.Refuse[("v-late", 1)] = true;
+        _world.FailStatusPublishes[("v-late", VideoState.Failed)] = 3;
+        await Grain("v-late").Submit(Job("v-late", 4));
+        await Eventually.UntilAsync(() => _world.FailStatusPublishes[("v-late", VideoState.Failed)] < 3, Deadline, "a refused failure");
+
+        // The new attempt's decoder hangs at frame 2: only the watchdog stops it.
+        _world.Refuse.TryRemove(("v-late", 1), out _);
+        _world.HangOnceAt["v-late"] = 2;
+        Assert.Equal(SubmitOutcome.Restarted, await Grain("v-late").Retry(Job("v-late", 4)));
+
+        await Eventually.UntilAsync(() => _world.StatusesOf("v-late").Any(s => s is { State: VideoState.Completed, Attempt: 2 }), Deadline, "the second attempt completes");
+        Assert.True(_world.HangsEnded.ContainsKey("v-late"), "the stalled decoder was stopped");
+        var failed = Assert.Single(_world.StatusesOf("v-late"), s => s.State == VideoState.Failed);
+        Assert.Equal(1, failed.Attempt);
     }
 
     [Fact]

@@ -17,6 +17,9 @@ public sealed class VideoTallyTests
             .Select(tally.Add).Where(s => s is not null).Select(s => s!).ToList();
         var (last, result) = tally.Finish(3.0);
         closed.Add(last!);
+        // Finishing changes nothing: a final status built again from the checkpoint is the same.
+        var (again, resultAgain) = tally.Finish(3.0);
+        Assert.Equal((last!.FirstFrame, last.EndSeconds, resultAgain.Segments, resultAgain.Frames), (again!.FirstFrame, again.EndSeconds, result.Segments, result.Frames));
 
         Assert.Equal(3, closed.Count);
         Assert.Equal((0.0, 1.5, 0, 2), (closed[0].StartSeconds, closed[0].EndSeconds, closed[0].FirstFrame, closed[0].LastFrame));

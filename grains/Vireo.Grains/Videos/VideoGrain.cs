@@ -90,6 +90,11 @@ public sealed class VideoGrain(
             case VideoState.Completed:
                 return SubmitOutcome.AlreadyKnown;
             case VideoState.Failed:
+                // The run that failed the video may still be publishing that failure. The new attempt waits for it to
+                // end: its last steps (dropping the reminder, forgetting its run) would otherwise undo the new
+                // attempt's. If it does not end soon, the caller is told so and tries again.
+                if (_run is { IsCompleted: false } ending)
+                    await ending.WaitAsync(FailureEndWait);
                 await GuardAsync();
                 await SaveOrRestoreAsync(new VideoGrainState
                 {
@@ -127,25 +132,44 @@ public sealed class VideoGrain(
     /// </summary>
     private TimeSpan RetryQuietPeriod => TimeSpan.FromSeconds(Math.Max(1, _options.StallSeconds / 4.0));
 
+    /// <summary>How long a retry waits for the run that failed the video to finish publishing that failure.</summary>
+    private static readonly TimeSpan FailureEndWait = TimeSpan.FromSeconds(10);
+
     public async Task<SubmitOutcome> Refuse(VideoJob job, string reason)
     {
         CheckKey(job);
         if (state.State.Job is not null)
             return SubmitOutcome.AlreadyKnown;
+        // Guarded like any final state: if the refusal is saved but not published, the reminder publishes it.
+        await GuardAsync();
         await SaveOrRestoreAsync(new VideoGrainState { Job = job, State = VideoState.Failed, Sequence = 2, Reason = reason });
         await PublishStatusAsync(CancellationToken.None);
+        await StopReminderAsync();
         return SubmitOutcome.Refused;
     }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
-        if (state.State.Job is null || state.State.IsFinished)
+        if (state.State.Job is null)
         {
             await StopReminderAsync();
             return;
         }
-        if (_run is null || _run.IsCompleted)
-            StartRun();
+        if (!state.State.IsFinished)
+        {
+            if (_run is null || _run.IsCompleted)
+                StartRun();
+            return;
+        }
+        // A final state is saved before its status is published, and the reminder is dropped only once it is: a
+        // finished video that still has its reminder may never have been heard of (its activation ended while the
+        // broker was away). Unless its run is still trying, the status is published again; the result store takes a
+        // status it already has as a repeat.
+        if (_run is { IsCompleted: false })
+            return;
+        logger.LogInformation("Publishing the {State} status of video {VideoId} again: it was saved but not known to be published", state.State.State, VideoId);
+        await PublishFinalStatusAsync(_stopping.Token);
+        await StopReminderAsync();
     }
 
     private void CheckKey(VideoJob job)
@@ -582,6 +606,15 @@ public sealed class VideoGrain(
             return ValueTask.CompletedTask;
         });
 
+    /// <summary>A finished video's status as it was first published: a completed one's with its last segment and its result.</summary>
+    private Task PublishFinalStatusAsync(CancellationToken cancellationToken)
+    {
+        if (state.State.State != VideoState.Completed)
+            return PublishStatusAsync(cancellationToken);
+        var (last, result) = state.State.Tally.Finish(state.State.DurationSeconds);
+        return PublishStatusAsync(cancellationToken, last, result);
+    }
+
     private Task PublishStatusAsync(CancellationToken cancellationToken, TimelineSegment? segment = null, VideoResult? result = null)
     {
         var s = state.State;
@@ -610,8 +643,8 @@ public sealed class VideoGrain(
     }
 
     /// <summary>
-    /// Fails the video for good. If the failure cannot be saved or published either, the reminder runs the video
-    /// again later, and it fails (or completes) then.
+    /// Fails the video for good. If the failure cannot be saved, the reminder runs the video again later, and it fails
+    /// (or completes) then; if it is saved but cannot be published, the reminder publishes it.
     /// </summary>
     private async Task TryFailAsync(string reason)
     {
@@ -623,7 +656,7 @@ public sealed class VideoGrain(
         }
         catch (Exception e)
         {
-            logger.LogError(e, "Video {VideoId} could not be marked failed; its reminder will run it again", VideoId);
+            logger.LogError(e, "Video {VideoId} could not be marked failed, or its failure not published; its reminder will try again", VideoId);
         }
     }
 

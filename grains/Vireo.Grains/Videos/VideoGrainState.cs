@@ -77,14 +77,16 @@ public sealed class VideoTally
         return closed;
     }
 
-    /// <summary>Closes the last segment at the end of the video and returns it with the video-level result.</summary>
+    /// <summary>
+    /// The last segment, closed at the end of the video, and the video-level result. The tally is left as it is, so a
+    /// completed video's final status can be built again, the same, from its checkpoint.
+    /// </summary>
     public (TimelineSegment? Last, VideoResult Result) Finish(double durationSeconds)
     {
-        var last = Open is null ? null : Close(Open, Math.Max(durationSeconds, Open.LastSeconds));
-        Open = null;
+        var last = Open is null ? null : Segment(Open, Math.Max(durationSeconds, Open.LastSeconds));
         return (last, new VideoResult
         {
-            Segments = SegmentsClosed,
+            Segments = SegmentsClosed + (last is null ? 0 : 1),
             Texts = Texts.ToArray(),
             TextsOmitted = TextsOmitted,
             Frames = Frames,
@@ -97,8 +99,11 @@ public sealed class VideoTally
     private TimelineSegment Close(OpenSegment open, double endSeconds)
     {
         SegmentsClosed++;
-        return new TimelineSegment(open.StartSeconds, endSeconds, open.FirstFrame, open.LastFrame, open.Caption, open.Text.Length > 0 ? [open.Text] : []);
+        return Segment(open, endSeconds);
     }
+
+    private static TimelineSegment Segment(OpenSegment open, double endSeconds) =>
+        new(open.StartSeconds, endSeconds, open.FirstFrame, open.LastFrame, open.Caption, open.Text.Length > 0 ? [open.Text] : []);
 }
 
 /// <summary>The timeline segment still growing.</summary>
