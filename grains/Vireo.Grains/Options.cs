@@ -1,5 +1,7 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 using Vireo.Grains.Workers;
+using Vireo.Media;
 
 namespace Vireo.Grains;
 
@@ -98,4 +100,16 @@ public sealed class PipelineOptions : IValidatableObject
         if (AllowUrls && StallSeconds <= DownloadTimeoutSeconds)
             yield return new ValidationResult("StallSeconds must exceed DownloadTimeoutSeconds: a download publishes nothing while it runs.");
     }
+}
+
+/// <summary>
+/// On a media silo, frames are decoded at Pipeline:FrameLongSide, and the decoder refuses any side past
+/// Media:MaxOutputSide: a pair of settings on which every video would fail is refused when the silo starts.
+/// </summary>
+public sealed class FramesWithinDecoderLimit(IOptions<MediaOptions> media) : IValidateOptions<PipelineOptions>
+{
+    public ValidateOptionsResult Validate(string? name, PipelineOptions options) =>
+        options.FrameLongSide <= media.Value.MaxOutputSide
+            ? ValidateOptionsResult.Success
+            : ValidateOptionsResult.Fail($"Pipeline:FrameLongSide ({options.FrameLongSide}) must not exceed Media:MaxOutputSide ({media.Value.MaxOutputSide}): the decoder refuses larger frames, so every video would fail.");
 }

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Dashboard;
 using Orleans.Runtime.MembershipService.SiloMetadata;
@@ -77,6 +78,7 @@ public static class SiloHostExtensions
         if (roles.Contains(SiloRoles.Media))
         {
             services.AddVireoMessaging().AddVireoMedia();
+            services.AddSingleton<IValidateOptions<PipelineOptions>, FramesWithinDecoderLimit>();
             services.AddSourceResolver();
             services.AddVireoBlobs().AddSingleton<ThumbnailWriter>();
             services.AddOptions<IngestOptions>().BindConfiguration(IngestOptions.Section).ValidateDataAnnotations().ValidateOnStart();
