@@ -185,6 +185,34 @@ public static class ConsumerExtensions
         }, logger, cancellationToken);
 
     /// <summary>
+    /// Publishes a dead letter for a record that cannot be processed, retrying while the broker does not take it (for as
+    /// long as that lasts, with the consumer kept in its group as <see cref="RetryInGroupAsync{T}"/> keeps it): the
+    /// caller stores the record's offset only after its letter, so a broker outage neither loses the record nor ends
+    /// the consumer.
+    /// </summary>
+    public static Task DeadLetterInGroupAsync(this IConsumer<string, byte[]> consumer, IEventPublisher publisher,
+        ConsumeResult<string, byte[]> record, string reason, ILogger logger, CancellationToken cancellationToken)
+    {
+        logger.LogWarning("Dead-lettering {Topic}[{Partition}]@{Offset}: {Reason}", record.Topic, record.Partition.Value, record.Offset.Value, reason);
+        return consumer.RetryInGroupAsync(DeadLetterRetries, async ct =>
+        {
+            try
+            {
+                await publisher.DeadLetterAsync(record, reason, ct);
+            }
+            catch (KafkaException e) when (!e.Error.IsFatal)
+            {
+                logger.LogWarning("Publishing the dead letter for {Topic}[{Partition}]@{Offset} failed: {Message}; retrying",
+                    record.Topic, record.Partition.Value, record.Offset.Value, e.Message);
+                throw;
+            }
+        }, logger, cancellationToken);
+    }
+
+    private static readonly ResiliencePipeline DeadLetterRetries = RetryPipelines.Create(
+        new RetrySettings { DelayMs = 500, MaxDelayMs = 30_000 }, e => e is KafkaException { Error.IsFatal: false });
+
+    /// <summary>
     /// Stores a record's offset for the next commit, unless its partition has moved to another member meanwhile
     /// (a rebalance during long work): that member reads the record again, so the work must be idempotent.
     /// Returns whether the offset was stored.

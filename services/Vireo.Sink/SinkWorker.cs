@@ -87,7 +87,7 @@ public sealed class SinkWorker(
             var framesBefore = frames.Count;
             var error = Decode(record, frames, statuses);
             if (error is not null)
-                await DeadLetterAsync(record, error, stoppingToken);
+                await consumer.DeadLetterInGroupAsync(publisher, record, error, Logger, stoppingToken);
             else
                 origins[frames.Count > framesBefore ? frames[^1] : statuses[^1]] = record;
         }
@@ -104,7 +104,7 @@ public sealed class SinkWorker(
                 await store.WriteAsync(frames, statuses, ct);
             }, Logger, stoppingToken);
             foreach (var (impossible, reason) in refused)
-                await DeadLetterAsync(origins[impossible], reason, stoppingToken);
+                await consumer.DeadLetterInGroupAsync(publisher, origins[impossible], reason, Logger, stoppingToken);
         }
         catch (Npgsql.PostgresException e) when (!e.IsTransient)
         {
@@ -120,12 +120,6 @@ public sealed class SinkWorker(
         VireoMetrics.SinkRecordsWritten.Add(frames.Count, new KeyValuePair<string, object?>("kind", "frame"));
         VireoMetrics.SinkRecordsWritten.Add(statuses.Count, new KeyValuePair<string, object?>("kind", "status"));
         Logger.LogDebug("Wrote {Frames} frames and {Statuses} status changes", frames.Count, statuses.Count);
-    }
-
-    private async Task DeadLetterAsync(ConsumeResult<string, byte[]> record, string reason, CancellationToken stoppingToken)
-    {
-        Logger.LogWarning("Dead-lettering {Topic}[{Partition}]@{Offset}: {Reason}", record.Topic, record.Partition.Value, record.Offset.Value, reason);
-        await publisher.DeadLetterAsync(record, reason, stoppingToken);
     }
 
     /// <summary>
@@ -183,7 +177,7 @@ public sealed class SinkWorker(
                 refused = $"refused by Postgres: {e.SqlState} {e.MessageText}";
             }
             if (refused is not null)
-                await DeadLetterAsync(record, refused, stoppingToken);
+                await consumer.DeadLetterInGroupAsync(publisher, record, refused, Logger, stoppingToken);
         }
     }
 

@@ -82,6 +82,39 @@ public sealed class KafkaClientTests
         Assert.DoesNotContain(logs.Lines, l => l.Contains("Revoked"));
     }
 
+    [Fact]
+    public async Task ADeadLetterTheBrokerDoesNotTakeAtFirstIsRetriedWithTheConsumerKeptInItsGroup()
+    {
+        using var consumer = await ConsumerOfNewRecordsAsync(new KafkaOptions(), 2, NullLoggerFactory.Instance);
+        var first = await NextAsync(consumer);
+        var letters = new RefusingPublisher(refusals: 3);
+
+        await consumer.DeadLetterInGroupAsync(letters, first, "not an upload event", NullLogger.Instance, CancellationToken.None);
+
+        Assert.Equal((4, "not an upload event"), (letters.Attempts, letters.Published.Single()));
+        Assert.True(consumer.StoreOffsetIfAssigned(first));
+        // The partitions paused for the retries are resumed, and the next record is the next one.
+        Assert.Equal(1, (await NextAsync(consumer)).Offset.Value);
+    }
+
+    /// <summary>A publisher whose first dead letters fail as they do while the broker is away.</summary>
+    private sealed class RefusingPublisher(int refusals) : IEventPublisher
+    {
+        public int Attempts { get; private set; }
+        public List<string> Published { get; } = [];
+        public int MaxRecordBytes => 1 << 20;
+
+        public Task PublishAsync<T>(string topic, string key, T value, CancellationToken cancellationToken = default) where T : class => Task.CompletedTask;
+
+        public Task DeadLetterAsync(ConsumeResult<string, byte[]> record, string reason, CancellationToken cancellationToken = default)
+        {
+            if (++Attempts <= refusals)
+                throw new KafkaException(Confluent.Kafka.ErrorCode.Local_MsgTimedOut);
+            Published.Add(reason);
+            return Task.CompletedTask;
+        }
+    }
+
     /// <summary>A consumer in a group of its own of a new topic holding <paramref name="count"/> records of one key (one partition).</summary>
     private static async Task<IConsumer<string, byte[]>> ConsumerOfNewRecordsAsync(KafkaOptions kafka, int count, Microsoft.Extensions.Logging.ILoggerFactory loggers)
     {

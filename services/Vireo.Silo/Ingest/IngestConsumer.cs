@@ -60,8 +60,7 @@ public sealed class IngestConsumer(
         var decoded = EventCodec.DecodeUpload(record.Message.Value ?? [], kafkaOptions.Value.MaxEventBytes);
         if (!decoded.Ok)
         {
-            Logger.LogWarning("Dead-lettering upload at {Partition}@{Offset}: {Reason}", record.Partition.Value, record.Offset.Value, decoded.Error);
-            await publisher.DeadLetterAsync(record, decoded.Error!, stoppingToken);
+            await consumer.DeadLetterInGroupAsync(publisher, record, decoded.Error!, Logger, stoppingToken);
             return;
         }
         var upload = decoded.Event!;
