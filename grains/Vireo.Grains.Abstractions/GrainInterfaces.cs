@@ -41,7 +41,7 @@ public interface IVideoGrain : IGrainWithStringKey
 public interface IVisionWorker : IGrainWithStringKey
 {
     [Alias("Analyze")]
-    Task<FrameAnalysis> Analyze(FrameRequest request);
+    Task<FrameAnalysis> Analyze(FrameRequest request, CancellationToken cancellationToken = default);
 }
 
 /// <summary>The language stage on one language silo, keyed like <see cref="IVisionWorker"/>; batched and bounded the same way.</summary>
@@ -49,5 +49,5 @@ public interface IVisionWorker : IGrainWithStringKey
 public interface ILanguageWorker : IGrainWithStringKey
 {
     [Alias("Generate")]
-    Task<LanguageResult> Generate(LanguageRequest request);
+    Task<LanguageResult> Generate(LanguageRequest request, CancellationToken cancellationToken = default);
 }

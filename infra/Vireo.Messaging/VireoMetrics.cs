@@ -61,6 +61,9 @@ public static class VireoMetrics
     /// </summary>
     public static readonly Counter<long> Thumbnails = Meter.CreateCounter<long>("vireo.thumbnails", "{thumbnail}", "Frame thumbnails written, failed or dropped");
 
+    /// <summary>Model requests dropped from a batcher's queue because their caller gave up first, tagged by "stage".</summary>
+    public static readonly Counter<long> InferenceDropped = Meter.CreateCounter<long>("vireo.inference.dropped", "{frame}", "Model requests dropped because their caller gave up while they waited");
+
     private static readonly ConcurrentDictionary<object, (string Queue, Func<long> Depth)> Queues = new();
     private static readonly ConcurrentDictionary<string, IReadOnlyList<Measurement<long>>> Lag = new();
     private static readonly ConcurrentDictionary<object, Func<IEnumerable<Measurement<long>>>> GpuMemory = new();
@@ -80,6 +83,9 @@ public static class VireoMetrics
 
     public static void RecordBatch(PipelineStage stage, int frames) =>
         InferenceBatchSize.Record(frames, new KeyValuePair<string, object?>("stage", StageTag(stage)));
+
+    public static void RecordDropped(PipelineStage stage) =>
+        InferenceDropped.Add(1, new KeyValuePair<string, object?>("stage", StageTag(stage)));
 
     /// <summary>Counts one published frame result: the frame, its routing and its stage timings.</summary>
     public static void RecordFrame(FrameAnalyzed frame)

@@ -44,7 +44,9 @@ public static class SiloHostExtensions
             orleans.UseRedisReminderService(o => o.ConfigurationOptions = ConfigurationOptions.Parse(redis));
             orleans.UseSiloMetadata(new Dictionary<string, string> { [SiloRoles.MetadataKey] = string.Join(',', roles) });
             orleans.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
-            orleans.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromMinutes(5));
+            // A call that times out is cancelled on the silo that runs it too: a model worker then drops the frame
+            // from its queue instead of computing it for a caller that has given up (and may be retrying it).
+            orleans.Configure<SiloMessagingOptions>(o => (o.ResponseTimeout, o.CancelRequestOnTimeout) = (TimeSpan.FromMinutes(5), true));
             // Carries the caller's trace context into grain calls, so one video's spans on other silos join its trace.
             orleans.AddActivityPropagation();
             if (dashboard.Enabled)

@@ -37,6 +37,29 @@ public sealed class InferenceBatcherTests
     }
 
     [Fact]
+    public async Task ARequestWhoseCallerGaveUpWhileItWaitedIsNeverComputed()
+    {
+        using var release = new ManualResetEventSlim(false);
+        var computed = new List<int>();
+        await using var batcher = new InferenceBatcher<int, int>(PipelineStage.Vision, new BatchingLimits(1, TimeSpan.Zero, 8),
+            batch => { release.Wait(); lock (computed) computed.AddRange(batch); return batch.ToArray(); }, NullLogger.Instance);
+        var first = batcher.SubmitAsync(0);
+        await Vireo.Testing.Eventually.WaitAsync(() => Task.FromResult(batcher.Queued), q => q == 0, TimeSpan.FromSeconds(10), "the first request taken");
+        using var caller = new CancellationTokenSource();
+        var abandoned = batcher.SubmitAsync(1, caller.Token);
+        var kept = batcher.SubmitAsync(2);
+
+        // The caller's grain call timed out: its wait ends at once, and the model never sees its request.
+        await caller.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
+        release.Set();
+        var results = await Task.WhenAll(first, kept);
+        Assert.Equal(new[] { 0, 2 }, results);
+        Assert.Equal(new[] { 0, 2 }, computed);
+        Assert.Equal(1, batcher.Dropped);
+    }
+
+    [Fact]
     public async Task AFailingBatchFailsItsCallersAndTheNextBatchRuns()
     {
         var calls = 0;

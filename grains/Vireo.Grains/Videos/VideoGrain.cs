@@ -423,7 +423,7 @@ public sealed class VideoGrain(
         try
         {
             var analysis = await retry.ExecuteAsync(
-                async _ => await GrainFactory.GetGrain<IVisionWorker>(workers.Next(SiloRoles.Vision)).Analyze(request), context);
+                async c => await GrainFactory.GetGrain<IVisionWorker>(workers.Next(SiloRoles.Vision)).Analyze(request, c.CancellationToken), context);
             return new FrameOutcome(meta, analysis);
         }
         finally

@@ -10,7 +10,7 @@ public sealed class VisionBatcher(IVisionEngine engine, IOptions<WorkerOptions> 
     private readonly InferenceBatcher<FrameRequest, VisionResult> _batcher =
         new(PipelineStage.Vision, options.Value.VisionLimits, engine.Encode, logger);
 
-    public Task<VisionResult> SubmitAsync(FrameRequest request) => _batcher.SubmitAsync(request);
+    public Task<VisionResult> SubmitAsync(FrameRequest request, CancellationToken cancellationToken) => _batcher.SubmitAsync(request, cancellationToken);
 
     public ValueTask DisposeAsync() => _batcher.DisposeAsync();
 }
@@ -21,7 +21,7 @@ public sealed class LanguageBatcher(ILanguageEngine engine, IOptions<WorkerOptio
     private readonly InferenceBatcher<LanguageRequest, LanguageResult> _batcher =
         new(PipelineStage.Language, options.Value.LanguageLimits, engine.Generate, logger);
 
-    public Task<LanguageResult> SubmitAsync(LanguageRequest request) => _batcher.SubmitAsync(request);
+    public Task<LanguageResult> SubmitAsync(LanguageRequest request, CancellationToken cancellationToken) => _batcher.SubmitAsync(request, cancellationToken);
 
     public ValueTask DisposeAsync() => _batcher.DisposeAsync();
 }

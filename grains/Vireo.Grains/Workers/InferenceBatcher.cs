@@ -10,7 +10,9 @@ public sealed record BatchingLimits(int MaxBatch, TimeSpan MaxWait, int QueueCap
 /// <summary>
 /// Collects requests from every caller on this silo into batches (up to a size, or until a wait runs out) and runs
 /// them on one dedicated thread, so the accelerator sees full batches and torch calls never interleave. The queue
-/// is bounded: when the model falls behind, callers wait, and their upstream (decoding) slows down with them.
+/// is bounded: when the model falls behind, callers wait, and their upstream (decoding) slows down with them. A
+/// request whose caller gave up (its token cancelled: a grain call timed out, a run stopped) while it waited is
+/// dropped before it reaches a batch, so the model computes nothing that no one will read.
 /// </summary>
 public sealed class InferenceBatcher<TRequest, TResult> : IAsyncDisposable
 {
@@ -44,10 +46,15 @@ public sealed class InferenceBatcher<TRequest, TResult> : IAsyncDisposable
 
     public async Task<TResult> SubmitAsync(TRequest request, CancellationToken cancellationToken = default)
     {
-        var pending = new Pending(request, new TaskCompletionSource<TResult>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var pending = new Pending(request, new TaskCompletionSource<TResult>(TaskCreationOptions.RunContinuationsAsynchronously), cancellationToken);
         await _queue.Writer.WriteAsync(pending, cancellationToken).ConfigureAwait(false);
-        return await pending.Result.Task.ConfigureAwait(false);
+        return await pending.Result.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>Requests dropped because their caller gave up while they waited.</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
+
+    private long _dropped;
 
     private void Loop()
     {
@@ -61,7 +68,14 @@ public sealed class InferenceBatcher<TRequest, TResult> : IAsyncDisposable
             {
                 if (reader.TryRead(out var item))
                 {
-                    batch.Add(item);
+                    if (item.CallerGone.IsCancellationRequested)
+                    {
+                        item.Result.TrySetCanceled(item.CallerGone);
+                        Interlocked.Increment(ref _dropped);
+                        VireoMetrics.RecordDropped(_stage);
+                    }
+                    else
+                        batch.Add(item);
                     continue;
                 }
                 var left = deadline - DateTime.UtcNow;
@@ -104,5 +118,5 @@ public sealed class InferenceBatcher<TRequest, TResult> : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    private sealed record Pending(TRequest Request, TaskCompletionSource<TResult> Result);
+    private sealed record Pending(TRequest Request, TaskCompletionSource<TResult> Result, CancellationToken CallerGone);
 }

@@ -10,12 +10,12 @@ namespace Vireo.Grains.Workers;
 [Reentrant, VisionPlacement]
 public sealed class VisionWorkerGrain(VisionBatcher batcher, WorkerDirectory workers, ILocalSiloDetails silo) : Grain, IVisionWorker
 {
-    public async Task<FrameAnalysis> Analyze(FrameRequest request)
+    public async Task<FrameAnalysis> Analyze(FrameRequest request, CancellationToken cancellationToken)
     {
-        var vision = await batcher.SubmitAsync(request);
+        var vision = await batcher.SubmitAsync(request, cancellationToken);
         var language = await GrainFactory.GetGrain<ILanguageWorker>(workers.Next(SiloRoles.Language))
             .Generate(new LanguageRequest(request.VideoId, request.FrameIndex, vision.Tiles.Select(t => t.Compressed).ToArray(), vision.VisualTokens, request.Question,
-                request.TextThreshold, request.ShapeThreshold));
+                request.TextThreshold, request.ShapeThreshold), cancellationToken);
         return new FrameAnalysis(vision.Tiles, vision.TokensBefore, vision.TokensAfter, vision.VisionMs, silo.Name, language, vision.Model);
     }
 }
@@ -24,5 +24,5 @@ public sealed class VisionWorkerGrain(VisionBatcher batcher, WorkerDirectory wor
 [Reentrant, LanguagePlacement]
 public sealed class LanguageWorkerGrain(LanguageBatcher batcher) : Grain, ILanguageWorker
 {
-    public Task<LanguageResult> Generate(LanguageRequest request) => batcher.SubmitAsync(request);
+    public Task<LanguageResult> Generate(LanguageRequest request, CancellationToken cancellationToken) => batcher.SubmitAsync(request, cancellationToken);
 }
