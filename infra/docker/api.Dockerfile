@@ -10,9 +10,10 @@ COPY . .
 RUN dotnet publish services/Vireo.Api/Vireo.Api.csproj -c Release -o /app
 
 FROM ${RUNTIME_IMAGE}
-# libsasl2-2 lets Confluent.Kafka load its glibc build of librdkafka.
+# ffprobe (from ffmpeg) reads uploads and the start of URL sources; libsasl2-2 lets Confluent.Kafka load its glibc
+# build of librdkafka.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libsasl2-2 \
+    && apt-get install -y --no-install-recommends ffmpeg libsasl2-2 \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app .

@@ -1,6 +1,10 @@
+using System.Globalization;
 using System.Reflection;
+using System.Runtime.Versioning;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Vireo.Api;
 using Vireo.Blobs;
 using Vireo.Grains;
 using Vireo.Media;
@@ -19,7 +23,9 @@ namespace Vireo.Deploy.Tests;
 public sealed class ChartTests
 {
     /// <summary>The values sets the chart is checked with: its defaults, the production example, and the fallbacks.</summary>
-    public static TheoryData<string> ValueSets => new() { "defaults", "production", "keda-off", "gpu-cron" };
+    private static readonly string[] Sets = ["defaults", "production", "keda-off", "gpu-cron"];
+
+    public static TheoryData<string> ValueSets => new(Sets);
 
     private static string[] Arguments(string set) => set switch
     {
@@ -97,6 +103,7 @@ public sealed class ChartTests
     [InlineData("model.source=objectStore", "objectStore.bucket and objectStore.existingSecret are required")]
     [InlineData("model.pvc.existingClaim=", "model.pvc.existingClaim is required")]
     [InlineData("postgres.existingSecret=", "postgres.existingSecret is required")]
+    [InlineData("media.existingClaim=", "media.existingClaim is required while api.enabled is true")]
     public void AMissingRequiredValueStopsTheRender(string setting, string message)
     {
         Skip.If(Tools.Helm is null, Tools.HelmMissing);
@@ -417,6 +424,199 @@ public sealed class ChartTests
         Assert.NotEqual(0, refused.ExitCode);
         Assert.Contains("blobs.folder.existingClaim is required", refused.All);
     }
+
+    [SkippableFact]
+    public void ASiloLeftUnderTenSecondsToStopStopsTheRender()
+    {
+        Skip.If(Tools.Helm is null, Tools.HelmMissing);
+        var refused = Helm.Template("--set", "siloDefaults.terminationGracePeriodSeconds=30", "--set", "siloDefaults.preStopSleepSeconds=30");
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains("siloDefaults.terminationGracePeriodSeconds (30) must be at least siloDefaults.preStopSleepSeconds (30) + 15", refused.All);
+
+        // The smallest gap the chart takes leaves the host 10 s after the preStop sleep and the 5 s margin.
+        var tight = Manifests.Render("--set", "siloDefaults.terminationGracePeriodSeconds=30", "--set", "siloDefaults.preStopSleepSeconds=15");
+        Assert.Equal("10", Env(FirstContainer(tight, "vireo-silo-media"), "DOTNET_shutdownTimeoutSeconds"));
+    }
+
+    [SkippableFact]
+    public void GpuSilosRollOutWithoutASurgePod()
+    {
+        Skip.If(Tools.Helm is null, Tools.HelmMissing);
+        foreach (var set in Sets)
+        {
+            var silos = Render(set).OfKind("Deployment").Where(d => Manifests.Name(d).Contains("-silo-")).ToList();
+            foreach (var deployment in silos)
+            {
+                var gpu = deployment["spec"]!["template"]!["spec"]!["containers"]![0]!["resources"]?["limits"]?["nvidia.com/gpu"] is not null;
+                var rolling = deployment["spec"]!["strategy"]!["rollingUpdate"]!;
+                var (surge, unavailable) = (rolling["maxSurge"]!.GetValue<long>(), rolling["maxUnavailable"]!.GetValue<long>());
+                // On a full GPU pool a surge pod stays Pending and the rollout never ends; other silos start their successor first.
+                Assert.True(gpu ? (surge, unavailable) == (0, 1) : (surge, unavailable) == (1, 0),
+                    $"{set}: {Manifests.Name(deployment)} (GPU: {gpu}) rolls out with maxSurge {surge}, maxUnavailable {unavailable}");
+            }
+            Assert.Contains(silos, d => Manifests.Name(d) == "vireo-silo-media");
+        }
+    }
+
+    [SkippableFact]
+    public void ASiloEntryWithOnlyItsRequiredKeysRunsItsReplicasOnItsImagesDevice()
+    {
+        Skip.If(Tools.Helm is null, Tools.HelmMissing);
+        string[] minimal = ["--set", "silos.vision.enabled=false", "--set", "silos.language.enabled=false",
+            "--set-json", """silos.gpu={"enabled":true,"roles":"vision,language","gpu":true,"replicaCount":1}""",
+            "--set-json", """silos.extra={"enabled":true,"roles":"media","gpu":false,"replicaCount":2}"""];
+        foreach (var keda in new[] { "true", "false" })
+        {
+            var manifests = Manifests.Render([.. minimal, "--set", $"autoscaling.keda.enabled={keda}"]);
+            foreach (var (name, replicas, device, image) in new[] { ("vireo-silo-gpu", 1L, "cuda", "vireo/silo-cuda:"), ("vireo-silo-extra", 2L, "cpu", "vireo/silo:") })
+            {
+                var deployment = manifests.Named("Deployment", name);
+                Assert.Equal(replicas, (long?)deployment["spec"]!["replicas"]);
+                var container = FirstContainer(manifests, name);
+                Assert.Equal(device, Env(container, "Workers__Device"));
+                Assert.Contains(image, (string)container["image"]!);
+                Assert.DoesNotContain(manifests.OfKind("ScaledObject").Concat(manifests.OfKind("HorizontalPodAutoscaler")),
+                    a => (string?)a["spec"]!["scaleTargetRef"]!["name"] == name);
+            }
+            if (Tools.Node is not null && Tools.KubernetesModels is not null)
+            {
+                var result = Validate(manifests.Objects);
+                Assert.True(result.ExitCode == 0, result.All);
+            }
+        }
+    }
+
+    [SkippableFact]
+    public void OnlyWorkloadsThatAKafkaTriggerWakesMayScaleToZero()
+    {
+        Skip.If(Tools.Helm is null, Tools.HelmMissing);
+        // An HPA with minReplicas 0 is refused by Kubernetes (without the HPAScaleToZero alpha gate); a silo without
+        // the media role at 0 replicas reports no queue depth that could wake it.
+        var refused = new (string[] Settings, string Path)[]
+        {
+            (["--set", "api.autoscaling.minReplicas=0"], "/api/autoscaling/minReplicas"),
+            (["--set", "silos.vision.autoscaling.minReplicas=0"], "/silos/vision/autoscaling/minReplicas"),
+            (["--set", "autoscaling.gpu.trigger=cron", "--set", "silos.language.autoscaling.minReplicas=0"], "/silos/language/autoscaling/minReplicas"),
+            (["--set", "autoscaling.keda.enabled=false", "--set", "silos.media.autoscaling.minReplicas=0"], "/silos/media/autoscaling/minReplicas"),
+            (["--set", "autoscaling.keda.enabled=false", "--set", "sink.autoscaling.minReplicas=0"], "/sink/autoscaling/minReplicas"),
+        };
+        foreach (var (settings, path) in refused)
+        {
+            var result = Helm.Template(settings);
+            Assert.True(result.ExitCode != 0, $"{string.Join(' ', settings)} rendered");
+            Assert.Contains(path, result.All);
+        }
+
+        var zero = Manifests.Render("--set", "silos.media.autoscaling.minReplicas=0", "--set", "sink.autoscaling.minReplicas=0");
+        foreach (var name in new[] { "vireo-silo-media", "vireo-sink" })
+        {
+            var scaled = zero.Named("ScaledObject", name);
+            Assert.Equal(0L, (long?)scaled["spec"]!["minReplicaCount"]);
+            KafkaTrigger(scaled);
+        }
+    }
+
+    [SkippableFact]
+    public void UploadsLandOnTheClaimTheMediaSilosRead()
+    {
+        Skip.If(Tools.Helm is null, Tools.HelmMissing);
+        foreach (var set in Sets)
+        {
+            var manifests = Render(set);
+            var claims = new List<string>();
+            foreach (var name in new[] { "vireo-api", "vireo-silo-media" })
+            {
+                var pod = manifests.Named("Deployment", name)["spec"]!["template"]!["spec"]!;
+                var container = pod["containers"]![0]!;
+                var root = Env(container, "Pipeline__MediaRoot");
+                var mount = container["volumeMounts"]!.AsArray().SingleOrDefault(m => (string?)m!["mountPath"] == root);
+                Assert.True(mount is not null, $"{set}: {name} has nothing mounted at Pipeline__MediaRoot ({root}), under a read-only root filesystem");
+                Assert.NotEqual(true, (bool?)mount["readOnly"]);
+                var volume = pod["volumes"]!.AsArray().Single(v => (string?)v!["name"] == (string?)mount["name"])!;
+                var claim = (string?)volume["persistentVolumeClaim"]?["claimName"];
+                Assert.True(claim is not null, $"{set}: {name} keeps Pipeline__MediaRoot on a volume of its own");
+                claims.Add(claim);
+            }
+            Assert.Single(claims.Distinct());
+        }
+
+        // Without the API nothing writes there: each silo may have an emptyDir of its own (URL sources only).
+        var noApi = Manifests.Render("--set", "media.existingClaim=", "--set", "api.enabled=false");
+        var media = noApi.Named("Deployment", "vireo-silo-media")["spec"]!["template"]!["spec"]!["volumes"]!.AsArray().Single(v => (string?)v!["name"] == "media")!;
+        Assert.NotNull(media["emptyDir"]);
+    }
+
+    [SkippableFact]
+    [SupportedOSPlatform("linux")]
+    public void TheProductionIngressPassesTheLargestUploadToTheApiAsItArrives()
+    {
+        Skip.If(Tools.Helm is null, Tools.HelmMissing);
+        var annotations = Render("production").Named("Ingress", "vireo-api")["metadata"]!["annotations"]!;
+        var size = (string?)annotations["nginx.ingress.kubernetes.io/proxy-body-size"];
+        Assert.True(size is not null, "ingress-nginx refuses bodies over 1 MiB unless proxy-body-size says otherwise");
+        Assert.True(NginxSize(size) >= new ApiOptions().MaxUploadBytes, $"proxy-body-size {size} is under Api:MaxUploadBytes ({new ApiOptions().MaxUploadBytes})");
+        Assert.Equal("off", (string?)annotations["nginx.ingress.kubernetes.io/proxy-request-buffering"]);
+    }
+
+    [SkippableFact]
+    public void TheProductionExampleSaysHowToCreateEverySecretAndClaimItExpects()
+    {
+        Skip.If(Tools.Helm is null, Tools.HelmMissing);
+        var manifests = Render("production");
+        var secrets = new SortedSet<string>(StringComparer.Ordinal);
+        var claims = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var (_, pod) in manifests.PodSpecs())
+        {
+            foreach (var container in pod["containers"]!.AsArray().Concat(pod["initContainers"]?.AsArray() ?? []))
+            {
+                foreach (var variable in container!["env"]?.AsArray() ?? [])
+                {
+                    if ((string?)variable!["valueFrom"]?["secretKeyRef"]?["name"] is { } secret)
+                        secrets.Add(secret);
+                }
+            }
+            foreach (var volume in pod["volumes"]?.AsArray() ?? [])
+            {
+                if ((string?)volume!["persistentVolumeClaim"]?["claimName"] is { } claim)
+                    claims.Add(claim);
+            }
+        }
+        foreach (var ingress in manifests.OfKind("Ingress"))
+        {
+            foreach (var tls in ingress["spec"]!["tls"]?.AsArray() ?? [])
+                secrets.Add((string)tls!["secretName"]!);
+        }
+        Assert.Contains("vireo-tls", secrets);
+        Assert.Contains("vireo-uploads", claims);
+
+        // The header: "#   command" lines, one of them a heredoc (<<'EOF' ... EOF) holding the manifests to apply.
+        var header = File.ReadLines(Helm.ProductionValues).TakeWhile(l => l.StartsWith('#')).Select(l => l.Length > 4 ? l[4..] : "").ToList();
+        foreach (var secret in secrets)
+            Assert.True(header.Any(l => Regex.IsMatch(l, $@"^kubectl -n vireo create secret (generic|tls) {Regex.Escape(secret)} ")),
+                $"the example's header does not say how to create the Secret {secret}");
+        var start = header.FindIndex(l => l.EndsWith("<<'EOF'", StringComparison.Ordinal));
+        Assert.True(start >= 0, "the example's header applies no manifest");
+        var applied = Manifests.Parse(string.Join('\n', header.Skip(start + 1).TakeWhile(l => l != "EOF")));
+        foreach (var claim in claims)
+        {
+            var pvc = applied.Named("PersistentVolumeClaim", claim);
+            // The API and every media silo mount it, on whichever nodes they land.
+            Assert.Contains("ReadWriteMany", pvc["spec"]!["accessModes"]!.AsArray().Select(m => (string?)m));
+        }
+    }
+
+    /// <summary>nginx's size syntax: bytes, or k, m, g (powers of 1024); 0 turns the limit off.</summary>
+    private static long NginxSize(string size)
+    {
+        var match = Regex.Match(size, "^([0-9]+)([kKmMgG]?)$");
+        Assert.True(match.Success, $"{size} is not an nginx size");
+        var number = long.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+        var unit = match.Groups[2].Value.ToLowerInvariant() switch { "k" => 1L << 10, "m" => 1L << 20, "g" => 1L << 30, _ => 1L };
+        return number == 0 ? long.MaxValue : number * unit;
+    }
+
+    private static JsonNode FirstContainer(Manifests manifests, string deployment) =>
+        manifests.Named("Deployment", deployment)["spec"]!["template"]!["spec"]!["containers"]![0]!;
 
     private static JsonNode KafkaTrigger(JsonObject scaledObject)
     {

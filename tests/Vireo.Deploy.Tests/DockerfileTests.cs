@@ -86,12 +86,56 @@ public sealed partial class DockerfileTests
         }
     }
 
+    /// <summary>
+    /// Vireo.Media runs ffprobe and ffmpeg as child processes, found on PATH (Media:BinaryFolder is empty in every
+    /// image): a process that registers it probes every video it takes in (the API each upload and URL, the silos
+    /// each source), and without ffmpeg in its image every probe fails.
+    /// </summary>
+    [Fact]
+    public void EveryImageWhoseProcessRunsFfprobeInstallsFfmpeg()
+    {
+        var runners = Directory.GetFiles(Folder, "*.Dockerfile").Order()
+            .Select(f => (Name: Path.GetFileName(f), Dockerfile: Dockerfile.Read(f)))
+            .Where(d => RunsFfprobe(d.Dockerfile))
+            .ToList();
+        Assert.Equal(["api.Dockerfile", "silo-cuda.Dockerfile", "silo.Dockerfile"], runners.Select(d => d.Name));
+        foreach (var (name, dockerfile) in runners)
+            Assert.True(dockerfile.FinalStagePackages.Contains("ffmpeg"),
+                $"{name}: its process runs ffprobe, but the final stage installs only [{string.Join(", ", dockerfile.FinalStagePackages)}]");
+    }
+
+    /// <summary>
+    /// Whether the process the image starts registers Vireo.Media: a service's host anywhere in its project; a CLI
+    /// image (one with a CMD) runs that one command, whose class is Commands/NameCommand.cs.
+    /// </summary>
+    private static bool RunsFfprobe(Dockerfile dockerfile)
+    {
+        var folder = Path.GetDirectoryName(Path.Combine(Repository.Root, dockerfile.Publish[2]))!;
+        if (!Directory.Exists(folder))
+            return false;
+        if (dockerfile.Command is [var command, ..])
+        {
+            var file = Path.Combine(folder, "Commands", $"{char.ToUpperInvariant(command[0])}{command[1..]}Command.cs");
+            Assert.True(File.Exists(file), $"the image runs `{command}`, but {file} does not exist");
+            return RegistersMedia(file);
+        }
+        return Directory.EnumerateFiles(folder, "*.cs", SearchOption.AllDirectories)
+            .Where(f => Path.GetRelativePath(folder, f).Split(Path.DirectorySeparatorChar)[0] is not ("bin" or "obj"))
+            .Any(RegistersMedia);
+
+        static bool RegistersMedia(string file) => File.ReadAllText(file).Contains(".AddVireoMedia(", StringComparison.Ordinal);
+    }
+
     [GeneratedRegex(@":[0-9]+\.[0-9]+\.[0-9]+(-[a-z0-9.-]+)?$")]
     private static partial Regex ExactTag();
 }
 
-/// <summary>The parts of a Dockerfile the tests read: ARG defaults resolved into FROM lines, stages, USER, publish, ENTRYPOINT.</summary>
-public sealed partial record Dockerfile(IReadOnlyList<string> BaseImages, IReadOnlyList<string> Stages, string? FinalStageUser, List<string> Publish, IReadOnlyList<string> EntryPoint)
+/// <summary>
+/// The parts of a Dockerfile the tests read: ARG defaults resolved into FROM lines, stages, USER, publish, ENTRYPOINT,
+/// CMD, and the packages the final stage installs with apt-get.
+/// </summary>
+public sealed partial record Dockerfile(IReadOnlyList<string> BaseImages, IReadOnlyList<string> Stages, string? FinalStageUser, List<string> Publish,
+    IReadOnlyList<string> EntryPoint, IReadOnlyList<string> Command, IReadOnlyList<string> FinalStagePackages)
 {
     public static Dockerfile Read(string path)
     {
@@ -102,6 +146,8 @@ public sealed partial record Dockerfile(IReadOnlyList<string> BaseImages, IReadO
         string? user = null;
         List<string>? publish = null;
         List<string> entry = [];
+        List<string> command = [];
+        List<string> packages = [];
         foreach (var line in lines)
         {
             var (instruction, rest) = Split(line);
@@ -116,6 +162,7 @@ public sealed partial record Dockerfile(IReadOnlyList<string> BaseImages, IReadO
                     if (parts.Length == 3 && parts[1].Equals("AS", StringComparison.OrdinalIgnoreCase))
                         stages.Add(parts[2]);
                     user = null;
+                    packages = [];
                     break;
                 case "USER":
                     user = rest;
@@ -123,12 +170,34 @@ public sealed partial record Dockerfile(IReadOnlyList<string> BaseImages, IReadO
                 case "RUN" when rest.StartsWith("dotnet publish ", StringComparison.Ordinal):
                     publish = [.. rest.Split(' ', StringSplitOptions.RemoveEmptyEntries)];
                     break;
+                case "RUN":
+                    packages.AddRange(AptPackages(rest));
+                    break;
                 case "ENTRYPOINT":
                     entry = [.. Quoted().Matches(rest).Select(m => m.Groups[1].Value)];
                     break;
+                case "CMD":
+                    command = [.. Quoted().Matches(rest).Select(m => m.Groups[1].Value)];
+                    break;
             }
         }
-        return new Dockerfile(images, stages, user, publish ?? throw new InvalidOperationException($"{path} has no dotnet publish line"), entry);
+        return new Dockerfile(images, stages, user, publish ?? throw new InvalidOperationException($"{path} has no dotnet publish line"), entry, command, packages);
+    }
+
+    /// <summary>The package names of every `apt-get install` in a RUN line: its words up to the next shell operator, less options.</summary>
+    private static IEnumerable<string> AptPackages(string run)
+    {
+        var words = run.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        for (var i = 0; i + 1 < words.Length; i++)
+        {
+            if (words[i] != "apt-get" || words[i + 1] != "install")
+                continue;
+            foreach (var word in words.Skip(i + 2).TakeWhile(w => w is not ("&&" or "||" or ";" or "|")))
+            {
+                if (!word.StartsWith('-'))
+                    yield return word;
+            }
+        }
     }
 
     /// <summary>Joins continuation lines and drops comments.</summary>

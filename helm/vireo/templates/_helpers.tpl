@@ -88,6 +88,18 @@ app.kubernetes.io/part-of: vireo
 {{- if and (eq .Values.blobs.kind "s3") (not (or .Values.blobs.s3.bucket .Values.objectStore.bucket)) -}}
 {{- fail "blobs.s3.bucket (or objectStore.bucket) is required when blobs.kind is s3" -}}
 {{- end -}}
+{{- if and .Values.api.enabled (not .Values.media.existingClaim) -}}
+{{- fail "media.existingClaim is required while api.enabled is true: the API stores every upload (and the start of every URL it probes) under Pipeline:MediaRoot, which must be an existing ReadWriteMany PersistentVolumeClaim that media silos mount too" -}}
+{{- end -}}
+{{- $shutdown := include "vireo.siloShutdownSeconds" . | int -}}
+{{- if lt $shutdown 10 -}}
+{{- fail (printf "siloDefaults.terminationGracePeriodSeconds (%d) must be at least siloDefaults.preStopSleepSeconds (%d) + 15: a silo gets the grace period less the preStop sleep and a 5 s margin to stop (DOTNET_shutdownTimeoutSeconds, here %d), and needs 10 s or more to deactivate its grains before the kubelet kills it" (int .Values.siloDefaults.terminationGracePeriodSeconds) (int .Values.siloDefaults.preStopSleepSeconds) $shutdown) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Seconds a silo's host has to stop (DOTNET_shutdownTimeoutSeconds): the grace period less the preStop sleep and a 5 s margin. */}}
+{{- define "vireo.siloShutdownSeconds" -}}
+{{- sub (sub (int .Values.siloDefaults.terminationGracePeriodSeconds) (int .Values.siloDefaults.preStopSleepSeconds)) 5 -}}
 {{- end -}}
 
 {{/* Where frame thumbnails are kept (Blobs:*), for the containers that write (media silos) or read (the API) them. */}}
@@ -188,14 +200,14 @@ readinessProbe:
     sizeLimit: {{ .Values.tmpSizeLimit }}
 {{- end -}}
 
-{{/* Every Deployment of the release as a JSON list of {component, autoscaling, kind}; kind is media, gpu, sink or api. */}}
+{{/* Every Deployment of the release as a JSON list of {component, autoscaling, kind}; kind is media, gpu, sink or api; a silo without autoscaling gets {} (not autoscaled). */}}
 {{- define "vireo.workloads" -}}
 {{- $list := list -}}
 {{- range $name, $silo := .Values.silos -}}
 {{- if $silo.enabled -}}
 {{- $roles := splitList "," ($silo.roles | nospace) -}}
 {{- $kind := ternary "media" "gpu" (has "media" $roles) -}}
-{{- $list = append $list (dict "component" (printf "silo-%s" $name) "autoscaling" $silo.autoscaling "kind" $kind "roles" $roles) -}}
+{{- $list = append $list (dict "component" (printf "silo-%s" $name) "autoscaling" ($silo.autoscaling | default dict) "kind" $kind "roles" $roles) -}}
 {{- end -}}
 {{- end -}}
 {{- if .Values.sink.enabled -}}
