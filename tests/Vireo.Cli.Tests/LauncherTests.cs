@@ -164,9 +164,43 @@ public sealed class LauncherTests
         Assert.Contains("'all-compressed'", printed);
     }
 
-    private static async Task<(int Code, string Output)> RunAsync(string program, string[] arguments, params (string, string)[] environment)
+    [Theory]
+    [InlineData("--fps", "-1", "fps must be a number between 0 and 60")]
+    [InlineData("--fps", "100", "fps must be a number between 0 and 60")]
+    [InlineData("--scene", "2", "sceneThreshold must be a number greater than 0 and less than 1")]
+    [InlineData("--max-frames", "0", "maxFrames must be between 1 and")]
+    public async Task AnalyzeRefusesASamplingValueThePipelineWouldRefuseBeforeSubmittingIt(string option, string value, string rule)
     {
-        var start = new ProcessStartInfo(program) { WorkingDirectory = Root, RedirectStandardOutput = true, RedirectStandardError = true };
+        // Submitted, such a video would be dead-lettered at the door, and the command would wait for it in vain.
+        var (code, printed) = await RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "vireo.dll"), "analyze", "clip.mp4", option, value]);
+        Assert.Equal(1, code);
+        Assert.Contains($"{option}: {rule}", printed);
+        Assert.DoesNotContain("submitted", printed);
+    }
+
+    [Fact]
+    public async Task TheLauncherResolvesRelativePathsFromWhereItIsCalled()
+    {
+        var folder = Directory.CreateTempSubdirectory("vireo-caller-").FullName;
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(folder, "notes.mp4"), "not a video");
+            var (_, printed) = await RunInAsync(folder, "bash", [Path.Combine(Root, "vireo"), "sample", "notes.mp4"]);
+            Assert.Contains(Path.Combine(folder, "notes.mp4"), printed);
+            Assert.DoesNotContain(Path.Combine(Root, "notes.mp4"), printed);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private static Task<(int Code, string Output)> RunAsync(string program, string[] arguments, params (string, string)[] environment) =>
+        RunInAsync(Root, program, arguments, environment);
+
+    private static async Task<(int Code, string Output)> RunInAsync(string directory, string program, string[] arguments, params (string, string)[] environment)
+    {
+        var start = new ProcessStartInfo(program) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in arguments) start.ArgumentList.Add(a);
         foreach (var (k, v) in environment) start.Environment[k] = v;
         using var process = Process.Start(start)!;

@@ -13,9 +13,12 @@ public static class AnalyzeCommand
     public static Command Create()
     {
         var file = new Argument<FileInfo>("file") { Description = "A video file (any format ffmpeg reads)." };
-        var fps = new Option<double?>("--fps") { Description = "Frames per second to sample (default: the pipeline's, 2)." };
-        var scene = new Option<double?>("--scene") { Description = "Also keep frames at scene changes whose score exceeds this (0..1)." };
-        var maxFrames = new Option<int?>("--max-frames") { Description = "Most frames to analyse." };
+        var fps = Checked<double?>("--fps", "Frames per second to sample, up to 60 (default: the pipeline's, 2); 0 samples no fixed rate: with --scene, only scene changes, else every frame.",
+            v => v is { } f ? AnalysisLimits.CheckFps(f) : null);
+        var scene = Checked<double?>("--scene", "Also keep frames at scene changes whose score exceeds this (between 0 and 1).",
+            v => v is { } t ? AnalysisLimits.CheckSceneThreshold(t) : null);
+        var maxFrames = Checked<int?>("--max-frames", $"Most frames to analyse (1 to {AnalysisLimits.MaxFrames}).",
+            v => v is { } n ? AnalysisLimits.CheckMaxFrames(n) : null);
         var routing = new Option<RoutingMode>("--routing")
         {
             Description = "auto (ViR decides), off (all 256 tokens), all-compressed (all 64).",
@@ -58,7 +61,17 @@ public static class AnalyzeCommand
             }, ct);
             Console.WriteLine($"submitted {video.Name} as {videoId}");
             var progress = new ProgressBar();
-            var final = session.Follow(key, progress.Show, TimeSpan.FromSeconds(r.GetValue(timeout)), ct);
+            VideoStatusChanged final;
+            try
+            {
+                final = session.Follow(key, progress.Show, TimeSpan.FromSeconds(r.GetValue(timeout)), ct);
+            }
+            catch (TimeoutException e)
+            {
+                progress.Finish();
+                await Console.Error.WriteLineAsync($"{e.Message}; it goes on in the pipeline (./vireo status shows the services, and their logs are under .state/logs)");
+                return 3;
+            }
             progress.Finish();
             if (final.State == VideoState.Failed)
             {
@@ -82,6 +95,17 @@ public static class AnalyzeCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>An option whose value is refused at once, as the pipeline would refuse it, with the pipeline's own rule.</summary>
+    private static Option<T> Checked<T>(string name, string description, Func<T?, string?> check)
+    {
+        var option = new Option<T>(name) { Description = description };
+        option.Validators.Add(result =>
+        {
+            if (check(result.GetValueOrDefault<T>()) is { } error) result.AddError($"{name}: {error}.");
+        });
+        return option;
     }
 
     private static string Slug(string name)
