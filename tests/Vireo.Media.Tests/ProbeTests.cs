@@ -57,6 +57,21 @@ public sealed class ProbeTests(ClipFixture clips)
         Assert.False(string.IsNullOrWhiteSpace(error.Message));
     }
 
+    [Fact]
+    public async Task A_file_reached_through_its_open_descriptor_is_sized_as_itself()
+    {
+        // How a media silo probes an upload: through /proc/PID/fd/N of the file it opened, a link whose own size is not the file's.
+        using var empty = File.OpenHandle(PathOf("empty"));
+        var viaDescriptor = $"/proc/{Environment.ProcessId}/fd/{empty.DangerousGetHandle()}";
+        var error = await Assert.ThrowsAsync<MediaException>(() => ClipFixture.Probe().ProbeAsync(viaDescriptor));
+        Assert.Equal(MediaErrorKind.EmptyFile, error.Kind);
+
+        using var clip = File.OpenHandle(clips.Steady);
+        var tooLarge = await Assert.ThrowsAsync<MediaException>(() =>
+            ClipFixture.Probe(new MediaOptions { MaxFileSizeBytes = 1000 }).ProbeAsync($"/proc/{Environment.ProcessId}/fd/{clip.DangerousGetHandle()}"));
+        Assert.Equal(MediaErrorKind.FileTooLarge, tooLarge.Kind);
+    }
+
     [Theory]
     [InlineData("huge", MediaErrorKind.DimensionsOutOfRange)]
     [InlineData("text", MediaErrorKind.NotAVideo)]
