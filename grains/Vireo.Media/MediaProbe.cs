@@ -20,7 +20,7 @@ public sealed partial class MediaProbe(IOptions<MediaOptions> options, ILogger<M
         var file = new FileInfo(path);
         if (!file.Exists) throw new MediaException(MediaErrorKind.NotFound, path, "the file does not exist");
         // A link (a media silo probes the file it opened through /proc/PID/fd/N) is sized by what it points to.
-        if (file.LinkTarget is not null && file.ResolveLinkTarget(returnFinalTarget: true) is FileInfo { Exists: true } target)
+        if (file.ResolveLinkTarget(returnFinalTarget: true) is FileInfo { Exists: true } target)
             file = target;
         if (file.Length == 0) throw new MediaException(MediaErrorKind.EmptyFile, path, "the file is empty");
         if (file.Length > _options.MaxFileSizeBytes)
