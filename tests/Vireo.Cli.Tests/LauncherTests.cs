@@ -179,6 +179,27 @@ public sealed class LauncherTests
     }
 
     [Fact]
+    public async Task AnalyzeRefusesAFileThatIsNotAVideoNamingItBeforeSubmittingIt()
+    {
+        // Submitted, it would be refused by a media silo, under the name of its staged copy.
+        var folder = Directory.CreateTempSubdirectory("vireo-analyze-").FullName;
+        try
+        {
+            var notes = Path.Combine(folder, "notes.mp4");
+            await File.WriteAllTextAsync(notes, "not a video");
+            var (code, printed) = await RunInAsync(folder, "dotnet", [Path.Combine(AppContext.BaseDirectory, "vireo.dll"), "analyze", "notes.mp4"]);
+            Assert.Equal(1, code);
+            Assert.Contains("NotAVideo: ", printed);
+            Assert.Contains(notes, printed);
+            Assert.DoesNotContain("submitted", printed);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task TheLauncherResolvesRelativePathsFromWhereItIsCalled()
     {
         var folder = Directory.CreateTempSubdirectory("vireo-caller-").FullName;

@@ -3,6 +3,8 @@ using System.CommandLine.Parsing;
 using System.Globalization;
 using System.Reflection;
 using System.Text.Json.Serialization;
+using Microsoft.Extensions.DependencyInjection;
+using Vireo.Media;
 using Vireo.Messaging;
 
 namespace Vireo.Cli.Commands;
@@ -40,6 +42,11 @@ public static class AnalyzeCommand
             {
                 await Console.Error.WriteLineAsync($"{video.FullName} does not exist");
                 return 2;
+            }
+            if (await RefusalAsync(video.FullName, ct) is { } refusal)
+            {
+                await Console.Error.WriteLineAsync(refusal);
+                return 1;
             }
             using var session = AnalysisSession.Open();
             var videoId = $"{Slug(Path.GetFileNameWithoutExtension(video.Name))}-{DateTime.UtcNow:yyyyMMddHHmmss}-{Random.Shared.Next(0x10000):x4}";
@@ -95,6 +102,24 @@ public static class AnalyzeCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// Why the pipeline would refuse the file (not a video, empty, damaged, too large or too long), found with its own
+    /// probe and limits before anything is staged or submitted; null for a file it accepts.
+    /// </summary>
+    private static async Task<string?> RefusalAsync(string path, CancellationToken ct)
+    {
+        await using var services = CliServices.Build(s => s.AddVireoMedia());
+        try
+        {
+            await services.GetRequiredService<IMediaProbe>().ProbeAsync(path, ct);
+            return null;
+        }
+        catch (MediaException e) when (e.Kind is not (MediaErrorKind.Timeout or MediaErrorKind.DecodeFailed))
+        {
+            return e.Message;
+        }
     }
 
     /// <summary>An option whose value is refused at once, as the pipeline would refuse it, with the pipeline's own rule.</summary>
