@@ -13,12 +13,15 @@ public readonly partial record struct VideoKey([property: Id(0)] string TenantId
     public const int MaxIdLength = 128;
 
     /// <summary>What a tenant or video id may contain, for error messages.</summary>
-    public const string IdRule = "1–128 characters of letters, digits, '.', '_' or '-'";
+    public const string IdRule = "1–128 characters of letters, digits, '.', '_' or '-', other than '.' and '..'";
 
     public override string ToString() => $"{TenantId}/{VideoId}";
 
-    /// <summary>Whether <paramref name="id"/> is a valid tenant or video id.</summary>
-    public static bool IsValidId(string? id) => id is not null && IdPattern().IsMatch(id);
+    /// <summary>
+    /// Whether <paramref name="id"/> is a valid tenant or video id. Ids name folders and files (uploads/TENANT/VIDEO.video),
+    /// so "." and "..", which name the folder itself or its parent, are not ids.
+    /// </summary>
+    public static bool IsValidId(string? id) => id is not null and not ("." or "..") && IdPattern().IsMatch(id);
 
     /// <summary>Reads the text form back; throws <see cref="FormatException"/> for anything that is not one.</summary>
     public static VideoKey Parse(string key)

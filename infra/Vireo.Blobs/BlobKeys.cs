@@ -62,8 +62,8 @@ public static class FrameThumbnails
         FormattableString.Invariant($"{VideoPrefix(tenantId, videoId)}{frameIndex}.jpg");
 
     /// <summary>
-    /// The prefix of every thumbnail of a video. Ids may be "." or "..", which no folder can be named, so each id
-    /// is put after a letter.
+    /// The prefix of every thumbnail of a video. Each id is put after a letter, so that no id, even one that
+    /// <c>VideoKey.IsValidId</c> refuses such as "." or "..", names a folder other than its own.
     /// </summary>
     public static string VideoPrefix(string tenantId, string videoId) => $"thumbnails/t-{tenantId}/v-{videoId}/";
 }

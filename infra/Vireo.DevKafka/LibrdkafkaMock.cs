@@ -8,11 +8,13 @@ namespace Vireo.DevKafka;
 /// The parts of librdkafka's mock-cluster API that Confluent.Kafka does not expose. The functions are taken
 /// from the very librdkafka image Confluent.Kafka loaded, so they operate on its handles.
 /// </summary>
-internal sealed unsafe class LibrdkafkaMock
+public sealed unsafe class LibrdkafkaMock
 {
     private readonly delegate* unmanaged<IntPtr, IntPtr> _handleMockCluster;
     private readonly delegate* unmanaged<IntPtr, IntPtr> _bootstraps;
     private readonly delegate* unmanaged<IntPtr, IntPtr, int, int, int> _topicCreate;
+    private readonly delegate* unmanaged<IntPtr, int, int> _brokerSetDown;
+    private readonly delegate* unmanaged<IntPtr, int, int> _brokerSetUp;
     private readonly IntPtr _cluster;
 
     public LibrdkafkaMock(Handle clientHandle)
@@ -21,6 +23,8 @@ internal sealed unsafe class LibrdkafkaMock
         _handleMockCluster = (delegate* unmanaged<IntPtr, IntPtr>)NativeLibrary.GetExport(library, "rd_kafka_handle_mock_cluster");
         _bootstraps = (delegate* unmanaged<IntPtr, IntPtr>)NativeLibrary.GetExport(library, "rd_kafka_mock_cluster_bootstraps");
         _topicCreate = (delegate* unmanaged<IntPtr, IntPtr, int, int, int>)NativeLibrary.GetExport(library, "rd_kafka_mock_topic_create");
+        _brokerSetDown = (delegate* unmanaged<IntPtr, int, int>)NativeLibrary.GetExport(library, "rd_kafka_mock_broker_set_down");
+        _brokerSetUp = (delegate* unmanaged<IntPtr, int, int>)NativeLibrary.GetExport(library, "rd_kafka_mock_broker_set_up");
         _cluster = _handleMockCluster(RawHandle(clientHandle));
         if (_cluster == IntPtr.Zero)
             throw new InvalidOperationException("The client has no mock cluster; was test.mock.num.brokers set?");
@@ -34,14 +38,24 @@ internal sealed unsafe class LibrdkafkaMock
         var utf8 = Marshal.StringToCoTaskMemUTF8(name);
         try
         {
-            var error = _topicCreate(_cluster, utf8, partitions, replicationFactor);
-            if (error != 0)
-                throw new InvalidOperationException($"Creating topic '{name}' failed with librdkafka error {error}.");
+            Check(_topicCreate(_cluster, utf8, partitions, replicationFactor), $"Creating topic '{name}'");
         }
         finally
         {
             Marshal.FreeCoTaskMem(utf8);
         }
+    }
+
+    /// <summary>Closes the connections of broker <paramref name="brokerId"/> (1 for the first) and refuses new ones.</summary>
+    public void SetBrokerDown(int brokerId) => Check(_brokerSetDown(_cluster, brokerId), $"Taking broker {brokerId} down");
+
+    /// <summary>Lets broker <paramref name="brokerId"/> take connections again.</summary>
+    public void SetBrokerUp(int brokerId) => Check(_brokerSetUp(_cluster, brokerId), $"Bringing broker {brokerId} up");
+
+    private static void Check(int error, string what)
+    {
+        if (error != 0)
+            throw new InvalidOperationException($"{what} failed with librdkafka error {error}.");
     }
 
     private static IntPtr RawHandle(Handle handle)

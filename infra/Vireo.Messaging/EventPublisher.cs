@@ -24,7 +24,7 @@ public sealed class EventPublisher : IEventPublisher, IDisposable
             EnableIdempotence = true,
             Acks = Acks.All,
             LingerMs = 2,
-            MessageTimeoutMs = 120_000,
+            MessageTimeoutMs = _options.MessageTimeoutMs,
         });
         _producer = new ProducerBuilder<string, byte[]>(config)
             .SetErrorHandler((_, error) => logger.LogWarning("Kafka producer error {Code}: {Reason}", error.Code, error.Reason))

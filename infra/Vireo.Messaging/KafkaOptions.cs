@@ -46,6 +46,14 @@ public sealed class KafkaOptions : IValidatableObject
     [Range(10_000, 3_600_000)]
     public int MaxPollIntervalMs { get; set; } = 600_000;
 
+    /// <summary>
+    /// Longest a producer tries to deliver a record, in milliseconds (librdkafka's message.timeout.ms). When it is past,
+    /// the record's delivery fails and it is never sent again; one already sent whose acknowledgement did not come may
+    /// still have been written (possibly persisted).
+    /// </summary>
+    [Range(1_000, 3_600_000)]
+    public int MessageTimeoutMs { get; set; } = 120_000;
+
     /// <summary>How clients reach the brokers: plaintext (local stack), ssl, sasl_plaintext or sasl_ssl (production).</summary>
     public SecurityProtocol SecurityProtocol { get; set; } = SecurityProtocol.Plaintext;
 

@@ -28,6 +28,9 @@ public static class ApiHostExtensions
         var api = builder.BindValidated<ApiOptions>(ApiOptions.Section);
         builder.Services.AddOptions<ApiMediaOptions>().BindConfiguration("Pipeline").ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddVireoMessaging().AddVireoStorage().AddVireoMedia().AddVireoBlobs();
+        // An upload waits for its event's delivery report, and the producer gives a record up for good within the
+        // upload's wait: an upload refused because its event was not delivered does not have it sent later.
+        builder.Services.PostConfigure<KafkaOptions>(kafka => kafka.MessageTimeoutMs = Math.Min(kafka.MessageTimeoutMs, api.PublishTimeoutSeconds * 1000));
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<VideoRepository>();
         builder.Services.AddSingleton<MediaStore>();
@@ -42,6 +45,9 @@ public static class ApiHostExtensions
         // answers it with a problem rather than a bare 414 from the server.
         builder.Services.Configure<KestrelServerOptions>(k => k.Limits.MaxRequestLineSize = 32 * 1024);
         builder.Services.AddProblemDetails();
+        // A parameter that cannot be bound is thrown rather than answered with a bare 400, so that the answer says why.
+        builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        builder.Services.AddExceptionHandler<BadRequestAnswer>();
         builder.Services.AddAuthentication(ApiClaims.Scheme).AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiClaims.Scheme, null);
         builder.Services.AddAuthorization();
         builder.Services.AddRateLimiter(limiter =>

@@ -11,6 +11,14 @@ public sealed class ApiOptions
     [Range(1, long.MaxValue)]
     public long MaxUploadBytes { get; set; } = 2L * 1024 * 1024 * 1024;
 
+    /// <summary>
+    /// Longest an upload waits for its event to be delivered before it is answered 503. The API's producer gives a record
+    /// up after this long (Kafka:MessageTimeoutMs is capped at it) and never sends it again, so an upload answered 503
+    /// has no event sent after its answer (one already sent, whose acknowledgement did not come, may have been written).
+    /// </summary>
+    [Range(1, 300)]
+    public int PublishTimeoutSeconds { get; set; } = 30;
+
     /// <summary>Requests a key may make per second, on average.</summary>
     [Range(1, 1_000_000)]
     public int RequestsPerSecond { get; set; } = 20;

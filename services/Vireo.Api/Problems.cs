@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Vireo.Api;
@@ -14,4 +15,24 @@ public static class Problems
     public static ProblemHttpResult Unavailable(string detail) => Of(StatusCodes.Status503ServiceUnavailable, detail);
 
     public static ProblemHttpResult Of(int status, string detail) => TypedResults.Problem(detail: detail, statusCode: status);
+}
+
+/// <summary>
+/// Answers a request the framework could not read, such as a query value that is not of its parameter's type
+/// (limit=abc, since=yesterday, limit=1&amp;limit=2), with its status and the framework's reason as the detail.
+/// </summary>
+public sealed class BadRequestAnswer(IProblemDetailsService problems) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        if (exception is not BadHttpRequestException bad)
+            return false;
+        httpContext.Response.StatusCode = bad.StatusCode;
+        return await problems.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = httpContext,
+            ProblemDetails = { Status = bad.StatusCode, Detail = bad.Message },
+            Exception = exception,
+        });
+    }
 }

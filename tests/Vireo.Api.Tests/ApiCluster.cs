@@ -102,9 +102,11 @@ public sealed class ApiCluster : IAsyncLifetime
     public Task<T> QueryAsync<T>(string sql, params object[] parameters) => Database.ScalarAsync<T>(sql, parameters);
 
     /// <summary>The keys of the upload events published so far: every record up to each partition's end.</summary>
-    public List<string> UploadEventKeys()
+    public List<string> UploadEventKeys() => UploadEventKeys(LocalStack.KafkaBootstrapServers, TopicPrefix);
+
+    /// <summary>The keys of the upload events on a broker, under a topic prefix, up to each partition's end.</summary>
+    public static List<string> UploadEventKeys(string bootstrap, string topicPrefix)
     {
-        var bootstrap = LocalStack.KafkaBootstrapServers;
         using var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig
         {
             BootstrapServers = bootstrap,
@@ -112,7 +114,7 @@ public sealed class ApiCluster : IAsyncLifetime
             EnableAutoCommit = false,
         }).Build();
         using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap }).Build();
-        var topic = admin.GetMetadata(TopicPrefix + "video.uploaded", TimeSpan.FromSeconds(10)).Topics.Single();
+        var topic = admin.GetMetadata(topicPrefix + "video.uploaded", TimeSpan.FromSeconds(10)).Topics.Single();
         var partitions = topic.Partitions.Select(p => new TopicPartition(topic.Topic, p.PartitionId)).ToList();
         // Read to the end as it is now, however slowly the first fetch comes on a loaded machine.
         var ends = partitions.ToDictionary(p => p, p => consumer.QueryWatermarkOffsets(p, TimeSpan.FromSeconds(10)).High.Value);

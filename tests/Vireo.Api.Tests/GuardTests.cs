@@ -80,6 +80,55 @@ public sealed class GuardTests(ApiCluster cluster)
     }
 
     [Fact]
+    public async Task ABodyIsAnsweredWithTheStatusOfWhatIsWrongWithIt()
+    {
+        var tenant = ApiCluster.NewTenant();
+        using var client = await cluster.ClientAsync(tenant);
+        var authorization = client.DefaultRequestHeaders.Authorization!.ToString();
+        // The tenant's first upload, refused before anything of it was stored.
+        Assert.Contains("not valid JSON", await Http.AssertProblemAsync(
+            await client.PostAsync("/v1/videos", new StringContent("{not json", Encoding.UTF8, "application/json")), HttpStatusCode.BadRequest));
+        // Without a Content-Length, a JSON body past its limit is found out while it streams in.
+        var json = Encoding.UTF8.GetBytes($$"""{"url":"http://example.com/{{new string('a', 70_000)}}.mp4"}""");
+        using (var request = new HttpRequestMessage(HttpMethod.Post, "/v1/videos") { Content = new ChunkedContent(json, "application/json") })
+            Assert.Contains("65536", await Http.AssertProblemAsync(await client.SendAsync(request), HttpStatusCode.RequestEntityTooLarge));
+        // Chunks whose sizes are not hexadecimal numbers are not HTTP.
+        using (var raw = new RawHttp(cluster.BaseAddress))
+        {
+            await raw.SendAsync(authorization, "Content-Type: application/json\r\nTransfer-Encoding: chunked", "zz\r\n{\"url\":\"http://example.com/a.mp4\"}\r\n0\r\n\r\n"u8.ToArray());
+            var (status, detail) = await raw.ReadProblemAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(400, status);
+            Assert.NotEmpty(detail);
+        }
+        // A body that stops coming is timed out, as the server's minimum data rate says.
+        using (var raw = new RawHttp(cluster.BaseAddress))
+        {
+            await raw.StartUploadAsync(authorization, declaredBytes: 900_000, sentBytes: 0);
+            Assert.Equal(408, (await raw.ReadProblemAsync(TimeSpan.FromSeconds(60))).Status);
+        }
+        Assert.Empty(FilesOf(tenant));
+        Assert.Equal(0L, await cluster.QueryAsync<long>("select count(*) from videos where tenant_id = $1", tenant));
+    }
+
+    [Fact]
+    public async Task AnUploadWithTwoOptionsPartsIsRefusedRatherThanOneOfThemChosen()
+    {
+        var tenant = ApiCluster.NewTenant();
+        using var client = await cluster.ClientAsync(tenant);
+        using var body = new MemoryStream();
+        foreach (var options in new[] { """{"maxTiles":2}""", """{"maxTiles":4}""" })
+            body.Write(Encoding.UTF8.GetBytes($"--x\r\nContent-Disposition: form-data; name=\"options\"\r\n\r\n{options}\r\n"));
+        body.Write("--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"clip.mp4\"\r\n\r\n"u8);
+        body.Write(await File.ReadAllBytesAsync(cluster.Clip));
+        body.Write("\r\n--x--\r\n"u8);
+        var content = new ByteArrayContent(body.ToArray());
+        content.Headers.ContentType = MediaTypeHeaderValue.Parse("multipart/form-data; boundary=x");
+        Assert.Contains("options", await Http.AssertProblemAsync(await client.PostAsync("/v1/videos", content), HttpStatusCode.BadRequest));
+        Assert.Empty(FilesOf(tenant));
+        Assert.Equal(0L, await cluster.QueryAsync<long>("select count(*) from videos where tenant_id = $1", tenant));
+    }
+
+    [Fact]
     public async Task AKeyPastItsRateIsToldToRetryLater()
     {
         using var client = await cluster.ClientAsync(ApiCluster.NewTenant());
@@ -169,6 +218,21 @@ public sealed class GuardTests(ApiCluster cluster)
     }
 
     [Fact]
+    public async Task AQueryValueThatIsNotOfItsTypeIsRefusedWithTheReason()
+    {
+        using var client = await cluster.ClientAsync(ApiCluster.NewTenant());
+        foreach (var (path, parameter) in new[]
+                 {
+                     ("/v1/videos?limit=abc", "limit"), ("/v1/videos?limit=", "limit"), ("/v1/videos?since=yesterday", "since"),
+                     ("/v1/videos?limit=1&limit=2", "limit"), ("/v1/videos/x/frames?from=soon", "from"), ("/v1/search?q=a&limit=ten", "limit"),
+                 })
+        {
+            var detail = await Http.AssertProblemAsync(await client.GetAsync(path), HttpStatusCode.BadRequest);
+            Assert.True(detail.Contains(parameter, StringComparison.Ordinal), $"{path}: the detail '{detail}' does not name {parameter}");
+        }
+    }
+
+    [Fact]
     public async Task TenThousandCharacterIdsAndKeysAreRefused()
     {
         using var client = await cluster.ClientAsync(ApiCluster.NewTenant());
@@ -177,6 +241,51 @@ public sealed class GuardTests(ApiCluster cluster)
             await Http.AssertProblemAsync(await client.GetAsync(path), HttpStatusCode.BadRequest);
         await Http.AssertProblemAsync(await client.DeleteAsync($"/v1/videos/{id}"), HttpStatusCode.BadRequest);
         await Http.AssertProblemAsync(await Http.UploadAsync(client, [1], idempotencyKey: new string('k', 10_000)), HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
+    public async Task NoKeyIsMadeForTheTenantsDotAndDotDotAndAKeyOfOneUploadsNothing()
+    {
+        foreach (var name in new[] { ".", ".." })
+            await Assert.ThrowsAsync<ArgumentException>(() => cluster.CreateKeyAsync(name));
+        // A key whose tenant is "..", as one made before the rule would be: its uploads would land in the media root.
+        var tenant = ApiCluster.NewTenant();
+        using var client = await cluster.ClientAsync(tenant);
+        await cluster.QueryAsync<object>("insert into tenants (tenant_id) values ('..') on conflict do nothing");
+        await cluster.QueryAsync<object>("update api_keys set tenant_id = '..' where tenant_id = $1", tenant);
+        await Http.AssertProblemAsync(await Http.UploadAsync(client, await File.ReadAllBytesAsync(cluster.Clip)), HttpStatusCode.Unauthorized);
+        Assert.DoesNotContain(Directory.EnumerateFileSystemEntries(cluster.MediaRoot), e => Path.GetFileName(e) != "uploads");
+        Assert.Equal(0L, await cluster.QueryAsync<long>("select count(*) from videos where tenant_id = '..'"));
+    }
+
+    [Fact]
+    public async Task AnUploadWhoseEventIsOutStandsWhenItsIdempotencyKeyCannotBeRecorded()
+    {
+        var tenant = ApiCluster.NewTenant();
+        using var client = await cluster.ClientAsync(tenant);
+        var clip = await File.ReadAllBytesAsync(cluster.Clip);
+        // Recording which video a key made fails, for this tenant alone; taking the key does not.
+        await cluster.QueryAsync<object>($"""
+            create function refuse_{tenant}() returns trigger language plpgsql as $$ begin raise exception 'the key cannot be recorded'; end $$;
+            create trigger refuse_{tenant} before update on api_idempotency for each row
+                when (new.tenant_id = '{tenant}' and new.video_id is not null) execute function refuse_{tenant}();
+            """);
+        try
+        {
+            using var upload = await Http.UploadAsync(client, clip, idempotencyKey: "made-once");
+            Assert.True(HttpStatusCode.Accepted == upload.StatusCode, await upload.Content.ReadAsStringAsync());
+            var id = (await Http.JsonAsync(upload)).GetProperty("id").GetString()!;
+            // Its event went out, so its file stays for the media silo to read...
+            Assert.Contains($"{tenant}/{id}", cluster.UploadEventKeys());
+            Assert.Equal([Path.Combine(cluster.MediaRoot, "uploads", tenant, id + ".video")], FilesOf(tenant));
+            // ...and its key is not given to a second video.
+            await Http.AssertProblemAsync(await Http.UploadAsync(client, clip, idempotencyKey: "made-once"), HttpStatusCode.Conflict);
+            Assert.Equal(1L, await cluster.QueryAsync<long>("select count(*) from videos where tenant_id = $1", tenant));
+        }
+        finally
+        {
+            await cluster.QueryAsync<object>($"drop trigger refuse_{tenant} on api_idempotency; drop function refuse_{tenant}();");
+        }
     }
 
     [Fact]
@@ -242,6 +351,66 @@ internal sealed class RawHttp(Uri baseAddress) : IDisposable
         return Encoding.ASCII.GetString(buffer, 0, read);
     }
 
+    /// <summary>A POST to /v1/videos with the given extra headers and the body exactly as given.</summary>
+    public async Task SendAsync(string authorization, string headers, byte[] body)
+    {
+        var stream = _tcp.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(
+            $"POST /v1/videos HTTP/1.1\r\nHost: {baseAddress.Authority}\r\nAuthorization: {authorization}\r\n{headers}\r\n\r\n"));
+        await stream.WriteAsync(body);
+        await stream.FlushAsync();
+    }
+
+    /// <summary>Reads the answer to the request sent: its status, and the detail of its problem+json body.</summary>
+    public async Task<(int Status, string Detail)> ReadProblemAsync(TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        var stream = _tcp.GetStream();
+        var received = new MemoryStream();
+        var buffer = new byte[8192];
+        while (true)
+        {
+            // Latin-1 keeps one character per byte, so that lengths and chunk sizes count bytes.
+            var text = Encoding.Latin1.GetString(received.GetBuffer(), 0, (int)received.Length);
+            var end = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+            if (end >= 0 && WholeBody(text[..end], text[(end + 4)..]) is { } body)
+            {
+                var problem = System.Text.Json.JsonDocument.Parse(Encoding.Latin1.GetBytes(body)).RootElement;
+                return (int.Parse(text.AsSpan(9, 3)), problem.TryGetProperty("detail", out var detail) ? detail.GetString() ?? "" : "");
+            }
+            var read = await stream.ReadAsync(buffer, cancel.Token);
+            if (read == 0)
+                throw new IOException($"the connection closed before the answer was whole: {text}");
+            received.Write(buffer, 0, read);
+        }
+    }
+
+    // The body once all of it arrived, with any chunking taken off; null until then.
+    private static string? WholeBody(string head, string rest)
+    {
+        var length = head.Split("\r\n").FirstOrDefault(h => h.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase));
+        if (length is not null)
+        {
+            var bytes = int.Parse(length["Content-Length:".Length..].Trim());
+            return rest.Length >= bytes ? rest[..bytes] : null;
+        }
+        var body = new StringBuilder();
+        var at = 0;
+        while (true)
+        {
+            var line = rest.IndexOf("\r\n", at, StringComparison.Ordinal);
+            if (line < 0)
+                return null;
+            var size = Convert.ToInt32(rest[at..line], 16);
+            if (size == 0)
+                return body.ToString();
+            if (rest.Length < line + 2 + size + 2)
+                return null;
+            body.Append(rest, line + 2, size);
+            at = line + 2 + size + 2;
+        }
+    }
+
     public async Task StartUploadAsync(string authorization, int declaredBytes, int sentBytes)
     {
         const string boundary = "cut";
@@ -251,7 +420,7 @@ internal sealed class RawHttp(Uri baseAddress) : IDisposable
             $"POST /v1/videos HTTP/1.1\r\nHost: {baseAddress.Authority}\r\nAuthorization: {authorization}\r\n" +
             $"Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {declaredBytes}\r\n\r\n"));
         await stream.WriteAsync(head);
-        await stream.WriteAsync(new byte[sentBytes - head.Length]);
+        await stream.WriteAsync(new byte[Math.Max(0, sentBytes - head.Length)]);
         await stream.FlushAsync();
     }
 

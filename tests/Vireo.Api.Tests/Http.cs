@@ -70,3 +70,23 @@ public static class Http
         throw new InvalidDataException("no frame header in the JPEG");
     }
 }
+
+/// <summary>A body sent in chunks with no Content-Length, as by a client that streams what it does not know the size of.</summary>
+public sealed class ChunkedContent : HttpContent
+{
+    private readonly byte[] _body;
+
+    public ChunkedContent(byte[] body, string mediaType)
+    {
+        _body = body;
+        Headers.ContentType = new MediaTypeHeaderValue(mediaType);
+    }
+
+    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => stream.WriteAsync(_body).AsTask();
+
+    protected override bool TryComputeLength(out long length)
+    {
+        length = 0;
+        return false;
+    }
+}

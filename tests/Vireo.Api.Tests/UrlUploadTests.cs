@@ -49,6 +49,106 @@ public sealed class UrlUploadTests(ApiCluster cluster)
         Assert.Contains($"{tenant}/{id}", cluster.UploadEventKeys());
     }
 
+    [Fact]
+    public async Task ASourceTooSlowForTheWholeProbeWindowIsProbedOnWhatItSentInTime()
+    {
+        var api = await cluster.StartApiAsync("api-slow-urls", ("Pipeline__AllowUrls", "true"), ("Pipeline__AllowPrivateUrlHosts", "true"));
+        var tenant = ApiCluster.NewTenant();
+        using var client = new HttpClient { BaseAddress = api, Timeout = TimeSpan.FromSeconds(120) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", (await cluster.CreateKeyAsync(tenant)).Secret);
+        // An MP4 made for the web (its index first), of which the server sends half and then nothing more while the
+        // connection stays open; another URL answers 200 and sends nothing at all.
+        var clip = Path.Combine(cluster.ClipFolder, "faststart.mp4");
+        await Vireo.Media.SyntheticClips.RunFfmpegAsync(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "4", "-c:v", "libx264",
+            "-pix_fmt", "yuv420p", "-movflags", "+faststart", clip]);
+        var bytes = await File.ReadAllBytesAsync(clip);
+        using var server = new StallingServer(bytes, new Dictionary<string, int> { ["/half.mp4"] = bytes.Length / 2, ["/nothing.mp4"] = 0 });
+        Task<HttpResponseMessage> Upload(string path) =>
+            client.PostAsync("/v1/videos", new StringContent(System.Text.Json.JsonSerializer.Serialize(new { url = server.Url + path }), Encoding.UTF8, "application/json"));
+
+        // Refused before anything of it was stored, the tenant's first upload is answered as such.
+        Assert.Contains("HTTP 404", await Http.AssertProblemAsync(await Upload("/missing.mp4"), HttpStatusCode.UnprocessableEntity));
+        var (half, nothing) = (Upload("/half.mp4"), Upload("/nothing.mp4"));
+        using var accepted = await half;
+        Assert.True(HttpStatusCode.Accepted == accepted.StatusCode, await accepted.Content.ReadAsStringAsync());
+        var id = (await Http.JsonAsync(accepted)).GetProperty("id").GetString()!;
+        Assert.Contains($"{tenant}/{id}", cluster.UploadEventKeys());
+        Assert.Contains("did not serve the start of its content", await Http.AssertProblemAsync(await nothing, HttpStatusCode.UnprocessableEntity));
+        Assert.Equal(1L, await cluster.QueryAsync<long>("select count(*) from videos where tenant_id = $1", tenant));
+    }
+
+    /// <summary>
+    /// Serves one file over HTTP on a loopback port: each path announces the whole file, sends as many bytes of it as
+    /// that path says at once, then nothing more until the client hangs up; other paths are 404.
+    /// </summary>
+    private sealed class StallingServer : IDisposable
+    {
+        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+        private readonly CancellationTokenSource _stop = new();
+
+        public StallingServer(byte[] file, IReadOnlyDictionary<string, int> sentByPath)
+        {
+            _listener.Start();
+            Url = $"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
+            _ = Task.Run(async () =>
+            {
+                while (!_stop.IsCancellationRequested)
+                {
+                    TcpClient connection;
+                    try
+                    {
+                        connection = await _listener.AcceptTcpClientAsync(_stop.Token);
+                    }
+                    catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+                    {
+                        return;
+                    }
+                    _ = ServeAsync(connection, file, sentByPath);
+                }
+            });
+        }
+
+        public string Url { get; }
+
+        private async Task ServeAsync(TcpClient connection, byte[] file, IReadOnlyDictionary<string, int> sentByPath)
+        {
+            using (connection)
+            {
+                try
+                {
+                    var stream = connection.GetStream();
+                    using var reader = new StreamReader(stream, Encoding.ASCII, leaveOpen: true);
+                    var path = (await reader.ReadLineAsync(_stop.Token))?.Split(' ')[1] ?? "";
+                    while (!string.IsNullOrEmpty(await reader.ReadLineAsync(_stop.Token)))
+                    {
+                    }
+                    if (!sentByPath.TryGetValue(path, out var sent))
+                    {
+                        await stream.WriteAsync("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"u8.ToArray(), _stop.Token);
+                        return;
+                    }
+                    await stream.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: {file.Length}\r\n\r\n"), _stop.Token);
+                    await stream.WriteAsync(file.AsMemory(0, sent), _stop.Token);
+                    await stream.FlushAsync(_stop.Token);
+                    var buffer = new byte[1];
+                    while (await stream.ReadAsync(buffer, _stop.Token) > 0)
+                    {
+                    }
+                }
+                catch (Exception e) when (e is OperationCanceledException or IOException)
+                {
+                    // The prober hung up, or the test is over.
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            _stop.Cancel();
+            _listener.Stop();
+        }
+    }
+
     /// <summary>Serves fixed bodies over HTTP on a loopback port; anything else is 404.</summary>
     private sealed class FileServer : IDisposable
     {

@@ -55,6 +55,8 @@ public sealed class EventCodecTests
     [InlineData("{\"version\":1,\"videoId\":\"../etc\",\"tenantId\":\"t\",\"source\":\"x\"}", "videoId must be")]
     [InlineData("{\"version\":1,\"videoId\":\"a\\n\",\"tenantId\":\"t\",\"source\":\"x\"}", "videoId must be")]
     [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\\n\",\"source\":\"x\"}", "tenantId must be")]
+    [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"..\",\"source\":\"x\"}", "tenantId must be")]
+    [InlineData("{\"version\":1,\"videoId\":\".\",\"tenantId\":\"t\",\"source\":\"x\"}", "videoId must be")]
     [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"\"}", "source must be")]
     [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"x\",\"options\":{\"sampling\":{\"fps\":1000}}}", "fps must be a number between")]
     [InlineData("{\"version\":1,\"videoId\":\"a\",\"tenantId\":\"t\",\"source\":\"x\",\"options\":{\"sampling\":{\"fps\":\"NaN\"}}}", "fps must be")]

@@ -66,6 +66,9 @@ public sealed class ApiKeyAuthenticationHandler(
         var key = await keys.FindAsync(header["Bearer ".Length..].Trim(), Context.RequestAborted);
         if (key is null)
             return AuthenticateResult.Fail("the key is unknown or revoked");
+        // A key made before its tenant's id was checked as now (such as "..") would name folders outside its own.
+        if (!VideoKey.IsValidId(key.TenantId))
+            return AuthenticateResult.Fail($"the key's tenant is not {VideoKey.IdRule}; make a key for a valid tenant");
         var identity = new ClaimsIdentity([new Claim(ApiClaims.TenantClaim, key.TenantId), new Claim(ApiClaims.KeyIdClaim, key.KeyId)], ApiClaims.Scheme);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), ApiClaims.Scheme));
     }

@@ -61,7 +61,8 @@ public static class VideosApi
         }
         catch (BadHttpRequestException e)
         {
-            return Problems.BadRequest(e.Message);
+            // The server refused the body: 408 for one that came too slowly, 400 for one that is not valid HTTP.
+            return Problems.Of(e.StatusCode, e.Message);
         }
     }
 

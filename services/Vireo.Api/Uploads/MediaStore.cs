@@ -46,8 +46,23 @@ public sealed class MediaStore(IOptions<ApiMediaOptions> options)
     /// <summary>Removes whatever an upload left, partial or stored.</summary>
     public void Discard(VideoKey video)
     {
-        File.Delete(PartialPath(video));
-        File.Delete(StoredPath(video));
+        DiscardPartial(video);
+        DeleteIfThere(StoredPath(video));
+    }
+
+    /// <summary>Removes an upload's partial file, if it has one.</summary>
+    public void DiscardPartial(VideoKey video) => DeleteIfThere(PartialPath(video));
+
+    // An upload refused before its file was begun may have no folder yet either.
+    private static void DeleteIfThere(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
     }
 
     /// <summary>Removes the stored media of a deleted video when the API stored it (other sources are not the API's to delete).</summary>

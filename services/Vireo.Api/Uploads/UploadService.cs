@@ -27,7 +27,6 @@ public sealed partial class UploadService(
 
     // What a multipart body may carry besides the file: part headers, the options field, boundaries.
     private const long MultipartOverhead = 256 * 1024;
-    private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(30);
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     public async Task<IResult> AcceptAsync(HttpRequest request, string tenant, CancellationToken cancellationToken)
@@ -61,6 +60,7 @@ public sealed partial class UploadService(
         }
 
         var video = new VideoKey(tenant, Guid.CreateVersion7().ToString("N"));
+        // Set once the upload's event is out: from then on its file and row stay, whatever fails next.
         var accepted = false;
         try
         {
@@ -74,7 +74,9 @@ public sealed partial class UploadService(
             await videos.InsertAcceptedAsync(video, received.Source!, CancellationToken.None);
             try
             {
-                using var timeout = new CancellationTokenSource(PublishTimeout);
+                // Not cancelled: the delivery report is awaited, and it comes within Kafka:MessageTimeoutMs, which the
+                // API caps at Api:PublishTimeoutSeconds. Once the report says it failed, the producer never sends the
+                // record again, so what is cleaned up below is not named by an event that comes later.
                 await events.PublishAsync(VireoTopics.VideoUploaded, video.ToString(), new VideoUploaded
                 {
                     VideoId = video.VideoId,
@@ -82,17 +84,28 @@ public sealed partial class UploadService(
                     Source = received.Source!,
                     Options = received.Options,
                     SubmittedAt = DateTimeOffset.UtcNow,
-                }, timeout.Token);
+                }, CancellationToken.None);
             }
-            catch (Exception e) when (e is KafkaException or OperationCanceledException or InvalidOperationException)
+            catch (Exception e) when (e is KafkaException or InvalidOperationException)
             {
                 LogPublishFailed(video.ToString(), e.Message);
                 await videos.RemoveAcceptedAsync(video, CancellationToken.None);
                 return Problems.Unavailable("the upload could not be handed to the pipeline; try again");
             }
-            if (idempotencyKey is not null)
-                await videos.CompleteClaimAsync(tenant, idempotencyKey, video.VideoId, CancellationToken.None);
             accepted = true;
+            if (idempotencyKey is not null)
+            {
+                try
+                {
+                    await videos.CompleteClaimAsync(tenant, idempotencyKey, video.VideoId, CancellationToken.None);
+                }
+                catch (Exception e)
+                {
+                    // The event is out, so the video stands. Its key stays claimed and unfinished: a retry is answered 409
+                    // rather than made into a second video, until the claim is taken over as abandoned an hour on.
+                    LogClaimNotRecorded(video.ToString(), e.Message);
+                }
+            }
             LogAccepted(video.ToString(), received.Source!);
             return Accepted(video.VideoId);
         }
@@ -124,6 +137,7 @@ public sealed partial class UploadService(
         var reader = new MultipartReader(boundary, request.Body) { BodyLengthLimit = null };
         AnalysisRequestOptions? requested = null;
         var haveFile = false;
+        var haveOptions = false;
         try
         {
             while (await PartRead(() => reader.ReadNextSectionAsync(cancellationToken), cancellationToken) is { } section)
@@ -142,7 +156,10 @@ public sealed partial class UploadService(
                         if (await CopyAsync(section.Body, video, maxBytes, cancellationToken) is { } copyProblem)
                             return new(copyProblem);
                         break;
+                    case "options" when haveOptions:
+                        return new(Problems.BadRequest("an upload carries at most one 'options' part"));
                     case "options":
+                        haveOptions = true;
                         var text = await ReadSmallAsync(section.Body, MaxOptionsBytes, cancellationToken);
                         if (text is null)
                             return new(Problems.TooLarge($"the options field is over {MaxOptionsBytes} bytes"));
@@ -213,6 +230,8 @@ public sealed partial class UploadService(
     /// A read of the multipart body. A body that ends before its closing boundary, with the client still waiting for
     /// the answer, makes the multipart reader throw <see cref="IOException"/>; that is a malformed body, told apart
     /// from a client that went away (the request is aborted) and from a failure to store the file (not a read).
+    /// The server's own refusals of the body (<see cref="BadHttpRequestException"/>, an <see cref="IOException"/> too:
+    /// too large, too slow, not valid HTTP) go on as they are, to be answered with their status.
     /// </summary>
     private static async Task<T> PartRead<T>(Func<Task<T>> read, CancellationToken cancellationToken)
     {
@@ -220,7 +239,7 @@ public sealed partial class UploadService(
         {
             return await read();
         }
-        catch (IOException e) when (!cancellationToken.IsCancellationRequested)
+        catch (IOException e) when (e is not BadHttpRequestException && !cancellationToken.IsCancellationRequested)
         {
             throw new InvalidDataException("the body ends before its closing boundary", e);
         }
@@ -242,7 +261,15 @@ public sealed partial class UploadService(
 
     private async Task<Received> ReadUrlAsync(HttpRequest request, VideoKey video, CancellationToken cancellationToken)
     {
-        var text = await ReadSmallAsync(request.Body, MaxOptionsBytes, cancellationToken);
+        string? text;
+        try
+        {
+            text = await ReadSmallAsync(request.Body, MaxOptionsBytes, cancellationToken);
+        }
+        catch (InvalidDataException)
+        {
+            return new(Problems.BadRequest("the body ends before all of it was sent"));
+        }
         if (text is null)
             return new(Problems.TooLarge($"a JSON upload is at most {MaxOptionsBytes} bytes"));
         UrlUpload? upload;
@@ -277,4 +304,7 @@ public sealed partial class UploadService(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Upload {Video} could not be published: {Reason}")]
     private partial void LogPublishFailed(string video, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Upload {Video} was published, but its Idempotency-Key could not be recorded: {Reason}")]
+    private partial void LogClaimNotRecorded(string video, string reason);
 }

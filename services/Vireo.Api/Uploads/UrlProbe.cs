@@ -16,6 +16,7 @@ public sealed class UrlProbe(IHttpClientFactory clients, IMediaProbe probe, Medi
     /// <summary>How much of a URL is fetched to probe it: enough for any container's headers.</summary>
     public const int ProbeBytes = 32 * 1024 * 1024;
 
+    /// <summary>How long the start is fetched for; what arrived by then is probed as the start of a longer file.</summary>
     private static readonly TimeSpan FetchTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>Null when the URL serves a video, else the problem to answer.</summary>
@@ -47,7 +48,7 @@ public sealed class UrlProbe(IHttpClientFactory clients, IMediaProbe probe, Medi
         }
         finally
         {
-            File.Delete(store.PartialPath(video));
+            store.DiscardPartial(video);
         }
     }
 
@@ -57,6 +58,7 @@ public sealed class UrlProbe(IHttpClientFactory clients, IMediaProbe probe, Medi
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(FetchTimeout);
+        long total = 0;
         try
         {
             using var http = clients.CreateClient(HttpClientName);
@@ -70,7 +72,6 @@ public sealed class UrlProbe(IHttpClientFactory clients, IMediaProbe probe, Medi
             await using var body = await response.Content.ReadAsStreamAsync(timeout.Token);
             await using var file = store.CreatePartial(video);
             var buffer = new byte[81920];
-            long total = 0;
             int read;
             while (total < ProbeBytes && (read = await body.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, ProbeBytes - total)), timeout.Token)) > 0)
             {
@@ -81,6 +82,11 @@ public sealed class UrlProbe(IHttpClientFactory clients, IMediaProbe probe, Medi
                 return new(false, Problems.Unprocessable("the URL serves an empty body"));
             // A body that ended before the limit was read whole; one that reached it may go on.
             return new(total < ProbeBytes || await body.ReadAsync(buffer.AsMemory(0, 1), timeout.Token) == 0);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && total > 0)
+        {
+            // A source slower than the window in the time: what it sent is probed as the start of a longer file.
+            return new(false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
