@@ -75,8 +75,7 @@ public sealed class GuardTests(ApiCluster cluster)
         // A body within the declared limit whose file is over it: refused while it streams in.
         var file = new byte[ApiCluster.MaxUploadBytes + 100_000];
         await Http.AssertProblemAsync(await Http.UploadAsync(client, file), HttpStatusCode.RequestEntityTooLarge);
-        Assert.Empty(FilesOf(tenant));
-        Assert.Equal(0L, await cluster.QueryAsync<long>("select count(*) from videos where tenant_id = $1", tenant));
+        await AssertNothingStoredAsync(tenant);
     }
 
     [Fact]
@@ -106,8 +105,7 @@ public sealed class GuardTests(ApiCluster cluster)
             await raw.StartUploadAsync(authorization, declaredBytes: 900_000, sentBytes: 0);
             Assert.Equal(408, (await raw.ReadProblemAsync(TimeSpan.FromSeconds(60))).Status);
         }
-        Assert.Empty(FilesOf(tenant));
-        Assert.Equal(0L, await cluster.QueryAsync<long>("select count(*) from videos where tenant_id = $1", tenant));
+        await AssertNothingStoredAsync(tenant);
     }
 
     [Fact]
@@ -124,8 +122,7 @@ public sealed class GuardTests(ApiCluster cluster)
         var content = new ByteArrayContent(body.ToArray());
         content.Headers.ContentType = MediaTypeHeaderValue.Parse("multipart/form-data; boundary=x");
         Assert.Contains("options", await Http.AssertProblemAsync(await client.PostAsync("/v1/videos", content), HttpStatusCode.BadRequest));
-        Assert.Empty(FilesOf(tenant));
-        Assert.Equal(0L, await cluster.QueryAsync<long>("select count(*) from videos where tenant_id = $1", tenant));
+        await AssertNothingStoredAsync(tenant);
     }
 
     [Fact]
@@ -326,6 +323,13 @@ public sealed class GuardTests(ApiCluster cluster)
         await Eventually.UntilAsync(() => FilesOf(tenant).Count == 0, TimeSpan.FromSeconds(20), "the partial file removed");
         Assert.Equal(0L, await cluster.QueryAsync<long>("select count(*) from videos where tenant_id = $1", tenant));
         Assert.DoesNotContain(cluster.UploadEventKeys(), k => k.StartsWith(tenant + "/", StringComparison.Ordinal));
+    }
+
+    /// <summary>The tenant has no upload file and no video row.</summary>
+    private async Task AssertNothingStoredAsync(string tenant)
+    {
+        Assert.Empty(FilesOf(tenant));
+        Assert.Equal(0L, await cluster.QueryAsync<long>("select count(*) from videos where tenant_id = $1", tenant));
     }
 
     private List<string> FilesOf(string tenant)
