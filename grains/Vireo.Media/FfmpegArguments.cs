@@ -37,18 +37,18 @@ internal static class FfmpegArguments
         return $"scale={fw}:{fh},format=yuv420p,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:black";
     }
 
-    public static string FilterGraph(VideoInfo info, SamplingPolicy policy, FrameSize size)
+    public static string FilterGraph(VideoInfo info, SamplingPolicy policy, FrameSize size, FilterNames names)
     {
-        var filters = new List<string> { $"{FfmpegLogParser.InputLogger}=checksum=0" };
+        var filters = new List<string> { $"{names.Input}=checksum=0" };
         if (SelectExpression(policy) is { } expression)
         {
             filters.Add($"select='{expression}'");
             if (policy.SceneThreshold is not null)
-                filters.Add($"{FfmpegLogParser.SceneLogger}=mode=print:key=lavfi.scene_score");
+                filters.Add($"{names.Scene}=mode=print:key=lavfi.scene_score");
         }
         // With no select filter every decoded frame is output: the input logger says all, and one log line per
         // frame less is measurable at the source rate.
-        filters.Add(policy.KeepsEveryFrame ? "" : $"{FfmpegLogParser.OutputLogger}=checksum=0");
+        filters.Add(policy.KeepsEveryFrame ? "" : $"{names.Output}=checksum=0");
         filters.Add(ScaleFilter(info, size));
         return string.Join(',', filters.Where(f => f.Length > 0));
     }
@@ -76,7 +76,7 @@ internal static class FfmpegArguments
         };
     }
 
-    public static IReadOnlyList<string> ForSampling(VideoInfo info, SamplingPolicy policy, FrameSize size, MediaOptions options)
+    public static IReadOnlyList<string> ForSampling(VideoInfo info, SamplingPolicy policy, FrameSize size, MediaOptions options, FilterNames names)
     {
         var args = new List<string>
         {
@@ -87,12 +87,17 @@ internal static class FfmpegArguments
         if (options.DecoderThreads > 0) args.AddRange(["-threads", options.DecoderThreads.ToString(CultureInfo.InvariantCulture)]);
         args.AddRange(FfmpegBinaries.InputRestrictions());
         // The probe checked the first picture's size; a stream may change to a larger one later, which the decoder
-        // then refuses to allocate.
+        // then refuses to allocate (the log parser fails the run on that, and on any decoded picture past the limits).
         args.AddRange(["-max_pixels", Math.Min(options.MaxPixels, int.MaxValue).ToString(CultureInfo.InvariantCulture)]);
         args.AddRange([
             "-i", FfmpegBinaries.LocalInput(info.Path),
-            "-map", "0:v:0", "-an", "-sn", "-dn",
-            "-vf", FilterGraph(info, policy, size),
+            // The stream the probe described, by its index; a VideoInfo made by hand gets the first video stream.
+            "-map", info.StreamIndex is { } index ? $"0:{index.ToString(CultureInfo.InvariantCulture)}" : "0:v:0",
+            "-an", "-sn", "-dn",
+            // The output carries no metadata or chapters, so that ffmpeg's description of it, printed once decoding
+            // has begun, holds no text of the file's.
+            "-map_metadata", "-1", "-map_chapters", "-1",
+            "-vf", FilterGraph(info, policy, size, names),
             // rawvideo would otherwise get constant-rate sync, which duplicates and drops frames.
             "-fps_mode", "passthrough",
             "-f", "rawvideo", "-pix_fmt", YuvTransport(info, size) is null ? "rgb24" : "yuv420p", "pipe:1",

@@ -47,9 +47,9 @@ internal static class FfmpegErrors
     {
         bool Has(string s) => errorText.Contains(s, StringComparison.OrdinalIgnoreCase);
         if (Refusal(errorText) is not null) return MediaErrorKind.NotAVideo;
-        if (Has("moov atom not found") || Has("partial file") || Has("end of file") || Has("truncat"))
+        if (Has("moov atom not found") || Has("partial file") || Has("end of file") || Has("ended prematurely") || Has("truncat"))
             return MediaErrorKind.Truncated;
-        if (Has("Picture size") && Has("is invalid") || Has("dimensions not set") || Has("Invalid image size"))
+        if (Has("Picture size") && (Has("is invalid") || Has("exceeds specified max pixel count")) || Has("dimensions not set") || Has("Invalid image size"))
             return MediaErrorKind.DimensionsOutOfRange;
         if (Has("Invalid data found when processing input") || Has("Unknown input format") || Has("could not find codec parameters"))
             return MediaErrorKind.NotAVideo;

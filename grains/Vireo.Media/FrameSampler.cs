@@ -48,10 +48,11 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
         MediaLimits.Check(video, _options);
         var info = video;
         var (width, height) = size.OutputFor(info.Width, info.Height);
-        var arguments = FfmpegArguments.ForSampling(info, policy, size, _options);
+        var names = FilterNames.ForRun();
+        var arguments = FfmpegArguments.ForSampling(info, policy, size, _options, names);
 
         var transport = FfmpegArguments.YuvTransport(info, size);
-        await using var run = new DecodeRun(this, info, policy, width, height, transport, arguments, progress, cancellationToken);
+        await using var run = new DecodeRun(this, info, policy, width, height, transport, arguments, names, progress, cancellationToken);
         run.Start();
         while (await run.Frames.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -71,7 +72,8 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
     {
         ArgumentNullException.ThrowIfNull(policy);
         policy.Validate();
-        if (size.Width < 9 || size.Height < 8 || size.Width > _options.MaxOutputSide || size.Height > _options.MaxOutputSide)
+        if (size.Width < PerceptualHash.GridWidth || size.Height < PerceptualHash.GridHeight
+            || size.Width > _options.MaxOutputSide || size.Height > _options.MaxOutputSide)
             throw new ArgumentOutOfRangeException(nameof(size), size, $"Output sides must be between 9x8 and {_options.MaxOutputSide}.");
     }
 
@@ -102,7 +104,7 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
         private long _lastProgressTicks = long.MinValue;
 
         public DecodeRun(FrameSampler owner, VideoInfo info, SamplingPolicy policy, int width, int height, YuvMatrix? transport,
-            IReadOnlyList<string> arguments, IProgress<DecodeProgress>? progress, CancellationToken callerToken)
+            IReadOnlyList<string> arguments, FilterNames names, IProgress<DecodeProgress>? progress, CancellationToken callerToken)
         {
             _owner = owner;
             _info = info;
@@ -120,7 +122,7 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
                 SingleWriter = true,
                 FullMode = BoundedChannelFullMode.Wait,
             });
-            _log = new FfmpegLogParser(policy.FramesPerSecond, everyFrameIsOutput: policy.KeepsEveryFrame);
+            _log = new FfmpegLogParser(names, policy.FramesPerSecond, everyFrameIsOutput: policy.KeepsEveryFrame, owner._options);
         }
 
         public ChannelReader<SampledFrame> Frames => _frames.Reader;
@@ -163,14 +165,24 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
             var stderr = _process!.StandardError;
             try
             {
+                var refused = false;
                 while (stderr.ReadLine() is { } line)
                 {
                     // Every decoded frame logs a line: ffmpeg is busy even when it keeps no frame for a long while.
                     FfmpegSpoke();
                     if (_log.Feed(line) is { } selected) _selected.Writer.TryWrite(selected);
                     else ReportProgress(force: false);
+                    if (!refused && _log.OutOfLimits is not null)
+                    {
+                        // A picture past the limits: the frames selected before it are still handed out, then the
+                        // error; ffmpeg has nothing more to do.
+                        refused = true;
+                        _selected.Writer.TryComplete(OutOfLimits());
+                        Kill();
+                    }
                 }
-                _selected.Writer.TryComplete();
+                _log.Complete();
+                _selected.Writer.TryComplete(_log.OutOfLimits is null ? null : OutOfLimits());
             }
             catch (Exception e)
             {
@@ -273,6 +285,10 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
                         && !(Wait(_selected.Reader.WaitToReadAsync(_stop.Token)) && _selected.Reader.TryRead(out selected)))
                         throw new InvalidDataException("ffmpeg wrote a frame it did not log");
                     StopAwaitingFfmpeg();
+                    var reasons = ReasonsFor(selected);
+                    // The first frame through a rebuilt filter graph passes select as a "first" frame; unless the policy
+                    // has a reason of its own to keep it, it is not kept.
+                    if (reasons == FrameReasons.None && selected.OpensGraph) continue;
                     if (transport is { } matrix)
                         YuvToRgb.Convert(wire.AsSpan(0, wireBytes), buffer.AsSpan(0, frameBytes), _width, _height, matrix);
 
@@ -288,7 +304,7 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
                         Index = index,
                         SourceFrameNumber = selected.Number,
                         Timestamp = selected.Timestamp,
-                        Reasons = ReasonsFor(selected),
+                        Reasons = reasons,
                         SceneScore = selected.SceneScore,
                         IsKeyframe = selected.IsKey,
                         Width = _width,
@@ -316,6 +332,7 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
             ReportProgress(force: true);
             var exitCode = _process.ExitCode;
             _owner.LogFinished(_info.Path, _log.FramesDecoded, index, exitCode, _clock.Elapsed);
+            if (_log.OutOfLimits is not null) throw OutOfLimits();
             if (exitCode != 0 || _log.FramesDecoded == 0)
             {
                 var kind = _log.SawTruncation ? MediaErrorKind.Truncated : FfmpegErrors.Classify(_log.Errors) ?? MediaErrorKind.DecodeFailed;
@@ -326,6 +343,9 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
                 throw new MediaException(MediaErrorKind.Truncated, _info.Path,
                     $"the file ends early; {_log.FramesDecoded} frames could be decoded: {FfmpegErrors.Summary(_log.Errors)}");
         }
+
+        private MediaException OutOfLimits() =>
+            new(MediaErrorKind.DimensionsOutOfRange, _info.Path, $"the stream changes to pictures beyond the limits: {_log.OutOfLimits}");
 
         // This runs on a dedicated thread with no synchronization context: blocking on a wait is safe here.
         private static void Wait(ValueTask pending) => pending.AsTask().GetAwaiter().GetResult();
@@ -341,8 +361,10 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
             if (_policy.Keyframes && frame.IsKey) reasons |= FrameReasons.Keyframe;
             if (_policy.SceneThreshold is { } threshold && frame.SceneScore > threshold) reasons |= FrameReasons.SceneChange;
             // ffmpeg compared the unrounded score; the log prints six decimals. It selected the frame, and the
-            // scene rule is the only one whose verdict the rounding can hide.
-            if (reasons == FrameReasons.None && _policy.SceneThreshold is not null) reasons = FrameReasons.SceneChange;
+            // scene rule is the only one whose verdict the rounding can hide. Not so for the first frame through a
+            // filter graph ffmpeg built again (a change of picture size): the select filter counts frames from 0
+            // there and keeps it as a "first" frame, with no score to compare; it gets no reason, and is skipped.
+            if (reasons == FrameReasons.None && _policy.SceneThreshold is not null && !frame.OpensGraph) reasons = FrameReasons.SceneChange;
             return reasons;
         }
 
@@ -354,6 +376,8 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
                 return new MediaException(MediaErrorKind.Timeout, _info.Path, $"decoding ran longer than {_owner._options.DecodeTimeout}", e);
             if (_stall.IsCancellationRequested)
                 return new MediaException(MediaErrorKind.Timeout, _info.Path, $"ffmpeg produced nothing for {_owner._options.StallTimeout}", e);
+            // Stopping ffmpeg for a picture past the limits may cut its last frame short.
+            if (_log.OutOfLimits is not null) return OutOfLimits();
             var kind = _log.SawTruncation ? MediaErrorKind.Truncated : FfmpegErrors.Classify(_log.Errors) ?? MediaErrorKind.DecodeFailed;
             return new MediaException(kind, _info.Path, $"decoding failed: {e.Message} {FfmpegErrors.Summary(_log.Errors)}", e);
         }

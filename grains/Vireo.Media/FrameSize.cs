@@ -23,11 +23,17 @@ public readonly record struct FrameSize(int Width, int Height, ResizeMode Mode =
     /// <summary>The model's 448x448 tile.</summary>
     public static FrameSize Tile448 { get; } = Square(448);
 
-    /// <summary>The size frames come out at for a source displayed at <paramref name="sourceWidth"/> x <paramref name="sourceHeight"/>.</summary>
+    /// <summary>
+    /// The size frames come out at for a source displayed at <paramref name="sourceWidth"/> x <paramref name="sourceHeight"/>.
+    /// A fitted side is never below 9x8, the grid of the perceptual hash (<see cref="PerceptualHash"/>): a source far
+    /// narrower or flatter than the requested box comes out stretched to that on its short side.
+    /// </summary>
     public (int Width, int Height) OutputFor(int sourceWidth, int sourceHeight)
     {
         if (Mode != ResizeMode.Fit) return (Width, Height);
         var scale = Math.Min((double)Width / sourceWidth, (double)Height / sourceHeight);
-        return (Math.Max(1, (int)Math.Round(sourceWidth * scale)), Math.Max(1, (int)Math.Round(sourceHeight * scale)));
+        // Within the requested box all the same, since a request is at least 9x8 (smaller ones are refused).
+        return (Math.Min(Width, Math.Max(PerceptualHash.GridWidth, (int)Math.Round(sourceWidth * scale))),
+            Math.Min(Height, Math.Max(PerceptualHash.GridHeight, (int)Math.Round(sourceHeight * scale))));
     }
 }

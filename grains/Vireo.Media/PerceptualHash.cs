@@ -9,8 +9,9 @@ namespace Vireo.Media;
 /// </summary>
 public static class PerceptualHash
 {
-    private const int GridWidth = 9;
-    private const int GridHeight = 8;
+    // The smallest picture the hash reads: one pixel per cell of the grid.
+    internal const int GridWidth = 9;
+    internal const int GridHeight = 8;
 
     /// <summary>dHash of an RGB24 image (row-major, no padding).</summary>
     public static ulong DifferenceHash(ReadOnlySpan<byte> rgb, int width, int height)

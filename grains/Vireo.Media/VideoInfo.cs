@@ -6,7 +6,10 @@ namespace Vireo.Media;
 /// <param name="Duration">Container duration (the longest of format and video stream durations).</param>
 /// <param name="CodedWidth">Width as stored in the stream.</param>
 /// <param name="CodedHeight">Height as stored in the stream.</param>
-/// <param name="Rotation">Display rotation in degrees (0, 90, 180 or 270), from the display matrix or rotate tag.</param>
+/// <param name="Rotation">
+/// Display rotation in whole degrees, from 0 to 359, from the display matrix or rotate tag: 90 or 270 where ffmpeg
+/// turns the picture a quarter turn when it decodes it.
+/// </param>
 /// <param name="FrameRate">Average frame rate (frames over duration), in frames per second.</param>
 /// <param name="NominalFrameRate">The stream's base rate (ffprobe's r_frame_rate).</param>
 /// <param name="IsVariableFrameRate">True when the average and base rates disagree, i.e. frame intervals vary.</param>
@@ -46,4 +49,10 @@ public sealed record VideoInfo(
 
     /// <summary>The stream's colour range as ffprobe names it (tv, pc), "unspecified" when the stream does not say, null when not probed.</summary>
     public string? ColorRange { get; init; }
+
+    /// <summary>
+    /// The index in the file of the video stream the probe described, which is the stream the sampler decodes; null
+    /// when not probed (a hand-made VideoInfo), which decodes the file's first video stream.
+    /// </summary>
+    public int? StreamIndex { get; init; }
 }

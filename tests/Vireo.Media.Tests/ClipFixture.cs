@@ -42,6 +42,40 @@ public sealed class ClipFixture : IAsyncLifetime
     public string SizeSwitch => Path.Combine(Folder, "size-switch.ts");
     public string Absurd => Path.Combine(Folder, "absurd.y4m");
 
+    /// <summary>Two video streams: 320x120 at 5 fps for 1 s (not default), then 160x90 at 10 fps for 2 s, marked default.</summary>
+    public string TwoVideos => Path.Combine(Folder, "two-videos.mkv");
+
+    /// <summary>2 s of sound with a PNG cover picture (an attached picture, as music files carry it).</summary>
+    public string CoverArt => Path.Combine(Folder, "cover.m4a");
+
+    /// <summary>2 s of sound with a cover picture Matroska keeps as a one-picture MJPEG video stream, unmarked.</summary>
+    public string CoverStill => Path.Combine(Folder, "cover-still.mkv");
+
+    /// <summary>The first half of a 2 s, 25 fps Matroska, FLV and AVI clip (Matroska and FLV keep the full duration in their header).</summary>
+    public string HalfMatroska => Path.Combine(Folder, "half.mkv");
+    public string HalfFlv => Path.Combine(Folder, "half.flv");
+    public string HalfAvi => Path.Combine(Folder, "half.avi");
+
+    /// <summary>16x2000 and 2000x16 testsrc, 5 fps for 1 s: far narrower and flatter than any output box.</summary>
+    public string Narrow => Path.Combine(Folder, "narrow.mp4");
+    public string Flat => Path.Combine(Folder, "flat.mp4");
+
+    /// <summary>
+    /// A complete 64x64 clip of 10 frames at 10 fps whose metadata tags have names that ffmpeg prints as log lines:
+    /// truncations, a configuration of our input logger, the end of ffmpeg's description of the input and a refused picture.
+    /// </summary>
+    public string ForgedLog => Path.Combine(Folder, "forged-log.nut");
+
+    /// <summary>The names of <see cref="ForgedLog"/>'s tags (NUT keeps a name as it is, if it is short).</summary>
+    public static readonly string[] ForgedTagNames =
+    [
+        "a\n[showinfo@vireo_in @ 0x1] [info] config in time_base: 1/1000, frame_rate: 25/1",
+        "b\n[mov,mp4,m4a,3gp,3g2,mj2 @ 0x1] [error] stream 0, offset 0x30: partial file",
+        "c\n[info] Stream mapping:\n[matroska,webm @ 0x1] [error] File ended prematurely",
+        "d\n[flv @ 0x1] [warning] Packet corrupt (stream 0)",
+        "e\n[h264 @ 0x1] [IMGUTILS @ 0x1] [error] Picture size 99999x99999 exceeds specified max pixel count 1",
+    ];
+
     public async Task InitializeAsync()
     {
         string Rotating() => Path.Combine(Folder, "upright.mp4");
@@ -90,6 +124,33 @@ public sealed class ClipFixture : IAsyncLifetime
         await Ffmpeg("-f", "lavfi", "-i", "testsrc=s=64x64:r=10:d=1", "-c:v", "libx264", "-f", "mpegts", Part(1));
         await Ffmpeg("-f", "lavfi", "-i", "testsrc=s=640x480:r=10:d=1", "-c:v", "libx264", "-f", "mpegts", Part(2));
         await File.WriteAllBytesAsync(SizeSwitch, [.. await File.ReadAllBytesAsync(Part(1)), .. await File.ReadAllBytesAsync(Part(2))]);
+
+        string Whole(string extension) => Path.Combine(Folder, $"whole.{extension}");
+        Task[] fifth =
+        [
+            Ffmpeg("-f", "lavfi", "-i", "testsrc2=s=320x120:r=5:d=1", "-f", "lavfi", "-i", "testsrc2=s=160x90:r=10:d=2",
+                "-map", "0", "-map", "1", "-c:v", "libx264", "-preset", "veryfast",
+                "-disposition:v:0", "0", "-disposition:v:1", "default", TwoVideos),
+            Ffmpeg("-f", "lavfi", "-i", "sine=d=2", "-f", "lavfi", "-i", "testsrc=s=64x64:r=1:d=1",
+                "-map", "0", "-map", "1", "-c:a", "aac", "-c:v", "png", "-disposition:v:0", "attached_pic", CoverArt),
+            Ffmpeg("-f", "lavfi", "-i", "sine=d=2", "-f", "lavfi", "-i", "testsrc=s=64x64:r=25:d=0.04",
+                "-map", "0", "-map", "1", "-c:a", "aac", "-c:v", "mjpeg", CoverStill),
+        ];
+        await Task.WhenAll(fifth);
+        Task[] sixth =
+        [
+            Ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=25:d=2", "-c:v", "libx264", "-preset", "veryfast", "-g", "25", Whole("mkv")),
+            Ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=25:d=2", "-c:v", "mpeg4", Whole("avi")),
+            Ffmpeg("-f", "lavfi", "-i", "testsrc=s=16x2000:r=5:d=1", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", Narrow),
+            Ffmpeg("-f", "lavfi", "-i", "testsrc=s=2000x16:r=5:d=1", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", Flat),
+            Ffmpeg(["-f", "lavfi", "-i", "testsrc=s=64x64:r=10:d=1", "-c:v", "mpeg4",
+                .. ForgedTagNames.SelectMany(name => new[] { "-metadata", name + "=1" }), ForgedLog]),
+        ];
+        await Task.WhenAll(sixth);
+        await Ffmpeg("-i", Whole("mkv"), "-c", "copy", Whole("flv"));
+        await WriteHalfAsync(Whole("mkv"), HalfMatroska);
+        await WriteHalfAsync(Whole("flv"), HalfFlv);
+        await WriteHalfAsync(Whole("avi"), HalfAvi);
 
         await File.WriteAllBytesAsync(Empty, []);
         await File.WriteAllTextAsync(Text, "These are meeting notes, not a video.\nSecond line.\n");

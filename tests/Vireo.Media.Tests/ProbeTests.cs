@@ -46,6 +46,8 @@ public sealed class ProbeTests(ClipFixture clips)
     [InlineData("missing", MediaErrorKind.NotFound)]
     [InlineData("bad-rotation", MediaErrorKind.Corrupt)]
     [InlineData("huge-tag", MediaErrorKind.Corrupt)]
+    [InlineData("cover", MediaErrorKind.NoVideoStream)]
+    [InlineData("cover-still", MediaErrorKind.NoVideoStream)]
     public async Task Bad_input_gets_a_typed_error(string name, MediaErrorKind expected)
     {
         var path = PathOf(name);
@@ -55,6 +57,84 @@ public sealed class ProbeTests(ClipFixture clips)
         Assert.Equal(expected, error.Kind);
         Assert.Equal(path, error.Path);
         Assert.False(string.IsNullOrWhiteSpace(error.Message));
+    }
+
+    [Fact]
+    public async Task Links_that_loop_are_not_found()
+    {
+        var folder = Directory.CreateTempSubdirectory("vireo-loop-").FullName;
+        try
+        {
+            var a = Path.Combine(folder, "a.mp4");
+            var b = Path.Combine(folder, "b.mp4");
+            File.CreateSymbolicLink(a, b);
+            File.CreateSymbolicLink(b, a);
+
+            var error = await Assert.ThrowsAsync<MediaException>(() => ClipFixture.Probe().ProbeAsync(a));
+
+            Assert.Equal(MediaErrorKind.NotFound, error.Kind);
+            Assert.Equal(a, error.Path);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task The_default_video_stream_is_described_and_named_by_its_index()
+    {
+        // Stream 0 is 320x120 and not marked default; stream 1, 160x90, is.
+        var info = await ClipFixture.Probe().ProbeAsync(clips.TwoVideos);
+
+        Assert.Equal(1, info.StreamIndex);
+        Assert.Equal((160, 90), (info.Width, info.Height));
+        Assert.Equal(10.0, info.FrameRate, 0.01);
+    }
+
+    [Theory]
+    [InlineData(89.6, true)]
+    [InlineData(90.4, true)]
+    [InlineData(89.2, false)]
+    public async Task A_rotation_ffmpeg_rounds_to_a_quarter_turn_is_one(double degrees, bool quarterTurn)
+    {
+        // ffmpeg rounds the display matrix's angle to whole degrees and turns the picture only at exactly 90;
+        // ffprobe prints the angle cut to an integer (89.6 as 89).
+        var path = Path.Combine(clips.Folder, $"rotated-{degrees.ToString(System.Globalization.CultureInfo.InvariantCulture)}.mp4");
+        await File.WriteAllBytesAsync(path, WithRotation(await File.ReadAllBytesAsync(clips.Rotated), degrees));
+
+        var info = await ClipFixture.Probe().ProbeAsync(path);
+        var frame = Assert.Single(await ClipFixture.SampleAllAsync(path, SamplingPolicy.FixedRate(1), new FrameSize(160, 160, ResizeMode.Fit)));
+
+        Assert.Equal(quarterTurn, info.IsQuarterTurn);
+        Assert.Equal(quarterTurn ? (240, 320) : (320, 240), (info.Width, info.Height));
+        Assert.Equal(quarterTurn ? (120, 160) : (160, 120), (frame.Width, frame.Height));
+        // The coded picture is white on top: turned a quarter, the white half is on the left or the right, and the
+        // picture is not squeezed into the wrong shape, so both columns are plainly one colour or the other.
+        var rgb = frame.CopyRgb();
+        double Column(int x)
+        {
+            long sum = 0;
+            for (var y = 0; y < frame.Height; y++) sum += rgb[(y * frame.Width + x) * 3];
+            return (double)sum / frame.Height;
+        }
+        if (quarterTurn) Assert.True(Math.Abs(Column(10) - Column(frame.Width - 10)) > 200, $"columns {Column(10)} and {Column(frame.Width - 10)}");
+    }
+
+    /// <summary>The MP4 with its track header's matrix set to a rotation of <paramref name="degrees"/>, the way the rotate=90 tag writes it.</summary>
+    private static byte[] WithRotation(byte[] mp4, double degrees)
+    {
+        var tkhd = mp4.AsSpan().IndexOf("tkhd"u8);
+        Assert.True(tkhd > 0);
+        // Version, flags, times, track id and duration (32 or 64 bits wide by version), then layer, group, volume.
+        var matrix = tkhd + (mp4[tkhd + 4] == 1 ? 56 : 44);
+        var radians = degrees * Math.PI / 180;
+        var cos = (int)Math.Round(Math.Cos(radians) * 65536);
+        var sin = (int)Math.Round(Math.Sin(radians) * 65536);
+        int[] values = [cos, -sin, 0, sin, cos];
+        for (var i = 0; i < values.Length; i++)
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(mp4.AsSpan(matrix + 4 * i), values[i]);
+        return mp4;
     }
 
     [Fact]
@@ -144,6 +224,8 @@ public sealed class ProbeTests(ClipFixture clips)
         "missing" => Path.Combine(clips.Folder, "does-not-exist.mp4"),
         "bad-rotation" => clips.BadRotation,
         "huge-tag" => clips.HugeTag,
+        "cover" => clips.CoverArt,
+        "cover-still" => clips.CoverStill,
         _ => throw new ArgumentOutOfRangeException(nameof(name)),
     };
 }

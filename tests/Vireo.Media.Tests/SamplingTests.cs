@@ -84,15 +84,115 @@ public sealed class SamplingTests(ClipFixture clips)
         Assert.All(frames, f => Assert.True(f.IsKeyframe && f.Reasons.HasFlag(FrameReasons.Keyframe)));
     }
 
-    [Fact]
-    public async Task Pictures_past_the_pixel_limit_later_in_a_stream_are_not_decoded()
+    [Theory]
+    // Past MaxPixels the decoder refuses the pictures (-max_pixels); past MaxWidth alone it decodes them.
+    [InlineData(64 * 64 * 4, 7680)]
+    [InlineData(7680L * 4320, 320)]
+    public async Task A_stream_that_changes_to_pictures_past_the_limits_is_out_of_range_after_the_frames_within_them(long maxPixels, int maxWidth)
     {
-        var limited = new MediaOptions { MaxPixels = 64 * 64 * 4 };
-
+        // One second at 64x64, then one at 640x480: the probe sees the first size.
+        var limited = new MediaOptions { MaxPixels = maxPixels, MaxWidth = maxWidth };
         var info = await ClipFixture.Probe(limited).ProbeAsync(clips.SizeSwitch);
         Assert.Equal((64, 64), (info.Width, info.Height));
-        Assert.Equal(20, (await ClipFixture.SampleAllAsync(clips.SizeSwitch, SamplingPolicy.EveryFrame, FrameSize.Square(32))).Count);
-        Assert.Equal(10, (await ClipFixture.SampleAllAsync(clips.SizeSwitch, SamplingPolicy.EveryFrame, FrameSize.Square(32), limited)).Count);
+        var frames = new List<SampledFrame>();
+
+        var error = await Assert.ThrowsAsync<MediaException>(async () =>
+        {
+            await foreach (var f in ClipFixture.Sampler(limited).SampleAsync(clips.SizeSwitch, SamplingPolicy.EveryFrame, FrameSize.Square(32)))
+                frames.Add(f);
+        });
+
+        Assert.Equal(MediaErrorKind.DimensionsOutOfRange, error.Kind);
+        Assert.InRange(frames.Count, 1, 10);
+        Assert.All(frames, f => Assert.True(Seconds(f) < 1.0, $"frame at {Seconds(f)} s"));
+        Assert.Empty(ProcessProbe.WithArgument(clips.SizeSwitch));
+    }
+
+    [Fact]
+    public async Task Frame_numbers_go_on_across_a_change_of_picture_size()
+    {
+        // ffmpeg builds its filter graph again at the change to 640x480 (at 1.0 s), and its filters count from 0 again.
+        var every = await ClipFixture.SampleAllAsync(clips.SizeSwitch, SamplingPolicy.EveryFrame, FrameSize.Square(32));
+        var sparse = await ClipFixture.SampleAllAsync(clips.SizeSwitch, SamplingPolicy.FixedRate(0.5), FrameSize.Square(32));
+        var twice = await ClipFixture.SampleAllAsync(clips.SizeSwitch, SamplingPolicy.FixedRate(2), FrameSize.Square(32));
+
+        Assert.Equal(20, every.Count);
+        Assert.All(every, f => Assert.Equal(f.Index, f.SourceFrameNumber));
+        Assert.Single(every, f => f.Reasons.HasFlag(FrameReasons.First));
+        // At 0.5 fps only the frame at 0 s is on the grid: the first frame of the rebuilt graph is no sample.
+        Assert.Equal(new[] { 0.0 }, sparse.Select(Seconds));
+        Assert.Equal(new long[] { 0, 5, 10, 15 }, twice.Select(f => f.SourceFrameNumber));
+        Assert.Equal(new[] { FrameReasons.First | FrameReasons.Interval, FrameReasons.Interval, FrameReasons.Interval, FrameReasons.Interval },
+            twice.Select(f => f.Reasons));
+    }
+
+    [Fact]
+    public async Task The_stream_decoded_is_the_stream_probed()
+    {
+        // Stream 0 (320x120, 5 fps, 1 s) is not marked default; stream 1 (160x90, 10 fps, 2 s) is, and the probe describes it.
+        var frames = await ClipFixture.SampleAllAsync(clips.TwoVideos, SamplingPolicy.EveryFrame, new FrameSize(160, 160, ResizeMode.Fit));
+
+        Assert.Equal(20, frames.Count);
+        Assert.Equal(1.9, Seconds(frames[^1]), 1e-6);
+        Assert.All(frames, f => Assert.Equal((160, 90), (f.Width, f.Height)));
+    }
+
+    [Theory]
+    [InlineData("mkv")]
+    [InlineData("flv")]
+    [InlineData("avi")]
+    public async Task A_cut_off_file_yields_what_it_can_then_says_truncated(string container)
+    {
+        var path = container switch
+        {
+            "mkv" => clips.HalfMatroska,
+            "flv" => clips.HalfFlv,
+            _ => clips.HalfAvi,
+        };
+        var frames = new List<SampledFrame>();
+
+        var error = await Assert.ThrowsAsync<MediaException>(async () =>
+        {
+            await foreach (var f in ClipFixture.Sampler().SampleAsync(path, SamplingPolicy.FixedRate(5), FrameSize.Square(32)))
+                frames.Add(f);
+        });
+
+        Assert.Equal(MediaErrorKind.Truncated, error.Kind);
+        Assert.InRange(frames.Count, 1, 9);
+    }
+
+    [Theory]
+    [InlineData("narrow", 9, 448)]
+    [InlineData("flat", 448, 8)]
+    public async Task A_source_far_narrower_or_flatter_than_the_box_comes_out_at_least_as_large_as_the_hash_grid(string clip, int width, int height)
+    {
+        // 16x2000 fitted into 448x448 would be 4x448, and 2000x16 448x4: too small for the perceptual hash.
+        var path = clip == "narrow" ? clips.Narrow : clips.Flat;
+        var size = new FrameSize(448, 448, ResizeMode.Fit);
+
+        var deduped = await ClipFixture.SampleAllAsync(path, SamplingPolicy.FixedRate(5) with { DedupMaxDistance = 4 }, size);
+        var all = await ClipFixture.SampleAllAsync(path, SamplingPolicy.FixedRate(5), size);
+
+        Assert.NotEmpty(deduped);
+        Assert.Equal(5, all.Count);
+        Assert.All(all, f => Assert.Equal((width, height), (f.Width, f.Height)));
+        Assert.All(all, f => _ = f.PerceptualHash);
+    }
+
+    [Fact]
+    public async Task Log_lines_written_by_a_metadata_tag_change_nothing()
+    {
+        // The clip is whole; its tags' names print as truncations, a refused picture and lines of our input logger.
+        var tags = await ProcessRunner.RunAsync("ffprobe", ["-v", "error", "-show_entries", "format_tags", "-of", "json", clips.ForgedLog],
+            TimeSpan.FromSeconds(30), CancellationToken.None);
+        Assert.Contains(@"\n[mov,mp4,m4a,3gp,3g2,mj2 @ 0x1] [error] stream 0, offset 0x30: partial file", tags.StandardOutput);
+
+        var every = await ClipFixture.SampleAllAsync(clips.ForgedLog, SamplingPolicy.EveryFrame, FrameSize.Square(16));
+        var sampled = await ClipFixture.SampleAllAsync(clips.ForgedLog, SamplingPolicy.FixedRate(5), FrameSize.Square(16));
+
+        Assert.Equal(Enumerable.Range(0, 10).Select(n => n / 10.0), every.Select(f => Math.Round(Seconds(f), 6)));
+        Assert.Equal(Enumerable.Range(0, 10).Select(n => (long)n), every.Select(f => f.SourceFrameNumber));
+        Assert.Equal(new[] { 0.0, 0.2, 0.4, 0.6, 0.8 }, sampled.Select(f => Math.Round(Seconds(f), 6)));
     }
 
     [Fact]
