@@ -17,6 +17,9 @@ internal readonly record struct SelectedFrame(long Number, long Pts, TimeSpan Ti
 /// The names our filters log under in one run. The tag is random per run: ffmpeg prints a file's metadata in its log
 /// as it stands, newlines included, so a tag in the file can write whole log lines, but not under a name it cannot know.
 /// </summary>
+/// <summary>Why the decoded stream is beyond the configured limits, though its probe was not.</summary>
+internal sealed record LimitBreach(MediaErrorKind Kind, string Reason);
+
 internal sealed record FilterNames(string Input, string Scene, string Output)
 {
     public static FilterNames ForRun()
@@ -59,8 +62,9 @@ internal sealed class FfmpegLogParser(FilterNames names, double? framesPerSecond
     private int _graphs;
     private long _numberBase;
     private bool _pendingTruncation;
-    private string? _pendingOutOfLimits;
-    private volatile string? _outOfLimits;
+    private LimitBreach? _pendingOutOfLimits;
+    private volatile LimitBreach? _outOfLimits;
+    private TimeSpan? _firstPosition;
 
     /// <summary>Frames decoded so far.</summary>
     public long FramesDecoded { get; private set; }
@@ -72,10 +76,11 @@ internal sealed class FfmpegLogParser(FilterNames names, double? framesPerSecond
     public bool SawTruncation { get; private set; }
 
     /// <summary>
-    /// Why a picture of the stream is beyond the configured limits (a decoded one larger than them, or one the
-    /// decoder refused to allocate past -max_pixels), or null. The probe checked only the first picture.
+    /// Why the stream is beyond the configured limits, or null: a decoded picture larger than them, one the decoder
+    /// refused to allocate past -max_pixels, or a frame later than Media:MaxDuration after the first. The probe
+    /// checked only the first picture and the duration the file declares.
     /// </summary>
-    public string? OutOfLimits => _outOfLimits;
+    public LimitBreach? OutOfLimits => _outOfLimits;
 
     /// <summary>The last error and warning lines, for messages.</summary>
     public string Errors => string.Join('\n', _errors);
@@ -183,6 +188,7 @@ internal sealed class FfmpegLogParser(FilterNames names, double? framesPerSecond
         FramesDecoded = number + 1;
         Position = ToTimeSpan(pts);
         CheckSize(body, number);
+        CheckDuration(number);
         return new DecodedFrame(number, pts, isKey, onInterval, OpensGraph: n == 0 && _graphs > 1);
     }
 
@@ -200,7 +206,20 @@ internal sealed class FfmpegLogParser(FilterNames names, double? framesPerSecond
             || !long.TryParse(size[(x + 1)..], CultureInfo.InvariantCulture, out var height))
             return;
         if (width > limits.MaxWidth || height > limits.MaxHeight || width * height > limits.MaxPixels)
-            _outOfLimits = $"frame {number} is {width}x{height}, beyond the limits ({limits.MaxWidth}x{limits.MaxHeight}, {limits.MaxPixels} pixels)";
+            _outOfLimits = new(MediaErrorKind.DimensionsOutOfRange,
+                $"the stream changes to pictures beyond the limits: frame {number} is {width}x{height}, beyond {limits.MaxWidth}x{limits.MaxHeight} and {limits.MaxPixels} pixels");
+    }
+
+    /// <summary>
+    /// Checks how far the decoded frames reach past the first against Media:MaxDuration: a file may declare a duration
+    /// far shorter than its frames last, and only its timestamps tell.
+    /// </summary>
+    private void CheckDuration(long number)
+    {
+        _firstPosition ??= Position;
+        if (_outOfLimits is null && Position - _firstPosition.Value > limits.MaxDuration)
+            _outOfLimits = new(MediaErrorKind.DurationOutOfRange,
+                $"frame {number} is {Position - _firstPosition.Value} after the first, past the limit of {limits.MaxDuration}, whatever the file declares");
     }
 
     private SelectedFrame? OnSelected(long pts)
@@ -242,7 +261,8 @@ internal sealed class FfmpegLogParser(FilterNames names, double? framesPerSecond
             || (body.Contains("Packet corrupt", StringComparison.Ordinal) && IsShortReadDemuxer(logger));
         // "Picture size 640x480 exceeds specified max pixel count ...": -max_pixels at work, the picture is dropped.
         var refused = body.Contains("exceeds specified max pixel count", StringComparison.Ordinal)
-            ? $"the decoder refused a picture past Media:MaxPixels ({limits.MaxPixels}): {body[(body.IndexOf(']') + 1)..].Trim()}"
+            ? new LimitBreach(MediaErrorKind.DimensionsOutOfRange,
+                $"the stream changes to pictures beyond the limits: the decoder refused a picture past Media:MaxPixels ({limits.MaxPixels}): {body[(body.IndexOf(']') + 1)..].Trim()}")
             : null;
         if (_phase == Phase.Mapping)
         {

@@ -174,8 +174,8 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
                     else ReportProgress(force: false);
                     if (!refused && _log.OutOfLimits is not null)
                     {
-                        // A picture past the limits: the frames selected before it are still handed out, then the
-                        // error; ffmpeg has nothing more to do.
+                        // A picture or a frame time past the limits: the frames selected before it are still handed
+                        // out, then the error; ffmpeg has nothing more to do.
                         refused = true;
                         _selected.Writer.TryComplete(OutOfLimits());
                         Kill();
@@ -344,8 +344,7 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
                     $"the file ends early; {_log.FramesDecoded} frames could be decoded: {FfmpegErrors.Summary(_log.Errors)}");
         }
 
-        private MediaException OutOfLimits() =>
-            new(MediaErrorKind.DimensionsOutOfRange, _info.Path, $"the stream changes to pictures beyond the limits: {_log.OutOfLimits}");
+        private MediaException OutOfLimits() => new(_log.OutOfLimits!.Kind, _info.Path, _log.OutOfLimits.Reason);
 
         // This runs on a dedicated thread with no synchronization context: blocking on a wait is safe here.
         private static void Wait(ValueTask pending) => pending.AsTask().GetAwaiter().GetResult();

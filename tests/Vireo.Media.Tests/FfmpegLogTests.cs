@@ -7,7 +7,8 @@ public sealed class FfmpegLogTests
 
     private static FfmpegLogParser Parse(params string[] lines)
     {
-        var parser = new FfmpegLogParser(Names, framesPerSecond: null, everyFrameIsOutput: true, new MediaOptions { MaxWidth = 640 });
+        var parser = new FfmpegLogParser(Names, framesPerSecond: null, everyFrameIsOutput: true,
+            new MediaOptions { MaxWidth = 640, MaxDuration = TimeSpan.FromSeconds(10) });
         foreach (var line in lines) parser.Feed(line);
         parser.Complete();
         return parser;
@@ -46,9 +47,25 @@ public sealed class FfmpegLogTests
             "[showinfo@vireo_in_t @ 0x55d1] [info] config in time_base: 1/25, frame_rate: 25/1",
             "[showinfo@vireo_in_t @ 0x55d1] [info] n:   0 pts:      1 pts_time:0.04    pos:  948 fmt:yuv420p sar:1/1 s:1280x480 i:P iskey:1 type:I");
 
-        Assert.Contains("8000x8000", refused.OutOfLimits);
-        Assert.Contains("frame 1 is 1280x480", wide.OutOfLimits);
+        Assert.Equal(MediaErrorKind.DimensionsOutOfRange, refused.OutOfLimits?.Kind);
+        Assert.Contains("8000x8000", refused.OutOfLimits!.Reason);
+        Assert.Equal(MediaErrorKind.DimensionsOutOfRange, wide.OutOfLimits?.Kind);
+        Assert.Contains("frame 1 is 1280x480", wide.OutOfLimits!.Reason);
         Assert.Null(Parse(Description, Mapping, Configured,
             "[showinfo@vireo_in_t @ 0x55d0] [info] n:   0 pts:      0 pts_time:0       pos:   48 fmt:yuv420p sar:1/1 s:640x480 i:P iskey:1 type:I").OutOfLimits);
+    }
+
+    [Fact]
+    public void Frames_that_last_past_the_duration_limit_are_out_of_limits_whatever_the_file_declares()
+    {
+        static string Frame(int n, long pts) =>
+            $"[showinfo@vireo_in_t @ 0x55d0] [info] n:{n,4} pts:{pts,7} pts_time:{pts / 25.0}  pos:   48 fmt:yuv420p sar:1/1 s:640x480 i:P iskey:1 type:I";
+
+        // At 1/25 s a tick: the second frame 12 s after the first, past the 10 s limit.
+        var longer = Parse(Description, Mapping, Configured, Frame(0, 0), Frame(1, 300));
+        Assert.Equal(MediaErrorKind.DurationOutOfRange, longer.OutOfLimits?.Kind);
+        Assert.Contains("frame 1 is 00:00:12 after the first", longer.OutOfLimits!.Reason);
+        // What counts is the time from the first frame, not the first frame's own timestamp: 8 s from 40 s.
+        Assert.Null(Parse(Description, Mapping, Configured, Frame(0, 1000), Frame(1, 1200)).OutOfLimits);
     }
 }
