@@ -49,7 +49,9 @@ public sealed partial class UploadService(
 
         if (idempotencyKey is not null)
         {
-            switch (await videos.ClaimAsync(tenant, idempotencyKey, cancellationToken))
+            // Not cancelled with the request: a claim committed as the client went away would otherwise throw before
+            // the block below that releases it, and the key would answer 409 until it is taken over as abandoned.
+            switch (await videos.ClaimAsync(tenant, idempotencyKey, CancellationToken.None))
             {
                 case IdempotencyClaim.Done done:
                     request.HttpContext.Response.Headers["Idempotent-Replayed"] = "true";
