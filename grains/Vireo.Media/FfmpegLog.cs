@@ -256,11 +256,10 @@ internal sealed class FfmpegLogParser(FilterNames names, double? framesPerSecond
     {
         var truncated = body.Contains("partial file", StringComparison.Ordinal)
             || body.Contains("moov atom not found", StringComparison.Ordinal)
-            // The Matroska demuxer's word for a file cut in the middle of an element.
-            || body.Contains("File ended prematurely", StringComparison.Ordinal)
+            || body.Contains(FfmpegErrors.EndedPrematurely, StringComparison.Ordinal)
             || (body.Contains("Packet corrupt", StringComparison.Ordinal) && IsShortReadDemuxer(logger));
         // "Picture size 640x480 exceeds specified max pixel count ...": -max_pixels at work, the picture is dropped.
-        var refused = body.Contains("exceeds specified max pixel count", StringComparison.Ordinal)
+        var refused = body.Contains(FfmpegErrors.MaxPixelRefusal, StringComparison.Ordinal)
             ? new LimitBreach(MediaErrorKind.DimensionsOutOfRange,
                 $"the stream changes to pictures beyond the limits: the decoder refused a picture past Media:MaxPixels ({limits.MaxPixels}): {body[(body.IndexOf(']') + 1)..].Trim()}")
             : null;

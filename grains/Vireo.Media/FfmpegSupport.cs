@@ -43,13 +43,19 @@ internal static class FfmpegBinaries
 /// <summary>Maps ffmpeg's error text to an error kind.</summary>
 internal static class FfmpegErrors
 {
+    /// <summary>The Matroska demuxer's words for a file cut in the middle of an element.</summary>
+    public const string EndedPrematurely = "ended prematurely";
+
+    /// <summary>The decoder's words for a picture it will not allocate past -max_pixels.</summary>
+    public const string MaxPixelRefusal = "exceeds specified max pixel count";
+
     public static MediaErrorKind? Classify(string errorText)
     {
         bool Has(string s) => errorText.Contains(s, StringComparison.OrdinalIgnoreCase);
         if (Refusal(errorText) is not null) return MediaErrorKind.NotAVideo;
-        if (Has("moov atom not found") || Has("partial file") || Has("end of file") || Has("ended prematurely") || Has("truncat"))
+        if (Has("moov atom not found") || Has("partial file") || Has("end of file") || Has(EndedPrematurely) || Has("truncat"))
             return MediaErrorKind.Truncated;
-        if (Has("Picture size") && (Has("is invalid") || Has("exceeds specified max pixel count")) || Has("dimensions not set") || Has("Invalid image size"))
+        if (Has("Picture size") && (Has("is invalid") || Has(MaxPixelRefusal)) || Has("dimensions not set") || Has("Invalid image size"))
             return MediaErrorKind.DimensionsOutOfRange;
         if (Has("Invalid data found when processing input") || Has("Unknown input format") || Has("could not find codec parameters"))
             return MediaErrorKind.NotAVideo;

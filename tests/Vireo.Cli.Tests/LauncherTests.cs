@@ -182,33 +182,36 @@ public sealed class LauncherTests
     public async Task AnalyzeRefusesAFileThatIsNotAVideoNamingItBeforeSubmittingIt()
     {
         // Submitted, it would be refused by a media silo, under the name of its staged copy.
-        var folder = Directory.CreateTempSubdirectory("vireo-analyze-").FullName;
-        try
+        await InAFolderWithANonVideoAsync(async (folder, notes) =>
         {
-            var notes = Path.Combine(folder, "notes.mp4");
-            await File.WriteAllTextAsync(notes, "not a video");
             var (code, printed) = await RunInAsync(folder, "dotnet", [Path.Combine(AppContext.BaseDirectory, "vireo.dll"), "analyze", "notes.mp4"]);
             Assert.Equal(1, code);
             Assert.Contains("NotAVideo: ", printed);
             Assert.Contains(notes, printed);
             Assert.DoesNotContain("submitted", printed);
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        });
     }
 
     [Fact]
     public async Task TheLauncherResolvesRelativePathsFromWhereItIsCalled()
     {
+        await InAFolderWithANonVideoAsync(async (folder, notes) =>
+        {
+            var (_, printed) = await RunInAsync(folder, "bash", [Path.Combine(Root, "vireo"), "sample", "notes.mp4"]);
+            Assert.Contains(notes, printed);
+            Assert.DoesNotContain(Path.Combine(Root, "notes.mp4"), printed);
+        });
+    }
+
+    /// <summary>Runs <paramref name="test"/> in a folder of its own holding notes.mp4, a text file that is not a video.</summary>
+    private static async Task InAFolderWithANonVideoAsync(Func<string, string, Task> test)
+    {
         var folder = Directory.CreateTempSubdirectory("vireo-caller-").FullName;
         try
         {
-            await File.WriteAllTextAsync(Path.Combine(folder, "notes.mp4"), "not a video");
-            var (_, printed) = await RunInAsync(folder, "bash", [Path.Combine(Root, "vireo"), "sample", "notes.mp4"]);
-            Assert.Contains(Path.Combine(folder, "notes.mp4"), printed);
-            Assert.DoesNotContain(Path.Combine(Root, "notes.mp4"), printed);
+            var notes = Path.Combine(folder, "notes.mp4");
+            await File.WriteAllTextAsync(notes, "not a video");
+            await test(folder, notes);
         }
         finally
         {
