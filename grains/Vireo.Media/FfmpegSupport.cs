@@ -1,3 +1,5 @@
+using System.Text.RegularExpressions;
+
 namespace Vireo.Media;
 
 /// <summary>Where the binaries are, from <see cref="MediaOptions.BinaryFolder"/>.</summary>
@@ -41,7 +43,7 @@ internal static class FfmpegBinaries
 }
 
 /// <summary>Maps ffmpeg's error text to an error kind.</summary>
-internal static class FfmpegErrors
+internal static partial class FfmpegErrors
 {
     /// <summary>The Matroska demuxer's words for a file cut in the middle of an element.</summary>
     public const string EndedPrematurely = "ended prematurely";
@@ -71,7 +73,7 @@ internal static class FfmpegErrors
             if (line.Contains("Format not on whitelist", StringComparison.Ordinal))
                 return $"it is in the {ComponentName(line) ?? "unknown"} format, which Vireo does not read: it reads video containers, not playlists or other files that name further files";
             if (line.Contains("not on whitelist", StringComparison.Ordinal))
-                return $"it refers to something other than a local file ({line.Trim()}), which Vireo does not read";
+                return $"it refers to something other than a local file ({ContextAddress().Replace(line.Trim(), "")}), which Vireo does not read";
         }
         return null;
     }
@@ -87,11 +89,17 @@ internal static class FfmpegErrors
     /// <summary>The reason to give for a failure: a refusal in plain words, else the most telling lines.</summary>
     public static string Describe(string errorText) => Refusal(errorText) ?? Summary(errorText);
 
+    // "[mov,mp4,m4a,3gp,3g2,mj2 @ 0x55d1e8c3a2c0] ...": the address says where the component sat in ffmpeg's memory,
+    // nothing a reader of the reason can use.
+    [GeneratedRegex(@" @ 0x[0-9a-fA-F]+(?=\])")]
+    private static partial Regex ContextAddress();
+
     /// <summary>The most telling lines of an error text, short enough for a message.</summary>
     public static string Summary(string errorText)
     {
         var lines = errorText.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Where(l => !l.StartsWith("ffprobe exited", StringComparison.Ordinal))
+            .Select(l => ContextAddress().Replace(l, ""))
             .Distinct()
             .TakeLast(3);
         var summary = string.Join(" | ", lines);
