@@ -39,6 +39,7 @@ public static class ApiHostExtensions
         builder.Services.AddHttpClient(UrlProbe.HttpClientName)
             .ConfigurePrimaryHttpMessageHandler(sp => UrlSourceConnections.Handler(sp.GetRequiredService<IOptions<ApiMediaOptions>>().Value.AllowPrivateUrlHosts));
         builder.Services.AddSingleton<ApiKeyCache>();
+        builder.Services.AddSingleton<OpenRequests>();
         builder.Services.AddHealthChecks().AddPostgresReadiness().AddKafkaReadiness();
 
         // Ids of up to 128 characters fit the default request line; a longer one still reaches the API, which

@@ -27,6 +27,14 @@ public sealed class ApiOptions
     [Range(1, 1_000_000)]
     public int Burst { get; set; } = 60;
 
+    /// <summary>Event streams a key may hold open at once in one API process: 429 beyond it.</summary>
+    [Range(1, 10_000)]
+    public int MaxStreamsPerKey { get; set; } = 16;
+
+    /// <summary>Uploads a key may send at once to one API process: 429 beyond it.</summary>
+    [Range(1, 10_000)]
+    public int MaxUploadsPerKey { get; set; } = 4;
+
     /// <summary>How long a checked key is trusted before it is looked up again; a revoked key stops working within this time.</summary>
     [Range(0, 3600)]
     public int KeyCacheSeconds { get; set; } = 10;

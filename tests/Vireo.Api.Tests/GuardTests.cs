@@ -141,6 +141,57 @@ public sealed class GuardTests(ApiCluster cluster)
     }
 
     [Fact]
+    public async Task AKeyHoldsOnlySoManyEventStreamsAndUploadsOpenAtOnce()
+    {
+        var api = await cluster.StartApiAsync("api-open", ("Api__MaxStreamsPerKey", "2"), ("Api__MaxUploadsPerKey", "2"),
+            ("Api__MaxUploadBytes", ApiCluster.MaxUploadBytes.ToString()));
+        var tenant = ApiCluster.NewTenant();
+        await cluster.QueryAsync<object>("insert into tenants (tenant_id) values ($1)", tenant);
+        await cluster.QueryAsync<object>("insert into videos (tenant_id, video_id, state) values ($1, 'live', 'processing')", tenant);
+        var key = await cluster.CreateKeyAsync(tenant);
+        using var client = new HttpClient { BaseAddress = api, Timeout = TimeSpan.FromSeconds(60) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key.Secret);
+        Task<HttpResponseMessage> OpenStream(HttpClient c) => c.GetAsync("/v1/videos/live/events", HttpCompletionOption.ResponseHeadersRead);
+
+        // Two streams of a running video stay open; a third is refused with the limit and when to retry.
+        var first = await OpenStream(client);
+        using var second = await OpenStream(client);
+        Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK), (first.StatusCode, second.StatusCode));
+        using (var third = await OpenStream(client))
+        {
+            Assert.Contains("2 event streams", await Http.AssertProblemAsync(third, HttpStatusCode.TooManyRequests));
+            Assert.True(third.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1));
+        }
+        // Another key has places of its own, and a stream closed gives its place back.
+        using (var other = new HttpClient { BaseAddress = api, Timeout = TimeSpan.FromSeconds(60) })
+        {
+            other.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", (await cluster.CreateKeyAsync(tenant)).Secret);
+            using var otherStream = await OpenStream(other);
+            Assert.Equal(HttpStatusCode.OK, otherStream.StatusCode);
+        }
+        first.Dispose();
+        await Eventually.WaitAsync(async () => { using var again = await OpenStream(client); return again.StatusCode; },
+            status => status == HttpStatusCode.OK, TimeSpan.FromSeconds(20), "a stream opened once another closed");
+
+        // Two uploads on their way hold the key's two upload places: a third, even one quickly refused, is not read.
+        var notAVideo = Encoding.UTF8.GetBytes("not a video");
+        using (var held1 = new RawHttp(api))
+        using (var held2 = new RawHttp(api))
+        {
+            await held1.StartUploadAsync("Bearer " + key.Secret, declaredBytes: 900_000, sentBytes: 300_000);
+            await held2.StartUploadAsync("Bearer " + key.Secret, declaredBytes: 900_000, sentBytes: 300_000);
+            var refused = await Eventually.WaitAsync(() => Http.UploadAsync(client, notAVideo), r => r.StatusCode != HttpStatusCode.UnprocessableEntity,
+                TimeSpan.FromSeconds(20), "an upload refused while two are held");
+            Assert.Contains("2 uploads in progress", await Http.AssertProblemAsync(refused, HttpStatusCode.TooManyRequests));
+        }
+        // Once they are gone, an upload is read again (and this one, not a video, refused for that).
+        await Eventually.WaitAsync(() => Http.UploadAsync(client, notAVideo), r => r.StatusCode == HttpStatusCode.UnprocessableEntity,
+            TimeSpan.FromSeconds(20), "an upload read once the held ones went away");
+        Assert.Empty(FilesOf(tenant));
+        Assert.Equal(1L, await cluster.QueryAsync<long>("select count(*) from videos where tenant_id = $1", tenant));
+    }
+
+    [Fact]
     public async Task HostileFileNamesAndLyingContentTypesDecideNothing()
     {
         var tenant = ApiCluster.NewTenant();

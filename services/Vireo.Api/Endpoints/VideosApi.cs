@@ -28,7 +28,7 @@ public static class VideosApi
             .Produces<UploadAccepted>(StatusCodes.Status202Accepted)
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity).DisableAntiforgery();
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity).ProducesProblem(StatusCodes.Status429TooManyRequests).DisableAntiforgery();
         videos.MapGet("/", ListAsync).WithName("ListVideos").WithSummary("List the tenant's videos, newest first, a page at a time");
         videos.MapGet("/{id}", GetAsync).WithName("GetVideo").WithSummary("A video's status, progress and result: timeline, texts, token totals");
         videos.MapGet("/{id}/frames", FramesAsync).WithName("ListFrames").WithSummary("A video's analysed frames in index order, with the router's decision for each tile");
@@ -39,13 +39,15 @@ public static class VideosApi
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
         videos.MapGet("/{id}/events", EventsAsync).WithName("VideoEvents")
             .WithSummary("Server-sent events: progress, each frame as it is stored, then completed or failed; resumes from Last-Event-ID")
-            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream");
+            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream").ProducesProblem(StatusCodes.Status429TooManyRequests);
         videos.MapDelete("/{id}", DeleteAsync).WithName("DeleteVideo").WithSummary("Delete a finished video: its results, its thumbnails and its stored media");
         return v1;
     }
 
-    private static async Task<IResult> UploadAsync(HttpContext http, UploadService uploads)
+    private static async Task<IResult> UploadAsync(HttpContext http, UploadService uploads, OpenRequests open, IOptions<ApiOptions> options)
     {
+        if (open.TryHold(http, OpenKind.Upload, options.Value.MaxUploadsPerKey) is { } tooMany)
+            return tooMany;
         try
         {
             return await uploads.AcceptAsync(http.Request, http.User.Tenant(), http.RequestAborted);
@@ -105,7 +107,7 @@ public static class VideosApi
     }
 
     private static async Task<IResult> EventsAsync(
-        string id, HttpContext http, VideoRepository repository, IOptions<ApiOptions> options, [FromHeader(Name = "Last-Event-ID")] string? lastEventId = null)
+        string id, HttpContext http, VideoRepository repository, OpenRequests open, IOptions<ApiOptions> options, [FromHeader(Name = "Last-Event-ID")] string? lastEventId = null)
     {
         if (CheckId(id) is { } badId)
             return badId;
@@ -115,6 +117,8 @@ public static class VideosApi
         var video = new VideoKey(http.User.Tenant(), id);
         if (await repository.StateAsync(video, http.RequestAborted) is null)
             return Problems.NotFound("the video");
+        if (open.TryHold(http, OpenKind.EventStream, options.Value.MaxStreamsPerKey) is { } tooMany)
+            return tooMany;
         return TypedResults.ServerSentEvents(VideoEventStream.ReadAsync(repository, video, position, TimeSpan.FromMilliseconds(options.Value.EventPollMs), http.RequestAborted));
     }
 
