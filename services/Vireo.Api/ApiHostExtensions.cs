@@ -49,6 +49,7 @@ public static class ApiHostExtensions
         // A parameter that cannot be bound is thrown rather than answered with a bare 400, so that the answer says why.
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.AddExceptionHandler<BadRequestAnswer>();
+        builder.Services.AddExceptionHandler<UnavailableAnswer>();
         builder.Services.AddAuthentication(ApiClaims.Scheme).AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiClaims.Scheme, null);
         builder.Services.AddAuthorization();
         builder.Services.AddRateLimiter(limiter =>

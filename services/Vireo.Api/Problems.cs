@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
 
 namespace Vireo.Api;
 
@@ -13,6 +14,16 @@ public static class Problems
     public static ProblemHttpResult UnsupportedMediaType(string detail) => Of(StatusCodes.Status415UnsupportedMediaType, detail);
     public static ProblemHttpResult Unprocessable(string detail) => Of(StatusCodes.Status422UnprocessableEntity, detail);
     public static ProblemHttpResult Unavailable(string detail) => Of(StatusCodes.Status503ServiceUnavailable, detail);
+
+    /// <summary>Seconds a client is asked to wait by a 503 for a service behind the API that could not be reached.</summary>
+    public const int RetryAfterSeconds = 5;
+
+    /// <summary>503 with Retry-After: <paramref name="what"/> could not be reached, and the same request may succeed later.</summary>
+    public static ProblemHttpResult RetryLater(HttpContext http, string what)
+    {
+        http.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Unavailable($"{what}; retry after {RetryAfterSeconds} s");
+    }
 
     public static ProblemHttpResult Of(int status, string detail) => TypedResults.Problem(detail: detail, statusCode: status);
 }
@@ -35,4 +46,30 @@ public sealed class BadRequestAnswer(IProblemDetailsService problems) : IExcepti
             Exception = exception,
         });
     }
+}
+
+/// <summary>
+/// Answers a request that failed because the database could not be reached (refused, cut off, timed out, shutting
+/// down, out of connections) with 503 and Retry-After rather than 500: the request was sound, and the same request
+/// succeeds once the database is back. A database error about the request itself stays a 500.
+/// </summary>
+public sealed partial class UnavailableAnswer(IProblemDetailsService problems, ILogger<UnavailableAnswer> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        if (exception is not NpgsqlException database || database is PostgresException { IsTransient: false })
+            return false;
+        LogUnavailable(httpContext.Request.Path, database.Message);
+        httpContext.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        httpContext.Response.Headers.RetryAfter = Problems.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return await problems.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = httpContext,
+            ProblemDetails = { Status = StatusCodes.Status503ServiceUnavailable, Detail = $"the database cannot be reached right now; retry after {Problems.RetryAfterSeconds} s" },
+            Exception = exception,
+        });
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Path} answered 503, the database unreachable: {Reason}")]
+    private partial void LogUnavailable(string path, string reason);
 }

@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
 using Vireo.Storage;
 using Vireo.Testing;
 
@@ -192,6 +194,47 @@ public sealed class GuardTests(ApiCluster cluster)
     }
 
     [Fact]
+    public async Task ADatabaseOrThumbnailStoreOutOfReachIsA503ToRetryNotAServerError()
+    {
+        await using var postgres = await PrivatePostgres.StartAsync();
+        var tenant = ApiCluster.NewTenant();
+        NewApiKey key;
+        await using (var data = NpgsqlDataSource.Create(postgres.ConnectionString))
+        {
+            await new Migrator(data, NullLogger<Migrator>.Instance).MigrateAsync();
+            key = await new ApiKeyStore(data).CreateAsync(tenant, "test");
+            foreach (var sql in new[]
+                     {
+                         "insert into videos (tenant_id, video_id, state) values ($1, 'done', 'completed')",
+                         "insert into frames (tenant_id, video_id, frame_index, timestamp_s, reasons, caption, text_found, tokens_before, tokens_after, decode_ms, vision_ms, language_ms) " +
+                         "values ($1, 'done', 0, 0, 'first', 'a circle', '', 256, 64, 1, 1, 1)",
+                     })
+                await data.ScalarAsync<object>(sql, tenant);
+        }
+        // Its own database, and a thumbnail store on a port where nothing listens; the key is remembered once checked.
+        var api = await cluster.StartApiAsync("api-out-of-reach", ("ConnectionStrings__Postgres", postgres.ConnectionString), ("Api__KeyCacheSeconds", "600"),
+            ("Blobs__Kind", "S3"), ("Blobs__S3__Bucket", "vireo-thumbs"), ("Blobs__S3__ServiceUrl", "http://127.0.0.1:9"),
+            ("Blobs__S3__AccessKeyId", "vireo"), ("Blobs__S3__SecretAccessKey", "not-used"), ("Blobs__S3__TimeoutSeconds", "2"));
+        using var client = new HttpClient { BaseAddress = api, Timeout = TimeSpan.FromSeconds(60) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key.Secret);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/v1/videos")).StatusCode);
+
+        static async Task AssertRetryLaterAsync(HttpResponseMessage response, string what)
+        {
+            Assert.Contains(what, await Http.AssertProblemAsync(response, HttpStatusCode.ServiceUnavailable));
+            Assert.True(response.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1), "a 503 says when to retry");
+        }
+        await AssertRetryLaterAsync(await client.GetAsync("/v1/videos/done/frames/0/image"), "thumbnail store");
+        await AssertRetryLaterAsync(await client.DeleteAsync("/v1/videos/done"), "thumbnails could not be deleted");
+
+        postgres.Stop();
+        await AssertRetryLaterAsync(await client.GetAsync("/v1/videos"), "database");
+        await AssertRetryLaterAsync(await client.GetAsync("/v1/videos/done/frames"), "database");
+        await postgres.StartAgainAsync();
+        await Eventually.WaitAsync(() => client.GetAsync("/v1/videos/done"), r => r.StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(30), "an answer once the database is back");
+    }
+
+    [Fact]
     public async Task HostileFileNamesAndLyingContentTypesDecideNothing()
     {
         var tenant = ApiCluster.NewTenant();
@@ -343,7 +386,8 @@ public sealed class GuardTests(ApiCluster cluster)
         using var client = await cluster.ClientAsync(tenant);
         var clip = await File.ReadAllBytesAsync(cluster.Clip);
         var responses = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => Http.UploadAsync(client, clip, idempotencyKey: "same-upload")));
-        Assert.All(responses, r => Assert.Contains(r.StatusCode, new[] { HttpStatusCode.Accepted, HttpStatusCode.Conflict }));
+        // Six at once are more than a key may send (Api:MaxUploadsPerKey, 4): those past it are 429.
+        Assert.All(responses, r => Assert.Contains(r.StatusCode, new[] { HttpStatusCode.Accepted, HttpStatusCode.Conflict, HttpStatusCode.TooManyRequests }));
         var ids = new HashSet<string>();
         foreach (var r in responses.Where(r => r.StatusCode == HttpStatusCode.Accepted))
             ids.Add((await Http.JsonAsync(r)).GetProperty("id").GetString()!);

@@ -29,7 +29,7 @@ public sealed class UploadPublishingTests(ApiCluster cluster)
         var clip = await File.ReadAllBytesAsync(cluster.Clip);
 
         broker.SetDown();
-        Assert.Contains("try again", await Http.AssertProblemAsync(await Http.UploadAsync(client, clip, idempotencyKey: "one-video"), HttpStatusCode.ServiceUnavailable));
+        Assert.Contains("retry after", await Http.AssertProblemAsync(await Http.UploadAsync(client, clip, idempotencyKey: "one-video"), HttpStatusCode.ServiceUnavailable));
         Assert.Equal(0L, await cluster.QueryAsync<long>("select count(*) from videos where tenant_id = $1", tenant));
         Assert.False(Directory.Exists(Path.Combine(cluster.MediaRoot, "uploads", tenant)) && Directory.EnumerateFiles(Path.Combine(cluster.MediaRoot, "uploads", tenant)).Any());
 

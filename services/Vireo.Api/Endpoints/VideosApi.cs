@@ -123,7 +123,7 @@ public static class VideosApi
     }
 
     private static async Task<IResult> ImageAsync(
-        string id, string index, HttpContext http, VideoRepository repository, IBlobStore blobs, CancellationToken cancellationToken)
+        string id, string index, HttpContext http, VideoRepository repository, IBlobStore blobs, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         if (CheckId(id) is { } badId)
             return badId;
@@ -137,7 +137,18 @@ public static class VideosApi
             case (_, Frame: false):
                 return Problems.NotFound($"frame {frame} of the video");
         }
-        if (await blobs.GetAsync(FrameThumbnails.Key(video.TenantId, video.VideoId, frame), cancellationToken) is not { } thumbnail)
+        Blob? thumbnail;
+        try
+        {
+            thumbnail = await blobs.GetAsync(FrameThumbnails.Key(video.TenantId, video.VideoId, frame), cancellationToken);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The store is down, slow past its timeout or refusing us: the request was sound and may be retried.
+            loggers.CreateLogger(typeof(VideosApi)).LogWarning(e, "The thumbnail of frame {Frame} of {Video} could not be read", frame, video.ToString());
+            return Problems.RetryLater(http, "the thumbnail store cannot be reached right now");
+        }
+        if (thumbnail is null)
             return Problems.NotFound($"a thumbnail of frame {frame}");
         // Private: the picture is the tenant's. A retried video writes the same frame again, so clients revalidate now and then.
         http.Response.Headers.CacheControl = "private, max-age=300";
@@ -145,11 +156,11 @@ public static class VideosApi
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
-        string id, ClaimsPrincipal user, VideoRepository repository, MediaStore store, IBlobStore blobs, ILoggerFactory loggers, CancellationToken cancellationToken)
+        string id, HttpContext http, VideoRepository repository, MediaStore store, IBlobStore blobs, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         if (CheckId(id) is { } badId)
             return badId;
-        var video = new VideoKey(user.Tenant(), id);
+        var video = new VideoKey(http.User.Tenant(), id);
         Exception? blobFailure = null;
         // The thumbnails go first, while the video's row is locked: if the blob store fails, nothing is deleted and the
         // client can try again, rather than being left with pictures no request can reach.
@@ -173,7 +184,7 @@ public static class VideosApi
         catch (Exception) when (blobFailure is not null)
         {
             loggers.CreateLogger(typeof(VideosApi)).LogWarning(blobFailure, "The thumbnails of {Video} could not be deleted", video.ToString());
-            return Problems.Unavailable("the video's thumbnails could not be deleted, so nothing was; try again");
+            return Problems.RetryLater(http, "the video's thumbnails could not be deleted, so nothing was");
         }
         switch (deleted)
         {

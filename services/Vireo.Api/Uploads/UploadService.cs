@@ -92,7 +92,7 @@ public sealed partial class UploadService(
             {
                 LogPublishFailed(video.ToString(), e.Message);
                 await videos.RemoveAcceptedAsync(video, CancellationToken.None);
-                return Problems.Unavailable("the upload could not be handed to the pipeline; try again");
+                return Problems.RetryLater(request.HttpContext, "the upload could not be handed to the pipeline");
             }
             accepted = true;
             if (idempotencyKey is not null)
