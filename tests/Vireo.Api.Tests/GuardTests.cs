@@ -397,6 +397,12 @@ public sealed class GuardTests(ApiCluster cluster)
         Assert.Equal(HttpStatusCode.Accepted, retry.StatusCode);
         Assert.Equal(id, (await Http.JsonAsync(retry)).GetProperty("id").GetString());
         Assert.Equal("true", retry.Headers.GetValues("Idempotent-Replayed").Single());
+        // The key sent with another upload is refused, not answered with the first one's video: another file (the
+        // same with 16 bytes more), or the same file with other options.
+        using (var otherFile = await Http.UploadAsync(client, [.. clip, .. new byte[16]], idempotencyKey: "same-upload"))
+            Assert.Contains("another upload", await Http.AssertProblemAsync(otherFile, HttpStatusCode.UnprocessableEntity));
+        using (var otherOptions = await Http.UploadAsync(client, clip, options: """{"sampling":{"fps":2}}""", idempotencyKey: "same-upload"))
+            Assert.Contains("another upload", await Http.AssertProblemAsync(otherOptions, HttpStatusCode.UnprocessableEntity));
 
         Assert.Equal(1L, await cluster.QueryAsync<long>("select count(*) from videos where tenant_id = $1", tenant));
         Assert.Single(FilesOf(tenant));

@@ -14,7 +14,8 @@ public sealed record StoredFrame(long StoredSequence, FrameView Frame);
 public abstract record IdempotencyClaim
 {
     public sealed record Claimed : IdempotencyClaim;
-    public sealed record Done(string VideoId) : IdempotencyClaim;
+    /// <summary>The key's upload was accepted as <paramref name="VideoId"/>; <paramref name="Fingerprint"/> is what it carried (null if not recorded).</summary>
+    public sealed record Done(string VideoId, byte[]? Fingerprint) : IdempotencyClaim;
     public sealed record InProgress : IdempotencyClaim;
 }
 
@@ -54,13 +55,14 @@ public sealed class VideoRepository(NpgsqlDataSource dataSource)
                 on conflict (tenant_id, idempotency_key) do update set created_at = now()
                 where api_idempotency.video_id is null and api_idempotency.created_at < now() - interval '1 hour'
                 returning 1)
-            select exists (select from claimed), (select video_id from api_idempotency where tenant_id = $1 and idempotency_key = $2)
+            select exists (select from claimed), done.video_id, done.fingerprint
+            from (select 1) as one left join api_idempotency as done on done.tenant_id = $1 and done.idempotency_key = $2
             """, tenant, key));
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         if (reader.GetBoolean(0))
             return new IdempotencyClaim.Claimed();
-        return reader.IsDBNull(1) ? new IdempotencyClaim.InProgress() : new IdempotencyClaim.Done(reader.GetString(1));
+        return reader.IsDBNull(1) ? new IdempotencyClaim.InProgress() : new IdempotencyClaim.Done(reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetFieldValue<byte[]>(2));
     }
 
     private async Task EnsureTenantAsync(string tenant, CancellationToken cancellationToken)
@@ -69,9 +71,10 @@ public sealed class VideoRepository(NpgsqlDataSource dataSource)
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    public async Task CompleteClaimAsync(string tenant, string key, string videoId, CancellationToken cancellationToken)
+    public async Task CompleteClaimAsync(string tenant, string key, string videoId, byte[] fingerprint, CancellationToken cancellationToken)
     {
-        await using var command = Command(dataSource, "update api_idempotency set video_id = $3 where tenant_id = $1 and idempotency_key = $2", tenant, key, videoId);
+        await using var command = Command(dataSource, "update api_idempotency set video_id = $3, fingerprint = $4 where tenant_id = $1 and idempotency_key = $2",
+            tenant, key, videoId, fingerprint);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Security.Cryptography;
 using System.Text.Json;
 using Confluent.Kafka;
 using Microsoft.AspNetCore.Http.Features;
@@ -54,8 +55,7 @@ public sealed partial class UploadService(
             switch (await videos.ClaimAsync(tenant, idempotencyKey, CancellationToken.None))
             {
                 case IdempotencyClaim.Done done:
-                    request.HttpContext.Response.Headers["Idempotent-Replayed"] = "true";
-                    return Accepted(done.VideoId);
+                    return await ReplayAsync(request, contentType, multipart, tenant, done, cancellationToken);
                 case IdempotencyClaim.InProgress:
                     return Problems.Conflict($"a request with this {IdempotencyHeader} is still being processed; retry it once that one has finished");
             }
@@ -66,7 +66,7 @@ public sealed partial class UploadService(
         var accepted = false;
         try
         {
-            var received = multipart ? await ReceiveFileAsync(request, contentType, video, cancellationToken) : await ReadUrlAsync(request, video, cancellationToken);
+            var received = multipart ? await ReceiveFileAsync(request, contentType, video, keep: true, cancellationToken) : await ReadUrlAsync(request, video, check: true, cancellationToken);
             if (received.Refused is { } refused)
                 return refused;
             if (received.Options is { } requested && EventCodec.CheckOptions(requested) is { } problem)
@@ -99,7 +99,7 @@ public sealed partial class UploadService(
             {
                 try
                 {
-                    await videos.CompleteClaimAsync(tenant, idempotencyKey, video.VideoId, CancellationToken.None);
+                    await videos.CompleteClaimAsync(tenant, idempotencyKey, video.VideoId, received.Fingerprint!, CancellationToken.None);
                 }
                 catch (Exception e)
                 {
@@ -122,15 +122,38 @@ public sealed partial class UploadService(
         }
     }
 
+    /// <summary>
+    /// The answer to an Idempotency-Key whose upload was accepted: the same upload again is answered with its video; a
+    /// different one (another file or URL, other options) is refused, since answering it with the first one's video
+    /// would tell the client that its new upload was taken. The body is read to tell, but nothing of it is kept.
+    /// </summary>
+    private async Task<IResult> ReplayAsync(
+        HttpRequest request, MediaTypeHeaderValue contentType, bool multipart, string tenant, IdempotencyClaim.Done done, CancellationToken cancellationToken)
+    {
+        var video = new VideoKey(tenant, done.VideoId);
+        var received = multipart ? await ReceiveFileAsync(request, contentType, video, keep: false, cancellationToken) : await ReadUrlAsync(request, video, check: false, cancellationToken);
+        if (received.Refused is { } refused)
+            return refused;
+        if (done.Fingerprint is { } first && !CryptographicOperations.FixedTimeEquals(first, received.Fingerprint))
+            return Problems.Unprocessable($"this {IdempotencyHeader} was used for another upload (a different file, URL or options); send a new upload with a new key");
+        request.HttpContext.Response.Headers["Idempotent-Replayed"] = "true";
+        return Accepted(done.VideoId);
+    }
+
     private static IResult Accepted(string videoId)
     {
         var location = $"/v1/videos/{videoId}";
         return TypedResults.Accepted(location, new UploadAccepted(videoId, "accepted", location));
     }
 
-    private sealed record Received(IResult? Refused, string? Source = null, AnalysisRequestOptions? Options = null);
+    /// <summary>What an upload carried; <see cref="Fingerprint"/> is SHA-256 over its file (or URL) and its options as read.</summary>
+    private sealed record Received(IResult? Refused, string? Source = null, AnalysisRequestOptions? Options = null, byte[]? Fingerprint = null);
 
-    private async Task<Received> ReceiveFileAsync(HttpRequest request, MediaTypeHeaderValue contentType, VideoKey video, CancellationToken cancellationToken)
+    private static byte[] FingerprintOf(string what, AnalysisRequestOptions? options) =>
+        SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(what + "\n" + JsonSerializer.Serialize(options, Json)));
+
+    /// <summary>Reads a multipart upload; with <paramref name="keep"/> off, the file is only hashed, neither stored nor probed.</summary>
+    private async Task<Received> ReceiveFileAsync(HttpRequest request, MediaTypeHeaderValue contentType, VideoKey video, bool keep, CancellationToken cancellationToken)
     {
         var boundary = HeaderUtilities.RemoveQuotes(contentType.Boundary).Value;
         if (string.IsNullOrEmpty(boundary) || boundary.Length > 70)
@@ -139,6 +162,7 @@ public sealed partial class UploadService(
         var reader = new MultipartReader(boundary, request.Body) { BodyLengthLimit = null };
         AnalysisRequestOptions? requested = null;
         var haveFile = false;
+        using var fileHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var haveOptions = false;
         try
         {
@@ -155,7 +179,7 @@ public sealed partial class UploadService(
                         return new(Problems.BadRequest("an upload carries one file"));
                     case "file":
                         haveFile = true;
-                        if (await CopyAsync(section.Body, video, maxBytes, cancellationToken) is { } copyProblem)
+                        if (await CopyAsync(section.Body, keep ? video : null, fileHash, maxBytes, cancellationToken) is { } copyProblem)
                             return new(copyProblem);
                         break;
                     case "options" when haveOptions:
@@ -185,6 +209,9 @@ public sealed partial class UploadService(
         }
         if (!haveFile)
             return new(Problems.BadRequest("the upload has no part named 'file'"));
+        var fingerprint = FingerprintOf("file " + Convert.ToHexString(fileHash.GetHashAndReset()), requested);
+        if (!keep)
+            return new(null, null, requested, fingerprint);
 
         try
         {
@@ -202,15 +229,16 @@ public sealed partial class UploadService(
             });
         }
         store.Promote(video);
-        return new(null, MediaStore.SourceOf(video), requested);
+        return new(null, MediaStore.SourceOf(video), requested, fingerprint);
     }
 
-    private async Task<IResult?> CopyAsync(Stream body, VideoKey video, long maxBytes, CancellationToken cancellationToken)
+    /// <summary>Copies the file part into the video's partial file (none: nowhere), hashing it on the way.</summary>
+    private async Task<IResult?> CopyAsync(Stream body, VideoKey? video, IncrementalHash hash, long maxBytes, CancellationToken cancellationToken)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(128 * 1024);
         try
         {
-            await using var file = store.CreatePartial(video);
+            await using var file = video is { } stored ? store.CreatePartial(stored) : Stream.Null;
             long total = 0;
             int read;
             while ((read = await PartRead(() => body.ReadAsync(buffer, cancellationToken).AsTask(), cancellationToken)) > 0)
@@ -218,6 +246,7 @@ public sealed partial class UploadService(
                 total += read;
                 if (total > maxBytes)
                     return Problems.TooLarge($"videos of at most {maxBytes} bytes are accepted");
+                hash.AppendData(buffer, 0, read);
                 await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
             }
             return total == 0 ? Problems.Unprocessable("the file is empty") : null;
@@ -261,7 +290,8 @@ public sealed partial class UploadService(
         return System.Text.Encoding.UTF8.GetString(copy.GetBuffer(), 0, (int)copy.Length);
     }
 
-    private async Task<Received> ReadUrlAsync(HttpRequest request, VideoKey video, CancellationToken cancellationToken)
+    /// <summary>Reads a URL upload; with <paramref name="check"/> off, the URL is not fetched and probed.</summary>
+    private async Task<Received> ReadUrlAsync(HttpRequest request, VideoKey video, bool check, CancellationToken cancellationToken)
     {
         string? text;
         try
@@ -296,9 +326,9 @@ public sealed partial class UploadService(
         // Options are cheap to check and fetching is not: bad options are refused before the URL is fetched.
         if (upload.Options is { } requested && EventCodec.CheckOptions(requested) is { } badOptions)
             return new(Problems.Unprocessable(badOptions));
-        if (await urls.CheckAsync(uri, video, cancellationToken) is { } notAVideo)
+        if (check && await urls.CheckAsync(uri, video, cancellationToken) is { } notAVideo)
             return new(notAVideo);
-        return new(null, uri.AbsoluteUri, upload.Options);
+        return new(null, uri.AbsoluteUri, upload.Options, FingerprintOf("url " + uri.AbsoluteUri, upload.Options));
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Accepted upload {Video} ({Source})")]
