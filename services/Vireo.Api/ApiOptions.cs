@@ -43,6 +43,13 @@ public sealed class ApiOptions
     [Range(20, 60_000)]
     public int EventPollMs { get; set; } = 500;
 
+    /// <summary>
+    /// Seconds an event stream may go without an event before it sends a "heartbeat" event, so that proxies and load
+    /// balancers that cut idle connections (often after 60 s) leave a stream of a queued or slow video open.
+    /// </summary>
+    [Range(1, 300)]
+    public int EventHeartbeatSeconds { get; set; } = 15;
+
     /// <summary>Most matches of a search that are ranked; the best of them are returned.</summary>
     [Range(1, 1_000_000)]
     public int SearchCandidates { get; set; } = 1000;

@@ -81,7 +81,7 @@ public static class OpenRequestsExtensions
             return null;
         }
         http.Response.Headers.RetryAfter = "5";
-        var what = kind == OpenKind.EventStream ? "event streams" : "uploads in progress";
-        return Problems.Of(StatusCodes.Status429TooManyRequests, $"this key has {limit} {what} open, the most it may have at once; close one, or retry after 5 s");
+        var what = kind == OpenKind.EventStream ? "event streams open" : "uploads in progress";
+        return Problems.Of(StatusCodes.Status429TooManyRequests, $"this key has {limit} {what}, the most it may have at once; retry after 5 s, or once one has ended");
     }
 }

@@ -12,7 +12,7 @@ namespace Vireo.Api.Tests;
 /// <summary>
 /// The results API with the real parts behind it: a silo with every role, the sink and the API as processes, a
 /// database of their own, and topics under a prefix of their own on the stack's dev broker. Uploads are small (1 MiB)
-/// and rate limits low, so the limits can be reached quickly; keys are checked on every request.
+/// and rate limits low, so the limits can be reached quickly; a quiet event stream sends a heartbeat each second; keys are checked on every request.
 /// </summary>
 public sealed class ApiCluster : IAsyncLifetime
 {
@@ -50,7 +50,7 @@ public sealed class ApiCluster : IAsyncLifetime
         Start("sink", "Vireo.Sink.dll", ("Sink__GroupId", $"api-{_id}-sink"));
         Start("api", "Vireo.Api.dll", ("Pipeline__MediaRoot", MediaRoot), ("Api__MaxUploadBytes", MaxUploadBytes.ToString()),
             ("Api__RequestsPerSecond", RequestsPerSecond.ToString()), ("Api__Burst", Burst.ToString()), ("Api__KeyCacheSeconds", "0"),
-            ("Api__EventPollMs", "100"));
+            ("Api__EventPollMs", "100"), ("Api__EventHeartbeatSeconds", "1"));
         foreach (var name in new[] { "api", "sink", "silo" })
         {
             var endpoints = new HealthEndpoints(Path.Combine(RunFolder, name + ".url"));

@@ -178,6 +178,27 @@ public sealed class VideoFlowTests(ApiCluster cluster)
 
     public sealed record ServerEvent(string Type, string Id, JsonElement Data);
 
+    [Fact]
+    public async Task AStreamOfAVideoWithNothingNewSendsHeartbeatsThatKeepItsPosition()
+    {
+        var tenant = ApiCluster.NewTenant();
+        using var client = await cluster.ClientAsync(tenant);
+        await cluster.QueryAsync<object>("insert into videos (tenant_id, video_id, state) values ($1, 'queued', 'accepted')", tenant);
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        using var response = await client.GetAsync("/v1/videos/queued/events", HttpCompletionOption.ResponseHeadersRead, cancel.Token);
+        var events = new List<System.Net.ServerSentEvents.SseItem<string>>();
+        await foreach (var item in System.Net.ServerSentEvents.SseParser.Create(await response.Content.ReadAsStreamAsync(cancel.Token)).EnumerateAsync(cancel.Token))
+        {
+            events.Add(item);
+            if (events.Count == 3)
+                break;
+        }
+        // The video's state once, then, with nothing new, heartbeats: a client resuming from one misses nothing.
+        Assert.Equal(["progress", "heartbeat", "heartbeat"], events.Select(e => e.EventType));
+        Assert.All(events, e => Assert.Equal(events[0].EventId, e.EventId));
+        Assert.Equal("accepted", JsonDocument.Parse(events[1].Data).RootElement.GetProperty("state").GetString());
+    }
+
     /// <summary>Reads a stream until the server ends it (after completion or failure).</summary>
     internal static async Task<List<ServerEvent>> ReadEventsAsync(HttpClient client, string path, string? lastEventId, TimeSpan timeout)
     {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.ServerSentEvents;
 using System.Security.Claims;
 using System.Text.Json;
@@ -119,7 +120,8 @@ public static class VideosApi
             return Problems.NotFound("the video");
         if (open.TryHold(http, OpenKind.EventStream, options.Value.MaxStreamsPerKey) is { } tooMany)
             return tooMany;
-        return TypedResults.ServerSentEvents(VideoEventStream.ReadAsync(repository, video, position, TimeSpan.FromMilliseconds(options.Value.EventPollMs), http.RequestAborted));
+        return TypedResults.ServerSentEvents(VideoEventStream.ReadAsync(repository, video, position, TimeSpan.FromMilliseconds(options.Value.EventPollMs),
+            TimeSpan.FromSeconds(options.Value.EventHeartbeatSeconds), http.RequestAborted));
     }
 
     private static async Task<IResult> ImageAsync(
@@ -240,11 +242,15 @@ public static class VideoEventStream
 
     public sealed record FinishedEvent(string State, int? Frames, string? Reason);
 
+    /// <summary>Sent after Api:EventHeartbeatSeconds without another event; its id is the stream's position, unchanged.</summary>
+    public sealed record HeartbeatEvent(string State);
+
     public static async IAsyncEnumerable<SseItem<string>> ReadAsync(
-        VideoRepository repository, VideoKey video, EventPosition position, TimeSpan poll,
+        VideoRepository repository, VideoKey video, EventPosition position, TimeSpan poll, TimeSpan heartbeat,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var (frameSeq, statusSeq) = (position.Frame, position.Status);
+        var lastSent = Stopwatch.GetTimestamp();
         while (!cancellationToken.IsCancellationRequested)
         {
             // The status is read before the frames: a final status means every frame is stored, so the frames read
@@ -262,6 +268,7 @@ public static class VideoEventStream
                 foreach (var frame in frames)
                 {
                     frameSeq = frame.StoredSequence;
+                    lastSent = Stopwatch.GetTimestamp();
                     yield return Item("frame", frame.Frame, frameSeq, statusSeq);
                 }
             }
@@ -269,12 +276,18 @@ public static class VideoEventStream
             if (status.Sequence > statusSeq)
             {
                 statusSeq = status.Sequence;
+                lastSent = Stopwatch.GetTimestamp();
                 yield return Item("progress", new ProgressEvent(status.State, status.Progress, status.FramesDone, status.FramesExpected), frameSeq, statusSeq);
             }
             if (status.State is "completed" or "failed")
             {
                 yield return Item(status.State, new FinishedEvent(status.State, status.Frames, status.Reason), frameSeq, statusSeq);
                 yield break;
+            }
+            if (Stopwatch.GetElapsedTime(lastSent) >= heartbeat)
+            {
+                lastSent = Stopwatch.GetTimestamp();
+                yield return Item("heartbeat", new HeartbeatEvent(status.State), frameSeq, statusSeq);
             }
             await Task.Delay(poll, cancellationToken);
         }
