@@ -64,6 +64,23 @@ public sealed class VideoGrainTests(VideoGrainCluster fixture) : IClassFixture<V
     }
 
     [Fact]
+    public async Task AVideoThatDeclaresNoDurationRunsWithNoFrameCountExpectedAndLastsToItsLastFrame()
+    {
+        var job = Job("v-live", 7);
+        _world.NoDuration["v-live"] = true;
+        Assert.Equal(SubmitOutcome.Accepted, await Grain("v-live").Submit(job));
+        var done = await _world.WaitFinishedAsync("v-live", Deadline);
+
+        Assert.Equal(VideoState.Completed, done.State);
+        Assert.Equal(Enumerable.Range(0, 7), _world.FramesOf("v-live"));
+        // Nothing to count progress against while it ran, rather than 0 frames expected; the count once it is done.
+        Assert.All(_world.StatusesOf("v-live").Where(s => s.State == VideoState.Processing), s => Assert.Null(s.FramesExpected));
+        Assert.Equal(7, done.FramesExpected);
+        // Frames come every 0.5 s: the last at 3 s.
+        Assert.Equal(3.0, done.Result!.DurationSeconds);
+    }
+
+    [Fact]
     public async Task AUrlSourceIsDownloadedAnalysedAndItsDownloadDeletedOnceTheVideoIsDone()
     {
         using var server = new OneShotHttp("downloaded video bytes");
@@ -559,6 +576,9 @@ public sealed class FakeWorld : IMediaProbe, IFrameSampler, IEventPublisher, IVi
     public FlakyBlobStore Blobs { get; }
     public ConcurrentDictionary<string, int> Frames { get; } = new();
     public ConcurrentDictionary<string, int> DelayMs { get; } = new();
+
+    /// <summary>Videos whose probe finds no duration declared, as for a recording written live.</summary>
+    public ConcurrentDictionary<string, bool> NoDuration { get; } = new();
     public ConcurrentDictionary<(string, int), bool> FailOnce { get; } = new();
     public ConcurrentDictionary<(string, int), bool> Refuse { get; } = new();
 
@@ -601,7 +621,8 @@ public sealed class FakeWorld : IMediaProbe, IFrameSampler, IEventPublisher, IVi
         var frames = Frames[IdOf(path)];
         if (frames < 0)
             throw new MediaException(MediaErrorKind.Corrupt, path, "invalid data found when processing input");
-        return Task.FromResult(new VideoInfo(path, 1000, TimeSpan.FromSeconds(frames / 2.0), 64, 36, 0, 2, 2, false, "h264", "yuv420p", "mp4", false));
+        var duration = NoDuration.ContainsKey(IdOf(path)) ? TimeSpan.Zero : TimeSpan.FromSeconds(frames / 2.0);
+        return Task.FromResult(new VideoInfo(path, 1000, duration, 64, 36, 0, 2, 2, false, "h264", "yuv420p", "mp4", false));
     }
 
     public IAsyncEnumerable<SampledFrame> SampleAsync(string path, SamplingPolicy policy, FrameSize size, IProgress<DecodeProgress>? progress = null, CancellationToken cancellationToken = default) =>

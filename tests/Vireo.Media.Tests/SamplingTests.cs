@@ -161,6 +161,27 @@ public sealed class SamplingTests(ClipFixture clips)
         Assert.InRange(frames.Count, 1, 9);
     }
 
+    [Fact]
+    public async Task A_recording_that_declares_no_duration_is_sampled_to_its_end_and_held_to_the_duration_limit()
+    {
+        var info = await ClipFixture.Probe().ProbeAsync(clips.Recorded);
+        Assert.Equal(TimeSpan.Zero, info.Duration);
+
+        var frames = await ClipFixture.SampleAllAsync(clips.Recorded, SamplingPolicy.FixedRate(2));
+        Assert.Equal([0.0, 0.5, 1.0, 1.5, 2.0, 2.5], frames.Select(f => Math.Round(f.Timestamp.TotalSeconds, 1)));
+
+        // With nothing declared to refuse up front, the frames' own timestamps meet the limit.
+        var kept = new List<SampledFrame>();
+        var error = await Assert.ThrowsAsync<MediaException>(async () =>
+        {
+            await foreach (var f in ClipFixture.Sampler(new MediaOptions { MaxDuration = TimeSpan.FromSeconds(1.2) })
+                               .SampleAsync(clips.Recorded, SamplingPolicy.FixedRate(2), FrameSize.Square(32)))
+                kept.Add(f);
+        });
+        Assert.Equal(MediaErrorKind.DurationOutOfRange, error.Kind);
+        Assert.Equal([0.0, 0.5, 1.0], kept.Select(f => Math.Round(f.Timestamp.TotalSeconds, 1)));
+    }
+
     [Theory]
     [InlineData("narrow", 9, 448)]
     [InlineData("flat", 448, 8)]

@@ -669,7 +669,8 @@ public sealed class VideoGrain(
 
     private static int? ExpectedFrames(VideoInfo info, AnalysisSettings settings)
     {
-        if (settings.Fps <= 0 || settings.SceneThreshold is not null || settings.Keyframes || settings.DedupDistance is not null)
+        // A video that declares no duration (one written as it was recorded) has no count to expect until it ends.
+        if (settings.Fps <= 0 || settings.SceneThreshold is not null || settings.Keyframes || settings.DedupDistance is not null || info.Duration <= TimeSpan.Zero)
             return null;
         return Math.Min(settings.MaxFrames, (int)Math.Ceiling(info.Duration.TotalSeconds * settings.Fps));
     }

@@ -78,12 +78,15 @@ public sealed class VideoTally
     }
 
     /// <summary>
-    /// The last segment, closed at the end of the video, and the video-level result. The tally is left as it is, so a
+    /// The last segment, closed at the end of the video (its declared duration, or its last frame where that is later
+    /// or none was declared), and the video-level result. The tally is left as it is, so a
     /// completed video's final status can be built again, the same, from its checkpoint.
     /// </summary>
     public (TimelineSegment? Last, VideoResult Result) Finish(double durationSeconds)
     {
-        var last = Open is null ? null : Segment(Open, Math.Max(durationSeconds, Open.LastSeconds));
+        // A video that declared no duration (0) lasts, as far as is known, until its last frame.
+        durationSeconds = Math.Max(durationSeconds, Open?.LastSeconds ?? 0);
+        var last = Open is null ? null : Segment(Open, durationSeconds);
         return (last, new VideoResult
         {
             Segments = SegmentsClosed + (last is null ? 0 : 1),
