@@ -65,7 +65,7 @@ public static class SampleCommand
 
                 var info = await services.GetRequiredService<IMediaProbe>().ProbeAsync(path, ct);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"# {info.Width}x{info.Height} {info.Codec} {info.FrameRate:F3} fps{(info.IsVariableFrameRate ? " (variable)" : "")}, {info.Duration.TotalSeconds:F3} s, rotation {info.Rotation}, {info.FileSizeBytes} bytes"));
+                    $"# {info.Width}x{info.Height} {info.Codec} {info.FrameRate:F3} fps{(info.IsVariableFrameRate ? " (variable)" : "")}, {(info.Duration > TimeSpan.Zero ? info.Duration.TotalSeconds.ToString("F3", CultureInfo.InvariantCulture) + " s" : "no duration declared")}, rotation {info.Rotation}, {info.FileSizeBytes} bytes"));
                 Console.WriteLine("# index  time_s  source_frame  reasons");
                 var sampler = services.GetRequiredService<IFrameSampler>();
                 var side = r.GetValue(size);
