@@ -237,34 +237,54 @@ async function loadFrames(id, more = false) {
   $("more-frames").hidden = !page.nextCursor;
 }
 
+// Follows the video's events until it completes or fails. A stream that ends before that (a proxy or a restarted API
+// cutting it) is opened again from the last event id, so nothing is missed or shown twice.
 async function follow(id) {
   stopStream();
   const controller = new AbortController();
   state.stream = controller;
-  try {
-    const response = await fetch(`/v1/videos/${id}/events`, { headers: { Authorization: `Bearer ${state.key}` }, signal: controller.signal });
-    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += value;
-      let end;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const type = (block.match(/^event: (.*)$/m) || [])[1] || "message";
-        const data = JSON.parse(block.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n") || "null");
-        if (type === "frame" && !$(`frame-${data.index}`)) $("frames").append(frameItem(data, id));
-        if (type === "progress") {
-          $("video-state").textContent = `${data.state} — ${data.framesDone}${data.framesExpected ? ` of ${data.framesExpected}` : ""} frames`;
-          $("video-progress").value = data.progress;
-        }
-        if (type === "completed" || type === "failed") renderVideo(await api(`/v1/videos/${id}`));
+  let lastId = null;
+  for (let retries = 0; ; retries++) {
+    try {
+      const headers = { Authorization: `Bearer ${state.key}` };
+      if (lastId) headers["Last-Event-ID"] = lastId;
+      const response = await fetch(`/v1/videos/${id}/events`, { headers, signal: controller.signal });
+      if (!response.ok && response.status !== 429 && response.status < 500) {
+        $("video-state").textContent = `Live progress stopped: ${(await response.json()).detail || response.status}`;
+        return;
       }
+      if (response.ok) {
+        const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buffer = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += value;
+          let end;
+          while ((end = buffer.indexOf("\n\n")) >= 0) {
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            const type = (block.match(/^event: (.*)$/m) || [])[1] || "message";
+            lastId = (block.match(/^id: (.*)$/m) || [])[1] || lastId;
+            retries = 0;
+            const data = JSON.parse(block.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n") || "null");
+            if (type === "frame" && !$(`frame-${data.index}`)) $("frames").append(frameItem(data, id));
+            if (type === "progress") {
+              $("video-state").textContent = `${data.state} — ${data.framesDone}${data.framesExpected ? ` of ${data.framesExpected}` : ""} frames`;
+              $("video-progress").value = data.progress;
+            }
+            if (type === "completed" || type === "failed") { renderVideo(await api(`/v1/videos/${id}`)); return; }
+            if (type === "deleted") { $("video-state").textContent = "The video was deleted."; return; }
+          }
+        }
+      }
+    } catch (e) {
+      if (e.name === "AbortError") return;
     }
-  } catch (e) {
-    if (e.name !== "AbortError") $("video-state").textContent = `Live progress stopped: ${e.message}`;
+    if (controller.signal.aborted) return;
+    $("video-state").textContent = "Live progress interrupted; reconnecting…";
+    await new Promise((resolve) => setTimeout(resolve, Math.min(30000, 1000 * 2 ** retries)));
+    if (controller.signal.aborted) return;
   }
 }
 
