@@ -36,13 +36,6 @@ public sealed class OpenRequests
         return new Hold(this, (kind, keyId));
     }
 
-    /// <summary>How many of the kind the key has open now.</summary>
-    public int Count(OpenKind kind, string keyId)
-    {
-        lock (_open)
-            return _open.GetValueOrDefault((kind, keyId));
-    }
-
     private void Close((OpenKind, string) slot)
     {
         lock (_open)

@@ -29,7 +29,8 @@ public static class VideosApi
             .Produces<UploadAccepted>(StatusCodes.Status202Accepted)
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity).ProducesProblem(StatusCodes.Status429TooManyRequests).DisableAntiforgery();
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity).ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable).DisableAntiforgery();
         videos.MapGet("/", ListAsync).WithName("ListVideos").WithSummary("List the tenant's videos, newest first, a page at a time");
         videos.MapGet("/{id}", GetAsync).WithName("GetVideo").WithSummary("A video's status, progress and result: timeline, texts, token totals");
         videos.MapGet("/{id}/frames", FramesAsync).WithName("ListFrames").WithSummary("A video's analysed frames in index order, with the router's decision for each tile");
@@ -37,7 +38,7 @@ public static class VideosApi
             .WithSummary("A small JPEG of a sampled frame (longer side at most 320 px), as the media silo stored it")
             .WithDescription("Cacheable by the caller only (Cache-Control: private), with an ETag; If-None-Match answers 304 while the picture is the same.")
             .Produces(StatusCodes.Status200OK, contentType: FrameThumbnails.ContentType).Produces(StatusCodes.Status304NotModified)
-            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         videos.MapGet("/{id}/events", EventsAsync).WithName("VideoEvents")
             .WithSummary("Server-sent events: progress, each frame as it is stored, then completed or failed; resumes from Last-Event-ID")
             .Produces(StatusCodes.Status200OK, contentType: "text/event-stream").ProducesProblem(StatusCodes.Status429TooManyRequests);
