@@ -186,6 +186,8 @@ public sealed class VideoFlowTests(ApiCluster cluster)
         await cluster.QueryAsync<object>("insert into videos (tenant_id, video_id, state) values ($1, 'queued', 'accepted')", tenant);
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         using var response = await client.GetAsync("/v1/videos/queued/events", HttpCompletionOption.ResponseHeadersRead, cancel.Token);
+        // A proxy in between is told to pass each event on as it comes.
+        Assert.Equal("no", response.Headers.GetValues("X-Accel-Buffering").Single());
         var events = new List<System.Net.ServerSentEvents.SseItem<string>>();
         await foreach (var item in System.Net.ServerSentEvents.SseParser.Create(await response.Content.ReadAsStreamAsync(cancel.Token)).EnumerateAsync(cancel.Token))
         {

@@ -121,6 +121,8 @@ public static class VideosApi
             return Problems.NotFound("the video");
         if (open.TryHold(http, OpenKind.EventStream, options.Value.MaxStreamsPerKey) is { } tooMany)
             return tooMany;
+        // nginx (ingress-nginx too) buffers what it proxies unless told otherwise: each event would wait for a buffer to fill.
+        http.Response.Headers["X-Accel-Buffering"] = "no";
         return TypedResults.ServerSentEvents(VideoEventStream.ReadAsync(repository, video, position, TimeSpan.FromMilliseconds(options.Value.EventPollMs),
             TimeSpan.FromSeconds(options.Value.EventHeartbeatSeconds), http.RequestAborted));
     }
