@@ -21,7 +21,8 @@ public sealed class TrainingBatches(TrainingOptions options, DynamicTiler tiler,
     private readonly SyntheticFrames _synthetic = new(tiler);
 
     private readonly Lazy<RealFrames?> _real = new(() =>
-        options.RealFraction > 0 ? new RealFrames(tiler, FontCatalog.Default(), PhotoCatalog.Default(), atTileScale: options.DrawAtTileScale, varyGlyphs: options.VaryGlyphs) : null);
+        options.RealFraction > 0 ? new RealFrames(tiler, FontCatalog.Default(), PhotoCatalog.Default(), atTileScale: options.DrawAtTileScale, varyGlyphs: options.VaryGlyphs,
+            h264Fraction: options.H264Fraction) : null);
 
     /// <summary>Threads drawing one batch's frames at most (-1: as many as the thread pool gives).</summary>
     public int MaxThreads { get; init; } = -1;

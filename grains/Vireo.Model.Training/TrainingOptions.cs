@@ -72,6 +72,12 @@ public sealed record TrainingOptions
     public bool VaryGlyphs { get; init; }
 
     /// <summary>
+    /// Share of the real frames of stages 1-3 coded as an H.264 intra picture (<see cref="Data.H264Intra"/>) instead of
+    /// re-compressed as JPEG. 0 keeps every batch as before.
+    /// </summary>
+    public double H264Fraction { get; init; }
+
+    /// <summary>
     /// Share of the frames of stages 1–3 drawn by <see cref="Data.RealFrames"/> (training fonts and photographs)
     /// instead of <see cref="Data.SyntheticFrames"/>. 0 keeps every batch exactly as before.
     /// </summary>

@@ -170,6 +170,28 @@ public sealed class RealFramesTests
     }
 
     [Fact]
+    public void H264CodedFramesCarryTheSameContentAndTheSameSeedCodesTheSameFrame()
+    {
+        var tiler = Tiler();
+        var plain = Generator();
+        var coded = new RealFrames(tiler, FontCatalog.Default(), PhotoCatalog.Default(), h264Fraction: 1);
+        var again = new RealFrames(tiler, FontCatalog.Default(), PhotoCatalog.Default(), h264Fraction: 1);
+        var changed = 0;
+        for (var seed = 0; seed < 8; seed++)
+        {
+            var a = plain.Generate(new Random(seed), [(640, 480)], textProbability: 1);
+            var b = coded.Generate(new Random(seed), [(640, 480)], textProbability: 1);
+            // The same frame content and answer; only how it was compressed differs.
+            Assert.Equal(a.Answer, b.Answer);
+            Assert.Equal((a.Frame.Width, a.Frame.Height), (b.Frame.Width, b.Frame.Height));
+            if (!a.Frame.Pixels.AsSpan().SequenceEqual(b.Frame.Pixels))
+                changed++;
+            Assert.Equal(b.Frame.Pixels, again.Generate(new Random(seed), [(640, 480)], textProbability: 1).Frame.Pixels);
+        }
+        Assert.Equal(8, changed);
+    }
+
+    [Fact]
     public void VariedGlyphsStretchTheLabelsCellsWithThemAndTheSameSeedDrawsTheSameFrame()
     {
         var tiler = Tiler();

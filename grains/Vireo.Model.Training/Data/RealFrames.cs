@@ -25,8 +25,17 @@ namespace Vireo.Model.Training.Data;
 /// Draw each label's glyphs narrower or wider, slanted either way and at times heavier than its font draws them
 /// (<see cref="GlyphVariation"/>), so that a few dozen families stand for many more. Off draws every font as it is.
 /// </param>
-public sealed class RealFrames(DynamicTiler tiler, FontCatalog fonts, PhotoCatalog photos, bool heldOut = false, bool atTileScale = false, bool varyGlyphs = false)
+/// <param name="h264Fraction">
+/// Share of frames coded as an H.264 intra picture (<see cref="H264Intra"/>, QP <see cref="H264MinQp"/> to
+/// <see cref="H264MaxQp"/>) after their sensor noise, instead of JPEG re-compression. 0 draws exactly the frames drawn
+/// before it existed.
+/// </param>
+public sealed class RealFrames(
+    DynamicTiler tiler, FontCatalog fonts, PhotoCatalog photos, bool heldOut = false, bool atTileScale = false, bool varyGlyphs = false, double h264Fraction = 0)
 {
+    /// <summary>The QPs an H.264-coded frame is drawn at: from what streaming services send to a starved link's.</summary>
+    public const int H264MinQp = 24, H264MaxQp = 40;
+
     /// <summary>Frame sizes for training: square and video shapes that tile into 1 to 5 tiles.</summary>
     public static readonly (int W, int H)[] TrainingSizes =
         [(448, 448), (640, 360), (854, 480), (640, 480), (960, 540), (1280, 720), (480, 854), (720, 1280), (800, 600), (1024, 768), (896, 448)];
@@ -116,7 +125,7 @@ public sealed class RealFrames(DynamicTiler tiler, FontCatalog fonts, PhotoCatal
         DrawShapes(canvas, shapes);
         canvas.Flush();
 
-        var frame = Degrade(bitmap, detail, rng);
+        var frame = Degrade(bitmap, detail, rng, h264Fraction);
         return new SyntheticSample(frame, SyntheticFrames.Caption(shapes), text, textSize, background, textTile, shapes.Count, grid.TotalTiles)
         {
             Line = line,
@@ -405,14 +414,18 @@ public sealed class RealFrames(DynamicTiler tiler, FontCatalog fonts, PhotoCatal
         }
     }
 
-    /// <summary>What a camera and an encoder do to a frame: a little defocus, sensor noise, JPEG blocks.</summary>
-    private static RgbFrame Degrade(SKBitmap bitmap, double detail, Random rng)
+    /// <summary>What a camera and an encoder do to a frame: a little defocus, sensor noise, JPEG blocks or H.264 coding.</summary>
+    private static RgbFrame Degrade(SKBitmap bitmap, double detail, Random rng, double h264Fraction)
     {
         var blurSigma = rng.NextDouble() < 0.2 ? (float)((0.4 + 0.8 * rng.NextDouble()) * detail) : 0;
         // Grain a frame is scaled down by 1/detail loses that much of its spread: drawn smaller, it is drawn weaker.
         var noise = rng.NextDouble() < 0.3 ? (int)Math.Round((2 + rng.Next(9)) * detail) : 0;
         var quality = rng.NextDouble() < 0.5 ? 25 + rng.Next(66) : 0;
         var noiseSeed = (uint)rng.Next() | 1;
+        // Drawn only when asked for, so that without it the random sequence, and every frame, is as before.
+        var qp = h264Fraction > 0 && rng.NextDouble() < h264Fraction ? H264MinQp + rng.Next(H264MaxQp - H264MinQp + 1) : 0;
+        if (qp > 0)
+            quality = 0;
         var source = bitmap;
         SKBitmap? blurred = null;
         SKBitmap? decoded = null;
@@ -436,7 +449,8 @@ public sealed class RealFrames(DynamicTiler tiler, FontCatalog fonts, PhotoCatal
                 source = decoded;
             }
             var rgba = source.GetPixelSpan();
-            if (noise == 0) return RgbFrame.FromRgba(rgba, bitmap.Width, bitmap.Height);
+            if (noise == 0)
+                return Encoded(RgbFrame.FromRgba(rgba, bitmap.Width, bitmap.Height), qp);
             var frame = RgbFrame.Create(bitmap.Width, bitmap.Height);
             var rgb = frame.Pixels;
             var state = noiseSeed;
@@ -451,12 +465,19 @@ public sealed class RealFrames(DynamicTiler tiler, FontCatalog fonts, PhotoCatal
                 rgb[o + 1] = (byte)Math.Clamp(rgba[i + 1] + n, 0, 255);
                 rgb[o + 2] = (byte)Math.Clamp(rgba[i + 2] + n, 0, 255);
             }
-            return frame;
+            return Encoded(frame, qp);
         }
         finally
         {
             blurred?.Dispose();
             decoded?.Dispose();
+        }
+
+        static RgbFrame Encoded(RgbFrame frame, int qp)
+        {
+            if (qp > 0)
+                H264Intra.Recompress(frame.Pixels, frame.Width, frame.Height, qp);
+            return frame;
         }
     }
 }

@@ -66,6 +66,7 @@ public static class TrainCommand
         var videoSizes = new Option<bool>("--video-sizes") { Description = "Also draw real frames at the sizes of real video (1080p landscape and portrait besides the training sizes)." };
         var tileScale = new Option<bool>("--draw-at-tile-scale") { Description = "Draw real frames larger than their tile grid (1080p, 720p) at the grid's scale: the same tiles from a fifth of the pixels, so the host draws faster. Keep one setting for a whole run." };
         var varyGlyphs = new Option<bool>("--vary-glyphs") { Description = FormattableString.Invariant($"Draw real frames' labels narrower or wider ({RealFrames.GlyphVariation.MinScaleX}-{RealFrames.GlyphVariation.MaxScaleX}), slanted up to {RealFrames.GlyphVariation.MaxSkew} either way, and one in {RealFrames.GlyphVariation.EmboldenOneIn} in synthetic bold: more letterforms than the installed families. Keep one setting for a whole run.") };
+        var h264 = Fraction("--h264-fraction", FormattableString.Invariant($"Share of real frames coded as an H.264 intra picture (QP {RealFrames.H264MinQp}-{RealFrames.H264MaxQp}) instead of JPEG. Keep one setting for a whole run."), 0.0);
         var realFraction = Fraction("--real-fraction", "Share of stage 1-3 frames drawn with real fonts over photographs and textures (fonts and photographs from VIREO_FONT_DIRS / VIREO_PHOTO_DIRS, else the system's).", 0.0);
         var tilesOnDevice = new Option<bool>("--tiles-on-device") { Description = "Tile frames on the GPU from their 8-bit pixels instead of on the host (less work for the CPU; tiles agree to float rounding). Keep one setting for a whole run." };
         var bf16Attention = new Option<bool>("--bf16-attention") { Description = "Compute the vision encoder's attention in bfloat16 (weights and everything else stay float32): on a GPU the flash kernel runs on tensor cores." };
@@ -79,7 +80,7 @@ public static class TrainCommand
 
         var command = new Command("train", "Train the vision-language model with its visual resolution router (ViCO stages 1-3).")
         {
-            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, stopAfter, logEvery, checkpointEvery, ship, snapshot, textProbability, smallText, curriculum, boost, continueStage1, textOnly, readingWeight, smallGlyphWeight, smallTextAnswer, tokenReading, tokenWarmup, headWarmup, readingSteps, initVision, sineCosine, initFrom, addVision, addLanguage, realFraction, videoSizes, tileScale, varyGlyphs, tilesOnDevice, bf16Attention, echo,
+            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, stopAfter, logEvery, checkpointEvery, ship, snapshot, textProbability, smallText, curriculum, boost, continueStage1, textOnly, readingWeight, smallGlyphWeight, smallTextAnswer, tokenReading, tokenWarmup, headWarmup, readingSteps, initVision, sineCosine, initFrom, addVision, addLanguage, realFraction, videoSizes, tileScale, varyGlyphs, h264, tilesOnDevice, bf16Attention, echo,
         };
         command.Validators.Add(result =>
         {
@@ -147,6 +148,7 @@ public static class TrainCommand
                 VideoSizes = parse.GetValue(videoSizes),
                 DrawAtTileScale = parse.GetValue(tileScale),
                 VaryGlyphs = parse.GetValue(varyGlyphs),
+                H264Fraction = parse.GetValue(h264),
                 RealFraction = parse.GetValue(realFraction),
                 TilesOnDevice = parse.GetValue(tilesOnDevice),
                 Bf16Attention = parse.GetValue(bf16Attention),

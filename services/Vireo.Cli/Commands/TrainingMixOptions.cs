@@ -16,10 +16,11 @@ internal sealed class TrainingMixOptions(double smallTextDefault)
     private readonly Option<bool> _videoSizes = new("--video-sizes") { Description = "Also draw real frames at 1080p landscape and portrait, as `vireo train --video-sizes` does." };
     private readonly Option<bool> _tileScale = new("--draw-at-tile-scale") { Description = "Draw real frames larger than their tile grid at the grid's scale, as `vireo train --draw-at-tile-scale` does." };
     private readonly Option<bool> _varyGlyphs = new("--vary-glyphs") { Description = "Vary the labels' letterforms, as `vireo train --vary-glyphs` does." };
+    private readonly Option<double> _h264 = new("--h264-fraction") { Description = "Share of real frames coded as H.264 intra pictures, as `vireo train --h264-fraction` does." };
     private readonly Option<bool> _tilesOnDevice = new("--tiles-on-device") { Description = "Leave the tiling to the GPU, as `vireo train --tiles-on-device` does: the host only stages the 8-bit frames." };
     private readonly Option<int> _echo = new("--data-echo") { Description = "Each drawn frame in this many consecutive batches, as `vireo train --data-echo` does.", DefaultValueFactory = _ => 1 };
 
-    public IEnumerable<Option> All => [_batch, _real, _smallText, _videoSizes, _tileScale, _varyGlyphs, _tilesOnDevice, _echo];
+    public IEnumerable<Option> All => [_batch, _real, _smallText, _videoSizes, _tileScale, _varyGlyphs, _h264, _tilesOnDevice, _echo];
 
     /// <summary>Training options that draw the batches asked for; output goes nowhere.</summary>
     public TrainingOptions Read(ParseResult parse) => new()
@@ -34,6 +35,7 @@ internal sealed class TrainingMixOptions(double smallTextDefault)
         VideoSizes = parse.GetValue(_videoSizes),
         DrawAtTileScale = parse.GetValue(_tileScale),
         VaryGlyphs = parse.GetValue(_varyGlyphs),
+        H264Fraction = parse.GetValue(_h264),
         DataEcho = Math.Max(1, parse.GetValue(_echo)),
     };
 }
