@@ -12,7 +12,7 @@ internal static class MediaLimits
         if (info.Width > o.MaxWidth || info.Height > o.MaxHeight || (long)info.Width * info.Height > o.MaxPixels)
             throw new MediaException(MediaErrorKind.DimensionsOutOfRange, info.Path,
                 $"{info.Width}x{info.Height} exceeds the limits ({o.MaxWidth}x{o.MaxHeight}, {o.MaxPixels} pixels)");
-        // A stream written as it was recorded (a browser's MediaRecorder WebM, a raw H.264 stream) declares no duration;
+        // A stream written as it was recorded (a browser's MediaRecorder WebM, a live Matroska) declares no duration;
         // the decoder holds it to the limit instead, by the timestamps of its frames.
         if (info.Duration > o.MaxDuration)
             throw new MediaException(MediaErrorKind.DurationOutOfRange, info.Path, $"the video lasts {info.Duration}, the limit is {o.MaxDuration}");
