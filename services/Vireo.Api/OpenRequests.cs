@@ -73,8 +73,8 @@ public static class OpenRequestsExtensions
             http.Response.RegisterForDispose(hold);
             return null;
         }
-        http.Response.Headers.RetryAfter = "5";
+        Problems.SetRetryAfter(http.Response);
         var what = kind == OpenKind.EventStream ? "event streams open" : "uploads in progress";
-        return Problems.Of(StatusCodes.Status429TooManyRequests, $"this key has {limit} {what}, the most it may have at once; retry after 5 s, or once one has ended");
+        return Problems.Of(StatusCodes.Status429TooManyRequests, $"this key has {limit} {what}, the most it may have at once; retry after {Problems.RetryAfterSeconds} s, or once one has ended");
     }
 }

@@ -21,9 +21,16 @@ public static class Problems
     /// <summary>503 with Retry-After: <paramref name="what"/> could not be reached, and the same request may succeed later.</summary>
     public static ProblemHttpResult RetryLater(HttpContext http, string what)
     {
-        http.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return Unavailable($"{what}; retry after {RetryAfterSeconds} s");
+        SetRetryAfter(http.Response);
+        return Unavailable(RetryLaterDetail(what));
     }
+
+    /// <summary>Asks the client to wait <see cref="RetryAfterSeconds"/> before it tries again.</summary>
+    public static void SetRetryAfter(HttpResponse response) =>
+        response.Headers.RetryAfter = RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The detail of a 503: what cannot be reached, and when to retry.</summary>
+    public static string RetryLaterDetail(string what) => $"{what}; retry after {RetryAfterSeconds} s";
 
     public static ProblemHttpResult Of(int status, string detail) => TypedResults.Problem(detail: detail, statusCode: status);
 }
@@ -61,11 +68,11 @@ public sealed partial class UnavailableAnswer(IProblemDetailsService problems, I
             return false;
         LogUnavailable(httpContext.Request.Path, database.Message);
         httpContext.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-        httpContext.Response.Headers.RetryAfter = Problems.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Problems.SetRetryAfter(httpContext.Response);
         return await problems.TryWriteAsync(new ProblemDetailsContext
         {
             HttpContext = httpContext,
-            ProblemDetails = { Status = StatusCodes.Status503ServiceUnavailable, Detail = $"the database cannot be reached right now; retry after {Problems.RetryAfterSeconds} s" },
+            ProblemDetails = { Status = StatusCodes.Status503ServiceUnavailable, Detail = Problems.RetryLaterDetail("the database cannot be reached right now") },
             Exception = exception,
         });
     }
