@@ -53,6 +53,12 @@ public sealed record TrainingOptions
     public int AddLanguageLayers { get; init; }
 
     /// <summary>
+    /// With <see cref="InitFrom"/>: a convolutional stem of this many channels joins the vision encoder's patch
+    /// embeddings, its last convolution at zero (<see cref="ModelGrowth"/>); 0 adds none.
+    /// </summary>
+    public int AddConvStem { get; init; }
+
+    /// <summary>
     /// Real frames of stages 1-3 are also drawn at the sizes of real video (<see cref="Data.RealFrames.EvaluationSizes"/>:
     /// 1080p landscape and portrait besides the training sizes). Off keeps every batch as before.
     /// </summary>

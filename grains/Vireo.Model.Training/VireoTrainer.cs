@@ -58,12 +58,12 @@ public sealed class VireoTrainer(TrainingOptions options, Action<string> log)
             log($"new model: {model.ParameterCount():N0} parameters");
             if (options.SineCosinePositions) model.Vision.UseSineCosinePositions();
             if (options.InitFrom is { } whole) log($"all weights initialised from {whole}");
-            if (options.AddVisionLayers > 0 || options.AddLanguageLayers > 0)
+            if (options.AddVisionLayers > 0 || options.AddLanguageLayers > 0 || options.AddConvStem > 0)
             {
-                if (options.InitFrom is null) throw new ArgumentException("Adding layers needs a model to start from (--init-from).");
-                using var shallow = model;
-                model = ModelGrowth.Deepen(shallow, options.AddVisionLayers, options.AddLanguageLayers);
-                log($"deepened: vision encoder {shallow.Config.VisionConfig.NumHiddenLayers} → {model.Config.VisionConfig.NumHiddenLayers} layers, language model {shallow.Config.LlmConfig.NumHiddenLayers} → {model.Config.LlmConfig.NumHiddenLayers}; {model.ParameterCount():N0} parameters");
+                if (options.InitFrom is null) throw new ArgumentException("Adding layers or a stem needs a model to start from (--init-from).");
+                using var smaller = model;
+                model = ModelGrowth.Grow(smaller, options.AddVisionLayers, options.AddLanguageLayers, options.AddConvStem);
+                log($"grown: vision encoder {smaller.Config.VisionConfig.NumHiddenLayers} → {model.Config.VisionConfig.NumHiddenLayers} layers, language model {smaller.Config.LlmConfig.NumHiddenLayers} → {model.Config.LlmConfig.NumHiddenLayers}, convolutional stem {smaller.Config.VisionConfig.ConvStemChannels} → {model.Config.VisionConfig.ConvStemChannels} channels; {model.ParameterCount():N0} parameters");
             }
             if (options.InitVisionFrom is { } source)
             {

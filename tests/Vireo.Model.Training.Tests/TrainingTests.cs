@@ -342,26 +342,26 @@ public sealed class TrainingTests : IDisposable
     }
 
     [Fact]
-    public void ADeepenedModelAnswersAsItsSourceDidAndItsNewLayersTrain()
+    public void AGrownModelAnswersAsItsSourceDidAndItsNewLayersAndStemTrain()
     {
         var source = Path.Combine(_dir, "source");
         new VireoTrainer(TinyRun(seed: 12) with { OutputDirectory = source, Stage1Steps = 2 }, _ => { }).Run();
-        TrainingOptions Deepen(string directory, double learningRate) => TinyRun(seed: 13) with
+        TrainingOptions Grow(string directory, double learningRate) => TinyRun(seed: 13) with
         {
-            OutputDirectory = directory, InitFrom = source, AddVisionLayers = 2, AddLanguageLayers = 1, Stage1Steps = 2,
+            OutputDirectory = directory, InitFrom = source, AddVisionLayers = 2, AddLanguageLayers = 1, AddConvStem = 8, Stage1Steps = 2,
             LearningRate = learningRate, RouterLearningRate = learningRate,
         };
 
         var frozen = Path.Combine(_dir, "frozen");
         var lines = new List<string>();
-        new VireoTrainer(Deepen(frozen, 0), lines.Add).Run();
-        Assert.Contains(lines, l => l.StartsWith("deepened: vision encoder 1 → 3 layers, language model 1 → 2;", StringComparison.Ordinal));
+        new VireoTrainer(Grow(frozen, 0), lines.Add).Run();
+        Assert.Contains(lines, l => l.StartsWith("grown: vision encoder 1 → 3 layers, language model 1 → 2, convolutional stem 0 → 8 channels;", StringComparison.Ordinal));
         using (var before = VireoCheckpoint.Load(source))
         using (var after = VireoCheckpoint.Load(frozen))
         {
-            Assert.Equal((3, 2), (after.Config.VisionConfig.NumHiddenLayers, after.Config.LlmConfig.NumHiddenLayers));
+            Assert.Equal((3, 2, 8), (after.Config.VisionConfig.NumHiddenLayers, after.Config.LlmConfig.NumHiddenLayers, after.Config.VisionConfig.ConvStemChannels));
             Assert.True(after.ParameterCount() > before.ParameterCount());
-            // The same frame and answer give the same logits: the new layers start as the identity.
+            // The same frame and answer give the same logits: the new layers and the stem start as the identity.
             var sample = new SyntheticFrames(before.Tiler).Generate(new Random(5), [(896, 448)], textProbability: 1);
             var tiles = TileBatch.From(before.Tiler, [sample.Frame]);
             using var pixels = tiles.ToTensor(CPU);
@@ -378,10 +378,10 @@ public sealed class TrainingTests : IDisposable
         }
 
         var trained = Path.Combine(_dir, "trained");
-        new VireoTrainer(Deepen(trained, 1e-3), _ => { }).Run();
+        new VireoTrainer(Grow(trained, 1e-3), _ => { }).Run();
         using var model = VireoCheckpoint.Load(trained);
         var weights = model.state_dict();
-        foreach (var name in new[] { "vision_model.encoder.layers.2.mlp.fc2.weight", "language_model.model.layers.1.self_attn.o_proj.weight" })
+        foreach (var name in new[] { "vision_model.encoder.layers.2.mlp.fc2.weight", "language_model.model.layers.1.self_attn.o_proj.weight", "vision_model.embeddings.stem.conv3.weight" })
             Assert.True(weights[name].abs().max().item<float>() > 0, name);
     }
 

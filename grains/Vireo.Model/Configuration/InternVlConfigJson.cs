@@ -87,6 +87,7 @@ public static class InternVlConfigJson
                 LayerNormEps = Double(vision, "layer_norm_eps") ?? 1e-6,
                 QkvBias = Bool(vision, "qkv_bias") ?? Bool(vision, "attention_bias") ?? true,
                 InitializerFactor = Double(vision, "initializer_factor") ?? Double(vision, "layer_scale_init_value") ?? 0.1,
+                ConvStemChannels = Int(vireo, "conv_stem_channels") ?? 0,
             },
             LlmConfig = new LanguageConfig
             {
@@ -167,7 +168,7 @@ public static class InternVlConfigJson
             ["attention_bias"] = false,
             ["hidden_act"] = "silu",
         };
-        if (config.RouterConfig.Kind == RouterKind.Vireo || config.Template == ModelConfig.SmallTemplate)
+        if (config.RouterConfig.Kind == RouterKind.Vireo || config.Template == ModelConfig.SmallTemplate || v.ConvStemChannels > 0)
         {
             var vireo = new JsonObject
             {
@@ -178,6 +179,7 @@ public static class InternVlConfigJson
             };
             if (config.TextThreshold > 0) vireo["text_threshold"] = config.TextThreshold;
             if (config.ShapeThreshold > 0) vireo["shape_threshold"] = config.ShapeThreshold;
+            if (v.ConvStemChannels > 0) vireo["conv_stem_channels"] = v.ConvStemChannels;
             if (config.RouterConfig.Kind == RouterKind.Vireo)
                 vireo["router"] = new JsonObject
                 {

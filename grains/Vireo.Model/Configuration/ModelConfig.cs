@@ -105,6 +105,8 @@ public sealed record ModelConfig
                 throw new InvalidDataException($"Downsample ratio {ratio} does not divide {PatchesPerSide} patches into whole tokens.");
         }
         if (MinDynamicPatch < 1 || MaxDynamicPatch < MinDynamicPatch) throw new InvalidDataException("Need 1 <= min_dynamic_patch <= max_dynamic_patch.");
+        if (VisionConfig.ConvStemChannels < 0 || (VisionConfig.ConvStemChannels > 0 && PatchSize % 2 != 0))
+            throw new InvalidDataException("vireo.conv_stem_channels must be 0, or positive with an even patch size.");
         if (VisionConfig.HiddenSize % VisionConfig.NumAttentionHeads != 0) throw new InvalidDataException("Vision hidden_size must divide into heads.");
         if (LlmConfig.NumAttentionHeads % LlmConfig.NumKeyValueHeads != 0) throw new InvalidDataException("Query heads must be a multiple of key/value heads.");
         if (Template == SmallTemplate && LlmConfig.VocabSize < Text.CharTokenizer.SpecialCount + TokenizerCharacters.Length)
@@ -171,6 +173,9 @@ public sealed record VisionConfig
 
     /// <summary>Initial value of the layer-scale vectors ls1/ls2.</summary>
     public double InitializerFactor { get; init; } = 0.1;
+
+    /// <summary>Channels of the convolutional stem added to the patch embeddings (Vireo's small models only); 0 = none, as in InternViT.</summary>
+    public int ConvStemChannels { get; init; }
 }
 
 /// <summary>Qwen3-style decoder shape.</summary>

@@ -6,12 +6,48 @@ using static TorchSharp.torch.nn;
 
 namespace Vireo.Model.Modules;
 
-/// <summary>InternViT embeddings: 14-px patch convolution, a class token and learned position embeddings.</summary>
+/// <summary>
+/// A small convolutional stem beside the patch convolution (Vireo's own, not InternViT's): 3×3 at stride 2 over
+/// the pixels, 3×3 at half resolution, then a 9×9 convolution at stride 7 (one output per patch, overlapping its
+/// neighbours by a pixel at half resolution), each with GELU between. Its features are added to the patch
+/// embeddings, so a glyph about one patch tall that straddles patch edges reaches each patch through a nonlinear
+/// view of its surroundings rather than one linear map of the patch's own pixels.
+/// </summary>
+internal sealed class VisionConvStem : Module<Tensor, Tensor>
+{
+    private readonly Conv2d conv1;
+    private readonly Conv2d conv2;
+    private readonly Conv2d conv3;
+
+    public VisionConvStem(int channels, int hiddenSize, int patchSize) : base("stem")
+    {
+        if (patchSize % 2 != 0) throw new ArgumentException("The convolutional stem needs an even patch size.", nameof(patchSize));
+        var stride = patchSize / 2;
+        conv1 = Conv2d(3, channels, 3, stride: 2, padding: 1);
+        conv2 = Conv2d(channels, channels, 3, padding: 1);
+        conv3 = Conv2d(channels, hiddenSize, stride + 2, stride: stride, padding: 1);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor pixels)
+    {
+        using var scope = NewDisposeScope();
+        var h = functional.gelu(conv1.forward(pixels));
+        h = functional.gelu(conv2.forward(h));
+        return conv3.forward(h).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>
+/// InternViT embeddings: 14-px patch convolution, a class token and learned position embeddings, with Vireo's
+/// optional <see cref="VisionConvStem"/> added to the patch convolution.
+/// </summary>
 internal sealed class VisionEmbeddings : Module<Tensor, Tensor>
 {
     private readonly Parameter class_embedding;
     private readonly Conv2d patch_embedding;
     private readonly Parameter position_embedding;
+    private readonly VisionConvStem? stem;
 
     public VisionEmbeddings(VisionConfig config, int imageSize, int patchSize) : base("embeddings")
     {
@@ -20,6 +56,7 @@ internal sealed class VisionEmbeddings : Module<Tensor, Tensor>
         class_embedding = new Parameter(randn(1, 1, d) * 0.02f);
         patch_embedding = Conv2d(3, d, patchSize, stride: patchSize);
         position_embedding = new Parameter(randn(1, patches + 1, d) * 0.02f);
+        if (config.ConvStemChannels > 0) stem = new VisionConvStem(config.ConvStemChannels, d, patchSize);
         RegisterComponents();
     }
 
@@ -61,7 +98,9 @@ internal sealed class VisionEmbeddings : Module<Tensor, Tensor>
     public override Tensor forward(Tensor pixels)
     {
         using var scope = NewDisposeScope();
-        var patches = patch_embedding.forward(pixels).flatten(2).transpose(1, 2);
+        var grid = patch_embedding.forward(pixels);
+        if (stem is not null) grid = grid.Plus(stem.forward(pixels));
+        var patches = grid.flatten(2).transpose(1, 2);
         var cls = class_embedding.expand(patches.shape[0], 1, -1);
         return cat([cls, patches], 1).Plus(position_embedding).MoveToOuterDisposeScope();
     }

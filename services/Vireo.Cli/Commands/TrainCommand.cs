@@ -42,6 +42,11 @@ public static class TrainCommand
         var initFrom = new Option<string?>("--init-from") { Description = "Fresh run: take every weight (and the config) from this model directory, e.g. to fine-tune the shipped model." };
         var addVision = new Option<int>("--add-vision-layers") { Description = "With --init-from: append this many layers to the vision encoder, each starting as the identity.", DefaultValueFactory = _ => 0 };
         var addLanguage = new Option<int>("--add-language-layers") { Description = "With --init-from: append this many layers to the language model, each starting as the identity.", DefaultValueFactory = _ => 0 };
+        var addStem = new Option<int>("--add-conv-stem") { Description = "With --init-from: add a convolutional stem of this many channels (1-128) to the vision encoder's patch embeddings, starting at zero.", DefaultValueFactory = _ => 0 };
+        addStem.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() is < 0 or > 128) result.AddError("--add-conv-stem must be between 0 and 128.");
+        });
         foreach (var layers in new[] { addVision, addLanguage })
             layers.Validators.Add(result =>
             {
@@ -80,12 +85,12 @@ public static class TrainCommand
 
         var command = new Command("train", "Train the vision-language model with its visual resolution router (ViCO stages 1-3).")
         {
-            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, stopAfter, logEvery, checkpointEvery, ship, snapshot, textProbability, smallText, curriculum, boost, continueStage1, textOnly, readingWeight, smallGlyphWeight, smallTextAnswer, tokenReading, tokenWarmup, headWarmup, readingSteps, initVision, sineCosine, initFrom, addVision, addLanguage, realFraction, videoSizes, tileScale, varyGlyphs, h264, tilesOnDevice, bf16Attention, echo,
+            outDir, device, seed, preset, config, stage1, stage2, stage3, batch, lr, percentile, minutes, stopAfter, logEvery, checkpointEvery, ship, snapshot, textProbability, smallText, curriculum, boost, continueStage1, textOnly, readingWeight, smallGlyphWeight, smallTextAnswer, tokenReading, tokenWarmup, headWarmup, readingSteps, initVision, sineCosine, initFrom, addVision, addLanguage, addStem, realFraction, videoSizes, tileScale, varyGlyphs, h264, tilesOnDevice, bf16Attention, echo,
         };
         command.Validators.Add(result =>
         {
-            if ((result.GetValue(addVision) > 0 || result.GetValue(addLanguage) > 0) && result.GetValue(initFrom) is null)
-                result.AddError("--add-vision-layers and --add-language-layers deepen a trained model: give it with --init-from.");
+            if ((result.GetValue(addVision) > 0 || result.GetValue(addLanguage) > 0 || result.GetValue(addStem) > 0) && result.GetValue(initFrom) is null)
+                result.AddError("--add-vision-layers, --add-language-layers and --add-conv-stem grow a trained model: give it with --init-from.");
             if (result.GetValue(tokenReading) > 0 && result.GetValue(readingWeight) <= 0)
                 result.AddError("--token-reading-weight is part of the reading loss: give --reading-weight too.");
             if (result.GetValue(batch) % Math.Max(1, result.GetValue(echo)) != 0)
@@ -144,6 +149,7 @@ public static class TrainCommand
                 SineCosinePositions = parse.GetValue(sineCosine),
                 InitFrom = parse.GetValue(initFrom),
                 AddVisionLayers = parse.GetValue(addVision),
+                AddConvStem = parse.GetValue(addStem),
                 AddLanguageLayers = parse.GetValue(addLanguage),
                 VideoSizes = parse.GetValue(videoSizes),
                 DrawAtTileScale = parse.GetValue(tileScale),
