@@ -89,13 +89,15 @@ public sealed class LauncherTests
         Assert.False(Directory.Exists(output));
     }
 
-    [Fact]
-    public async Task TrainRefusesToAddLayersWithoutAModelToStartFrom()
+    [Theory]
+    [InlineData("--add-vision-layers", "2")]
+    [InlineData("--add-conv-stem", "16")]
+    public async Task TrainRefusesToGrowAModelWithoutOneToStartFrom(string option, string value)
     {
         var output = Path.Combine(Path.GetTempPath(), $"vireo-train-{Guid.NewGuid():N}");
-        var (code, printed) = await RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "vireo.dll"), "train", "--out", output, "--add-vision-layers", "2", "--device", "cpu"]);
+        var (code, printed) = await RunAsync("dotnet", [Path.Combine(AppContext.BaseDirectory, "vireo.dll"), "train", "--out", output, option, value, "--device", "cpu"]);
         Assert.NotEqual(0, code);
-        Assert.Contains("deepen a trained model: give it with --init-from.", printed);
+        Assert.Contains("grow a trained model: give it with --init-from.", printed);
         Assert.False(Directory.Exists(output));
     }
 
