@@ -21,7 +21,7 @@ internal sealed class VisionConvStem : Module<Tensor, Tensor>
 
     public VisionConvStem(int channels, int hiddenSize, int patchSize) : base("stem")
     {
-        if (patchSize % 2 != 0) throw new ArgumentException("The convolutional stem needs an even patch size.", nameof(patchSize));
+        // ModelConfig.Validate has checked that the patch size is even.
         var stride = patchSize / 2;
         conv1 = Conv2d(3, channels, 3, stride: 2, padding: 1);
         conv2 = Conv2d(channels, channels, 3, padding: 1);
