@@ -166,6 +166,7 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
             try
             {
                 var refused = false;
+                var linesSinceRefusal = 0;
                 while (stderr.ReadLine() is { } line)
                 {
                     // Every decoded frame logs a line: ffmpeg is busy even when it keeps no frame for a long while.
@@ -175,11 +176,14 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
                     if (!refused && _log.OutOfLimits is not null)
                     {
                         // A picture or a frame time past the limits: the frames selected before it are still handed
-                        // out, then the error; ffmpeg has nothing more to do.
+                        // out, then the error. ffmpeg may write a selected picture only once it selects the next or
+                        // reaches the end, so it is stopped when the last of them has been read (here, if it already
+                        // has), or when it has gone on for a while past the limits without writing it.
                         refused = true;
                         _selected.Writer.TryComplete(OutOfLimits());
-                        Kill();
+                        KillIfRefusedAndDrained();
                     }
+                    else if (refused && ++linesSinceRefusal == LogLinesAfterRefusal) Kill();
                 }
                 _log.Complete();
                 _selected.Writer.TryComplete(_log.OutOfLimits is null ? null : OutOfLimits());
@@ -284,6 +288,7 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
                     if (!_selected.Reader.TryRead(out var selected)
                         && !(Wait(_selected.Reader.WaitToReadAsync(_stop.Token)) && _selected.Reader.TryRead(out selected)))
                         throw new InvalidDataException("ffmpeg wrote a frame it did not log");
+                    KillIfRefusedAndDrained();
                     StopAwaitingFfmpeg();
                     var reasons = ReasonsFor(selected);
                     // The first frame through a rebuilt filter graph passes select as a "first" frame; unless the policy
@@ -343,6 +348,18 @@ public sealed partial class FrameSampler(IMediaProbe probe, IOptions<MediaOption
                 throw new MediaException(MediaErrorKind.Truncated, _info.Path,
                     $"the file ends early; {_log.FramesDecoded} frames could be decoded: {FfmpegErrors.Summary(_log.Errors)}");
         }
+
+        /// <summary>
+        /// Once the log has refused the stream and every frame selected before that has been read from the pipe,
+        /// ffmpeg has nothing more to give. Both threads call this, so whichever comes last stops it.
+        /// </summary>
+        private void KillIfRefusedAndDrained()
+        {
+            if (_selected.Reader.Completion.IsFaulted) Kill();
+        }
+
+        /// <summary>How far ffmpeg may go past a refusal (at least a line per decoded frame) to write what it selected before.</summary>
+        private const int LogLinesAfterRefusal = 1000;
 
         private MediaException OutOfLimits() => new(_log.OutOfLimits!.Kind, _info.Path, _log.OutOfLimits.Reason);
 

@@ -61,6 +61,7 @@ public sealed class ClipFixture : IAsyncLifetime
 
     /// <summary>testsrc2, 3 s at 10 fps, in a WebM written live as a browser's MediaRecorder writes one: no duration declared.</summary>
     public string Recorded => Path.Combine(Folder, "recorded.webm");
+    public string RecordedLonger => Path.Combine(Folder, "recorded-longer.webm");
     public string Flat => Path.Combine(Folder, "flat.mp4");
 
     /// <summary>
@@ -147,6 +148,8 @@ public sealed class ClipFixture : IAsyncLifetime
             Ffmpeg("-f", "lavfi", "-i", "testsrc=s=16x2000:r=5:d=1", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", Narrow),
             Ffmpeg("-f", "lavfi", "-i", "testsrc=s=2000x16:r=5:d=1", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", Flat),
             Ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=10:d=3", "-c:v", "libvpx", "-b:v", "200k", "-live", "1", Recorded),
+            Ffmpeg("-f", "lavfi", "-i", "testsrc2=s=640x360:r=25:d=4", "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8",
+                "-b:v", "500k", "-live", "1", RecordedLonger),
             Ffmpeg(["-f", "lavfi", "-i", "testsrc=s=64x64:r=10:d=1", "-c:v", "mpeg4",
                 .. ForgedTagNames.SelectMany(name => new[] { "-metadata", name + "=1" }), ForgedLog]),
         ];

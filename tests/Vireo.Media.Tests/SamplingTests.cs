@@ -182,6 +182,23 @@ public sealed class SamplingTests(ClipFixture clips)
         Assert.Equal([0.0, 0.5, 1.0], kept.Select(f => Math.Round(f.Timestamp.TotalSeconds, 1)));
     }
 
+    [Fact]
+    public async Task A_frame_sampled_before_the_duration_limit_is_handed_out_even_when_ffmpeg_writes_it_after_the_limit_is_met()
+    {
+        // 4 s at 25 fps, no declared duration, one frame every 2 s: the frame at 2.0 s is sampled, the one at 2.04 s
+        // passes the limit, and ffmpeg may write the sampled picture only when it samples the next or reaches the
+        // end, 48 decoded frames later.
+        var kept = new List<SampledFrame>();
+        var error = await Assert.ThrowsAsync<MediaException>(async () =>
+        {
+            await foreach (var f in ClipFixture.Sampler(new MediaOptions { MaxDuration = TimeSpan.FromSeconds(2.02) })
+                               .SampleAsync(clips.RecordedLonger, SamplingPolicy.FixedRate(0.5), FrameSize.Square(32)))
+                kept.Add(f);
+        });
+        Assert.Equal(MediaErrorKind.DurationOutOfRange, error.Kind);
+        Assert.Equal([0.0, 2.0], kept.Select(f => Math.Round(f.Timestamp.TotalSeconds, 2)));
+    }
+
     [Theory]
     [InlineData("narrow", 9, 448)]
     [InlineData("flat", 448, 8)]
