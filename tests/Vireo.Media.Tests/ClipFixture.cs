@@ -61,7 +61,10 @@ public sealed class ClipFixture : IAsyncLifetime
 
     /// <summary>testsrc2, 3 s at 10 fps, in a WebM written live as a browser's MediaRecorder writes one: no duration declared.</summary>
     public string Recorded => Path.Combine(Folder, "recorded.webm");
+
+    /// <summary>testsrc2, 4 s at 25 fps and 640x360, written live as <see cref="Recorded"/> is.</summary>
     public string RecordedLonger => Path.Combine(Folder, "recorded-longer.webm");
+
     public string Flat => Path.Combine(Folder, "flat.mp4");
 
     /// <summary>

@@ -179,8 +179,8 @@ public sealed class SamplingTests(ClipFixture clips)
     public async Task A_frame_sampled_before_the_duration_limit_is_handed_out_even_when_ffmpeg_writes_it_after_the_limit_is_met()
     {
         // 4 s at 25 fps, no declared duration, one frame every 2 s: the frame at 2.0 s is sampled, the one at 2.04 s
-        // passes the limit, and ffmpeg may write the sampled picture only when it samples the next or reaches the
-        // end, 48 decoded frames later.
+        // passes the limit, and ffmpeg may write the sampled picture only when it samples the next or, as here,
+        // reaches the end, 48 frames after the one past the limit.
         var kept = await SampleUntilPastDurationAsync(clips.RecordedLonger, TimeSpan.FromSeconds(2.02), SamplingPolicy.FixedRate(0.5));
         Assert.Equal([0.0, 2.0], kept.Select(f => Math.Round(Seconds(f), 2)));
     }
